@@ -1,0 +1,113 @@
+//! The capture seam: what a backend hands the core for every frame.
+//!
+//! A backend (libpcap on Linux, BPF devices on macOS, a recorded file in
+//! tests) implements [`Capture`]. Frames borrow the backend's buffer, so the
+//! core reads headers in place and copies nothing.
+
+use std::time::Duration;
+
+/// Link-layer framing of a capture, as libpcap's DLT numbers name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    /// DLT_EN10MB: Ethernet II, possibly with 802.1Q tags.
+    Ethernet,
+    /// DLT_LINUX_SLL: Linux cooked capture v1 (16-byte header).
+    LinuxSll,
+    /// DLT_LINUX_SLL2: Linux cooked capture v2 (20-byte header with ifindex).
+    LinuxSll2,
+    /// DLT_RAW / LINKTYPE_RAW / DLT_IPV4 / DLT_IPV6: a bare IP packet.
+    RawIp,
+    /// DLT_NULL: BSD loopback, 4-byte address family in host byte order.
+    Null,
+    /// DLT_LOOP: OpenBSD loopback, 4-byte address family in network order.
+    Loop,
+    /// Anything else; frames of this type are counted and skipped.
+    Other(i32),
+}
+
+impl LinkType {
+    /// Maps a libpcap DLT/LINKTYPE number to a link type.
+    pub fn from_dlt(dlt: i32) -> Self {
+        match dlt {
+            1 => LinkType::Ethernet,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            12 | 14 | 101 | 228 | 229 => LinkType::RawIp,
+            0 => LinkType::Null,
+            108 => LinkType::Loop,
+            other => LinkType::Other(other),
+        }
+    }
+
+    /// The libpcap LINKTYPE number, for writing capture files.
+    pub fn to_linktype(self) -> i32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::LinuxSll => 113,
+            LinkType::LinuxSll2 => 276,
+            LinkType::RawIp => 101,
+            LinkType::Null => 0,
+            LinkType::Loop => 108,
+            LinkType::Other(n) => n,
+        }
+    }
+}
+
+/// One captured frame, borrowed from the capture's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Capture timestamp, since the Unix epoch.
+    pub ts: Duration,
+    /// Interface index the frame was captured on, when the capture is bound
+    /// to one interface. Cooked v2 frames carry their own and override this.
+    pub ifindex: Option<u32>,
+    /// Framing of `data`.
+    pub link: LinkType,
+    /// Length of the frame on the wire, before snap-length truncation.
+    pub orig_len: u32,
+    /// The captured bytes (headers; the payload is cut by the snap length).
+    pub data: &'a [u8],
+}
+
+/// What one call to [`Capture::next_frame`] produced.
+#[derive(Debug)]
+pub enum Poll<'a> {
+    /// A frame arrived.
+    Frame(Frame<'a>),
+    /// Nothing arrived before the capture's read timeout; call again.
+    Idle,
+    /// The source is exhausted (end of a recorded file); no more frames.
+    Closed,
+}
+
+/// Kernel packet counters of a live capture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Packets the capture received (before filtering by the kernel, as the
+    /// platform reports it).
+    pub received: u64,
+    /// Packets dropped because the capture buffer was full.
+    pub dropped: u64,
+    /// Packets dropped by the interface or its driver.
+    pub if_dropped: u64,
+}
+
+/// Errors a capture backend reports. Variants name the input that failed so
+/// the frontend can print a one-line fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("permission denied opening capture on {device}")]
+    PermissionDenied { device: String },
+    #[error("no such interface: {device}")]
+    NoSuchInterface { device: String },
+    #[error("capture on {device} failed: {message}")]
+    Failed { device: String, message: String },
+}
+
+/// A source of captured frames.
+pub trait Capture {
+    /// Waits (at most the capture's read timeout) for the next frame.
+    fn next_frame(&mut self) -> Result<Poll<'_>, CaptureError>;
+    /// Kernel counters so far; zeros for sources that have none.
+    fn stats(&mut self) -> Result<CaptureStats, CaptureError>;
+}

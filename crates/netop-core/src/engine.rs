@@ -1,0 +1,385 @@
+//! The engine: frames in, attributed per-process and per-interface totals out.
+//!
+//! One [`Engine`] is owned by one capture loop. For each frame it decodes,
+//! decides direction, updates the flow, and credits the flow's owner. A
+//! flow's owner is decided once, when the flow is first seen: from the
+//! last socket table, or, if that does not know the flow, by an immediate
+//! exact lookup through the [`SocketResolver`], so that connections living
+//! a few milliseconds are caught while their socket still exists. Flows
+//! still without an owner keep their bytes in the unknown bucket until a
+//! later socket table names the owner, and then the bytes move.
+//!
+//! The engine does no I/O of its own and reads no clock: time comes from
+//! frame timestamps and from the `now` given to [`Engine::expire`].
+
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+
+use crate::capture::{CaptureStats, Frame};
+use crate::decode::{decode, TcpFlags};
+use crate::direction::LocalAddrs;
+use crate::flow::{Counters, Direction, Flow, FlowKey, Owner};
+use crate::history::History;
+use crate::interfaces::InterfaceInfo;
+use crate::socket::{ProcessInfo, SocketResolver, SocketTable};
+
+mod report;
+
+pub use report::{EngineReport, InterfaceReport, ProcessReport};
+
+/// Settings of an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// A flow with no packets for this long is forgotten (its bytes stay in
+    /// its process's totals).
+    pub idle_timeout: Duration,
+    /// The same, for TCP flows that have seen a FIN or RST.
+    pub closed_timeout: Duration,
+    /// Case-insensitive substring matched against process names and remote
+    /// addresses; `None` keeps everything.
+    pub filter: Option<String>,
+    /// Look up unknown flows right away (on) or wait for the next socket
+    /// table (off; for measuring what the lookup buys).
+    pub lookup_new_flows: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            idle_timeout: Duration::from_secs(60),
+            closed_timeout: Duration::from_secs(5),
+            filter: None,
+            lookup_new_flows: true,
+        }
+    }
+}
+
+/// Counters about the engine's own work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub frames: u64,
+    pub decode_errors: u64,
+    pub non_ip_frames: u64,
+    pub lookups: u64,
+    pub lookup_hits: u64,
+    pub lookup_errors: u64,
+    pub flows_expired: u64,
+}
+
+/// Bytes credited to one owner (a process, or the unknown bucket).
+#[derive(Debug, Clone, Default)]
+struct Account {
+    counters: Counters,
+    /// Only the flows whose remote address matched the filter.
+    matched: Counters,
+    history: History,
+}
+
+impl Account {
+    fn add(&mut self, dir: Direction, bytes: u64, sec: u64, matched: bool) {
+        self.counters.add(dir, bytes);
+        if matched {
+            self.matched.add(dir, bytes);
+        }
+        self.history.add(sec, dir == Direction::Rx, bytes);
+    }
+
+    fn take_flow(&mut self, flow: &Flow, matched: bool) {
+        self.counters.remove(&flow.counters);
+        if matched {
+            self.matched.remove(&flow.counters);
+        }
+        self.history.subtract(&flow.history);
+    }
+
+    fn give_flow(&mut self, flow: &Flow, matched: bool) {
+        self.counters.merge(&flow.counters);
+        if matched {
+            self.matched.merge(&flow.counters);
+        }
+        self.history.merge(&flow.history);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ProcessState {
+    info: ProcessInfo,
+    account: Account,
+}
+
+#[derive(Debug, Clone, Default)]
+struct InterfaceState {
+    name: String,
+    counters: Counters,
+    history: History,
+}
+
+/// Flow table, attribution and aggregation.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    /// Lower-cased filter pattern.
+    pattern: Option<String>,
+    local: LocalAddrs,
+    flows: FxHashMap<FlowKey, FlowEntry>,
+    sockets: SocketTable,
+    processes: FxHashMap<u32, ProcessState>,
+    unknown: Account,
+    interfaces: FxHashMap<u32, InterfaceState>,
+    stats: EngineStats,
+    capture: CaptureStats,
+    /// Timestamp of the newest frame.
+    latest: Duration,
+}
+
+/// A flow plus what the engine derived about it once.
+#[derive(Debug, Clone)]
+struct FlowEntry {
+    flow: Flow,
+    /// The remote address matches the filter.
+    matched: bool,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Self {
+        let pattern = config
+            .filter
+            .as_ref()
+            .map(|f| f.to_lowercase())
+            .filter(|f| !f.is_empty());
+        Engine {
+            config,
+            pattern,
+            local: LocalAddrs::default(),
+            flows: FxHashMap::default(),
+            sockets: SocketTable::default(),
+            processes: FxHashMap::default(),
+            unknown: Account::default(),
+            interfaces: FxHashMap::default(),
+            stats: EngineStats::default(),
+            capture: CaptureStats::default(),
+            latest: Duration::ZERO,
+        }
+    }
+
+    /// Replaces the host's interfaces and addresses.
+    pub fn set_interfaces(&mut self, interfaces: &[InterfaceInfo]) {
+        self.local = LocalAddrs::from_interfaces(interfaces);
+        for i in interfaces {
+            self.interfaces.entry(i.index).or_default().name = i.name.clone();
+        }
+    }
+
+    /// Records the capture's kernel counters.
+    pub fn set_capture_stats(&mut self, stats: CaptureStats) {
+        self.capture = stats;
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Number of flows currently in the table.
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Timestamp of the newest frame seen.
+    pub fn latest(&self) -> Duration {
+        self.latest
+    }
+
+    /// Accounts one frame.
+    pub fn ingest(&mut self, frame: &Frame<'_>, resolver: &mut dyn SocketResolver) {
+        self.stats.frames += 1;
+        let packet = match decode(frame) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.decode_errors += 1;
+                tracing::trace!(error = %e, "frame skipped");
+                return;
+            }
+        };
+        self.latest = self.latest.max(frame.ts);
+        let sec = frame.ts.as_secs();
+        let ifindex = packet.ifindex.unwrap_or(0);
+        let bytes = u64::from(packet.wire_len);
+        let Some(ip) = packet.ip else {
+            self.stats.non_ip_frames += 1;
+            let dir = if packet.outgoing == Some(true) {
+                Direction::Tx
+            } else {
+                Direction::Rx
+            };
+            self.count_interface(ifindex, dir, bytes, sec);
+            self.unknown.add(dir, bytes, sec, false);
+            return;
+        };
+        let sides = self.local.sides(&ip, packet.outgoing);
+        let update = Update {
+            bytes,
+            sec,
+            ts: frame.ts,
+            ifindex,
+            tcp: ip.tcp,
+        };
+        self.account(sides.first.0, sides.first.1, &update, resolver);
+        if let Some((dir, key)) = sides.second {
+            self.account(dir, key, &update, resolver);
+        }
+    }
+
+    fn count_interface(&mut self, ifindex: u32, dir: Direction, bytes: u64, sec: u64) {
+        let iface = self.interfaces.entry(ifindex).or_default();
+        iface.counters.add(dir, bytes);
+        iface.history.add(sec, dir == Direction::Rx, bytes);
+    }
+
+    fn account(
+        &mut self,
+        dir: Direction,
+        key: FlowKey,
+        u: &Update,
+        resolver: &mut dyn SocketResolver,
+    ) {
+        self.count_interface(u.ifindex, dir, u.bytes, u.sec);
+        if !self.flows.contains_key(&key) {
+            let owner = self.owner_of(&key, resolver);
+            let matched = self.remote_matches(&key);
+            let flow = Flow {
+                counters: Counters::default(),
+                first_seen: u.ts,
+                last_seen: u.ts,
+                ifindex: u.ifindex,
+                owner,
+                closing: false,
+                opened_by: dir,
+                history: History::default(),
+            };
+            self.flows.insert(key, FlowEntry { flow, matched });
+        }
+        let Some(entry) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let flow = &mut entry.flow;
+        flow.counters.add(dir, u.bytes);
+        flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
+        flow.last_seen = flow.last_seen.max(u.ts);
+        flow.ifindex = u.ifindex;
+        flow.closing |= u.tcp.fin || u.tcp.rst;
+        let account = match flow.owner {
+            Owner::Process(pid) => match self.processes.get_mut(&pid) {
+                Some(p) => &mut p.account,
+                None => &mut self.unknown,
+            },
+            Owner::Pending => &mut self.unknown,
+        };
+        account.add(dir, u.bytes, u.sec, entry.matched);
+    }
+
+    fn remote_matches(&self, key: &FlowKey) -> bool {
+        match &self.pattern {
+            Some(p) => key.remote_ip.to_string().contains(p.as_str()),
+            None => false,
+        }
+    }
+
+    /// Finds the owner of a new flow: last socket table first, then one
+    /// exact lookup.
+    fn owner_of(&mut self, key: &FlowKey, resolver: &mut dyn SocketResolver) -> Owner {
+        if let Some(info) = self.sockets.find(key).and_then(|s| s.owner.clone()) {
+            return self.register(info);
+        }
+        if !self.config.lookup_new_flows || !key.proto.has_ports() {
+            return Owner::Pending;
+        }
+        self.stats.lookups += 1;
+        match resolver.lookup(key) {
+            Ok(Some(entry)) => {
+                let owner = entry.owner.clone();
+                self.sockets.insert(entry);
+                if let Some(info) = owner {
+                    self.stats.lookup_hits += 1;
+                    return self.register(info);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.stats.lookup_errors += 1;
+                tracing::debug!(error = %e, flow = %key, "exact lookup failed");
+            }
+        }
+        Owner::Pending
+    }
+
+    fn register(&mut self, info: ProcessInfo) -> Owner {
+        let pid = info.pid;
+        self.processes
+            .entry(pid)
+            .and_modify(|p| {
+                if p.info != info {
+                    p.info = info.clone();
+                }
+            })
+            .or_insert_with(|| ProcessState {
+                info,
+                account: Account::default(),
+            });
+        Owner::Process(pid)
+    }
+
+    /// Takes a fresh socket table: flows still waiting for an owner get one
+    /// if the table now knows their socket, and their bytes move from the
+    /// unknown bucket to the process.
+    pub fn refresh(&mut self, table: SocketTable) {
+        self.sockets = table;
+        let mut found = Vec::new();
+        for (key, entry) in &self.flows {
+            if entry.flow.owner != Owner::Pending {
+                continue;
+            }
+            if let Some(info) = self.sockets.find(key).and_then(|s| s.owner.clone()) {
+                found.push((*key, info));
+            }
+        }
+        for (key, info) in found {
+            let owner = self.register(info);
+            let Owner::Process(pid) = owner else { continue };
+            let Some(entry) = self.flows.get_mut(&key) else {
+                continue;
+            };
+            entry.flow.owner = owner;
+            self.unknown.take_flow(&entry.flow, entry.matched);
+            if let Some(p) = self.processes.get_mut(&pid) {
+                p.account.give_flow(&entry.flow, entry.matched);
+            }
+        }
+    }
+
+    /// Forgets flows idle past their timeout at `now`. Their bytes stay
+    /// with their owner.
+    pub fn expire(&mut self, now: Duration) {
+        let idle = self.config.idle_timeout;
+        let closed = self.config.closed_timeout;
+        let before = self.flows.len();
+        self.flows.retain(|_, e| {
+            let limit = if e.flow.closing { closed } else { idle };
+            now.saturating_sub(e.flow.last_seen) < limit
+        });
+        self.stats.flows_expired += (before - self.flows.len()) as u64;
+    }
+}
+
+/// What one packet adds to one side.
+struct Update {
+    bytes: u64,
+    sec: u64,
+    ts: Duration,
+    ifindex: u32,
+    tcp: TcpFlags,
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

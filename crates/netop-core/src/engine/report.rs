@@ -1,0 +1,103 @@
+//! Read-only summaries of an [`Engine`](super::Engine), sorted and filtered
+//! the way every output format shows them.
+
+use crate::capture::CaptureStats;
+use crate::flow::Counters;
+
+use super::{Engine, EngineStats};
+
+/// One row of the per-process table. `pid` is `None` for the unknown row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessReport {
+    pub pid: Option<u32>,
+    pub name: String,
+    pub user: String,
+    pub counters: Counters,
+}
+
+/// Totals of one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceReport {
+    pub index: u32,
+    pub name: String,
+    pub counters: Counters,
+}
+
+/// Everything a snapshot prints.
+#[derive(Debug, Clone)]
+pub struct EngineReport {
+    /// Processes with traffic, then the unknown row if it has any, sorted by
+    /// total bytes descending (ties: pid ascending, unknown last).
+    pub processes: Vec<ProcessReport>,
+    pub interfaces: Vec<InterfaceReport>,
+    pub capture: CaptureStats,
+    pub stats: EngineStats,
+    pub flows: usize,
+}
+
+/// The name of the bucket for traffic without an owner.
+pub const UNKNOWN: &str = "unknown";
+
+impl Engine {
+    /// The per-process table, filtered and sorted.
+    pub fn report(&self) -> EngineReport {
+        let pick = |name: &str, all: &Counters, matched: &Counters| -> Option<Counters> {
+            let c = match &self.pattern {
+                None => *all,
+                Some(p) if name.to_lowercase().contains(p.as_str()) => *all,
+                Some(_) => *matched,
+            };
+            (c.rx_packets + c.tx_packets > 0).then_some(c)
+        };
+        let mut processes: Vec<ProcessReport> = self
+            .processes
+            .values()
+            .filter_map(|p| {
+                let counters = pick(&p.info.name, &p.account.counters, &p.account.matched)?;
+                Some(ProcessReport {
+                    pid: Some(p.info.pid),
+                    name: p.info.name.clone(),
+                    user: p.info.user.clone(),
+                    counters,
+                })
+            })
+            .collect();
+        if let Some(counters) = pick(UNKNOWN, &self.unknown.counters, &self.unknown.matched) {
+            processes.push(ProcessReport {
+                pid: None,
+                name: UNKNOWN.to_string(),
+                user: String::new(),
+                counters,
+            });
+        }
+        processes.sort_by(|a, b| {
+            b.counters
+                .total_bytes()
+                .cmp(&a.counters.total_bytes())
+                .then_with(|| a.pid.is_none().cmp(&b.pid.is_none()))
+                .then_with(|| a.pid.cmp(&b.pid))
+        });
+        let mut interfaces: Vec<InterfaceReport> = self
+            .interfaces
+            .iter()
+            .filter(|(_, i)| i.counters.rx_packets + i.counters.tx_packets > 0)
+            .map(|(&index, i)| InterfaceReport {
+                index,
+                name: if i.name.is_empty() {
+                    format!("if{index}")
+                } else {
+                    i.name.clone()
+                },
+                counters: i.counters,
+            })
+            .collect();
+        interfaces.sort_by_key(|i| i.index);
+        EngineReport {
+            processes,
+            interfaces,
+            capture: self.capture,
+            stats: self.stats,
+            flows: self.flows.len(),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Flow identity and per-flow counters.
+//!
+//! A flow is one conversation as seen from this host: protocol plus the
+//! local and the remote address and port. Both directions of a connection
+//! land in the same flow, split into rx and tx.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::history::History;
+
+/// Transport protocol of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Icmp,
+    Icmpv6,
+    /// Any other IP protocol, by number.
+    Other(u8),
+}
+
+impl Protocol {
+    pub fn from_ip_number(n: u8) -> Self {
+        match n {
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            1 => Protocol::Icmp,
+            58 => Protocol::Icmpv6,
+            other => Protocol::Other(other),
+        }
+    }
+
+    /// True for protocols whose flows have ports.
+    pub fn has_ports(self) -> bool {
+        matches!(self, Protocol::Tcp | Protocol::Udp)
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Protocol::Tcp => f.write_str("TCP"),
+            Protocol::Udp => f.write_str("UDP"),
+            Protocol::Icmp => f.write_str("ICMP"),
+            Protocol::Icmpv6 => f.write_str("ICMPv6"),
+            Protocol::Other(n) => write!(f, "IP/{n}"),
+        }
+    }
+}
+
+/// (protocol, local address:port, remote address:port). Ports are 0 for
+/// protocols without them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    pub proto: Protocol,
+    pub local_ip: IpAddr,
+    pub local_port: u16,
+    pub remote_ip: IpAddr,
+    pub remote_port: u16,
+}
+
+impl fmt::Display for FlowKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} -> {}",
+            self.proto,
+            std::net::SocketAddr::new(self.local_ip, self.local_port),
+            std::net::SocketAddr::new(self.remote_ip, self.remote_port)
+        )
+    }
+}
+
+/// Byte and packet counts in both directions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+}
+
+impl Counters {
+    pub fn add(&mut self, dir: Direction, bytes: u64) {
+        match dir {
+            Direction::Rx => {
+                self.rx_bytes += bytes;
+                self.rx_packets += 1;
+            }
+            Direction::Tx => {
+                self.tx_bytes += bytes;
+                self.tx_packets += 1;
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &Counters) {
+        self.rx_bytes += other.rx_bytes;
+        self.tx_bytes += other.tx_bytes;
+        self.rx_packets += other.rx_packets;
+        self.tx_packets += other.tx_packets;
+    }
+
+    /// Removes `other`, saturating at zero.
+    pub fn remove(&mut self, other: &Counters) {
+        self.rx_bytes = self.rx_bytes.saturating_sub(other.rx_bytes);
+        self.tx_bytes = self.tx_bytes.saturating_sub(other.tx_bytes);
+        self.rx_packets = self.rx_packets.saturating_sub(other.rx_packets);
+        self.tx_packets = self.tx_packets.saturating_sub(other.tx_packets);
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.rx_bytes + self.tx_bytes
+    }
+}
+
+/// Which way a packet went, from this host's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Rx,
+    Tx,
+}
+
+/// Who owns a flow, once attribution has decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// Not looked up successfully yet; bytes sit in the unknown bucket and
+    /// move to the process if a later refresh finds the socket.
+    Pending,
+    /// The process with this pid.
+    Process(u32),
+}
+
+/// One flow's state.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub counters: Counters,
+    pub first_seen: Duration,
+    pub last_seen: Duration,
+    /// Interface of the most recent packet.
+    pub ifindex: u32,
+    pub owner: Owner,
+    /// A FIN or RST was seen: the flow may expire sooner.
+    pub closing: bool,
+    /// Who sent the first packet seen: `Tx` means this host opened it.
+    pub opened_by: Direction,
+    pub history: History,
+}

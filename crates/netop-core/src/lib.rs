@@ -1,0 +1,28 @@
+//! netop's operating-system-independent core.
+//!
+//! This crate owns everything between "a frame came off the wire" and "this
+//! process moved this many bytes": the [`Capture`], [`SocketResolver`] and
+//! [`HostInterfaces`] traits that backends implement, link-layer and IP
+//! decoding, the flow table, attribution of flows to processes, and the
+//! per-process and per-interface aggregates that the frontend prints.
+//!
+//! It never touches the OS: no files, no sockets, no clocks. Time arrives
+//! with frames and with explicit calls, so every behaviour here is testable
+//! with fakes (see the `testing` feature).
+
+pub mod capture;
+pub mod decode;
+pub mod direction;
+pub mod engine;
+pub mod flow;
+pub mod history;
+pub mod interfaces;
+pub mod socket;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use capture::{Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
+pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
+pub use flow::{FlowKey, Protocol};
+pub use interfaces::{HostInterfaces, InterfaceInfo};
+pub use socket::{ProcessInfo, ResolveError, SocketEntry, SocketResolver, SocketTable, TcpState};

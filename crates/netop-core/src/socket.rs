@@ -1,0 +1,214 @@
+//! The socket seam: which process owns which socket.
+//!
+//! A backend implements [`SocketResolver`] (sock_diag and /proc on Linux,
+//! libproc on macOS). The core only ever sees [`SocketTable`]s and single
+//! [`SocketEntry`] answers; it never asks the OS itself.
+
+use std::net::{IpAddr, SocketAddr};
+
+use rustc_hash::FxHashMap;
+
+use crate::flow::{FlowKey, Protocol};
+
+/// TCP state as the kernel names it; other protocols use [`TcpState::None`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TcpState {
+    Established,
+    SynSent,
+    SynRecv,
+    FinWait1,
+    FinWait2,
+    TimeWait,
+    Close,
+    CloseWait,
+    LastAck,
+    Listen,
+    Closing,
+    /// Not a TCP socket.
+    None,
+}
+
+impl TcpState {
+    /// Maps the Linux/BSD numeric TCP state (`TCP_ESTABLISHED` = 1, ...).
+    pub fn from_linux(n: u8) -> Self {
+        match n {
+            1 => TcpState::Established,
+            2 => TcpState::SynSent,
+            3 => TcpState::SynRecv,
+            4 => TcpState::FinWait1,
+            5 => TcpState::FinWait2,
+            6 => TcpState::TimeWait,
+            7 => TcpState::Close,
+            8 => TcpState::CloseWait,
+            9 => TcpState::LastAck,
+            10 => TcpState::Listen,
+            11 => TcpState::Closing,
+            _ => TcpState::None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcpState::Established => "ESTABLISHED",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynRecv => "SYN_RECV",
+            TcpState::FinWait1 => "FIN_WAIT1",
+            TcpState::FinWait2 => "FIN_WAIT2",
+            TcpState::TimeWait => "TIME_WAIT",
+            TcpState::Close => "CLOSED",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::Listen => "LISTEN",
+            TcpState::Closing => "CLOSING",
+            TcpState::None => "-",
+        }
+    }
+}
+
+/// A process that owns sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    /// Short name (`/proc/PID/comm` on Linux).
+    pub name: String,
+    /// User name, or the numeric uid when it has no name.
+    pub user: String,
+}
+
+/// One socket of the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketEntry {
+    pub proto: Protocol,
+    /// Local address and port; the unspecified address for wildcard binds.
+    pub local: SocketAddr,
+    /// Remote address and port; unspecified with port 0 when unconnected.
+    pub remote: SocketAddr,
+    pub state: TcpState,
+    /// Kernel socket identity (inode on Linux); 0 when the kernel gave none.
+    pub inode: u64,
+    pub uid: u32,
+    /// Smoothed round-trip time in microseconds (TCP only).
+    pub rtt_us: Option<u32>,
+    /// Retransmitted segments in total (TCP only).
+    pub retrans: Option<u32>,
+    /// The owning process, when it could be found.
+    pub owner: Option<ProcessInfo>,
+}
+
+impl SocketEntry {
+    /// True when the socket is bound to a local port but not connected to a
+    /// peer (listening TCP, unconnected UDP).
+    pub fn is_unconnected(&self) -> bool {
+        self.remote.port() == 0 && self.remote.ip().is_unspecified()
+    }
+}
+
+/// Errors a socket backend reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("permission denied reading {what}")]
+    PermissionDenied { what: String },
+    #[error("reading {what} failed: {message}")]
+    Failed { what: String, message: String },
+}
+
+/// Resolves sockets and their owners.
+pub trait SocketResolver {
+    /// The full socket table of the host (one network namespace).
+    fn sockets(&mut self) -> Result<SocketTable, ResolveError>;
+    /// Finds the socket of one flow right now, cheaply (one kernel query,
+    /// and an owner search that does not rescan every process). Used for
+    /// flows the last table did not know, so short-lived connections are
+    /// caught while their socket still exists.
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError>;
+}
+
+/// Unwraps IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) so dual-stack
+/// sockets match the IPv4 packets they carry.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(canonical_ip(addr.ip()), addr.port())
+}
+
+/// A snapshot of the host's sockets, indexed for matching flows.
+#[derive(Debug, Default, Clone)]
+pub struct SocketTable {
+    entries: Vec<SocketEntry>,
+    exact: FxHashMap<(Protocol, SocketAddr, SocketAddr), usize>,
+    /// Unconnected sockets by (protocol, local port): UDP binds, listeners.
+    bound: FxHashMap<(Protocol, u16), Vec<usize>>,
+}
+
+impl SocketTable {
+    pub fn new(entries: Vec<SocketEntry>) -> Self {
+        let mut table = SocketTable::default();
+        for entry in entries {
+            table.insert(entry);
+        }
+        table
+    }
+
+    /// Adds one socket (e.g. an exact-lookup answer) to the table.
+    pub fn insert(&mut self, mut entry: SocketEntry) {
+        entry.local = canonical(entry.local);
+        entry.remote = canonical(entry.remote);
+        let idx = self.entries.len();
+        if entry.is_unconnected() {
+            self.bound
+                .entry((entry.proto, entry.local.port()))
+                .or_default()
+                .push(idx);
+        } else {
+            self.exact
+                .insert((entry.proto, entry.local, entry.remote), idx);
+        }
+        self.entries.push(entry);
+    }
+
+    pub fn entries(&self) -> &[SocketEntry] {
+        &self.entries
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The socket a flow belongs to: the connected socket with exactly this
+    /// 4-tuple, else an unconnected socket bound to the local port on the
+    /// flow's local address or on the wildcard address.
+    pub fn find(&self, key: &FlowKey) -> Option<&SocketEntry> {
+        let local = SocketAddr::new(key.local_ip, key.local_port);
+        let remote = SocketAddr::new(key.remote_ip, key.remote_port);
+        if let Some(&i) = self.exact.get(&(key.proto, local, remote)) {
+            return Some(&self.entries[i]);
+        }
+        let candidates = self.bound.get(&(key.proto, key.local_port))?;
+        let mut wildcard = None;
+        for &i in candidates {
+            let e = &self.entries[i];
+            if e.local.ip() == key.local_ip {
+                return Some(e);
+            }
+            if e.local.ip().is_unspecified()
+                && (e.local.is_ipv6() || key.local_ip.is_ipv4())
+                && wildcard.is_none()
+            {
+                wildcard = Some(e);
+            }
+        }
+        wildcard
+    }
+}

@@ -1,0 +1,204 @@
+//! Fakes for testing everything above the backends without root: a capture
+//! that replays frames from memory, a resolver with a fixed socket table,
+//! and builders for the frames a Linux `any` capture delivers.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use etherparse::PacketBuilder;
+
+use crate::capture::{Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
+use crate::flow::{FlowKey, Protocol};
+use crate::socket::{
+    ProcessInfo, ResolveError, SocketEntry, SocketResolver, SocketTable, TcpState,
+};
+
+/// A frame that owns its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedFrame {
+    pub ts: Duration,
+    pub ifindex: Option<u32>,
+    pub link: LinkType,
+    pub orig_len: u32,
+    pub data: Vec<u8>,
+}
+
+impl OwnedFrame {
+    pub fn as_frame(&self) -> Frame<'_> {
+        Frame {
+            ts: self.ts,
+            ifindex: self.ifindex,
+            link: self.link,
+            orig_len: self.orig_len,
+            data: &self.data,
+        }
+    }
+}
+
+/// Replays frames from memory, then reports [`Poll::Closed`].
+#[derive(Debug, Default)]
+pub struct ReplayCapture {
+    frames: Vec<OwnedFrame>,
+    next: usize,
+    pub stats: CaptureStats,
+}
+
+impl ReplayCapture {
+    pub fn new(frames: Vec<OwnedFrame>) -> Self {
+        ReplayCapture {
+            frames,
+            next: 0,
+            stats: CaptureStats::default(),
+        }
+    }
+}
+
+impl Capture for ReplayCapture {
+    fn next_frame(&mut self) -> Result<Poll<'_>, CaptureError> {
+        let Some(f) = self.frames.get(self.next) else {
+            return Ok(Poll::Closed);
+        };
+        self.next += 1;
+        Ok(Poll::Frame(f.as_frame()))
+    }
+
+    fn stats(&mut self) -> Result<CaptureStats, CaptureError> {
+        Ok(self.stats)
+    }
+}
+
+/// A resolver over fixed sockets. `dump` is what a full table shows;
+/// `live` is what an exact lookup can still find (a short-lived socket is
+/// in `live` but gone from later dumps).
+#[derive(Debug, Default, Clone)]
+pub struct StaticResolver {
+    pub dump: Vec<SocketEntry>,
+    pub live: Vec<SocketEntry>,
+    /// Exact lookups asked so far.
+    pub lookups: usize,
+}
+
+impl StaticResolver {
+    pub fn new(dump: Vec<SocketEntry>) -> Self {
+        StaticResolver {
+            live: dump.clone(),
+            dump,
+            lookups: 0,
+        }
+    }
+}
+
+impl SocketResolver for StaticResolver {
+    fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
+        Ok(SocketTable::new(self.dump.clone()))
+    }
+
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        self.lookups += 1;
+        let table = SocketTable::new(self.live.clone());
+        Ok(table.find(key).cloned())
+    }
+}
+
+/// A connected socket owned by `pid`/`name`.
+pub fn socket(proto: Protocol, local: &str, remote: &str, pid: u32, name: &str) -> SocketEntry {
+    let parse = |s: &str| -> SocketAddr { s.parse().unwrap_or_else(|_| panic!("bad address {s}")) };
+    SocketEntry {
+        proto,
+        local: parse(local),
+        remote: parse(remote),
+        state: if proto == Protocol::Tcp {
+            TcpState::Established
+        } else {
+            TcpState::None
+        },
+        inode: u64::from(pid) * 1000,
+        uid: 1000,
+        rtt_us: None,
+        retrans: None,
+        owner: Some(ProcessInfo {
+            pid,
+            name: name.to_string(),
+            user: "alice".to_string(),
+        }),
+    }
+}
+
+/// One packet to build: addresses, ports and sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketSpec {
+    pub proto: Protocol,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub payload: usize,
+}
+
+impl PacketSpec {
+    pub fn tcp(src: &str, dst: &str, payload: usize) -> Self {
+        Self::new(Protocol::Tcp, src, dst, payload)
+    }
+
+    pub fn udp(src: &str, dst: &str, payload: usize) -> Self {
+        Self::new(Protocol::Udp, src, dst, payload)
+    }
+
+    fn new(proto: Protocol, src: &str, dst: &str, payload: usize) -> Self {
+        let parse =
+            |s: &str| -> SocketAddr { s.parse().unwrap_or_else(|_| panic!("bad address {s}")) };
+        PacketSpec {
+            proto,
+            src: parse(src),
+            dst: parse(dst),
+            payload,
+        }
+    }
+
+    /// The bare IP packet (TCP ACK or UDP datagram with a zero payload).
+    pub fn ip_bytes(&self) -> Vec<u8> {
+        let ttl = 64;
+        let builder = match (self.src.ip(), self.dst.ip()) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), ttl),
+            (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), ttl),
+            _ => panic!("mixed address families"),
+        };
+        let payload = vec![0u8; self.payload];
+        let mut out = Vec::new();
+        let written = match self.proto {
+            Protocol::Tcp => builder
+                .tcp(self.src.port(), self.dst.port(), 1, 65535)
+                .ack(1)
+                .write(&mut out, &payload),
+            Protocol::Udp => builder
+                .udp(self.src.port(), self.dst.port())
+                .write(&mut out, &payload),
+            other => panic!("cannot build {other}"),
+        };
+        written.expect("packet builds");
+        out
+    }
+
+    /// A Linux cooked v2 frame, as a capture on `any` delivers it, cut to
+    /// `snaplen` bytes.
+    pub fn sll2(&self, ts: Duration, ifindex: u32, outgoing: bool, snaplen: usize) -> OwnedFrame {
+        let ip = self.ip_bytes();
+        let ether_type: u16 = if self.src.is_ipv4() { 0x0800 } else { 0x86dd };
+        let mut data = Vec::with_capacity(20 + ip.len());
+        data.extend_from_slice(&ether_type.to_be_bytes());
+        data.extend_from_slice(&[0, 0]);
+        data.extend_from_slice(&ifindex.to_be_bytes());
+        data.extend_from_slice(&1u16.to_be_bytes()); // ARPHRD_ETHER
+        data.push(if outgoing { 4 } else { 0 });
+        data.push(6);
+        data.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0, 0]);
+        data.extend_from_slice(&ip);
+        let orig_len = data.len() as u32;
+        data.truncate(snaplen);
+        OwnedFrame {
+            ts,
+            ifindex: None,
+            link: LinkType::LinuxSll2,
+            orig_len,
+            data,
+        }
+    }
+}
