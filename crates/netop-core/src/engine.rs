@@ -304,7 +304,7 @@ impl Engine {
                     return self.register(info);
                 }
             }
-            Ok(None) => {}
+            Ok(None) => tracing::debug!(flow = %key, "no socket found for new flow"),
             Err(e) => {
                 self.stats.lookup_errors += 1;
                 tracing::debug!(error = %e, flow = %key, "exact lookup failed");

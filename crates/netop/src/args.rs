@@ -1,0 +1,157 @@
+//! Command-line arguments: the user guide's flags, their ranges and their
+//! messages. This is the one place that defines them; `cargo xtask dist`
+//! builds completions and the man page from it.
+
+use std::path::PathBuf;
+
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  sudo netop --duration 5                   5-second snapshot as TSV
+  sudo netop --duration 5 --format pretty   human-readable table
+  sudo netop --duration 5 --format json | jq '.[0:5]'
+  sudo netop --duration 10 --interface eth0 --filter curl
+
+Bytes are counted as the interface counts them: the IP packet plus the
+interface's link-layer header (14 bytes on Ethernet and loopback).
+
+Needs root, or CAP_NET_RAW and CAP_NET_ADMIN:
+  sudo setcap cap_net_raw,cap_net_admin=eip \"$(command -v netop)\"";
+
+/// Exit codes, as `--help` and the README list them.
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  success (also when the output pipe is closed early, or on Ctrl-C in a snapshot)
+  1  runtime error (capture or socket reading failed)
+  2  invalid command line
+  3  insufficient privileges for packet capture
+  4  unknown network interface";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netop",
+    version,
+    about = "Per-process network traffic monitor: which processes use the network, \
+             who they talk to, and how much bandwidth each one takes.",
+    long_about = None,
+)]
+pub struct Args {
+    /// Snapshot mode: collect per-process traffic for SECONDS (1.0 to 3600.0),
+    /// print it and exit. Without it, netop runs the interactive monitor.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration, allow_negative_numbers = true)]
+    pub duration: Option<f64>,
+
+    /// Run the interactive monitor (the default without --duration).
+    #[arg(long, conflicts_with = "duration")]
+    pub monitor: bool,
+
+    /// Snapshot output format.
+    #[arg(long, value_enum, default_value_t = Format::Tsv, value_name = "FORMAT")]
+    pub format: Format,
+
+    /// Show only processes whose name, or traffic whose remote address,
+    /// contains PATTERN (case-insensitive).
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+
+    /// Capture only on this interface (default: all interfaces).
+    #[arg(long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Initial sort column of the monitor.
+    #[arg(long, value_enum, default_value_t = SortColumn::Traffic, value_name = "COLUMN")]
+    pub sort: SortColumn,
+
+    /// Disable colored output (also when NO_COLOR is set to any value).
+    #[arg(long)]
+    pub no_color: bool,
+
+    /// Disable the DNS observatory (no capture or parsing of port 53 traffic).
+    #[arg(long)]
+    pub no_dns: bool,
+
+    /// Kernel capture buffer in bytes (4096 to 16777216). Raise it if the
+    /// kernel reports dropped packets.
+    #[arg(long, value_name = "BYTES", default_value_t = 2_097_152,
+          value_parser = clap::value_parser!(u32).range(4096..=16_777_216))]
+    pub bpf_buffer: u32,
+
+    /// Replay a pcap file instead of capturing live (tests and fixtures).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+
+    /// Socket table for --replay: lines of `proto local remote pid name user`.
+    #[arg(long, hide = true, value_name = "FILE", requires = "replay")]
+    pub replay_sockets: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tab-separated, with a header row.
+    Tsv,
+    /// A JSON array of objects.
+    Json,
+    /// A human-readable table with a TOTAL line.
+    Pretty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortColumn {
+    Traffic,
+    Pid,
+    Name,
+    Connections,
+}
+
+fn parse_duration(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(1.0..=3600.0).contains(&v) {
+        return Err(format!("{s} is out of range: use 1.0 to 3600.0 seconds"));
+    }
+    Ok(v)
+}
+
+/// The full command, with examples and exit codes after the options.
+pub fn command() -> clap::Command {
+    Args::command().after_help(format!("{EXAMPLES}\n\n{EXIT_CODES}"))
+}
+
+impl Args {
+    /// Parses the process's arguments; on error clap prints and exits 2.
+    pub fn parse_env() -> Args {
+        let matches = command().get_matches();
+        Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_range_is_the_guides() {
+        assert_eq!(parse_duration("1"), Ok(1.0));
+        assert_eq!(parse_duration("3600.0"), Ok(3600.0));
+        assert!(parse_duration("0.5").is_err());
+        assert!(parse_duration("3600.5").is_err());
+        assert!(parse_duration("NaN").is_err());
+        assert!(parse_duration("five").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_the_exit_codes() {
+        let help = command().render_long_help().to_string();
+        for line in EXIT_CODES.lines() {
+            assert!(help.contains(line), "--help lacks {line:?}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The capture loop: frames from the backend into the engine, socket and
+//! address refreshes once a second, until the deadline, the end of a
+//! replayed file, or a stop request (Ctrl-C, SIGTERM).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use netop_core::{Engine, Poll};
+
+use crate::platform::Backend;
+
+/// How often sockets and addresses are re-read.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// Frames handled between two looks at the clock and the stop flag.
+const FRAMES_PER_CHECK: u32 = 256;
+
+/// How a collection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The requested duration passed.
+    Deadline,
+    /// A replayed capture ran out of frames.
+    EndOfCapture,
+    /// A stop was requested; `elapsed` is what was collected.
+    Interrupted { elapsed: Duration },
+}
+
+/// Runs the engine over the backend for `duration`.
+pub fn run(
+    backend: &mut Backend,
+    engine: &mut Engine,
+    duration: Duration,
+    stop: &AtomicBool,
+) -> anyhow::Result<Ending> {
+    let Backend {
+        capture,
+        resolver,
+        interfaces,
+    } = backend;
+    let refresh = |engine: &mut Engine,
+                   resolver: &mut Box<dyn netop_core::SocketResolver>,
+                   interfaces: &mut Box<dyn netop_core::HostInterfaces>| {
+        match interfaces.interfaces() {
+            Ok(list) => engine.set_interfaces(&list),
+            Err(e) => tracing::warn!(error = %e, "cannot list interfaces"),
+        }
+        match resolver.sockets() {
+            Ok(table) => engine.refresh(table),
+            Err(e) => tracing::warn!(error = %e, "cannot read the socket table"),
+        }
+    };
+
+    refresh(engine, resolver, interfaces);
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut last_refresh = start;
+    let mut since_check = 0u32;
+    let ending = loop {
+        match capture.next_frame().context("capture failed")? {
+            Poll::Frame(frame) => {
+                engine.ingest(&frame, resolver.as_mut());
+                since_check += 1;
+                if since_check < FRAMES_PER_CHECK {
+                    continue;
+                }
+            }
+            Poll::Idle => {}
+            Poll::Closed => break Ending::EndOfCapture,
+        }
+        since_check = 0;
+        let now = Instant::now();
+        if stop.load(Ordering::Relaxed) {
+            break Ending::Interrupted {
+                elapsed: now - start,
+            };
+        }
+        if now >= deadline {
+            break Ending::Deadline;
+        }
+        if now - last_refresh >= REFRESH_EVERY {
+            refresh(engine, resolver, interfaces);
+            engine.expire(engine.latest());
+            last_refresh = now;
+        }
+    };
+    // One last table, so flows that started since the last one find owners.
+    refresh(engine, resolver, interfaces);
+    match capture.stats() {
+        Ok(stats) => engine.set_capture_stats(stats),
+        Err(e) => tracing::warn!(error = %e, "cannot read capture statistics"),
+    }
+    Ok(ending)
+}

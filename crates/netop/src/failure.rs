@@ -1,0 +1,65 @@
+//! What can stop netop, the one line it prints, and the exit code (the
+//! table in `--help` and the README).
+
+use std::fmt;
+
+/// A reason to stop, carrying its exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Capture needs root or CAP_NET_RAW + CAP_NET_ADMIN.
+    Privileges,
+    /// `--interface` names nothing that exists.
+    UnknownInterface {
+        name: String,
+        available: Vec<String>,
+    },
+    /// `netop` without `--duration`: the monitor is not built yet.
+    MonitorUnavailable,
+    /// Anything else that went wrong at run time.
+    Runtime(anyhow::Error),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Runtime(_) | Failure::MonitorUnavailable => 1,
+            Failure::Privileges => 3,
+            Failure::UnknownInterface { .. } => 4,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Privileges => write!(
+                f,
+                "netop requires root privileges. Run with: sudo netop \
+                 (or grant capture capabilities: sudo setcap cap_net_raw,cap_net_admin=eip {})",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| "netop".to_string())
+            ),
+            Failure::UnknownInterface { name, available } => {
+                write!(f, "unknown interface '{name}'; available: ")?;
+                if available.is_empty() {
+                    f.write_str("(none found)")
+                } else {
+                    f.write_str(&available.join(", "))
+                }
+            }
+            Failure::MonitorUnavailable => f.write_str(
+                "the interactive monitor is not available yet; \
+                 run a snapshot with --duration SECONDS (see netop --help)",
+            ),
+            // `{:#}` prints the whole context chain on one line.
+            Failure::Runtime(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Runtime(e)
+    }
+}

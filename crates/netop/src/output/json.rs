@@ -1,0 +1,34 @@
+//! JSON: an array of objects with the guide's fields in the guide's order;
+//! `"pid": null` for the traffic without an owner.
+
+use std::io::{self, Write};
+
+use netop_core::ProcessReport;
+use serde::Serialize;
+
+/// One element of the array. Field order is the output order.
+#[derive(Serialize)]
+struct Row<'a> {
+    pid: Option<u32>,
+    process: &'a str,
+    rx_bytes: u64,
+    tx_bytes: u64,
+    rx_packets: u64,
+    tx_packets: u64,
+}
+
+pub fn write(rows: &[ProcessReport], out: &mut dyn Write) -> io::Result<()> {
+    let rows: Vec<Row<'_>> = rows
+        .iter()
+        .map(|r| Row {
+            pid: r.pid,
+            process: &r.name,
+            rx_bytes: r.counters.rx_bytes,
+            tx_bytes: r.counters.tx_bytes,
+            rx_packets: r.counters.rx_packets,
+            tx_packets: r.counters.tx_packets,
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &rows).map_err(io::Error::from)?;
+    writeln!(out)
+}

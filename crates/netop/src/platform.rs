@@ -1,0 +1,92 @@
+//! The one place that picks the backend for this OS (and the replay
+//! backend used by tests). Everything else in the frontend sees only the
+//! core traits.
+
+use anyhow::Context;
+use netop_core::{Capture, CaptureError, HostInterfaces, SocketResolver};
+
+use crate::args::Args;
+use crate::failure::Failure;
+use crate::replay;
+
+/// The three backend parts a run needs.
+pub struct Backend {
+    pub capture: Box<dyn Capture>,
+    pub resolver: Box<dyn SocketResolver>,
+    pub interfaces: Box<dyn HostInterfaces>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Backend")
+    }
+}
+
+/// Opens the backend the arguments ask for.
+pub fn open(args: &Args) -> Result<Backend, Failure> {
+    if let Some(path) = &args.replay {
+        let capture = file_capture(path)?;
+        return replay::backend(capture, args.replay_sockets.as_deref());
+    }
+    live(args)
+}
+
+#[cfg(target_os = "linux")]
+fn file_capture(path: &std::path::Path) -> Result<Box<dyn Capture>, Failure> {
+    let capture = netop_linux::capture::PcapFileCapture::open(path)
+        .with_context(|| format!("cannot replay {}", path.display()))?;
+    Ok(Box::new(capture))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn file_capture(path: &std::path::Path) -> Result<Box<dyn Capture>, Failure> {
+    Err(Failure::Runtime(anyhow::anyhow!(
+        "cannot replay {}: not supported on this operating system yet",
+        path.display()
+    )))
+}
+
+#[cfg(target_os = "linux")]
+fn live(args: &Args) -> Result<Backend, Failure> {
+    use netop_linux::capture::{list_interfaces, CaptureOptions, PcapCapture};
+
+    if let Some(name) = &args.interface {
+        let available = list_interfaces();
+        if !available.iter().any(|a| a == name) {
+            return Err(Failure::UnknownInterface {
+                name: name.clone(),
+                available: available.into_iter().filter(|a| a != "any").collect(),
+            });
+        }
+    }
+    if !netop_linux::privileges::capture_privileges().can_capture() {
+        return Err(Failure::Privileges);
+    }
+    let options = CaptureOptions {
+        device: args.interface.clone(),
+        buffer_size: i32::try_from(args.bpf_buffer).unwrap_or(i32::MAX),
+        ..CaptureOptions::default()
+    };
+    let capture = PcapCapture::open(&options).map_err(|e| match e {
+        CaptureError::PermissionDenied { .. } => Failure::Privileges,
+        CaptureError::NoSuchInterface { device } => Failure::UnknownInterface {
+            name: device,
+            available: list_interfaces(),
+        },
+        other => Failure::Runtime(other.into()),
+    })?;
+    let resolver = netop_linux::resolver::LinuxResolver::new()
+        .context("cannot read the socket table (netlink sock_diag)")?;
+    Ok(Backend {
+        capture: Box::new(capture),
+        resolver: Box::new(resolver),
+        interfaces: Box::new(netop_linux::interfaces::LinuxInterfaces::new()),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn live(_args: &Args) -> Result<Backend, Failure> {
+    Err(Failure::Runtime(anyhow::anyhow!(
+        "live capture is not supported on this operating system yet"
+    )))
+}

@@ -1,0 +1,375 @@
+//! Tests of the built `netop` binary that need no root: flags, messages,
+//! exit codes, broken pipes, and whole snapshots replayed from capture
+//! files the test writes itself.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use netop_core::testing::{OwnedFrame, PacketSpec};
+use predicates::prelude::*;
+
+fn netop() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("netop").expect("binary");
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+#[test]
+fn help_answers_the_common_questions() {
+    netop()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--duration <SECONDS>"))
+        .stdout(predicate::str::contains("--format <FORMAT>"))
+        .stdout(predicate::str::contains("--interface <IFACE>"))
+        .stdout(predicate::str::contains("--filter <PATTERN>"))
+        .stdout(predicate::str::contains("Exit status:"))
+        .stdout(predicate::str::contains("4  unknown network interface"))
+        .stdout(predicate::str::contains("replay").not());
+}
+
+#[test]
+fn version_prints_name_and_version() {
+    netop()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(format!("netop {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    netop()
+        .arg("--bogus")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unexpected argument '--bogus'"));
+}
+
+#[test]
+fn duration_out_of_range_is_a_usage_error() {
+    for bad in ["0.5", "3601", "-1", "abc"] {
+        netop()
+            .args(["--duration", bad])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--duration"));
+    }
+    netop()
+        .args(["--duration", "0.5"])
+        .assert()
+        .stderr(predicate::str::contains("use 1.0 to 3600.0 seconds"));
+}
+
+#[test]
+fn unknown_format_is_a_usage_error() {
+    netop()
+        .args(["--duration", "1", "--format", "xml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "possible values: tsv, json, pretty",
+        ));
+}
+
+#[test]
+fn bpf_buffer_range_is_enforced() {
+    netop()
+        .args(["--duration", "1", "--bpf-buffer", "100"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("4096..=16777216"));
+}
+
+#[test]
+fn monitor_mode_says_it_is_not_available_yet() {
+    netop()
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--duration"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+/// Runs netop as an unprivileged user: as root, through setpriv.
+fn unprivileged(args: &[&str]) -> assert_cmd::Command {
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_netop"));
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        let mut c = assert_cmd::Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ]);
+        c.arg(bin);
+        c
+    } else {
+        assert_cmd::Command::new(bin)
+    };
+    cmd.args(args).env_remove("RUST_LOG");
+    cmd
+}
+
+#[test]
+fn without_privileges_it_says_how_to_get_them() {
+    unprivileged(&["--duration", "1"])
+        .assert()
+        .code(3)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "error: netop requires root privileges. Run with: sudo netop",
+        ))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+#[test]
+fn unknown_interface_lists_the_real_ones() {
+    netop()
+        .args(["--duration", "1", "--interface", "nosuchif0"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::starts_with(
+            "error: unknown interface 'nosuchif0'; available: ",
+        ))
+        .stderr(predicate::str::contains("lo"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+/// Writes frames to a pcap file with libpcap's own writer.
+fn write_pcap(path: &std::path::Path, frames: &[OwnedFrame]) {
+    let dead = pcap::Capture::dead(pcap::Linktype(frames[0].link.to_linktype())).expect("dead");
+    let mut file = dead.savefile(path).expect("savefile");
+    for f in frames {
+        let header = pcap::PacketHeader {
+            ts: libc_timeval(f.ts),
+            caplen: f.data.len() as u32,
+            len: f.orig_len,
+        };
+        file.write(&pcap::Packet::new(&header, &f.data));
+    }
+    file.flush().expect("flush");
+}
+
+fn libc_timeval(ts: Duration) -> libc::timeval {
+    libc::timeval {
+        tv_sec: ts.as_secs() as libc::time_t,
+        tv_usec: ts.subsec_micros() as libc::suseconds_t,
+    }
+}
+
+/// A recorded morning: curl downloads, a DNS query, and traffic nobody owns.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    pcap: std::path::PathBuf,
+    sockets: std::path::PathBuf,
+    /// (pid, rx_bytes, tx_bytes, rx_packets, tx_packets) computed from the frames.
+    expected: Vec<(Option<u32>, u64, u64, u64, u64)>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = |ms: u64| Duration::from_millis(1_700_000_000_000 + ms);
+    let down = PacketSpec::tcp("93.184.216.34:443", "10.0.0.5:40000", 1400);
+    let up = PacketSpec::tcp("10.0.0.5:40000", "93.184.216.34:443", 0);
+    let query = PacketSpec::udp("10.0.0.5:51000", "10.0.0.1:53", 40);
+    let answer = PacketSpec::udp("10.0.0.1:53", "10.0.0.5:51000", 120);
+    let stray = PacketSpec::udp("203.0.113.9:9999", "10.0.0.5:7777", 10);
+    let mut frames = Vec::new();
+    for i in 0..50 {
+        frames.push(down.sll2(t(i), 2, false, 96));
+        if i % 2 == 0 {
+            frames.push(up.sll2(t(i), 2, true, 96));
+        }
+    }
+    frames.push(query.sll2(t(60), 2, true, 96));
+    frames.push(answer.sll2(t(70), 2, false, 96));
+    frames.push(stray.sll2(t(80), 2, false, 96));
+    let pcap = dir.path().join("morning.pcap");
+    write_pcap(&pcap, &frames);
+    let sockets = dir.path().join("morning.sockets");
+    std::fs::write(
+        &sockets,
+        "tcp 10.0.0.5:40000 93.184.216.34:443 1842 curl alice\nudp 0.0.0.0:51000 0.0.0.0:0 77 resolver root\n",
+    )
+    .expect("write sockets");
+    let wire = |p: &PacketSpec| p.ip_bytes().len() as u64 + 14;
+    let expected = vec![
+        (Some(1842), 50 * wire(&down), 25 * wire(&up), 50, 25),
+        (Some(77), wire(&answer), wire(&query), 1, 1),
+        (None, wire(&stray), 0, 1, 0),
+    ];
+    Fixture {
+        _dir: dir,
+        pcap,
+        sockets,
+        expected,
+    }
+}
+
+fn replay(fx: &Fixture, extra: &[&str]) -> assert_cmd::Command {
+    let mut cmd = netop();
+    cmd.args(["--duration", "1", "--replay"])
+        .arg(&fx.pcap)
+        .arg("--replay-sockets")
+        .arg(&fx.sockets)
+        .args(extra);
+    cmd
+}
+
+#[test]
+fn replayed_snapshot_tsv_has_the_measured_numbers() {
+    let fx = fixture();
+    let out = replay(&fx, &[])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf-8");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("pid\tprocess\trx_bytes\ttx_bytes\trx_packets\ttx_packets")
+    );
+    let rows: Vec<String> = lines.map(str::to_string).collect();
+    let expected: Vec<String> = fx
+        .expected
+        .iter()
+        .map(|(pid, rx, tx, rp, tp)| {
+            let (pid, name) = match pid {
+                Some(1842) => ("1842".to_string(), "curl"),
+                Some(77) => ("77".to_string(), "resolver"),
+                _ => ("-".to_string(), "unknown"),
+            };
+            format!("{pid}\t{name}\t{rx}\t{tx}\t{rp}\t{tp}")
+        })
+        .collect();
+    assert_eq!(rows, expected);
+    assert!(!text.contains('\x1b'));
+}
+
+#[test]
+fn replayed_snapshot_json_and_pretty() {
+    let fx = fixture();
+    let out = replay(&fx, &["--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    let arr = json.as_array().expect("array");
+    assert_eq!(arr.len(), 3);
+    assert_eq!(arr[0]["pid"], 1842);
+    assert_eq!(arr[0]["rx_bytes"], fx.expected[0].1);
+    assert!(arr[2]["pid"].is_null());
+    assert_eq!(arr[2]["process"], "unknown");
+
+    let out = replay(&fx, &["--format", "pretty"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(text.starts_with("Per-Process Network Traffic\n"));
+    assert!(text.contains("TOTAL"));
+    assert!(!text.contains('\x1b'));
+}
+
+#[test]
+fn filter_keeps_matching_processes_and_remote_addresses() {
+    let fx = fixture();
+    let out = replay(&fx, &["--filter", "CURL"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf-8");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("\tcurl\t"));
+    let out = replay(&fx, &["--filter", "203.0.113"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf-8");
+    assert_eq!(
+        text.lines().nth(1).map(|l| l.starts_with("-\tunknown\t")),
+        Some(true),
+        "{text}"
+    );
+}
+
+#[test]
+fn closed_stdout_exits_quietly_with_success() {
+    let fx = fixture();
+    let mut child = Command::cargo_bin("netop")
+        .expect("binary")
+        .args(["--duration", "1", "--replay"])
+        .arg(&fx.pcap)
+        .arg("--replay-sockets")
+        .arg(&fx.sockets)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take()); // the reader goes away before anything is written
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn a_corrupt_capture_file_is_a_one_line_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.pcap");
+    std::fs::write(&bad, b"this is not a pcap file").expect("write");
+    netop()
+        .args(["--duration", "1", "--replay"])
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with("error: cannot replay"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+#[test]
+fn truncated_and_garbage_frames_do_not_stop_a_replay() {
+    let fx = fixture();
+    let t = Duration::from_millis(1_700_000_000_000);
+    let good = PacketSpec::tcp("93.184.216.34:443", "10.0.0.5:40000", 100).sll2(t, 2, false, 96);
+    let mut short = good.clone();
+    short.data.truncate(30);
+    let mut garbage = good.clone();
+    garbage.data = vec![0xff; 60];
+    let path = fx.pcap.with_file_name("mixed.pcap");
+    write_pcap(&path, &[short, garbage, good]);
+    let out = netop()
+        .args(["--duration", "1", "--format", "json", "--replay"])
+        .arg(&path)
+        .arg("--replay-sockets")
+        .arg(&fx.sockets)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(json[0]["pid"], 1842);
+    assert_eq!(json[0]["rx_packets"], 1);
+}
