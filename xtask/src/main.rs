@@ -1,1 +1,131 @@
-fn main(){}
+//! `cargo xtask`: the project's own commands, in Rust so they need nothing
+//! but cargo. They install what the build and the tests need on Debian and
+//! Ubuntu (libpcap-dev, iproute2, tcpdump), so a fresh machine with only
+//! Rust runs them as they are.
+//!
+//! - `cargo xtask test`: everything CI checks: fmt, clippy, the whole test
+//!   suite (privileged end-to-end tests included when run as root).
+//! - `cargo xtask snapshot [ARGS]`: build and run a 5-second snapshot.
+//! - `cargo xtask deps`: only install the system packages.
+//! - `cargo xtask bench`: the benchmarks behind docs/PERFORMANCE.md.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+mod bench;
+
+/// Debian packages the build and the tests need.
+const PACKAGES: &[&str] = &["libpcap-dev", "iproute2", "tcpdump", "util-linux"];
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_else(|| "help".to_string());
+    let rest: Vec<String> = args.collect();
+    match task.as_str() {
+        "deps" => deps(PACKAGES),
+        "test" => test(),
+        "snapshot" => snapshot(&rest),
+        "bench" => bench::run(&rest),
+        "help" | "--help" | "-h" => {
+            println!("usage: cargo xtask <deps|test|snapshot [NETOP ARGS]|bench [--quick]>");
+            Ok(())
+        }
+        other => bail!("unknown task {other:?}; try `cargo xtask help`"),
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Runs a command, failing with its name if it fails.
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: {shown}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Installs the packages that are missing (with sudo when not root).
+pub(crate) fn deps(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if Command::new("apt-get").arg("--version").output().is_err() {
+        bail!("missing system packages {missing:?} and no apt-get here: install them by hand");
+    }
+    let sudo = |args: &[&str]| {
+        let mut c = if is_root() {
+            Command::new(args[0])
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg(args[0]);
+            c
+        };
+        c.args(&args[1..]).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut sudo(&["apt-get", "update", "-qq"]))?;
+    let mut install = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&missing);
+    run(&mut sudo(&install))
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+}
+
+fn test() -> Result<()> {
+    deps(PACKAGES)?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // The end-to-end tests run the built binary, so build it first.
+    run(cargo().args(["build", "--workspace", "--bins"]))?;
+    run(cargo().args(["test", "--workspace", "--no-fail-fast"]))
+}
+
+fn snapshot(rest: &[String]) -> Result<()> {
+    deps(PACKAGES)?;
+    run(cargo().args(["build", "--release", "--package", "netop"]))?;
+    let bin = std::path::Path::new("target/release/netop");
+    let mut args: Vec<String> = rest.to_vec();
+    if !args.iter().any(|a| a.starts_with("--duration")) {
+        args.extend(["--duration".to_string(), "5".to_string()]);
+    }
+    let mut cmd = if is_root() {
+        Command::new(bin)
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg(bin);
+        c
+    };
+    run(cmd.args(&args))
+}

@@ -255,7 +255,7 @@ impl Engine {
                 owner,
                 closing: false,
                 opened_by: dir,
-                history: History::default(),
+                history: Box::default(),
             };
             self.flows.insert(key, FlowEntry { flow, matched });
         }

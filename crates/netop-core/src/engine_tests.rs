@@ -52,7 +52,7 @@ fn feed(
     }
 }
 
-fn row<'a>(report: &'a EngineReport, pid: Option<u32>) -> &'a ProcessReport {
+fn row(report: &EngineReport, pid: Option<u32>) -> &ProcessReport {
     report
         .processes
         .iter()

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::history::History;
+use crate::history::FlowHistory;
 
 /// Transport protocol of a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,5 +146,7 @@ pub struct Flow {
     pub closing: bool,
     /// Who sent the first packet seen: `Tx` means this host opened it.
     pub opened_by: Direction,
-    pub history: History,
+    /// Boxed: it is most of a flow's size, and the flow table's slots stay
+    /// small this way (hash tables keep spare slots).
+    pub history: Box<FlowHistory>,
 }

@@ -5,26 +5,47 @@
 /// Seconds of history kept.
 pub const HISTORY_LEN: usize = 60;
 
-/// A ring of per-second byte counts, indexed by Unix second.
-#[derive(Debug, Clone)]
-pub struct History {
-    /// The newest second that has a slot.
-    head: u64,
-    rx: [u64; HISTORY_LEN],
-    tx: [u64; HISTORY_LEN],
+/// A byte count in one slot. Flows use `u32` (4 GB in one second of one
+/// flow saturates) to halve their memory; aggregates use `u64`.
+pub trait Slot: Copy + Default + Into<u64> + std::fmt::Debug {
+    fn saturating_from(v: u64) -> Self;
 }
 
-impl Default for History {
+impl Slot for u32 {
+    fn saturating_from(v: u64) -> Self {
+        u32::try_from(v).unwrap_or(u32::MAX)
+    }
+}
+
+impl Slot for u64 {
+    fn saturating_from(v: u64) -> Self {
+        v
+    }
+}
+
+/// A ring of per-second byte counts, indexed by Unix second.
+#[derive(Debug, Clone)]
+pub struct History<T: Slot = u64> {
+    /// The newest second that has a slot.
+    head: u64,
+    rx: [T; HISTORY_LEN],
+    tx: [T; HISTORY_LEN],
+}
+
+/// The per-flow history.
+pub type FlowHistory = History<u32>;
+
+impl<T: Slot> Default for History<T> {
     fn default() -> Self {
         History {
             head: 0,
-            rx: [0; HISTORY_LEN],
-            tx: [0; HISTORY_LEN],
+            rx: [T::default(); HISTORY_LEN],
+            tx: [T::default(); HISTORY_LEN],
         }
     }
 }
 
-impl History {
+impl<T: Slot> History<T> {
     /// Moves the ring forward to `sec`, zeroing the seconds skipped.
     fn advance(&mut self, sec: u64) {
         if sec <= self.head {
@@ -33,8 +54,8 @@ impl History {
         let gap = (sec - self.head).min(HISTORY_LEN as u64);
         for s in (sec + 1 - gap)..=sec {
             let i = (s % HISTORY_LEN as u64) as usize;
-            self.rx[i] = 0;
-            self.tx[i] = 0;
+            self.rx[i] = T::default();
+            self.tx[i] = T::default();
         }
         self.head = sec;
     }
@@ -47,11 +68,8 @@ impl History {
             return;
         }
         let i = (sec % HISTORY_LEN as u64) as usize;
-        if rx {
-            self.rx[i] += bytes;
-        } else {
-            self.tx[i] += bytes;
-        }
+        let slot = if rx { &mut self.rx[i] } else { &mut self.tx[i] };
+        *slot = T::saturating_from((*slot).into().saturating_add(bytes));
     }
 
     /// The `n` (at most [`HISTORY_LEN`]) complete seconds ending at `sec`,
@@ -66,24 +84,24 @@ impl History {
                     (0, 0)
                 } else {
                     let i = (s % HISTORY_LEN as u64) as usize;
-                    (self.rx[i], self.tx[i])
+                    (self.rx[i].into(), self.tx[i].into())
                 }
             })
             .collect()
     }
 
     /// Adds every second of `other` into `self` (aggregating flows).
-    pub fn merge(&mut self, other: &History) {
-        self.combine(other, |a, b| a + b);
+    pub fn merge<U: Slot>(&mut self, other: &History<U>) {
+        self.combine(other, u64::saturating_add);
     }
 
     /// Takes every second of `other` out of `self`, saturating at zero
     /// (bytes that moved from the unknown bucket to their process).
-    pub fn subtract(&mut self, other: &History) {
+    pub fn subtract<U: Slot>(&mut self, other: &History<U>) {
         self.combine(other, u64::saturating_sub);
     }
 
-    fn combine(&mut self, other: &History, op: fn(u64, u64) -> u64) {
+    fn combine<U: Slot>(&mut self, other: &History<U>, op: fn(u64, u64) -> u64) {
         if other.head == 0 {
             return;
         }
@@ -96,8 +114,8 @@ impl History {
                 break;
             }
             let i = (s % HISTORY_LEN as u64) as usize;
-            self.rx[i] = op(self.rx[i], other.rx[i]);
-            self.tx[i] = op(self.tx[i], other.tx[i]);
+            self.rx[i] = T::saturating_from(op(self.rx[i].into(), other.rx[i].into()));
+            self.tx[i] = T::saturating_from(op(self.tx[i].into(), other.tx[i].into()));
         }
     }
 }
@@ -108,7 +126,7 @@ mod tests {
 
     #[test]
     fn keeps_recent_seconds_and_forgets_old_ones() {
-        let mut h = History::default();
+        let mut h: History = History::default();
         h.add(100, true, 10);
         h.add(100, false, 5);
         h.add(101, true, 7);
@@ -121,16 +139,28 @@ mod tests {
     }
 
     #[test]
+    fn flow_slots_saturate_instead_of_wrapping() {
+        let mut h = FlowHistory::default();
+        h.add(1, true, u64::from(u32::MAX));
+        h.add(1, true, 10);
+        assert_eq!(h.samples(1, 1), vec![(u64::from(u32::MAX), 0)]);
+        let mut total: History = History::default();
+        total.merge(&h);
+        total.merge(&h);
+        assert_eq!(total.samples(1, 1), vec![(2 * u64::from(u32::MAX), 0)]);
+    }
+
+    #[test]
     fn samples_after_the_head_are_zero() {
-        let mut h = History::default();
+        let mut h: History = History::default();
         h.add(50, false, 3);
         assert_eq!(h.samples(52, 3), vec![(0, 3), (0, 0), (0, 0)]);
     }
 
     #[test]
     fn merge_adds_overlapping_seconds() {
-        let mut a = History::default();
-        let mut b = History::default();
+        let mut a: History = History::default();
+        let mut b: History = History::default();
         a.add(10, true, 1);
         b.add(10, true, 2);
         b.add(11, false, 4);

@@ -1,0 +1,120 @@
+//! Measures what the resolver costs: full dumps (with owners) and exact
+//! lookups, with N loopback TCP connections open (2N+1 sockets of ours).
+//!
+//! ```text
+//! ulimit -n 65536
+//! cargo run --release -p netop-linux --example sockdiag_latency -- 500
+//! ```
+
+#[cfg(target_os = "linux")]
+fn main() {
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+    use std::time::Instant;
+
+    use netop_core::{FlowKey, Protocol, SocketResolver};
+    use netop_linux::sockdiag::{Family, SockDiag};
+    use netop_linux::LinuxResolver;
+
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(500);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let c = TcpStream::connect(addr).expect("connect (raise ulimit -n?)");
+        let (s, _) = listener.accept().expect("accept");
+        conns.push((c, s));
+    }
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    udp.send_to(b"x", peer.local_addr().expect("addr"))
+        .expect("send");
+
+    let mut diag = SockDiag::open().expect("sock_diag");
+    let mut total = 0;
+    let t = Instant::now();
+    const DUMPS: u32 = 20;
+    for _ in 0..DUMPS {
+        total = 0;
+        for proto in [Protocol::Tcp, Protocol::Udp] {
+            for family in [Family::V4, Family::V6] {
+                total += diag.dump(proto, family).expect("dump").len();
+            }
+        }
+    }
+    let raw_dump = t.elapsed() / DUMPS;
+    let mut per_table = Vec::new();
+    for proto in [Protocol::Tcp, Protocol::Udp] {
+        for family in [Family::V4, Family::V6] {
+            let t = Instant::now();
+            for _ in 0..DUMPS {
+                std::hint::black_box(diag.dump(proto, family).expect("dump"));
+            }
+            per_table.push(format!("{proto}/{family:?} {:?}", t.elapsed() / DUMPS));
+        }
+    }
+
+    let mut resolver = LinuxResolver::new().expect("resolver");
+    let t = Instant::now();
+    let table = resolver.sockets().expect("sockets");
+    let cold = t.elapsed();
+    let owned = table.entries().iter().filter(|e| e.owner.is_some()).count();
+    let t = Instant::now();
+    for _ in 0..DUMPS {
+        resolver.sockets().expect("sockets");
+    }
+    let warm = t.elapsed() / DUMPS;
+
+    let (c, s) = &conns[n / 2];
+    let tcp_key = FlowKey {
+        proto: Protocol::Tcp,
+        local_ip: c.local_addr().expect("addr").ip(),
+        local_port: c.local_addr().expect("addr").port(),
+        remote_ip: s.local_addr().expect("addr").ip(),
+        remote_port: s.local_addr().expect("addr").port(),
+    };
+    let udp_key = FlowKey {
+        proto: Protocol::Udp,
+        local_ip: udp.local_addr().expect("addr").ip(),
+        local_port: udp.local_addr().expect("addr").port(),
+        remote_ip: peer.local_addr().expect("addr").ip(),
+        remote_port: peer.local_addr().expect("addr").port(),
+    };
+    let miss_key = FlowKey {
+        local_port: 1,
+        remote_port: 2,
+        ..tcp_key
+    };
+    const LOOKUPS: u32 = 20_000;
+    let mut time = |key: &FlowKey| {
+        let t = Instant::now();
+        for _ in 0..LOOKUPS {
+            std::hint::black_box(diag.lookup_one(key).expect("lookup"));
+        }
+        t.elapsed() / LOOKUPS
+    };
+    let tcp_hit = time(&tcp_key);
+    let udp_hit = time(&udp_key);
+    let tcp_miss = time(&miss_key);
+    let t = Instant::now();
+    for _ in 0..LOOKUPS {
+        std::hint::black_box(resolver.lookup(&tcp_key).expect("lookup"));
+    }
+    let resolver_hit = t.elapsed() / LOOKUPS;
+
+    println!("sockets in dump (tcp+udp, v4+v6): {total}; with owner: {owned}");
+    println!("raw sock_diag dump, all 4 tables: {raw_dump:?}");
+    println!("  per table: {}", per_table.join(", "));
+    println!("LinuxResolver::sockets() cold (first /proc scan): {cold:?}");
+    println!("LinuxResolver::sockets() warm: {warm:?}");
+    println!("exact lookup_one TCP hit: {tcp_hit:?}");
+    println!("exact lookup_one UDP hit (unconnected): {udp_hit:?}");
+    println!("exact lookup_one TCP miss (ENOENT): {tcp_miss:?}");
+    println!("LinuxResolver::lookup TCP hit (owner cached): {resolver_hit:?}");
+    println!("owner index work: {:?}", resolver.owners().stats());
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {}

@@ -1,0 +1,49 @@
+//! netop's Linux backend.
+//!
+//! Implements the core's seams with Linux facilities: [`Capture`] with
+//! libpcap (`capture`), [`SocketResolver`] with NETLINK_SOCK_DIAG
+//! (`sockdiag`) plus the fd tables in `/proc` (`owners`), and
+//! [`HostInterfaces`] with getifaddrs and sysfs (`interfaces`). It also
+//! tells the frontend whether capturing is allowed (`privileges`).
+//!
+//! It decodes no packets and keeps no flows: that is the core's job. On
+//! other operating systems this crate compiles to nothing.
+//!
+//! [`Capture`]: netop_core::Capture
+//! [`SocketResolver`]: netop_core::SocketResolver
+//! [`HostInterfaces`]: netop_core::HostInterfaces
+
+#[cfg(target_os = "linux")]
+pub mod capture;
+#[cfg(target_os = "linux")]
+pub mod interfaces;
+#[cfg(target_os = "linux")]
+pub mod owners;
+#[cfg(target_os = "linux")]
+pub mod privileges;
+#[cfg(target_os = "linux")]
+pub mod resolver;
+#[cfg(target_os = "linux")]
+pub mod sockdiag;
+
+#[cfg(target_os = "linux")]
+pub use capture::{list_interfaces, CaptureOptions, PcapCapture, PcapFileCapture};
+#[cfg(target_os = "linux")]
+pub use interfaces::{interface_counters, IfCounters, LinuxInterfaces};
+#[cfg(target_os = "linux")]
+pub use privileges::{capture_privileges, Privileges};
+#[cfg(target_os = "linux")]
+pub use resolver::LinuxResolver;
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The frontend moves capture and resolution onto their own threads.
+    #[test]
+    fn backends_are_send() {
+        fn send<T: Send>() {}
+        send::<crate::PcapCapture>();
+        send::<crate::PcapFileCapture>();
+        send::<crate::LinuxResolver>();
+        send::<crate::LinuxInterfaces>();
+    }
+}

@@ -1,0 +1,325 @@
+//! Which process owns a socket inode, from the fd tables in `/proc`.
+//!
+//! Owns an index `inode -> pid`, kept up to date incrementally: a miss
+//! rescans, in order, (1) the processes that already own sockets, same uid
+//! first, (2) processes that appeared since the last listing of `/proc`,
+//! (3) every other process, at most once per `full_scan_interval`. When
+//! every inode asked about is known it touches `/proc` not at all. It
+//! never fails: processes vanish and hide (other users) all the time, and
+//! those are simply not owners.
+
+mod proc;
+
+use std::time::{Duration, Instant};
+
+use netop_core::ProcessInfo;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use proc::{LiveProc, ProcSource};
+
+/// Minimum time between two scans of every process.
+const FULL_SCAN_INTERVAL: Duration = Duration::from_millis(200);
+/// How long an inode no full scan could place is left alone. Such sockets
+/// (kernel-owned, other pid namespaces, unreadable processes) would
+/// otherwise cost a full scan on every refresh.
+const ORPHAN_RETRY: Duration = Duration::from_secs(30);
+/// How long a process name is trusted before `comm` is read again (it
+/// changes on exec).
+const INFO_TTL: Duration = Duration::from_secs(2);
+
+/// What is known about one process that owns sockets.
+#[derive(Debug, Clone)]
+struct PidSockets {
+    uid: u32,
+    inodes: Vec<u64>,
+}
+
+/// The socket-owner index.
+pub struct OwnerIndex {
+    source: Box<dyn ProcSource + Send>,
+    by_inode: FxHashMap<u64, u32>,
+    /// Processes known to own sockets ("network-active").
+    sockets_of: FxHashMap<u32, PidSockets>,
+    /// The pids of the last `/proc` listing.
+    known_pids: FxHashSet<u32>,
+    /// Inodes a complete scan did not find, and when.
+    orphans: FxHashMap<u64, Instant>,
+    last_full_scan: Option<Instant>,
+    full_scan_interval: Duration,
+    info: FxHashMap<u32, (ProcessInfo, Instant)>,
+    users: FxHashMap<u32, String>,
+    stats: ScanStats,
+}
+
+/// Counters of `/proc` work, for tests and debugging.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Process fd tables read.
+    pub pid_scans: u64,
+    /// Listings of `/proc`.
+    pub listings: u64,
+    /// Scans of every process.
+    pub full_scans: u64,
+}
+
+impl std::fmt::Debug for OwnerIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnerIndex")
+            .field("inodes", &self.by_inode.len())
+            .field("active_pids", &self.sockets_of.len())
+            .field("known_pids", &self.known_pids.len())
+            .field("orphans", &self.orphans.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for OwnerIndex {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OwnerIndex {
+    /// An empty index over the live `/proc`.
+    pub fn new() -> Self {
+        Self::with_source(Box::new(LiveProc), FULL_SCAN_INTERVAL)
+    }
+
+    fn with_source(source: Box<dyn ProcSource + Send>, full_scan_interval: Duration) -> Self {
+        OwnerIndex {
+            source,
+            by_inode: FxHashMap::default(),
+            sockets_of: FxHashMap::default(),
+            known_pids: FxHashSet::default(),
+            orphans: FxHashMap::default(),
+            last_full_scan: None,
+            full_scan_interval,
+            info: FxHashMap::default(),
+            users: FxHashMap::default(),
+            stats: ScanStats::default(),
+        }
+    }
+
+    /// How much `/proc` work the index has done so far.
+    pub fn stats(&self) -> ScanStats {
+        self.stats
+    }
+
+    /// The cached owner of `inode`, without any `/proc` work.
+    pub fn cached(&self, inode: u64) -> Option<u32> {
+        self.by_inode.get(&inode).copied()
+    }
+
+    /// The pid owning socket `inode` (whose socket uid is `uid`), searching
+    /// incrementally on a miss.
+    pub fn resolve(&mut self, inode: u64, uid: u32) -> Option<u32> {
+        if inode == 0 {
+            return None;
+        }
+        if let Some(pid) = self.cached(inode) {
+            return Some(pid);
+        }
+        if self.is_fresh_orphan(inode, Instant::now()) {
+            return None;
+        }
+        self.search(vec![inode], Some(uid));
+        self.cached(inode)
+    }
+
+    /// Brings the index in line with the current socket inodes: forgets the
+    /// inodes that are gone and searches for the new ones. Does no `/proc`
+    /// work when every inode is already placed.
+    pub fn refresh_for(&mut self, inodes: &[u64]) {
+        let live: FxHashSet<u64> = inodes.iter().copied().filter(|&i| i != 0).collect();
+        self.by_inode.retain(|inode, _| live.contains(inode));
+        self.sockets_of.retain(|_, s| {
+            s.inodes.retain(|inode| live.contains(inode));
+            !s.inodes.is_empty()
+        });
+        self.orphans.retain(|inode, _| live.contains(inode));
+        let now = Instant::now();
+        let missing: Vec<u64> = live
+            .iter()
+            .copied()
+            .filter(|i| !self.by_inode.contains_key(i) && !self.is_fresh_orphan(*i, now))
+            .collect();
+        if !missing.is_empty() {
+            self.search(missing, None);
+        }
+    }
+
+    /// Name and user of `pid`; `uid` (the socket's) names the user when
+    /// the process's own uid is unknown. `None` when the process is gone.
+    pub fn process_info(&mut self, pid: u32, uid: u32) -> Option<ProcessInfo> {
+        let now = Instant::now();
+        if let Some((info, at)) = self.info.get(&pid) {
+            if now.duration_since(*at) < INFO_TTL {
+                return Some(info.clone());
+            }
+        }
+        let name = self.source.comm(pid)?;
+        let uid = self.sockets_of.get(&pid).map_or(uid, |s| s.uid);
+        let user = self.user_name(uid);
+        let info = ProcessInfo { pid, name, user };
+        self.info.insert(pid, (info.clone(), now));
+        Some(info)
+    }
+
+    fn user_name(&mut self, uid: u32) -> String {
+        self.users
+            .entry(uid)
+            .or_insert_with(
+                || match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+                    Ok(Some(user)) => user.name,
+                    Ok(None) => uid.to_string(),
+                    Err(errno) => {
+                        tracing::debug!(uid, %errno, "getpwuid failed");
+                        uid.to_string()
+                    }
+                },
+            )
+            .clone()
+    }
+
+    fn is_fresh_orphan(&self, inode: u64, now: Instant) -> bool {
+        self.orphans
+            .get(&inode)
+            .is_some_and(|at| now.duration_since(*at) < ORPHAN_RETRY)
+    }
+
+    /// The three-tier search for `missing` inodes.
+    fn search(&mut self, missing: Vec<u64>, uid: Option<u32>) {
+        let mut missing: FxHashSet<u64> = missing.into_iter().collect();
+        let mut scanned: FxHashSet<u32> = FxHashSet::default();
+
+        // (1) Processes that already own sockets, same uid first.
+        let mut active: Vec<(bool, u32)> = self
+            .sockets_of
+            .iter()
+            .map(|(&pid, s)| (Some(s.uid) != uid, pid))
+            .collect();
+        active.sort_unstable();
+        for (_, pid) in active {
+            if self.scan_until_found(pid, &mut scanned, &mut missing) {
+                return;
+            }
+        }
+
+        // (2) Processes that appeared since the last listing.
+        let pids = self.source.pids();
+        self.stats.listings += 1;
+        let listed: FxHashSet<u32> = pids.iter().copied().collect();
+        let gone: Vec<u32> = self
+            .known_pids
+            .iter()
+            .copied()
+            .filter(|pid| !listed.contains(pid))
+            .collect();
+        for pid in gone {
+            self.forget_pid(pid);
+        }
+        let new: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|pid| !self.known_pids.contains(pid))
+            .collect();
+        self.known_pids = listed;
+        for pid in new {
+            if self.scan_until_found(pid, &mut scanned, &mut missing) {
+                return;
+            }
+        }
+
+        // (3) Everyone else, rate-limited.
+        let rest: Vec<u32> = pids.into_iter().filter(|p| !scanned.contains(p)).collect();
+        if !rest.is_empty() {
+            let now = Instant::now();
+            let allowed = self
+                .last_full_scan
+                .is_none_or(|at| now.duration_since(at) >= self.full_scan_interval);
+            if !allowed {
+                tracing::debug!(missing = missing.len(), "full /proc scan rate-limited");
+                return;
+            }
+            self.last_full_scan = Some(now);
+            self.stats.full_scans += 1;
+            for pid in rest {
+                if self.scan_until_found(pid, &mut scanned, &mut missing) {
+                    return;
+                }
+            }
+        }
+
+        // Every process was read and these are still nowhere.
+        let now = Instant::now();
+        tracing::debug!(count = missing.len(), "socket inodes without an owner");
+        for inode in missing {
+            self.orphans.insert(inode, now);
+        }
+    }
+
+    /// Scans `pid` unless this search already did; true once nothing is
+    /// missing any more.
+    fn scan_until_found(
+        &mut self,
+        pid: u32,
+        scanned: &mut FxHashSet<u32>,
+        missing: &mut FxHashSet<u64>,
+    ) -> bool {
+        if scanned.insert(pid) {
+            if let Some(inodes) = self.scan_pid(pid) {
+                for inode in inodes {
+                    missing.remove(&inode);
+                }
+            }
+        }
+        missing.is_empty()
+    }
+
+    /// Rereads `pid`'s fds and replaces what the index knew about it.
+    /// Returns the inodes it holds now (`None` if it is gone).
+    fn scan_pid(&mut self, pid: u32) -> Option<Vec<u64>> {
+        self.stats.pid_scans += 1;
+        let Some(found) = self.source.socket_inodes(pid) else {
+            self.forget_pid(pid);
+            return None;
+        };
+        if let Some(old) = self.sockets_of.remove(&pid) {
+            for inode in old.inodes {
+                if self.by_inode.get(&inode) == Some(&pid) {
+                    self.by_inode.remove(&inode);
+                }
+            }
+        }
+        for &inode in &found.inodes {
+            // A socket shared across fork stays with whoever had it first.
+            self.by_inode.entry(inode).or_insert(pid);
+            self.orphans.remove(&inode);
+        }
+        if !found.inodes.is_empty() {
+            self.sockets_of.insert(
+                pid,
+                PidSockets {
+                    uid: found.uid,
+                    inodes: found.inodes.clone(),
+                },
+            );
+        }
+        Some(found.inodes)
+    }
+
+    fn forget_pid(&mut self, pid: u32) {
+        if let Some(old) = self.sockets_of.remove(&pid) {
+            for inode in old.inodes {
+                if self.by_inode.get(&inode) == Some(&pid) {
+                    self.by_inode.remove(&inode);
+                }
+            }
+        }
+        self.info.remove(&pid);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+//! The live `/proc` reads the owner index needs, behind a small trait so
+//! the index's incremental strategy is testable with a fake process table.
+
+use std::io;
+
+use procfs::process::{FDTarget, Process};
+use procfs::ProcError;
+
+/// What the owner index reads about processes.
+pub(crate) trait ProcSource {
+    /// The pids currently listed in `/proc`.
+    fn pids(&mut self) -> Vec<u32>;
+    /// The process's uid and the socket inodes among its open fds; `None`
+    /// when it vanished or cannot be read.
+    fn socket_inodes(&mut self, pid: u32) -> Option<ProcSockets>;
+    /// The process's short name (`comm`), without the newline.
+    fn comm(&mut self, pid: u32) -> Option<String>;
+}
+
+/// One process's sockets, as read from its fd table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProcSockets {
+    pub uid: u32,
+    pub inodes: Vec<u64>,
+}
+
+/// [`ProcSource`] reading the real `/proc`.
+#[derive(Debug, Default)]
+pub(crate) struct LiveProc;
+
+impl ProcSource for LiveProc {
+    fn pids(&mut self) -> Vec<u32> {
+        // A plain readdir: cheaper than opening every process, and this
+        // runs on every owner miss.
+        let dir = match std::fs::read_dir("/proc") {
+            Ok(dir) => dir,
+            Err(err) => {
+                tracing::debug!(%err, "cannot list /proc");
+                return Vec::new();
+            }
+        };
+        dir.filter_map(|entry| parse_pid(entry.ok()?.file_name().to_str()?))
+            .collect()
+    }
+
+    fn socket_inodes(&mut self, pid: u32) -> Option<ProcSockets> {
+        let read = || -> Result<ProcSockets, ProcError> {
+            let process = Process::new(i32::try_from(pid).unwrap_or(i32::MAX))?;
+            let uid = process.uid()?;
+            let mut inodes = Vec::new();
+            for fd in process.fd()? {
+                // An fd closed mid-walk is skipped by procfs; other errors
+                // end this process's scan.
+                if let FDTarget::Socket(inode) = fd?.target {
+                    inodes.push(inode);
+                }
+            }
+            Ok(ProcSockets { uid, inodes })
+        };
+        match read() {
+            Ok(sockets) => Some(sockets),
+            Err(err) => {
+                // Vanished (ENOENT/ESRCH) or not ours to read (EACCES):
+                // both are normal during a scan.
+                tracing::debug!(pid, err = %err, "process fds unreadable");
+                None
+            }
+        }
+    }
+
+    fn comm(&mut self, pid: u32) -> Option<String> {
+        match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+            Ok(text) => Some(parse_comm(&text)),
+            Err(err) => {
+                if err.kind() != io::ErrorKind::NotFound {
+                    tracing::debug!(pid, %err, "cannot read comm");
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A `/proc` entry name that is a pid.
+pub(crate) fn parse_pid(name: &str) -> Option<u32> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    name.parse().ok()
+}
+
+/// The text of `/proc/PID/comm` without its trailing newline.
+pub(crate) fn parse_comm(text: &str) -> String {
+    text.strip_suffix('\n').unwrap_or(text).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_names() {
+        assert_eq!(parse_pid("1"), Some(1));
+        assert_eq!(parse_pid("4194304"), Some(4_194_304));
+        assert_eq!(parse_pid("self"), None);
+        assert_eq!(parse_pid("+1"), None);
+        assert_eq!(parse_pid(""), None);
+        assert_eq!(parse_pid("99999999999"), None);
+    }
+
+    #[test]
+    fn comm_keeps_inner_spaces() {
+        assert_eq!(parse_comm("Web Content\n"), "Web Content");
+        assert_eq!(parse_comm("curl"), "curl");
+        assert_eq!(parse_comm("a b \n"), "a b ");
+    }
+
+    #[test]
+    fn reads_own_process() {
+        let mut live = LiveProc;
+        let me = std::process::id();
+        assert!(live.pids().contains(&me));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let sockets = live.socket_inodes(me).expect("own fds are readable");
+        assert!(!sockets.inodes.is_empty());
+        assert_eq!(sockets.uid, nix::unistd::geteuid().as_raw());
+        assert!(live
+            .comm(me)
+            .is_some_and(|c| !c.is_empty() && !c.ends_with('\n')));
+        drop(listener);
+        assert_eq!(live.socket_inodes(u32::MAX), None);
+    }
+}

@@ -1,0 +1,201 @@
+//! The owner index against a fake process table: which `/proc` work each
+//! kind of miss costs.
+
+use std::sync::{Arc, Mutex};
+
+use super::proc::{ProcSockets, ProcSource};
+use super::*;
+
+#[derive(Debug, Default)]
+struct Table {
+    /// pid -> (uid, socket inodes, comm)
+    procs: std::collections::BTreeMap<u32, (u32, Vec<u64>, String)>,
+    scans: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Fake(Arc<Mutex<Table>>);
+
+impl Fake {
+    fn set(&self, pid: u32, uid: u32, inodes: &[u64]) {
+        let mut t = self.0.lock().expect("lock");
+        t.procs
+            .insert(pid, (uid, inodes.to_vec(), format!("proc{pid}")));
+    }
+
+    fn kill(&self, pid: u32) {
+        self.0.lock().expect("lock").procs.remove(&pid);
+    }
+
+    /// The pids scanned since the last call.
+    fn take_scans(&self) -> Vec<u32> {
+        let mut scans = std::mem::take(&mut self.0.lock().expect("lock").scans);
+        scans.sort_unstable();
+        scans
+    }
+}
+
+impl ProcSource for Fake {
+    fn pids(&mut self) -> Vec<u32> {
+        self.0.lock().expect("lock").procs.keys().copied().collect()
+    }
+
+    fn socket_inodes(&mut self, pid: u32) -> Option<ProcSockets> {
+        let mut t = self.0.lock().expect("lock");
+        t.scans.push(pid);
+        let (uid, inodes, _) = t.procs.get(&pid)?;
+        Some(ProcSockets {
+            uid: *uid,
+            inodes: inodes.clone(),
+        })
+    }
+
+    fn comm(&mut self, pid: u32) -> Option<String> {
+        let t = self.0.lock().expect("lock");
+        t.procs.get(&pid).map(|p| p.2.clone())
+    }
+}
+
+/// Index with processes 1 and 2 (no sockets), 10 (uid 1000) and 20 (uid 0),
+/// after an initial refresh that placed every socket.
+fn setup(interval: Duration) -> (Fake, OwnerIndex) {
+    let fake = Fake::default();
+    fake.set(1, 0, &[]);
+    fake.set(2, 0, &[]);
+    fake.set(10, 1000, &[100, 101]);
+    fake.set(20, 0, &[200]);
+    let mut index = OwnerIndex::with_source(Box::new(fake.clone()), interval);
+    index.refresh_for(&[100, 101, 200]);
+    assert_eq!(index.cached(100), Some(10));
+    assert_eq!(index.cached(200), Some(20));
+    fake.take_scans();
+    (fake, index)
+}
+
+#[test]
+fn first_refresh_reads_every_process_once() {
+    let fake = Fake::default();
+    fake.set(10, 1000, &[100]);
+    fake.set(20, 0, &[200]);
+    let mut index = OwnerIndex::with_source(Box::new(fake.clone()), Duration::ZERO);
+    index.refresh_for(&[100, 200]);
+    assert_eq!(fake.take_scans(), vec![10, 20]);
+    assert_eq!(index.resolve(200, 0), Some(20));
+    assert!(fake.take_scans().is_empty());
+}
+
+#[test]
+fn known_inodes_cost_nothing() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    let before = index.stats();
+    for _ in 0..100 {
+        index.refresh_for(&[100, 101, 200]);
+        assert_eq!(index.resolve(101, 1000), Some(10));
+    }
+    assert_eq!(index.stats(), before);
+    assert!(fake.take_scans().is_empty());
+}
+
+#[test]
+fn new_socket_of_active_process_is_found_without_listing_proc() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    fake.set(10, 1000, &[100, 101, 102]);
+    let listings = index.stats().listings;
+    assert_eq!(index.resolve(102, 1000), Some(10));
+    // Same uid first: process 10 alone was enough.
+    assert_eq!(fake.take_scans(), vec![10]);
+    assert_eq!(index.stats().listings, listings);
+}
+
+#[test]
+fn uid_hint_orders_the_active_processes() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    fake.set(20, 0, &[200, 201]);
+    assert_eq!(index.resolve(201, 0), Some(20));
+    assert_eq!(fake.take_scans(), vec![20]);
+}
+
+#[test]
+fn new_process_is_found_without_a_full_scan() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    fake.set(30, 1000, &[300]);
+    let full = index.stats().full_scans;
+    assert_eq!(index.resolve(300, 1000), Some(30));
+    // The active ones, then only the newcomer; process 1 untouched.
+    assert_eq!(fake.take_scans(), vec![10, 20, 30]);
+    assert_eq!(index.stats().full_scans, full);
+}
+
+#[test]
+fn socket_in_an_old_quiet_process_needs_the_rate_limited_full_scan() {
+    let (fake, mut index) = setup(Duration::from_secs(3600));
+    // Process 1 had no sockets and is not new: only a full scan finds it.
+    fake.set(1, 0, &[1]);
+    assert_eq!(index.resolve(1, 0), Some(1));
+    assert_eq!(index.stats().full_scans, 1);
+    assert_eq!(fake.take_scans(), vec![1, 10, 20]);
+
+    // Process 2 does the same within the interval: no second full scan.
+    fake.set(2, 0, &[2]);
+    assert_eq!(index.resolve(2, 0), None);
+    assert_eq!(index.stats().full_scans, 1);
+    assert_eq!(fake.take_scans(), vec![1, 10, 20]);
+}
+
+#[test]
+fn unplaceable_inodes_stop_costing_after_a_full_scan() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    index.refresh_for(&[100, 101, 200, 999]);
+    let scans = fake.take_scans();
+    assert!(scans.contains(&1), "a full scan happened: {scans:?}");
+    let before = index.stats();
+    index.refresh_for(&[100, 101, 200, 999]);
+    assert_eq!(index.resolve(999, 0), None);
+    assert_eq!(index.stats(), before);
+    // An orphan found later by an unrelated scan is placed.
+    fake.set(10, 1000, &[100, 101, 102, 999]);
+    assert_eq!(index.resolve(102, 1000), Some(10));
+    assert_eq!(index.cached(999), Some(10));
+}
+
+#[test]
+fn vanished_processes_are_forgotten() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    fake.kill(10);
+    fake.set(40, 0, &[400]);
+    assert_eq!(index.resolve(400, 0), Some(40));
+    assert_eq!(index.cached(100), None, "dead pid's sockets dropped");
+    assert_eq!(index.process_info(10, 1000), None);
+}
+
+#[test]
+fn refresh_drops_closed_sockets() {
+    let (_fake, mut index) = setup(Duration::ZERO);
+    index.refresh_for(&[100]);
+    assert_eq!(index.cached(100), Some(10));
+    assert_eq!(index.cached(101), None);
+    assert_eq!(index.cached(200), None);
+    assert_eq!(index.resolve(0, 0), None);
+}
+
+#[test]
+fn shared_socket_stays_with_its_first_owner() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    fake.set(11, 1000, &[100, 110]);
+    assert_eq!(index.resolve(110, 1000), Some(11));
+    assert_eq!(index.cached(100), Some(10));
+}
+
+#[test]
+fn process_info_names_process_and_user() {
+    let (_fake, mut index) = setup(Duration::ZERO);
+    let info = index.process_info(20, 12345).expect("alive");
+    assert_eq!(info.pid, 20);
+    assert_eq!(info.name, "proc20");
+    assert_eq!(
+        info.user, "root",
+        "the process uid (0) wins over the socket's"
+    );
+    let info = index.process_info(1, 3_999_999).expect("alive");
+    assert_eq!(info.user, "3999999", "unnamed uid falls back to the number");
+}

@@ -1,0 +1,79 @@
+//! [`SocketResolver`] for Linux: sock_diag for sockets, `/proc` for owners.
+//!
+//! Glue only: it asks `sockdiag` for sockets, `owners` for their
+//! processes, and turns failures into [`ResolveError`]. Both parts keep
+//! their state (the netlink socket, the owner index) across calls.
+
+use netop_core::{FlowKey, Protocol, ResolveError, SocketEntry, SocketResolver, SocketTable};
+
+use crate::owners::OwnerIndex;
+use crate::sockdiag::{Family, SockDiag, SockDiagError};
+
+/// The Linux socket resolver.
+#[derive(Debug)]
+pub struct LinuxResolver {
+    diag: SockDiag,
+    owners: OwnerIndex,
+}
+
+impl LinuxResolver {
+    /// Opens the netlink socket. Owners are found lazily.
+    pub fn new() -> Result<Self, ResolveError> {
+        Ok(LinuxResolver {
+            diag: SockDiag::open().map_err(to_resolve_error)?,
+            owners: OwnerIndex::new(),
+        })
+    }
+
+    /// The owner index, e.g. for its [`crate::owners::ScanStats`].
+    pub fn owners(&self) -> &OwnerIndex {
+        &self.owners
+    }
+
+    fn fill_owner(&mut self, entry: &mut SocketEntry, search: bool) {
+        let pid = if search {
+            self.owners.resolve(entry.inode, entry.uid)
+        } else {
+            self.owners.cached(entry.inode)
+        };
+        entry.owner = pid.and_then(|pid| self.owners.process_info(pid, entry.uid));
+    }
+}
+
+impl SocketResolver for LinuxResolver {
+    fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
+        let mut entries = Vec::new();
+        for proto in [Protocol::Tcp, Protocol::Udp] {
+            for family in [Family::V4, Family::V6] {
+                let dumped = self.diag.dump(proto, family).map_err(to_resolve_error)?;
+                entries.extend(dumped);
+            }
+        }
+        let inodes: Vec<u64> = entries.iter().map(|e| e.inode).collect();
+        self.owners.refresh_for(&inodes);
+        for entry in &mut entries {
+            self.fill_owner(entry, false);
+        }
+        Ok(SocketTable::new(entries))
+    }
+
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        let Some(mut entry) = self.diag.lookup_one(key).map_err(to_resolve_error)? else {
+            return Ok(None);
+        };
+        self.fill_owner(&mut entry, true);
+        Ok(Some(entry))
+    }
+}
+
+fn to_resolve_error(err: SockDiagError) -> ResolveError {
+    let what = "sockets (netlink sock_diag)".to_string();
+    if err.is_permission() {
+        ResolveError::PermissionDenied { what }
+    } else {
+        ResolveError::Failed {
+            what,
+            message: err.to_string(),
+        }
+    }
+}
