@@ -185,6 +185,15 @@ impl Engine {
         self.flows.len()
     }
 
+    /// True when some TCP or UDP flow still waits for its owner: only then
+    /// does a new socket table change anything. (ICMP and other protocols
+    /// have no sockets to find.)
+    pub fn has_pending(&self) -> bool {
+        self.flows
+            .iter()
+            .any(|(k, e)| e.flow.owner == Owner::Pending && k.proto.has_ports())
+    }
+
     /// Timestamp of the newest frame seen.
     pub fn latest(&self) -> Duration {
         self.latest

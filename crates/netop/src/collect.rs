@@ -38,12 +38,19 @@ pub fn run(
         resolver,
         interfaces,
     } = backend;
+    // The socket table is read at the start, then only while some flow
+    // waits for its owner: new flows are looked up one by one as they
+    // appear, so an idle or fully attributed host costs no table dumps.
     let refresh = |engine: &mut Engine,
                    resolver: &mut Box<dyn netop_core::SocketResolver>,
-                   interfaces: &mut Box<dyn netop_core::HostInterfaces>| {
+                   interfaces: &mut Box<dyn netop_core::HostInterfaces>,
+                   always: bool| {
         match interfaces.interfaces() {
             Ok(list) => engine.set_interfaces(&list),
             Err(e) => tracing::warn!(error = %e, "cannot list interfaces"),
+        }
+        if !always && !engine.has_pending() {
+            return;
         }
         match resolver.sockets() {
             Ok(table) => engine.refresh(table),
@@ -51,7 +58,7 @@ pub fn run(
         }
     };
 
-    refresh(engine, resolver, interfaces);
+    refresh(engine, resolver, interfaces, true);
     let start = Instant::now();
     let deadline = start + duration;
     let mut last_refresh = start;
@@ -79,13 +86,13 @@ pub fn run(
             break Ending::Deadline;
         }
         if now - last_refresh >= REFRESH_EVERY {
-            refresh(engine, resolver, interfaces);
+            refresh(engine, resolver, interfaces, false);
             engine.expire(engine.latest());
             last_refresh = now;
         }
     };
     // One last table, so flows that started since the last one find owners.
-    refresh(engine, resolver, interfaces);
+    refresh(engine, resolver, interfaces, false);
     match capture.stats() {
         Ok(stats) => engine.set_capture_stats(stats),
         Err(e) => tracing::warn!(error = %e, "cannot read capture statistics"),
