@@ -41,11 +41,19 @@ impl Default for CaptureOptions {
 }
 
 /// A live libpcap capture on one device (or "any").
+///
+/// The handle is non-blocking and waits happen in our own `poll(2)` with
+/// the read timeout: libpcap's TPACKET_V3 path ignores its own timeout
+/// while no packet arrives, which would leave an idle capture (and the
+/// deadline and Ctrl-C checks behind it) blocked for ever.
 pub struct PcapCapture {
     cap: pcap::Capture<Active>,
     device: String,
     link: LinkType,
     ifindex: Option<u32>,
+    timeout_ms: u16,
+    /// The last read found nothing: wait before reading again.
+    drained: bool,
 }
 
 impl std::fmt::Debug for PcapCapture {
@@ -80,6 +88,7 @@ impl PcapCapture {
         if device == ANY_DEVICE {
             use_sll2_if_available(&mut cap);
         }
+        let cap = cap.setnonblock().map_err(|e| map_pcap_error(&device, e))?;
         let link = LinkType::from_dlt(cap.get_datalink().0);
         tracing::debug!(%device, ?link, ?ifindex, "capture opened");
         Ok(PcapCapture {
@@ -87,6 +96,8 @@ impl PcapCapture {
             device,
             link,
             ifindex,
+            timeout_ms: u16::try_from(opts.read_timeout_ms.max(1)).unwrap_or(u16::MAX),
+            drained: false,
         })
     }
 
@@ -104,6 +115,10 @@ impl PcapCapture {
 impl Capture for PcapCapture {
     fn next_frame(&mut self) -> Result<Poll<'_>, CaptureError> {
         let (link, ifindex) = (self.link, self.ifindex);
+        if self.drained {
+            self.drained = false;
+            wait_readable(&self.cap, self.timeout_ms);
+        }
         match self.cap.next_packet() {
             Ok(packet) => Ok(Poll::Frame(frame(
                 packet.header,
@@ -111,7 +126,10 @@ impl Capture for PcapCapture {
                 link,
                 ifindex,
             ))),
-            Err(pcap::Error::TimeoutExpired) => Ok(Poll::Idle),
+            Err(pcap::Error::TimeoutExpired) => {
+                self.drained = true;
+                Ok(Poll::Idle)
+            }
             Err(pcap::Error::NoMorePackets) => Ok(Poll::Closed),
             Err(e) => Err(map_pcap_error(&self.device, e)),
         }
@@ -127,6 +145,22 @@ impl Capture for PcapCapture {
             dropped: u64::from(s.dropped),
             if_dropped: u64::from(s.if_dropped),
         })
+    }
+}
+
+/// Waits until the capture has data or `timeout_ms` passes. A signal
+/// (Ctrl-C) ends the wait early, which is what the caller wants.
+fn wait_readable(cap: &pcap::Capture<Active>, timeout_ms: u16) {
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+    let raw = cap.as_raw_fd();
+    // SAFETY: the descriptor belongs to `cap`, which outlives this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    if let Err(errno) = poll(&mut fds, PollTimeout::from(timeout_ms)) {
+        tracing::trace!(%errno, "poll on the capture ended early");
     }
 }
 

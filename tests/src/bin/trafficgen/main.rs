@@ -1,0 +1,62 @@
+//! `trafficgen`: the workload of the end-to-end tests.
+//!
+//! Each subcommand makes one kind of known traffic from a fixed local port, so
+//! the tests can compute the truth per port from an independent capture and
+//! map it to this process's PID. The protocol on stdout is line based:
+//! `ready` once the process is set up, then `done key=value...` at the end.
+//! Clients wait for a `go` line on stdin before sending anything, so netop is
+//! already capturing when the traffic starts. Every subcommand is bounded in
+//! time and bytes and exits by itself: a watchdog ends the process at its
+//! deadline even if a peer hangs.
+//!
+//! Subcommands:
+//! - `sink --listen A:P --seconds S [--conns N]`
+//! - `stream --to A:P --bind-port P --rate BYTES_PER_SEC --seconds S`
+//! - `short-conns --to A:P --count N --bind-port-base P --bytes B [--hold-ms H]`
+//! - `udp-echo-server --listen A:P --seconds S [--count N]`
+//! - `udp-client --to A:P --bind-port P --count N --size B [--interval-ms I] [--timeout-ms T]`
+//! - `serve-download --listen A:P --bytes N [--rate R] [--conns C] [--seconds S]`
+//! - `download --from A:P --bind-port P [--seconds S]`
+//!
+//! TCP framing (see `tcp.rs`): a client announces its payload length in an
+//! 8-byte header and the server closes first, so the client never holds a
+//! TIME_WAIT socket on its fixed port and the next run can bind it again.
+
+mod args;
+mod control;
+mod tcp;
+mod udp;
+
+use std::process::ExitCode;
+
+use args::Args;
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    let Some(command) = argv.next() else {
+        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download> [--key value]...");
+        return ExitCode::from(2);
+    };
+    let result = Args::parse(argv).and_then(|args| run(&command, &args));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("trafficgen {command}: error: {err:#}");
+            println!("error {}", format!("{err:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: &str, args: &Args) -> anyhow::Result<()> {
+    match command {
+        "sink" => tcp::sink(args),
+        "stream" => tcp::stream(args),
+        "short-conns" => tcp::short_conns(args),
+        "serve-download" => tcp::serve_download(args),
+        "download" => tcp::download(args),
+        "udp-echo-server" => udp::echo_server(args),
+        "udp-client" => udp::client(args),
+        other => anyhow::bail!("unknown subcommand {other:?}"),
+    }
+}

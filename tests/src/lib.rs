@@ -1,0 +1,33 @@
+//! Privileged end-to-end harness for netop: real capture, checked against an
+//! independent truth.
+//!
+//! A test makes its own test host (a network namespace joined to the root
+//! namespace by a veth pair, see [`netns`]), runs known traffic between
+//! `trafficgen` processes on fixed ports (see [`workload`]), records the truth
+//! with tcpdump on the root-side veth (see [`truth`]) and cross-checks that
+//! against the kernel's interface counters (see [`counters`]). Then it runs the
+//! real `netop` binary (see [`netop`]) over the same window and compares what
+//! netop attributed to each PID with the truth (see [`compare`]).
+//!
+//! What this crate must not do: send traffic anywhere but loopback and the
+//! namespaces it made, loop without a bound in count and time, or leave a
+//! namespace, veth or process behind (every resource has a Drop guard, and
+//! leftovers of a crashed run with the same name are removed before reuse).
+
+pub mod child;
+pub mod compare;
+pub mod counters;
+pub mod netns;
+pub mod netop;
+pub mod privilege;
+pub mod scratch;
+pub mod truth;
+pub mod workload;
+
+pub use compare::{Expectation, Report, Tolerance};
+pub use counters::Counts;
+pub use netns::Netns;
+pub use netop::{run_netop, NetopOptions, NetopRun, UsageRow};
+pub use privilege::{begin, Session};
+pub use truth::{Transport, Truth, TruthCapture};
+pub use workload::{Outcome, Scenario};

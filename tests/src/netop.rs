@@ -1,0 +1,359 @@
+//! Running the real `netop` binary and reading its JSON snapshot.
+//!
+//! The binary is `$NETOP_BIN` if set, else `netop` next to this test's own
+//! profile directory (test executables live in `target/<profile>/deps/`),
+//! built with `cargo build -p netop` when it is missing or older than the
+//! workspace's crate sources.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+use crate::child::Proc;
+
+/// Margin after netop's capture socket is bound, for its first poll of the
+/// ring and the socket table. Startup only: nothing is asserted on it.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Finds (or builds) the netop binary; the answer is cached per process.
+pub fn netop_bin() -> anyhow::Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| locate().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn locate() -> anyhow::Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("NETOP_BIN") {
+        let bin = PathBuf::from(bin);
+        if !bin.is_file() {
+            bail!("NETOP_BIN={} is not a file", bin.display());
+        }
+        return Ok(bin);
+    }
+    let exe = std::env::current_exe().context("finding the test executable")?;
+    let mut profile_dir = exe.parent().context("test executable has no directory")?;
+    if profile_dir.file_name().is_some_and(|n| n == "deps") {
+        profile_dir = profile_dir.parent().context("deps/ has no parent")?;
+    }
+    let bin = profile_dir.join("netop");
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
+    if built.is_none_or(|built| newest_source().is_some_and(|src| src > built)) {
+        build(profile_dir)?;
+    }
+    if !bin.is_file() {
+        bail!(
+            "`cargo build -p netop` did not produce {}; build netop and set NETOP_BIN",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// The newest modification time of the workspace's crate sources, so a
+/// binary older than the code under test is rebuilt rather than measured.
+fn newest_source() -> Option<SystemTime> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    let mut newest = std::fs::metadata(root.join("Cargo.lock"))
+        .and_then(|m| m.modified())
+        .ok();
+    // Bounded walk: crates/<crate>/{Cargo.toml, src/**}.
+    let mut dirs = vec![root.join("crates")];
+    let mut visited = 0;
+    while let Some(dir) = dirs.pop() {
+        visited += 1;
+        if visited > 10_000 {
+            break;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if path
+                    .file_name()
+                    .is_some_and(|n| n != "target" && n != "tests")
+                {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "toml") {
+                let modified = meta.modified().ok();
+                newest = newest.max(modified);
+            }
+        }
+    }
+    newest
+}
+
+fn build(profile_dir: &Path) -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target_dir = profile_dir.parent().context("profile dir has no parent")?;
+    let mut cmd = Command::new(&cargo);
+    cmd.args(["build", "-p", "netop", "--target-dir"])
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    eprintln!("netop binary missing or stale; running {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {cmd:?} (set CARGO or NETOP_BIN)"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status}); build netop first or set NETOP_BIN");
+    }
+    Ok(())
+}
+
+/// How to run netop for one measurement window.
+#[derive(Debug, Clone)]
+pub struct NetopOptions {
+    pub duration_secs: u64,
+    /// `--interface`; `None` captures on netop's default device.
+    pub interface: Option<String>,
+}
+
+impl NetopOptions {
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--duration".to_owned(),
+            self.duration_secs.to_string(),
+            "--format".to_owned(),
+            "json".to_owned(),
+        ];
+        if let Some(iface) = &self.interface {
+            args.extend(["--interface".to_owned(), iface.clone()]);
+        }
+        args
+    }
+}
+
+/// A netop process measuring one window.
+#[derive(Debug)]
+pub struct NetopRun {
+    proc: Proc,
+    started: Instant,
+    options: NetopOptions,
+}
+
+impl NetopRun {
+    pub fn start(options: NetopOptions) -> anyhow::Result<Self> {
+        let bin = netop_bin()?;
+        let mut cmd = Command::new(&bin);
+        cmd.args(options.args()).env("NO_COLOR", "1");
+        let started = Instant::now();
+        let mut proc = Proc::spawn(format!("netop {}", options.args().join(" ")), cmd)?;
+        proc.close_stdin();
+        Ok(Self {
+            proc,
+            started,
+            options,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    /// When netop's window closes (measured from its spawn).
+    pub fn window_end(&self) -> Instant {
+        self.started + Duration::from_secs(self.options.duration_secs)
+    }
+
+    /// Waits until netop holds a bound packet socket (its capture is open).
+    pub fn wait_capturing(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if has_running_packet_socket(self.proc.pid()) {
+                std::thread::sleep(SETTLE);
+                return Ok(());
+            }
+            if let Some(status) = self.proc.try_exit()? {
+                bail!(
+                    "netop exited ({status}) before capturing:\n{}",
+                    self.proc.describe()
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "netop opened no packet socket within {limit:?}:\n{}",
+                    self.proc.describe()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for netop to print its snapshot and exit, and parses it.
+    pub fn finish(mut self, grace: Duration) -> anyhow::Result<Vec<UsageRow>> {
+        let left = self.window_end().saturating_duration_since(Instant::now());
+        let status = match self.proc.wait_exit(left + grace) {
+            Ok(status) => status,
+            Err(_) => {
+                // Ask it to stop so its error shows what it had collected.
+                let _ = self.proc.signal(Signal::SIGINT);
+                let _ = self.proc.wait_exit(Duration::from_secs(3));
+                let _ = self.proc.stdout(Duration::from_secs(1));
+                bail!(
+                    "netop did not exit within {grace:?} after its {}s window (sent SIGINT):\n{}",
+                    self.options.duration_secs,
+                    self.proc.describe()
+                );
+            }
+        };
+        let stdout = self.proc.stdout(Duration::from_secs(2));
+        if !status.success() {
+            bail!("netop failed ({status}):\n{}", self.proc.describe());
+        }
+        let json: Value = serde_json::from_str(&stdout)
+            .with_context(|| format!("netop's stdout is not JSON:\n{}", self.proc.describe()))?;
+        UsageRow::from_json(&json)
+    }
+}
+
+/// Runs netop with `args` to completion (at most a minute) and parses its
+/// JSON output.
+pub fn run_netop(args: &[&str]) -> anyhow::Result<Value> {
+    let bin = netop_bin()?;
+    let mut cmd = Command::new(&bin);
+    cmd.args(args).env("NO_COLOR", "1");
+    let mut proc = Proc::spawn(format!("netop {}", args.join(" ")), cmd)?;
+    proc.close_stdin();
+    let status = proc.wait_exit(Duration::from_secs(60))?;
+    let stdout = proc.stdout(Duration::from_secs(2));
+    if !status.success() {
+        bail!("netop failed ({status}):\n{}", proc.describe());
+    }
+    serde_json::from_str(&stdout)
+        .with_context(|| format!("netop's stdout is not JSON:\n{}", proc.describe()))
+}
+
+/// Whether `pid` has an AF_PACKET socket that is bound and running
+/// (`R` = 1 in `/proc/net/packet`).
+fn has_running_packet_socket(pid: u32) -> bool {
+    let Ok(packet) = std::fs::read_to_string("/proc/net/packet") else {
+        return false;
+    };
+    // Columns: sk RefCnt Type Proto Iface R Rmem User Inode
+    let running: Vec<&str> = packet
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            (cols.get(5) == Some(&"1"))
+                .then(|| cols.get(8).copied())
+                .flatten()
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok).any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            let target = target.to_string_lossy();
+            target
+                .strip_prefix("socket:[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .is_some_and(|inode| running.contains(&inode))
+        })
+    })
+}
+
+/// One object of netop's JSON output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    /// `None` is netop's "unknown" row: traffic it could not attribute.
+    pub pid: Option<u32>,
+    pub process: String,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+}
+
+impl UsageRow {
+    /// Parses netop's JSON: an array of `{pid, process, rx_bytes, tx_bytes,
+    /// rx_packets, tx_packets}` objects (other fields are ignored).
+    pub fn from_json(json: &Value) -> anyhow::Result<Vec<Self>> {
+        let rows = json
+            .as_array()
+            .with_context(|| format!("expected a JSON array, got {json}"))?;
+        rows.iter().map(Self::from_object).collect()
+    }
+
+    fn from_object(row: &Value) -> anyhow::Result<Self> {
+        let num = |key: &str| {
+            row.get(key)
+                .and_then(Value::as_u64)
+                .with_context(|| format!("`{key}` missing or not a count in {row}"))
+        };
+        let pid = match row.get("pid") {
+            Some(Value::Null) => None,
+            Some(pid) => Some(
+                pid.as_u64()
+                    .and_then(|p| u32::try_from(p).ok())
+                    .with_context(|| format!("bad `pid` in {row}"))?,
+            ),
+            None => bail!("`pid` missing in {row}"),
+        };
+        Ok(Self {
+            pid,
+            process: row
+                .get("process")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            rx_bytes: num("rx_bytes")?,
+            tx_bytes: num("tx_bytes")?,
+            rx_packets: num("rx_packets")?,
+            tx_packets: num("tx_packets")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NetopOptions, UsageRow};
+
+    #[test]
+    fn usage_rows_are_read_from_netop_json_with_null_pid_as_unknown() {
+        let json = serde_json::json!([
+            {"pid": 42, "process": "trafficgen", "rx_bytes": 10, "tx_bytes": 20,
+             "rx_packets": 1, "tx_packets": 2, "extra": "ignored"},
+            {"pid": null, "process": "unknown", "rx_bytes": 5, "tx_bytes": 0,
+             "rx_packets": 1, "tx_packets": 0}
+        ]);
+        let rows = UsageRow::from_json(&json).expect("valid rows");
+        assert_eq!(rows[0].pid, Some(42));
+        assert_eq!(rows[0].tx_bytes, 20);
+        assert_eq!(rows[1].pid, None);
+        assert!(UsageRow::from_json(&serde_json::json!({"pid": 1})).is_err());
+        assert!(UsageRow::from_json(&serde_json::json!([{"pid": 1}])).is_err());
+    }
+
+    #[test]
+    fn options_become_the_documented_flags() {
+        let options = NetopOptions {
+            duration_secs: 5,
+            interface: Some("veth0".into()),
+        };
+        assert_eq!(
+            options.args(),
+            [
+                "--duration",
+                "5",
+                "--format",
+                "json",
+                "--interface",
+                "veth0"
+            ]
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! One measured scenario: trafficgen servers inside a test host, clients in
+//! the root namespace, the truth capture around them and netop over them.
+//!
+//! Order of a run: kernel counters, truth capture, netop (until its capture
+//! is open), `go` to every client, all `done`, the veth quiet, truth stopped,
+//! kernel counters again, netop's snapshot. The workload must end inside
+//! netop's window; a run where it doesn't is a harness error, not a result.
+
+use std::ffi::OsStr;
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::child::{Done, Proc};
+use crate::compare::{compare, Expectation, Report, Tolerance};
+use crate::counters::{self, Counts};
+use crate::netns::Netns;
+use crate::netop::{NetopOptions, NetopRun, UsageRow};
+use crate::truth::{Transport, Truth, TruthCapture};
+
+/// Longest any workload may take from `go` to the last `done`.
+const WORKLOAD_LIMIT: Duration = Duration::from_secs(40);
+/// Quiet time on the veth that marks the end of a workload's packets.
+const QUIET: Duration = Duration::from_millis(150);
+/// How long before netop's window closes the workload must have finished.
+const WINDOW_MARGIN: Duration = Duration::from_millis(500);
+/// How long netop may take past its window to print and exit.
+const NETOP_GRACE: Duration = Duration::from_secs(10);
+/// Unattributed traffic allowed, as a share of all bytes netop reported.
+pub const MAX_UNKNOWN_PERCENT: f64 = 2.0;
+
+#[derive(Debug)]
+struct Client {
+    label: String,
+    transport: Transport,
+    ports: Vec<u16>,
+    tolerance: Tolerance,
+    proc: Proc,
+}
+
+/// A workload being set up on one test host.
+#[derive(Debug)]
+pub struct Scenario<'a> {
+    host: &'a Netns,
+    trafficgen: PathBuf,
+    servers: Vec<Proc>,
+    clients: Vec<Client>,
+}
+
+impl<'a> Scenario<'a> {
+    /// `trafficgen` is the workload binary (`env!("CARGO_BIN_EXE_trafficgen")`).
+    pub fn new(host: &'a Netns, trafficgen: impl Into<PathBuf>) -> Self {
+        Self {
+            host,
+            trafficgen: trafficgen.into(),
+            servers: Vec::new(),
+            clients: Vec::new(),
+        }
+    }
+
+    /// Starts `trafficgen ARGS` inside the test host and waits for `ready`.
+    pub fn server<S: AsRef<OsStr>>(
+        &mut self,
+        label: &str,
+        args: impl IntoIterator<Item = S>,
+    ) -> anyhow::Result<()> {
+        let mut cmd = self.host.command(&self.trafficgen);
+        cmd.args(args);
+        let mut proc = Proc::spawn(label, cmd)?;
+        proc.expect_line("ready", Duration::from_secs(10))?;
+        self.servers.push(proc);
+        Ok(())
+    }
+
+    /// Starts `trafficgen ARGS` in the root namespace and waits for `ready`.
+    /// Its truth is the traffic on local `ports`; it starts on `go`.
+    pub fn client<S: AsRef<OsStr>>(
+        &mut self,
+        label: &str,
+        transport: Transport,
+        ports: impl IntoIterator<Item = u16>,
+        tolerance: Tolerance,
+        args: impl IntoIterator<Item = S>,
+    ) -> anyhow::Result<()> {
+        let mut cmd = std::process::Command::new(&self.trafficgen);
+        cmd.args(args);
+        let mut proc = Proc::spawn(label, cmd)?;
+        proc.expect_line("ready", Duration::from_secs(10))?;
+        self.clients.push(Client {
+            label: label.to_owned(),
+            transport,
+            ports: ports.into_iter().collect(),
+            tolerance,
+            proc,
+        });
+        Ok(())
+    }
+
+    /// Runs the workload under the truth capture, and under netop if given.
+    pub fn run(mut self, netop: Option<NetopOptions>) -> anyhow::Result<Outcome> {
+        let iface = self.host.host_if.as_str();
+        let before = Counts::of_interface(iface)?;
+        let capture = TruthCapture::start(iface, self.host.host_addr, &self.host.host_mac)?;
+        let mut netop = netop.map(NetopRun::start).transpose()?;
+        if let Some(run) = netop.as_mut() {
+            run.wait_capturing(Duration::from_secs(10))?;
+        }
+
+        let go = Instant::now();
+        for client in &mut self.clients {
+            client.proc.send_line("go")?;
+        }
+        let deadline = go + WORKLOAD_LIMIT;
+        let mut done = Vec::new();
+        for proc in self
+            .clients
+            .iter_mut()
+            .map(|c| &mut c.proc)
+            .chain(&mut self.servers)
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = proc.expect_line("done", left)?;
+            let status = proc.wait_exit(Duration::from_secs(5))?;
+            if !status.success() {
+                bail!("{} failed ({status}):\n{}", proc.name(), proc.describe());
+            }
+            done.push((proc.name().to_owned(), Done::parse(&line)?));
+        }
+        let finished = Instant::now();
+        counters::wait_quiet(iface, QUIET, Duration::from_secs(5))?;
+        let truth = capture.stop()?;
+        let kernel = Counts::of_interface(iface)?.since(&before);
+
+        let rows = match netop {
+            Some(run) => {
+                if finished + WINDOW_MARGIN > run.window_end() {
+                    bail!(
+                        "harness timing: the workload ended {:?} after `go`, too close to the end of netop's window; lengthen --duration or shorten the workload",
+                        finished - go
+                    );
+                }
+                Some(run.finish(NETOP_GRACE)?)
+            }
+            None => None,
+        };
+        let expectations = self
+            .clients
+            .iter()
+            .map(|c| Expectation {
+                label: c.label.clone(),
+                pid: c.proc.pid(),
+                truth: truth.ports(c.transport, c.ports.iter().copied()),
+                tolerance: c.tolerance,
+            })
+            .collect();
+        Ok(Outcome {
+            host_if: iface.to_owned(),
+            truth,
+            kernel,
+            expectations,
+            done,
+            workload_time: finished - go,
+            rows,
+        })
+    }
+}
+
+/// What one run measured.
+#[derive(Debug)]
+pub struct Outcome {
+    pub host_if: String,
+    pub truth: Truth,
+    /// The kernel's counters of the root-side veth over the truth window.
+    pub kernel: Counts,
+    /// Each client's truth, PID and tolerance.
+    pub expectations: Vec<Expectation>,
+    /// The `done` line of every client and server, by label.
+    pub done: Vec<(String, Done)>,
+    pub workload_time: Duration,
+    /// netop's snapshot, if netop ran.
+    pub rows: Option<Vec<UsageRow>>,
+}
+
+impl Outcome {
+    /// Truth, kernel counters and the processes' own counts, side by side.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "workload took {:?}", self.workload_time);
+        let _ = writeln!(s, "kernel {}: {}", self.host_if, self.kernel);
+        let _ = writeln!(s, "truth all frames:   {}", self.truth.frames);
+        let _ = writeln!(s, "truth all ports:    {}", self.truth.all_ports());
+        for exp in &self.expectations {
+            let _ = writeln!(
+                s,
+                "truth {:<12} pid {:>7}: {}",
+                exp.label, exp.pid, exp.truth
+            );
+        }
+        for (label, done) in &self.done {
+            let _ = writeln!(
+                s,
+                "app   {label:<12} sent {} B recv {} B",
+                done.get("sent"),
+                done.get("recv")
+            );
+        }
+        s
+    }
+
+    /// The capture must be complete and agree with the kernel's counters to
+    /// within `max_packets` small packets per direction, and every client's
+    /// truth must hold at least the bytes the client itself moved.
+    pub fn check_truth(&self, max_packets: u64) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        if self.truth.dropped > 0 {
+            problems.push(format!("tcpdump dropped {} packets", self.truth.dropped));
+        }
+        let (k, t) = (&self.kernel, &self.truth.frames);
+        let pairs = [
+            ("rx packets", k.rx_packets, t.rx_packets, max_packets),
+            ("tx packets", k.tx_packets, t.tx_packets, max_packets),
+            ("rx bytes", k.rx_bytes, t.rx_bytes, max_packets * 100),
+            ("tx bytes", k.tx_bytes, t.tx_bytes, max_packets * 100),
+        ];
+        for (what, kernel, truth, slack) in pairs {
+            if kernel.abs_diff(truth) > slack {
+                problems.push(format!(
+                    "{what}: kernel {kernel} vs capture {truth} (slack {slack})"
+                ));
+            }
+        }
+        let ports = self.truth.all_ports();
+        if ports.total_bytes().abs_diff(t.total_bytes()) > max_packets * 100 {
+            problems.push(format!(
+                "frames outside the workload: all {t} vs ports {ports}"
+            ));
+        }
+        for exp in &self.expectations {
+            let Some((_, done)) = self.done.iter().find(|(label, _)| *label == exp.label) else {
+                continue;
+            };
+            if exp.truth.tx_bytes < done.get("sent") || exp.truth.rx_bytes < done.get("recv") {
+                problems.push(format!(
+                    "{}: truth {} is less than what it moved (sent {} recv {})",
+                    exp.label,
+                    exp.truth,
+                    done.get("sent"),
+                    done.get("recv")
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            bail!(
+                "truth check failed:\n{}\n{}",
+                problems.join("\n"),
+                self.summary()
+            );
+        }
+        Ok(())
+    }
+
+    /// netop's attribution compared with the truth.
+    pub fn report(&self) -> anyhow::Result<Report> {
+        let rows = self.rows.as_ref().context("netop did not run")?;
+        Ok(compare(&self.expectations, rows, MAX_UNKNOWN_PERCENT))
+    }
+
+    /// Checks the truth, then netop; prints the tables either way and fails
+    /// with them.
+    pub fn verify(&self) -> anyhow::Result<()> {
+        self.check_truth(4)?;
+        let report = self.report()?;
+        println!("{}{report}", self.summary());
+        if !report.is_ok() {
+            bail!("netop's attribution is off:\n{}{report}", self.summary());
+        }
+        Ok(())
+    }
+}
