@@ -8,7 +8,15 @@ use anyhow::Result;
 pub fn run(rest: &[String]) -> Result<()> {
     super::deps(super::PACKAGES)?;
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
-    cmd.args(["bench", "--package", "netop-core", "--features", "testing"]);
+    cmd.args([
+        "bench",
+        "--package",
+        "netop-core",
+        "--features",
+        "testing",
+        "--bench",
+        "ingest",
+    ]);
     if rest.iter().any(|a| a == "--quick") {
         cmd.args(["--", "--warm-up-time", "1", "--measurement-time", "3"]);
     }

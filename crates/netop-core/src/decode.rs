@@ -1,17 +1,18 @@
 //! Frame decoding: link layer by hand, network and transport by etherparse.
 //!
-//! etherparse reads Ethernet (with 802.1Q tags), IP with extension headers,
-//! TCP, UDP and ICMP, tolerating payloads cut short by the snap length. It
-//! does not read Linux cooked capture v2, the loopback hardware type of
-//! cooked v1, or the BSD null/loop headers, so those few fixed-size headers
-//! are read here and the network layer is handed to etherparse.
+//! etherparse reads IP with extension headers, TCP and UDP, tolerating
+//! payloads cut short by the snap length. It does not read Linux cooked
+//! capture v2, the loopback hardware type of cooked v1, or the BSD
+//! null/loop headers, so those fixed-size link headers (and Ethernet's 14
+//! bytes and VLAN tags, to skip etherparse's whole-packet struct on the hot
+//! path) are read here and the IP layer is handed to etherparse.
 //!
 //! Decoding never panics: anything short or malformed becomes a
 //! [`DecodeError`] that the engine counts.
 
 use std::net::IpAddr;
 
-use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{LaxIpSlice, TcpSlice, UdpSlice};
 
 use crate::capture::{Frame, LinkType};
 use crate::flow::Protocol;
@@ -24,6 +25,14 @@ const ETHERNET_HEADER_LEN: u32 = 14;
 const SLL_HEADER_LEN: usize = 16;
 const SLL2_HEADER_LEN: usize = 20;
 const NULL_HEADER_LEN: usize = 4;
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const VLAN_TAG_LEN: usize = 4;
+/// More tags than this is not a real frame.
+const MAX_VLAN_TAGS: usize = 3;
 
 /// What a frame said, as far as netop cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,9 +100,17 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
     let orig = frame.orig_len.max(data.len() as u32);
     match frame.link {
         LinkType::Ethernet => {
-            let sliced =
-                LaxSlicedPacket::from_ethernet(data).map_err(|_| DecodeError::Truncated)?;
-            finish(frame.ifindex, None, orig, sliced)
+            if data.len() < ETHERNET_HEADER_LEN as usize {
+                return Err(DecodeError::Truncated);
+            }
+            let ether_type = be16(data, 12);
+            network(
+                frame.ifindex,
+                None,
+                orig,
+                ether_type,
+                &data[ETHERNET_HEADER_LEN as usize..],
+            )
         }
         LinkType::LinuxSll => {
             if data.len() < SLL_HEADER_LEN {
@@ -130,7 +147,7 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
                 &data[SLL2_HEADER_LEN..],
             )
         }
-        LinkType::RawIp => ip_only(frame.ifindex, orig, data),
+        LinkType::RawIp => ip(frame.ifindex, None, orig, data),
         LinkType::Null | LinkType::Loop => {
             if data.len() < NULL_HEADER_LEN {
                 return Err(DecodeError::Truncated);
@@ -152,87 +169,86 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
             match family {
                 // AF_INET everywhere; AF_INET6 on Linux, NetBSD/OpenBSD,
                 // FreeBSD and macOS.
-                2 | 10 | 24 | 28 | 30 => ip_only(frame.ifindex, wire, rest),
-                _ => Ok(Packet {
-                    ifindex: frame.ifindex,
-                    outgoing: None,
-                    wire_len: wire,
-                    ip: None,
-                }),
+                2 | 10 | 24 | 28 | 30 => ip(frame.ifindex, None, wire, rest),
+                _ => Ok(non_ip(frame.ifindex, None, wire)),
             }
         }
         LinkType::Other(n) => Err(DecodeError::UnsupportedLink(n)),
     }
 }
 
-fn ip_only<'a>(ifindex: Option<u32>, wire: u32, data: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
-    if data.is_empty() {
-        return Err(DecodeError::Truncated);
+fn non_ip<'a>(ifindex: Option<u32>, outgoing: Option<bool>, wire: u32) -> Packet<'a> {
+    Packet {
+        ifindex,
+        outgoing,
+        wire_len: wire,
+        ip: None,
     }
-    let sliced = LaxSlicedPacket::from_ip(data).map_err(|_| DecodeError::Malformed)?;
-    finish(ifindex, None, wire, sliced)
 }
 
+/// Skips 802.1Q/802.1ad tags, then hands IP to [`ip`]; anything else is
+/// a non-IP frame.
 fn network<'a>(
     ifindex: Option<u32>,
     outgoing: Option<bool>,
     wire: u32,
-    ether_type: u16,
-    data: &'a [u8],
+    mut ether_type: u16,
+    mut data: &'a [u8],
 ) -> Result<Packet<'a>, DecodeError> {
-    let sliced = LaxSlicedPacket::from_ether_type(EtherType(ether_type), data);
-    finish(ifindex, outgoing, wire, sliced)
+    let mut tags = 0;
+    while matches!(
+        ether_type,
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+    ) {
+        if data.len() < VLAN_TAG_LEN || tags == MAX_VLAN_TAGS {
+            return Err(DecodeError::Truncated);
+        }
+        ether_type = be16(data, 2);
+        data = &data[VLAN_TAG_LEN..];
+        tags += 1;
+    }
+    match ether_type {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip(ifindex, outgoing, wire, data),
+        _ => Ok(non_ip(ifindex, outgoing, wire)),
+    }
 }
 
-fn finish<'a>(
+/// The IP layer (with IPv6 extension headers) and TCP/UDP ports, read by
+/// etherparse directly from the slice, tolerating a cut payload.
+fn ip<'a>(
     ifindex: Option<u32>,
     outgoing: Option<bool>,
     wire: u32,
-    sliced: LaxSlicedPacket<'a>,
+    data: &'a [u8],
 ) -> Result<Packet<'a>, DecodeError> {
-    let (src, dst, ip_payload) = match &sliced.net {
-        Some(LaxNetSlice::Ipv4(v4)) => {
-            let h = v4.header();
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                v4.payload(),
-            )
-        }
-        Some(LaxNetSlice::Ipv6(v6)) => {
-            let h = v6.header();
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-                v6.payload(),
-            )
-        }
-        Some(LaxNetSlice::Arp(_)) | None => {
-            // A frame whose IP header failed to parse is an error; a frame
-            // that simply is not IP (ARP, LLDP) is counted as non-IP.
-            if sliced.stop_err.is_some() && is_ip_ether_type(&sliced) {
-                return Err(DecodeError::Malformed);
-            }
-            return Ok(Packet {
-                ifindex,
-                outgoing,
-                wire_len: wire,
-                ip: None,
-            });
-        }
-    };
-    let proto = Protocol::from_ip_number(ip_payload.ip_number.0);
+    use etherparse::err::ip::LaxHeaderSliceError;
+
+    let (slice, _ext_err) = LaxIpSlice::from_slice(data).map_err(|e| match e {
+        LaxHeaderSliceError::Len(_) => DecodeError::Truncated,
+        LaxHeaderSliceError::Content(_) => DecodeError::Malformed,
+    })?;
+    let payload = slice.payload();
+    let proto = Protocol::from_ip_number(payload.ip_number.0);
     let mut ip = IpPacket {
-        src,
-        dst,
+        src: slice.source_addr(),
+        dst: slice.destination_addr(),
         proto,
         src_port: 0,
         dst_port: 0,
         tcp: TcpFlags::default(),
         payload: &[],
     };
-    match &sliced.transport {
-        Some(TransportSlice::Tcp(tcp)) => {
+    match proto {
+        Protocol::Tcp | Protocol::Udp if payload.fragmented && !first_fragment(&slice) => {
+            // A later fragment carries no transport header: keep it under
+            // port 0 so its bytes still count.
+        }
+        Protocol::Tcp => {
+            let tcp = match TcpSlice::from_slice(payload.payload) {
+                Ok(tcp) => tcp,
+                Err(_) if payload.fragmented => return Ok(with_ip(ifindex, outgoing, wire, ip)),
+                Err(_) => return Err(DecodeError::Truncated),
+            };
             ip.src_port = tcp.source_port();
             ip.dst_port = tcp.destination_port();
             ip.tcp = TcpFlags {
@@ -242,43 +258,43 @@ fn finish<'a>(
             };
             ip.payload = tcp.payload();
         }
-        Some(TransportSlice::Udp(udp)) => {
+        Protocol::Udp => {
+            let udp = match UdpSlice::from_slice_lax(payload.payload) {
+                Ok(udp) => udp,
+                Err(_) if payload.fragmented => return Ok(with_ip(ifindex, outgoing, wire, ip)),
+                Err(_) => return Err(DecodeError::Truncated),
+            };
             ip.src_port = udp.source_port();
             ip.dst_port = udp.destination_port();
             ip.payload = udp.payload();
         }
-        _ => {
-            // TCP or UDP whose header did not fit in the capture: no ports
-            // to key a flow on, so the frame is malformed for our purpose.
-            // Later fragments of a fragmented datagram carry no header and
-            // are kept (under port 0).
-            if matches!(proto, Protocol::Tcp | Protocol::Udp) && !ip_payload.fragmented {
-                return Err(DecodeError::Truncated);
-            }
-        }
+        _ => {}
     }
-    Ok(Packet {
+    Ok(with_ip(ifindex, outgoing, wire, ip))
+}
+
+fn with_ip<'a>(
+    ifindex: Option<u32>,
+    outgoing: Option<bool>,
+    wire: u32,
+    ip: IpPacket<'a>,
+) -> Packet<'a> {
+    Packet {
         ifindex,
         outgoing,
         wire_len: wire,
         ip: Some(ip),
-    })
+    }
 }
 
-fn is_ip_ether_type(sliced: &LaxSlicedPacket<'_>) -> bool {
-    use etherparse::err::Layer;
-    matches!(
-        sliced.stop_err,
-        Some((
-            _,
-            Layer::IpHeader
-                | Layer::Ipv4Header
-                | Layer::Ipv4Packet
-                | Layer::Ipv6Header
-                | Layer::Ipv6Packet
-                | Layer::Ipv6ExtHeader
-        ))
-    )
+/// False for a later IPv4 fragment (offset above 0), which carries no
+/// transport header. IPv6 fragments are tried and kept under port 0 when
+/// no header parses.
+fn first_fragment(slice: &LaxIpSlice<'_>) -> bool {
+    match slice {
+        LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
+        LaxIpSlice::Ipv6(_) => true,
+    }
 }
 
 #[cfg(test)]

@@ -337,3 +337,32 @@ fn malformed_ip_header_is_an_error() {
         Err(DecodeError::Malformed)
     );
 }
+
+#[test]
+fn later_ipv4_fragments_count_without_ports() {
+    let mut ip = ipv4_tcp(100);
+    // Fragment offset 185 (1480 bytes), more-fragments clear: a last fragment
+    // whose payload is not a TCP header.
+    ip[6] = 0x00;
+    ip[7] = 185;
+    let p = decode(&frame(LinkType::RawIp, &ip)).expect("decode");
+    let pkt = p.ip.expect("ip");
+    assert_eq!(pkt.proto, Protocol::Tcp);
+    assert_eq!((pkt.src_port, pkt.dst_port), (0, 0));
+    assert_eq!(p.wire_len, ip.len() as u32);
+}
+
+#[test]
+fn too_many_vlan_tags_are_rejected() {
+    let ip = ipv4_tcp(0);
+    let mut tagged = Vec::new();
+    for _ in 0..4 {
+        tagged.extend_from_slice(&[0x00, 0x64, 0x81, 0x00]);
+    }
+    tagged.extend_from_slice(&ip);
+    let f = ethernet(0x8100, &tagged);
+    assert_eq!(
+        decode(&frame(LinkType::Ethernet, &f)),
+        Err(DecodeError::Truncated)
+    );
+}

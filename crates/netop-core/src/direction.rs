@@ -9,17 +9,18 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashSet;
-
 use crate::decode::IpPacket;
 use crate::flow::{Direction, FlowKey};
 use crate::interfaces::InterfaceInfo;
 use crate::socket::canonical_ip;
 
 /// The host's own addresses, replaced whenever the backend reports a change.
+/// Kept as plain integers per family: hosts have a handful of addresses,
+/// and scanning a few integers beats hashing an `IpAddr` on every packet.
 #[derive(Debug, Default, Clone)]
 pub struct LocalAddrs {
-    addrs: FxHashSet<IpAddr>,
+    v4: Vec<u32>,
+    v6: Vec<u128>,
 }
 
 /// The one or two flow updates a packet makes.
@@ -32,23 +33,33 @@ pub struct Sides {
 
 impl LocalAddrs {
     pub fn from_interfaces(interfaces: &[InterfaceInfo]) -> Self {
-        let addrs = interfaces
-            .iter()
-            .flat_map(|i| i.addrs.iter().copied().map(canonical_ip))
-            .collect();
-        LocalAddrs { addrs }
+        let mut local = LocalAddrs::default();
+        for ip in interfaces.iter().flat_map(|i| i.addrs.iter().copied()) {
+            match canonical_ip(ip) {
+                IpAddr::V4(v4) => local.v4.push(v4.to_bits()),
+                IpAddr::V6(v6) => local.v6.push(v6.to_bits()),
+            }
+        }
+        local.v4.sort_unstable();
+        local.v4.dedup();
+        local.v6.sort_unstable();
+        local.v6.dedup();
+        local
     }
 
     pub fn contains(&self, ip: &IpAddr) -> bool {
-        self.addrs.contains(ip) || ip.is_loopback()
+        match ip {
+            IpAddr::V4(v4) => v4.is_loopback() || self.v4.contains(&v4.to_bits()),
+            IpAddr::V6(v6) => v6.is_loopback() || self.v6.contains(&v6.to_bits()),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.addrs.len()
+        self.v4.len() + self.v6.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.addrs.is_empty()
+        self.len() == 0
     }
 
     /// Decides direction and flow key(s) for a packet.

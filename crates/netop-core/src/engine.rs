@@ -19,14 +19,16 @@ use rustc_hash::FxHashMap;
 use crate::capture::{CaptureStats, Frame};
 use crate::decode::{decode, TcpFlags};
 use crate::direction::LocalAddrs;
-use crate::flow::{Counters, Direction, Flow, FlowKey, Owner};
-use crate::history::History;
+use crate::flow::{Counters, Direction, Flow, FlowKey, Owner, PackedKey};
+use crate::history::{FlowHistory, History};
 use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, SocketResolver, SocketTable};
 
 mod report;
+mod slots;
 
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
+use slots::Slots;
 
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone)]
@@ -90,7 +92,7 @@ impl Account {
         if matched {
             self.matched.remove(&flow.counters);
         }
-        self.history.subtract(&flow.history);
+        self.history.subtract(&flow.history.settled());
     }
 
     fn give_flow(&mut self, flow: &Flow, matched: bool) {
@@ -98,7 +100,7 @@ impl Account {
         if matched {
             self.matched.merge(&flow.counters);
         }
-        self.history.merge(&flow.history);
+        self.history.merge(&flow.history.settled());
     }
 }
 
@@ -110,6 +112,7 @@ struct ProcessState {
 
 #[derive(Debug, Clone, Default)]
 struct InterfaceState {
+    index: u32,
     name: String,
     counters: Counters,
     history: History,
@@ -122,11 +125,15 @@ pub struct Engine {
     /// Lower-cased filter pattern.
     pattern: Option<String>,
     local: LocalAddrs,
-    flows: FxHashMap<FlowKey, FlowEntry>,
+    flows: FxHashMap<PackedKey, FlowEntry>,
     sockets: SocketTable,
-    processes: FxHashMap<u32, ProcessState>,
+    /// Processes by pid; flows point at their slot, so crediting bytes
+    /// needs no second hash lookup.
+    processes: Slots<ProcessState>,
     unknown: Account,
-    interfaces: FxHashMap<u32, InterfaceState>,
+    interfaces: Slots<InterfaceState>,
+    /// The interface of the previous packet: (ifindex, slot).
+    last_interface: Option<(u32, usize)>,
     stats: EngineStats,
     capture: CaptureStats,
     /// Timestamp of the newest frame.
@@ -136,9 +143,12 @@ pub struct Engine {
 /// A flow plus what the engine derived about it once.
 #[derive(Debug, Clone)]
 struct FlowEntry {
+    key: FlowKey,
     flow: Flow,
     /// The remote address matches the filter.
     matched: bool,
+    /// Slot of the owning process in `Engine::processes`.
+    slot: Option<usize>,
 }
 
 impl Engine {
@@ -154,9 +164,10 @@ impl Engine {
             local: LocalAddrs::default(),
             flows: FxHashMap::default(),
             sockets: SocketTable::default(),
-            processes: FxHashMap::default(),
+            processes: Slots::default(),
             unknown: Account::default(),
-            interfaces: FxHashMap::default(),
+            interfaces: Slots::default(),
+            last_interface: None,
             stats: EngineStats::default(),
             capture: CaptureStats::default(),
             latest: Duration::ZERO,
@@ -167,7 +178,11 @@ impl Engine {
     pub fn set_interfaces(&mut self, interfaces: &[InterfaceInfo]) {
         self.local = LocalAddrs::from_interfaces(interfaces);
         for i in interfaces {
-            self.interfaces.entry(i.index).or_default().name = i.name.clone();
+            let slot = self.interface_slot(i.index);
+            let state = self.interfaces.get_mut(slot);
+            if state.name != i.name {
+                state.name = i.name.clone();
+            }
         }
     }
 
@@ -190,8 +205,8 @@ impl Engine {
     /// have no sockets to find.)
     pub fn has_pending(&self) -> bool {
         self.flows
-            .iter()
-            .any(|(k, e)| e.flow.owner == Owner::Pending && k.proto.has_ports())
+            .values()
+            .any(|e| e.slot.is_none() && e.key.proto.has_ports())
     }
 
     /// Timestamp of the newest frame seen.
@@ -239,8 +254,23 @@ impl Engine {
         }
     }
 
+    fn interface_slot(&mut self, ifindex: u32) -> usize {
+        if let Some((index, slot)) = self.last_interface {
+            if index == ifindex {
+                return slot;
+            }
+        }
+        let slot = self.interfaces.slot_or_insert(ifindex, || InterfaceState {
+            index: ifindex,
+            ..InterfaceState::default()
+        });
+        self.last_interface = Some((ifindex, slot));
+        slot
+    }
+
     fn count_interface(&mut self, ifindex: u32, dir: Direction, bytes: u64, sec: u64) {
-        let iface = self.interfaces.entry(ifindex).or_default();
+        let slot = self.interface_slot(ifindex);
+        let iface = self.interfaces.get_mut(slot);
         iface.counters.add(dir, bytes);
         iface.history.add(sec, dir == Direction::Rx, bytes);
     }
@@ -253,38 +283,52 @@ impl Engine {
         resolver: &mut dyn SocketResolver,
     ) {
         self.count_interface(u.ifindex, dir, u.bytes, u.sec);
-        if !self.flows.contains_key(&key) {
-            let owner = self.owner_of(&key, resolver);
-            let matched = self.remote_matches(&key);
-            let flow = Flow {
-                counters: Counters::default(),
-                first_seen: u.ts,
-                last_seen: u.ts,
-                ifindex: u.ifindex,
-                owner,
-                closing: false,
-                opened_by: dir,
-                history: Box::default(),
+        let packed = PackedKey::from(&key);
+        if let Some(entry) = self.flows.get_mut(&packed) {
+            let flow = &mut entry.flow;
+            flow.counters.add(dir, u.bytes);
+            flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
+            flow.last_seen = flow.last_seen.max(u.ts);
+            flow.ifindex = u.ifindex;
+            flow.closing |= u.tcp.fin || u.tcp.rst;
+            let account = match entry.slot {
+                Some(slot) => &mut self.processes.get_mut(slot).account,
+                None => &mut self.unknown,
             };
-            self.flows.insert(key, FlowEntry { flow, matched });
-        }
-        let Some(entry) = self.flows.get_mut(&key) else {
+            account.add(dir, u.bytes, u.sec, entry.matched);
             return;
+        }
+        let slot = self.owner_of(&key, resolver);
+        let matched = self.remote_matches(&key);
+        let mut flow = Flow {
+            counters: Counters::default(),
+            first_seen: u.ts,
+            last_seen: u.ts,
+            ifindex: u.ifindex,
+            owner: match slot {
+                Some(s) => Owner::Process(self.processes.get(s).info.pid),
+                None => Owner::Pending,
+            },
+            closing: u.tcp.fin || u.tcp.rst,
+            opened_by: dir,
+            history: FlowHistory::default(),
         };
-        let flow = &mut entry.flow;
         flow.counters.add(dir, u.bytes);
         flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
-        flow.last_seen = flow.last_seen.max(u.ts);
-        flow.ifindex = u.ifindex;
-        flow.closing |= u.tcp.fin || u.tcp.rst;
-        let account = match flow.owner {
-            Owner::Process(pid) => match self.processes.get_mut(&pid) {
-                Some(p) => &mut p.account,
-                None => &mut self.unknown,
-            },
-            Owner::Pending => &mut self.unknown,
+        let account = match slot {
+            Some(slot) => &mut self.processes.get_mut(slot).account,
+            None => &mut self.unknown,
         };
-        account.add(dir, u.bytes, u.sec, entry.matched);
+        account.add(dir, u.bytes, u.sec, matched);
+        self.flows.insert(
+            packed,
+            FlowEntry {
+                key,
+                flow,
+                matched,
+                slot,
+            },
+        );
     }
 
     fn remote_matches(&self, key: &FlowKey) -> bool {
@@ -295,13 +339,13 @@ impl Engine {
     }
 
     /// Finds the owner of a new flow: last socket table first, then one
-    /// exact lookup.
-    fn owner_of(&mut self, key: &FlowKey, resolver: &mut dyn SocketResolver) -> Owner {
+    /// exact lookup. Returns the owner's process slot.
+    fn owner_of(&mut self, key: &FlowKey, resolver: &mut dyn SocketResolver) -> Option<usize> {
         if let Some(info) = self.sockets.find(key).and_then(|s| s.owner.clone()) {
-            return self.register(info);
+            return Some(self.register(info));
         }
         if !self.config.lookup_new_flows || !key.proto.has_ports() {
-            return Owner::Pending;
+            return None;
         }
         self.stats.lookups += 1;
         match resolver.lookup(key) {
@@ -310,7 +354,7 @@ impl Engine {
                 self.sockets.insert(entry);
                 if let Some(info) = owner {
                     self.stats.lookup_hits += 1;
-                    return self.register(info);
+                    return Some(self.register(info));
                 }
             }
             Ok(None) => tracing::debug!(flow = %key, "no socket found for new flow"),
@@ -319,23 +363,21 @@ impl Engine {
                 tracing::debug!(error = %e, flow = %key, "exact lookup failed");
             }
         }
-        Owner::Pending
+        None
     }
 
-    fn register(&mut self, info: ProcessInfo) -> Owner {
-        let pid = info.pid;
-        self.processes
-            .entry(pid)
-            .and_modify(|p| {
-                if p.info != info {
-                    p.info = info.clone();
-                }
-            })
-            .or_insert_with(|| ProcessState {
-                info,
-                account: Account::default(),
-            });
-        Owner::Process(pid)
+    /// The slot of a process, made on first sight; its name and user are
+    /// updated when they change (exec, setuid).
+    fn register(&mut self, info: ProcessInfo) -> usize {
+        let slot = self.processes.slot_or_insert(info.pid, || ProcessState {
+            info: info.clone(),
+            account: Account::default(),
+        });
+        let state = self.processes.get_mut(slot);
+        if state.info != info {
+            state.info = info;
+        }
+        slot
     }
 
     /// Takes a fresh socket table: flows still waiting for an owner get one
@@ -344,25 +386,24 @@ impl Engine {
     pub fn refresh(&mut self, table: SocketTable) {
         self.sockets = table;
         let mut found = Vec::new();
-        for (key, entry) in &self.flows {
-            if entry.flow.owner != Owner::Pending {
+        for (packed, entry) in &self.flows {
+            if entry.slot.is_some() {
                 continue;
             }
-            if let Some(info) = self.sockets.find(key).and_then(|s| s.owner.clone()) {
-                found.push((*key, info));
+            if let Some(info) = self.sockets.find(&entry.key).and_then(|s| s.owner.clone()) {
+                found.push((*packed, info));
             }
         }
         for (key, info) in found {
-            let owner = self.register(info);
-            let Owner::Process(pid) = owner else { continue };
+            let slot = self.register(info);
             let Some(entry) = self.flows.get_mut(&key) else {
                 continue;
             };
-            entry.flow.owner = owner;
+            let process = self.processes.get_mut(slot);
+            entry.slot = Some(slot);
+            entry.flow.owner = Owner::Process(process.info.pid);
             self.unknown.take_flow(&entry.flow, entry.matched);
-            if let Some(p) = self.processes.get_mut(&pid) {
-                p.account.give_flow(&entry.flow, entry.matched);
-            }
+            process.account.give_flow(&entry.flow, entry.matched);
         }
     }
 

@@ -61,6 +61,41 @@ pub struct FlowKey {
     pub remote_port: u16,
 }
 
+/// A [`FlowKey`] as three integers, the flow table's own key: the table
+/// hashes and compares a key for every packet, and integers make both a few
+/// instructions (an `IpAddr` is an enum, compared branch by branch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PackedKey(u64, u128, u128);
+
+impl From<&FlowKey> for PackedKey {
+    fn from(key: &FlowKey) -> Self {
+        fn bits(ip: &IpAddr) -> (u128, u64) {
+            match ip {
+                IpAddr::V4(v4) => (u128::from(v4.to_bits()), 0),
+                IpAddr::V6(v6) => (v6.to_bits(), 1),
+            }
+        }
+        let proto = match key.proto {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Icmp => 1,
+            Protocol::Icmpv6 => 58,
+            Protocol::Other(n) => u64::from(n),
+        };
+        let (local, local_v6) = bits(&key.local_ip);
+        let (remote, remote_v6) = bits(&key.remote_ip);
+        PackedKey(
+            local_v6 << 41
+                | remote_v6 << 40
+                | proto << 32
+                | u64::from(key.local_port) << 16
+                | u64::from(key.remote_port),
+            local,
+            remote,
+        )
+    }
+}
+
 impl fmt::Display for FlowKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -146,7 +181,46 @@ pub struct Flow {
     pub closing: bool,
     /// Who sent the first packet seen: `Tx` means this host opened it.
     pub opened_by: Direction,
-    /// Boxed: it is most of a flow's size, and the flow table's slots stay
-    /// small this way (hash tables keep spare slots).
-    pub history: Box<FlowHistory>,
+    pub history: FlowHistory,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(local: &str, remote: &str) -> FlowKey {
+        let l: std::net::SocketAddr = local.parse().expect("addr");
+        let r: std::net::SocketAddr = remote.parse().expect("addr");
+        FlowKey {
+            proto: Protocol::Tcp,
+            local_ip: l.ip(),
+            local_port: l.port(),
+            remote_ip: r.ip(),
+            remote_port: r.port(),
+        }
+    }
+
+    #[test]
+    fn packed_keys_are_distinct_when_keys_are() {
+        let keys = [
+            key("10.0.0.1:1", "10.0.0.2:2"),
+            key("10.0.0.2:2", "10.0.0.1:1"),
+            key("[::a00:1]:1", "10.0.0.2:2"),
+            key("10.0.0.1:1", "[::a00:2]:2"),
+            key("[fe80::1]:1", "[ff02::1]:2"),
+            key("[fe80::1]:2", "[ff02::1]:1"),
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            for (j, b) in keys.iter().enumerate() {
+                assert_eq!(
+                    PackedKey::from(a) == PackedKey::from(b),
+                    i == j,
+                    "{a} vs {b}"
+                );
+            }
+        }
+        let mut udp = keys[0];
+        udp.proto = Protocol::Udp;
+        assert_ne!(PackedKey::from(&udp), PackedKey::from(&keys[0]));
+    }
 }

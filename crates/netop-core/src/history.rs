@@ -32,8 +32,62 @@ pub struct History<T: Slot = u64> {
     tx: [T; HISTORY_LEN],
 }
 
-/// The per-flow history.
-pub type FlowHistory = History<u32>;
+/// A flow's history: the current second's bytes inline, older seconds in
+/// a ring that is allocated on the flow's second second and touched once
+/// per second. The per-packet update then stays in the flow table's own
+/// memory (no pointer chase, no cache miss), and flows that live for less
+/// than a second never allocate.
+#[derive(Debug, Clone, Default)]
+pub struct FlowHistory {
+    sec: u64,
+    rx: u64,
+    tx: u64,
+    ring: Option<Box<History<u32>>>,
+}
+
+impl FlowHistory {
+    /// Adds bytes received (`rx`) or sent during Unix second `sec`.
+    pub fn add(&mut self, sec: u64, rx: bool, bytes: u64) {
+        if sec != self.sec {
+            if sec < self.sec {
+                self.ring.get_or_insert_default().add(sec, rx, bytes);
+                return;
+            }
+            self.settle();
+            self.sec = sec;
+        }
+        if rx {
+            self.rx += bytes;
+        } else {
+            self.tx += bytes;
+        }
+    }
+
+    /// Moves the current second into the ring.
+    fn settle(&mut self) {
+        if self.rx + self.tx == 0 {
+            return;
+        }
+        let ring = self.ring.get_or_insert_default();
+        ring.add(self.sec, true, self.rx);
+        ring.add(self.sec, false, self.tx);
+        self.rx = 0;
+        self.tx = 0;
+    }
+
+    /// Every second, as one ring (for merging into aggregates).
+    pub fn settled(&self) -> History<u32> {
+        let mut h = self.ring.as_deref().cloned().unwrap_or_default();
+        h.add(self.sec, true, self.rx);
+        h.add(self.sec, false, self.tx);
+        h
+    }
+
+    /// See [`History::samples`].
+    pub fn samples(&self, sec: u64, n: usize) -> Vec<(u64, u64)> {
+        self.settled().samples(sec, n)
+    }
+}
 
 impl<T: Slot> Default for History<T> {
     fn default() -> Self {
@@ -139,8 +193,19 @@ mod tests {
     }
 
     #[test]
-    fn flow_slots_saturate_instead_of_wrapping() {
+    fn flow_history_keeps_the_current_second_inline() {
         let mut h = FlowHistory::default();
+        h.add(10, true, 5);
+        h.add(10, false, 1);
+        assert!(h.ring.is_none(), "no allocation within one second");
+        h.add(11, true, 7);
+        h.add(9, true, 2); // a late packet goes straight to the ring
+        assert_eq!(h.samples(11, 3), vec![(2, 0), (5, 1), (7, 0)]);
+    }
+
+    #[test]
+    fn flow_slots_saturate_instead_of_wrapping() {
+        let mut h: History<u32> = History::default();
         h.add(1, true, u64::from(u32::MAX));
         h.add(1, true, 10);
         assert_eq!(h.samples(1, 1), vec![(u64::from(u32::MAX), 0)]);

@@ -51,7 +51,7 @@ impl Engine {
         };
         let mut processes: Vec<ProcessReport> = self
             .processes
-            .values()
+            .iter()
             .filter_map(|p| {
                 let counters = pick(&p.info.name, &p.account.counters, &p.account.matched)?;
                 Some(ProcessReport {
@@ -80,11 +80,11 @@ impl Engine {
         let mut interfaces: Vec<InterfaceReport> = self
             .interfaces
             .iter()
-            .filter(|(_, i)| i.counters.rx_packets + i.counters.tx_packets > 0)
-            .map(|(&index, i)| InterfaceReport {
-                index,
+            .filter(|i| i.counters.rx_packets + i.counters.tx_packets > 0)
+            .map(|i| InterfaceReport {
+                index: i.index,
                 name: if i.name.is_empty() {
-                    format!("if{index}")
+                    format!("if{}", i.index)
                 } else {
                     i.name.clone()
                 },
