@@ -237,7 +237,7 @@ pub fn run_netop(args: &[&str]) -> anyhow::Result<Value> {
 
 /// Whether `pid` has an AF_PACKET socket that is bound and running
 /// (`R` = 1 in `/proc/net/packet`).
-fn has_running_packet_socket(pid: u32) -> bool {
+pub fn has_running_packet_socket(pid: u32) -> bool {
     let Ok(packet) = std::fs::read_to_string("/proc/net/packet") else {
         return false;
     };

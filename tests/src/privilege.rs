@@ -66,6 +66,13 @@ fn ensure_tools() -> anyhow::Result<()> {
 
 fn install_tcpdump() -> anyhow::Result<()> {
     eprintln!("tcpdump is missing; installing it with apt-get (CI should install the package `tcpdump` itself)");
+    install_package("tcpdump", "tcpdump", "--version")
+}
+
+/// Installs the Debian `package` with apt-get (as root), then checks that
+/// `program arg` runs. Refreshes the package lists only when a first try
+/// fails (a fresh machine may have none yet).
+pub fn install_package(package: &str, program: &str, arg: &str) -> anyhow::Result<()> {
     let apt = |args: &[&str]| -> anyhow::Result<bool> {
         let out = Command::new("apt-get")
             .args(args)
@@ -74,13 +81,12 @@ fn install_tcpdump() -> anyhow::Result<()> {
             .context("running apt-get")?;
         Ok(out.status.success())
     };
-    if !apt(&["install", "-y", "-q", "tcpdump"])? {
-        // A fresh machine may have no package lists yet.
+    if !apt(&["install", "-y", "-q", package])? {
         apt(&["update", "-q"])?;
-        apt(&["install", "-y", "-q", "tcpdump"])?;
+        apt(&["install", "-y", "-q", package])?;
     }
-    if !works("tcpdump", "--version") {
-        bail!("tcpdump is not installed and `apt-get install -y tcpdump` did not install it; install the Debian package `tcpdump`");
+    if !works(program, arg) {
+        bail!("{program} is not installed and `apt-get install -y {package}` did not install it; install the Debian package `{package}`");
     }
     Ok(())
 }

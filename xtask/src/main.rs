@@ -8,6 +8,7 @@
 //! - `cargo xtask snapshot [ARGS]`: build and run a 5-second snapshot.
 //! - `cargo xtask deps`: only install the system packages.
 //! - `cargo xtask bench`: the benchmarks behind docs/PERFORMANCE.md.
+//! - `cargo xtask bench-live [ARGS]`: the live-capture benchmark (root).
 
 use std::process::Command;
 
@@ -16,7 +17,13 @@ use anyhow::{bail, Context, Result};
 mod bench;
 
 /// Debian packages the build and the tests need.
-const PACKAGES: &[&str] = &["libpcap-dev", "iproute2", "tcpdump", "util-linux"];
+const PACKAGES: &[&str] = &[
+    "libpcap-dev",
+    "iproute2",
+    "tcpdump",
+    "util-linux",
+    "libcap2-bin",
+];
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -27,8 +34,9 @@ fn main() -> Result<()> {
         "test" => test(),
         "snapshot" => snapshot(&rest),
         "bench" => bench::run(&rest),
+        "bench-live" => bench::live(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <deps|test|snapshot [NETOP ARGS]|bench [--quick]>");
+            println!("usage: cargo xtask <deps|test|snapshot [NETOP ARGS]|bench [--quick]|bench-live [--seconds S]>");
             Ok(())
         }
         other => bail!("unknown task {other:?}; try `cargo xtask help`"),

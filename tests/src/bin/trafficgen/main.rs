@@ -17,12 +17,14 @@
 //! - `udp-client --to A:P --bind-port P --count N --size B [--interval-ms I] [--timeout-ms T]`
 //! - `serve-download --listen A:P --bytes N [--rate R] [--conns C] [--seconds S]`
 //! - `download --from A:P --bind-port P [--seconds S]`
+//! - `udp-blast --to A:P --bind-port P --seconds S [--size B] [--count N]`
 //!
 //! TCP framing (see `tcp.rs`): a client announces its payload length in an
 //! 8-byte header and the server closes first, so the client never holds a
 //! TIME_WAIT socket on its fixed port and the next run can bind it again.
 
 mod args;
+mod blast;
 mod control;
 mod tcp;
 mod udp;
@@ -34,7 +36,7 @@ use args::Args;
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let Some(command) = argv.next() else {
-        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download> [--key value]...");
+        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast> [--key value]...");
         return ExitCode::from(2);
     };
     let result = Args::parse(argv).and_then(|args| run(&command, &args));
@@ -57,6 +59,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "download" => tcp::download(args),
         "udp-echo-server" => udp::echo_server(args),
         "udp-client" => udp::client(args),
+        "udp-blast" => blast::udp_blast(args),
         other => anyhow::bail!("unknown subcommand {other:?}"),
     }
 }

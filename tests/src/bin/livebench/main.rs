@@ -1,0 +1,221 @@
+//! `livebench`: the live-capture benchmark behind docs/PERFORMANCE.md
+//! (`cargo xtask bench-live` builds and runs it as root).
+//!
+//! 1. Max rate: a test host (namespace + veth), an unpaced but bounded UDP
+//!    blaster from the root namespace into it, and the packet rate it
+//!    reaches with nobody capturing, with netop, nethogs and bandwhich each
+//!    alone on the root-side veth, and with all three side by side in the
+//!    same run. For each monitor: CPU over the window, CPU per packet, what
+//!    it saw and the kernel's drops. netop's buffer is raised (2, 8, 16 MiB)
+//!    until it drops nothing alone; the side-by-side run uses that buffer.
+//! 2. Idle: 1,000 open loopback sockets, no traffic, `netop --duration N` on
+//!    `any`, and its CPU over the middle of the run.
+//!
+//! The report is markdown on stdout; progress goes to stderr. Numbers are
+//! reported, never asserted. Traffic goes only into the test host made here.
+//! A peer that is missing is reported as such (nethogs is installed with
+//! apt-get first); the benchmark goes on without it.
+
+mod idle;
+mod maxrate;
+mod monitor;
+mod report;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context};
+use netop_e2e::Netns;
+
+use maxrate::{Bench, RunResult};
+use monitor::{Kind, Seen, Tool};
+use report::{Facts, Report};
+
+/// Test host tag and subnet (10.231.40.0/24), apart from the e2e tests'.
+const HOST_TAG: &str = "bench";
+const HOST_SUBNET: u8 = 40;
+/// netop's capture buffers, tried in turn until netop alone drops nothing.
+const BUFFERS: [Option<u32>; 3] = [None, Some(8 << 20), Some(16 << 20)];
+
+const USAGE: &str = "usage: livebench [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle]";
+
+#[derive(Debug)]
+struct Options {
+    seconds: u64,
+    idle_seconds: u64,
+    idle: bool,
+}
+
+fn parse_args() -> anyhow::Result<Options> {
+    let mut options = Options {
+        seconds: 8,
+        idle_seconds: 20,
+        idle: true,
+    };
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        let mut number = |range: std::ops::RangeInclusive<u64>| -> anyhow::Result<u64> {
+            let value: u64 = argv
+                .next()
+                .with_context(|| format!("{arg} needs a value"))?
+                .parse()
+                .with_context(|| format!("{arg} needs a number"))?;
+            if !range.contains(&value) {
+                bail!("{arg} {value} is outside {range:?}");
+            }
+            Ok(value)
+        };
+        match arg.as_str() {
+            "--seconds" => options.seconds = number(2..=60)?,
+            "--idle-seconds" => options.idle_seconds = number(5..=120)?,
+            "--no-idle" => options.idle = false,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("livebench: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let options = parse_args()?;
+    if !nix::unistd::geteuid().is_root() {
+        bail!("livebench needs root (it creates a network namespace and captures packets)");
+    }
+    let here = std::env::current_exe().context("finding livebench")?;
+    let dir = here.parent().context("livebench has no directory")?;
+    let trafficgen = dir.join("trafficgen");
+    if !trafficgen.is_file() {
+        bail!(
+            "{} is missing: cargo build --release -p netop-e2e",
+            trafficgen.display()
+        );
+    }
+    let netop_bin = netop_e2e::netop::netop_bin()?;
+    let tools = [
+        Tool::netop(netop_bin.clone()),
+        Tool::nethogs(),
+        Tool::bandwhich(),
+    ];
+    let facts = facts(&options, &netop_bin);
+
+    let host = Netns::create(HOST_TAG, HOST_SUBNET)?;
+    let bench = Bench {
+        host: &host,
+        trafficgen: &trafficgen,
+        seconds: options.seconds,
+    };
+    let mut runs: Vec<RunResult> = Vec::new();
+    runs.push(bench.run("no capture", &[], None)?);
+
+    // netop alone, raising its buffer until the kernel drops nothing.
+    let mut buffer = None;
+    let mut netop_alone = None;
+    for candidate in BUFFERS {
+        let label = format!(
+            "netop alone, --bpf-buffer {}",
+            candidate.map_or("2 MiB".to_owned(), report::mib)
+        );
+        let run = bench.run(&label, &[&tools[0]], candidate)?;
+        let drops = match run.netop().map(|m| &m.seen) {
+            Some(Seen::Netop { drops, .. }) => *drops,
+            _ => bail!("netop did not run: {:?}", run.monitors),
+        };
+        buffer = candidate;
+        netop_alone = Some(label);
+        runs.push(run);
+        if drops == 0 {
+            break;
+        }
+        eprintln!("livebench: netop dropped {drops} packets; raising its buffer");
+    }
+    let peers: Vec<&Tool> = tools.iter().filter(|t| t.kind != Kind::Netop).collect();
+    for peer in &peers {
+        if peer.bin.is_ok() {
+            runs.push(bench.run(&format!("{} alone", peer.kind.name()), &[peer], None)?);
+        }
+    }
+    let together: Vec<&Tool> = tools.iter().filter(|t| t.bin.is_ok()).collect();
+    let side_by_side = "side by side";
+    runs.push(bench.run(side_by_side, &together, buffer)?);
+    drop(host);
+
+    let idle = options
+        .idle
+        .then(|| idle::run(&tools[0], options.idle_seconds).map_err(|e| format!("{e:#}")));
+    let report = Report {
+        facts,
+        tools: &tools,
+        runs: &runs,
+        netop_alone: netop_alone.as_deref(),
+        side_by_side: Some(side_by_side),
+        idle,
+    };
+    print!("{}", report.markdown());
+    Ok(())
+}
+
+fn facts(options: &Options, netop: &std::path::Path) -> Facts {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let cpu_model = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
+        .map(|(_, model)| model.trim().to_owned())
+        .unwrap_or_else(|| "?".to_owned());
+    let load = read("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let command = std::env::var("LIVEBENCH_COMMAND").unwrap_or_else(|_| {
+        std::env::args()
+            .enumerate()
+            .map(|(i, a)| if i == 0 { "livebench".to_owned() } else { a })
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let version = Tool::netop(netop.to_path_buf()).version;
+    Facts {
+        command,
+        cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model,
+        kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+        load,
+        netop: format!("{version}{}", git_revision()),
+        seconds: options.seconds,
+    }
+}
+
+/// ` (git abc1234)`, with `+changes` for a dirty tree; empty outside git.
+fn git_revision() -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(rev) => {
+            let dirty = git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+            format!(" (git {rev}{})", if dirty { "+changes" } else { "" })
+        }
+        None => String::new(),
+    }
+}
