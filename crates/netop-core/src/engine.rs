@@ -149,7 +149,47 @@ struct FlowEntry {
     matched: bool,
     /// Slot of the owning process in `Engine::processes`.
     slot: Option<usize>,
+    /// Owner searches so far, and when the last one was (frame time).
+    tries: u8,
+    last_try: Duration,
 }
+
+impl FlowEntry {
+    /// No owner yet, and time for another search.
+    fn wants_retry(&self, now: Duration) -> bool {
+        self.slot.is_none()
+            && self.tries < MAX_TRIES
+            && self.key.proto.has_ports()
+            && now.saturating_sub(self.last_try) >= RETRY_AFTER
+    }
+}
+
+/// Adds one packet to a known flow and to its owner's account.
+fn credit(
+    entry: &mut FlowEntry,
+    processes: &mut Slots<ProcessState>,
+    unknown: &mut Account,
+    dir: Direction,
+    u: &Update,
+) {
+    let flow = &mut entry.flow;
+    flow.counters.add(dir, u.bytes);
+    flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
+    flow.last_seen = flow.last_seen.max(u.ts);
+    flow.ifindex = u.ifindex;
+    flow.closing |= u.tcp.fin || u.tcp.rst;
+    let account = match entry.slot {
+        Some(slot) => &mut processes.get_mut(slot).account,
+        None => unknown,
+    };
+    account.add(dir, u.bytes, u.sec, entry.matched);
+}
+
+/// Owner searches for one flow: when it is first seen, and again on later
+/// packets while it has none (a socket or process appearing a moment late,
+/// a `/proc` scan that was rate-limited), until the socket table takes over.
+const MAX_TRIES: u8 = 4;
+const RETRY_AFTER: Duration = Duration::from_millis(50);
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Self {
@@ -284,18 +324,16 @@ impl Engine {
     ) {
         self.count_interface(u.ifindex, dir, u.bytes, u.sec);
         let packed = PackedKey::from(&key);
+        let retry = self.config.lookup_new_flows;
         if let Some(entry) = self.flows.get_mut(&packed) {
-            let flow = &mut entry.flow;
-            flow.counters.add(dir, u.bytes);
-            flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
-            flow.last_seen = flow.last_seen.max(u.ts);
-            flow.ifindex = u.ifindex;
-            flow.closing |= u.tcp.fin || u.tcp.rst;
-            let account = match entry.slot {
-                Some(slot) => &mut self.processes.get_mut(slot).account,
-                None => &mut self.unknown,
-            };
-            account.add(dir, u.bytes, u.sec, entry.matched);
+            if !(retry && entry.wants_retry(u.ts)) {
+                credit(entry, &mut self.processes, &mut self.unknown, dir, u);
+                return;
+            }
+            self.retry_owner(&packed, u.ts, resolver);
+            if let Some(entry) = self.flows.get_mut(&packed) {
+                credit(entry, &mut self.processes, &mut self.unknown, dir, u);
+            }
             return;
         }
         let slot = self.owner_of(&key, resolver);
@@ -327,6 +365,8 @@ impl Engine {
                 flow,
                 matched,
                 slot,
+                tries: 1,
+                last_try: u.ts,
             },
         );
     }
@@ -336,6 +376,40 @@ impl Engine {
             Some(p) => key.remote_ip.to_string().contains(p.as_str()),
             None => false,
         }
+    }
+
+    /// Searches again for the owner of a known flow that has none, if it is
+    /// time to; on success its bytes so far move from unknown to the owner.
+    fn retry_owner(
+        &mut self,
+        packed: &PackedKey,
+        now: Duration,
+        resolver: &mut dyn SocketResolver,
+    ) {
+        let key = match self.flows.get_mut(packed) {
+            Some(e) if e.wants_retry(now) => {
+                e.tries += 1;
+                e.last_try = now;
+                e.key
+            }
+            _ => return,
+        };
+        if let Some(slot) = self.owner_of(&key, resolver) {
+            self.attach(packed, slot);
+        }
+    }
+
+    /// Gives a flow without an owner to the process in `slot`, moving its
+    /// bytes out of the unknown bucket.
+    fn attach(&mut self, packed: &PackedKey, slot: usize) {
+        let Some(entry) = self.flows.get_mut(packed) else {
+            return;
+        };
+        let process = self.processes.get_mut(slot);
+        entry.slot = Some(slot);
+        entry.flow.owner = Owner::Process(process.info.pid);
+        self.unknown.take_flow(&entry.flow, entry.matched);
+        process.account.give_flow(&entry.flow, entry.matched);
     }
 
     /// Finds the owner of a new flow: last socket table first, then one
@@ -351,6 +425,9 @@ impl Engine {
         match resolver.lookup(key) {
             Ok(Some(entry)) => {
                 let owner = entry.owner.clone();
+                if owner.is_none() {
+                    tracing::debug!(flow = %key, inode = entry.inode, state = entry.state.as_str(), "socket found, owner not");
+                }
                 self.sockets.insert(entry);
                 if let Some(info) = owner {
                     self.stats.lookup_hits += 1;
@@ -394,16 +471,9 @@ impl Engine {
                 found.push((*packed, info));
             }
         }
-        for (key, info) in found {
+        for (packed, info) in found {
             let slot = self.register(info);
-            let Some(entry) = self.flows.get_mut(&key) else {
-                continue;
-            };
-            let process = self.processes.get_mut(slot);
-            entry.slot = Some(slot);
-            entry.flow.owner = Owner::Process(process.info.pid);
-            self.unknown.take_flow(&entry.flow, entry.matched);
-            process.account.give_flow(&entry.flow, entry.matched);
+            self.attach(&packed, slot);
         }
     }
 

@@ -524,3 +524,37 @@ fn lookups_can_be_turned_off() {
     assert_eq!(r.lookups, 0);
     assert_eq!(row(&e.report(), None).counters.tx_packets, 2);
 }
+
+#[test]
+fn a_flow_without_owner_is_searched_again_on_later_packets() {
+    // The first search fails (say the owner scan was rate-limited); a later
+    // packet, 50 ms on, finds the socket, and the earlier bytes move too.
+    let mut r = StaticResolver::new(vec![]);
+    let mut e = engine();
+    let spec = PacketSpec::tcp("192.0.2.10:40005", "198.51.100.1:80", 100);
+    feed(&mut e, &mut r, spec, true, 3, 0);
+    assert_eq!(r.lookups, 1, "packets within 50 ms do not search again");
+    r.live = vec![socket(
+        Protocol::Tcp,
+        "192.0.2.10:40005",
+        "198.51.100.1:80",
+        8,
+        "late",
+    )];
+    feed(&mut e, &mut r, spec, true, 1, 60);
+    assert_eq!(r.lookups, 2);
+    let report = e.report();
+    assert_eq!(row(&report, Some(8)).counters.tx_packets, 4);
+    assert!(report.processes.iter().all(|p| p.pid.is_some()));
+}
+
+#[test]
+fn owner_searches_per_flow_are_bounded() {
+    let mut r = StaticResolver::new(vec![]);
+    let mut e = engine();
+    let spec = PacketSpec::tcp("192.0.2.10:40006", "198.51.100.1:80", 0);
+    for i in 0..20 {
+        feed(&mut e, &mut r, spec, true, 1, i * 100);
+    }
+    assert_eq!(r.lookups, usize::from(MAX_TRIES));
+}

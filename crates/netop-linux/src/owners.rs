@@ -19,6 +19,8 @@ use proc::{LiveProc, ProcSource};
 
 /// Minimum time between two scans of every process.
 const FULL_SCAN_INTERVAL: Duration = Duration::from_millis(200);
+/// Processes listed for less than this are re-read on every search.
+const YOUNG: Duration = Duration::from_secs(5);
 /// How long an inode no full scan could place is left alone. Such sockets
 /// (kernel-owned, other pid namespaces, unreadable processes) would
 /// otherwise cost a full scan on every refresh.
@@ -40,8 +42,10 @@ pub struct OwnerIndex {
     by_inode: FxHashMap<u64, u32>,
     /// Processes known to own sockets ("network-active").
     sockets_of: FxHashMap<u32, PidSockets>,
-    /// The pids of the last `/proc` listing.
-    known_pids: FxHashSet<u32>,
+    /// Pids listed for less than this are re-read on every search.
+    young: Duration,
+    /// Every pid of the last listing, with when it was first listed.
+    known_pids: FxHashMap<u32, Instant>,
     /// Inodes a complete scan did not find, and when.
     orphans: FxHashMap<u64, Instant>,
     last_full_scan: Option<Instant>,
@@ -83,15 +87,20 @@ impl Default for OwnerIndex {
 impl OwnerIndex {
     /// An empty index over the live `/proc`.
     pub fn new() -> Self {
-        Self::with_source(Box::new(LiveProc), FULL_SCAN_INTERVAL)
+        Self::with_source(Box::new(LiveProc), FULL_SCAN_INTERVAL, YOUNG)
     }
 
-    fn with_source(source: Box<dyn ProcSource + Send>, full_scan_interval: Duration) -> Self {
+    fn with_source(
+        source: Box<dyn ProcSource + Send>,
+        full_scan_interval: Duration,
+        young: Duration,
+    ) -> Self {
         OwnerIndex {
+            young,
             source,
             by_inode: FxHashMap::default(),
             sockets_of: FxHashMap::default(),
-            known_pids: FxHashSet::default(),
+            known_pids: FxHashMap::default(),
             orphans: FxHashMap::default(),
             last_full_scan: None,
             full_scan_interval,
@@ -193,39 +202,57 @@ impl OwnerIndex {
         let mut missing: FxHashSet<u64> = missing.into_iter().collect();
         let mut scanned: FxHashSet<u32> = FxHashSet::default();
 
-        // (1) Processes that already own sockets, same uid first.
-        let mut active: Vec<(bool, u32)> = self
-            .sockets_of
-            .iter()
-            .map(|(&pid, s)| (Some(s.uid) != uid, pid))
-            .collect();
-        active.sort_unstable();
-        for (_, pid) in active {
-            if self.scan_until_found(pid, &mut scanned, &mut missing) {
-                return;
-            }
-        }
-
-        // (2) Processes that appeared since the last listing.
+        // (1) Processes that appeared recently: the likeliest owners of a
+        // new socket (a short-lived client), few, and cheap to read. They
+        // go first because a slow pass over a busy process could outlast
+        // a client that lives a few milliseconds.
         let pids = self.source.pids();
         self.stats.listings += 1;
         let listed: FxHashSet<u32> = pids.iter().copied().collect();
         let gone: Vec<u32> = self
             .known_pids
-            .iter()
+            .keys()
             .copied()
             .filter(|pid| !listed.contains(pid))
             .collect();
         for pid in gone {
             self.forget_pid(pid);
         }
-        let new: Vec<u32> = pids
+        // Young processes are read again too: a pid first listed while it
+        // was a shell's fork, before exec and connect, owns its socket only
+        // now.
+        let now = Instant::now();
+        let mut young: Vec<u32> = pids
             .iter()
             .copied()
-            .filter(|pid| !self.known_pids.contains(pid))
+            .filter(|pid| {
+                self.known_pids
+                    .get(pid)
+                    .is_none_or(|first| now.duration_since(*first) < self.young)
+            })
             .collect();
-        self.known_pids = listed;
-        for pid in new {
+        // Newest first.
+        young.sort_unstable_by(|a, b| b.cmp(a));
+        let previous = std::mem::take(&mut self.known_pids);
+        self.known_pids = listed
+            .iter()
+            .map(|&pid| (pid, previous.get(&pid).copied().unwrap_or(now)))
+            .collect();
+        for pid in young {
+            if self.scan_until_found(pid, &mut scanned, &mut missing) {
+                return;
+            }
+        }
+
+        // (2) Processes that already own sockets: same uid first, then the
+        // ones with fewer sockets (cheaper to read).
+        let mut active: Vec<(bool, usize, u32)> = self
+            .sockets_of
+            .iter()
+            .map(|(&pid, s)| (Some(s.uid) != uid, s.inodes.len(), pid))
+            .collect();
+        active.sort_unstable();
+        for (_, _, pid) in active {
             if self.scan_until_found(pid, &mut scanned, &mut missing) {
                 return;
             }
@@ -285,6 +312,7 @@ impl OwnerIndex {
             self.forget_pid(pid);
             return None;
         };
+        tracing::trace!(pid, sockets = found.inodes.len(), "process fds read");
         if let Some(old) = self.sockets_of.remove(&pid) {
             for inode in old.inodes {
                 if self.by_inode.get(&inode) == Some(&pid) {

@@ -37,6 +37,7 @@ pub fn run(
         capture,
         resolver,
         interfaces,
+        sockets,
     } = backend;
     // The socket table is read at the start, then only while some flow
     // waits for its owner: new flows are looked up one by one as they
@@ -58,7 +59,13 @@ pub fn run(
         }
     };
 
-    refresh(engine, resolver, interfaces, true);
+    match sockets.take() {
+        Some(table) => {
+            engine.refresh(table);
+            refresh(engine, resolver, interfaces, false);
+        }
+        None => refresh(engine, resolver, interfaces, true),
+    }
     let start = Instant::now();
     let deadline = start + duration;
     let mut last_refresh = start;

@@ -3,7 +3,7 @@
 //! core traits.
 
 use anyhow::Context;
-use netop_core::{Capture, CaptureError, HostInterfaces, SocketResolver};
+use netop_core::{Capture, CaptureError, HostInterfaces, SocketResolver, SocketTable};
 
 use crate::args::Args;
 use crate::failure::Failure;
@@ -14,6 +14,9 @@ pub struct Backend {
     pub capture: Box<dyn Capture>,
     pub resolver: Box<dyn SocketResolver>,
     pub interfaces: Box<dyn HostInterfaces>,
+    /// The socket table read just before the capture was opened, so the
+    /// first packets are attributed without waiting for another read.
+    pub sockets: Option<SocketTable>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -62,6 +65,15 @@ fn live(args: &Args) -> Result<Backend, Failure> {
     if !netop_linux::privileges::capture_privileges().can_capture() {
         return Err(Failure::Privileges);
     }
+    let mut resolver = netop_linux::resolver::LinuxResolver::new()
+        .context("cannot read the socket table (netlink sock_diag)")?;
+    // Read every process's sockets before capturing: the first, cold pass
+    // over /proc is the slow one, and packets queued behind it would be
+    // looked up late, when short-lived sockets may be gone.
+    let sockets = resolver
+        .sockets()
+        .map_err(|e| tracing::warn!(error = %e, "cannot read the socket table"))
+        .ok();
     let options = CaptureOptions {
         device: args.interface.clone(),
         buffer_size: i32::try_from(args.bpf_buffer).unwrap_or(i32::MAX),
@@ -75,12 +87,11 @@ fn live(args: &Args) -> Result<Backend, Failure> {
         },
         other => Failure::Runtime(other.into()),
     })?;
-    let resolver = netop_linux::resolver::LinuxResolver::new()
-        .context("cannot read the socket table (netlink sock_diag)")?;
     Ok(Backend {
         capture: Box::new(capture),
         resolver: Box::new(resolver),
         interfaces: Box::new(netop_linux::interfaces::LinuxInterfaces::new()),
+        sockets,
     })
 }
 

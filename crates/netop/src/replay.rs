@@ -45,6 +45,7 @@ pub fn backend(capture: Box<dyn Capture>, sockets: Option<&Path>) -> Result<Back
             up: true,
             addrs,
         }])),
+        sockets: None,
     })
 }
 
