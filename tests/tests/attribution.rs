@@ -222,7 +222,19 @@ fn three_tcp_streams_are_attributed_with_an_explicit_interface() -> anyhow::Resu
         duration_secs: NETOP_SECONDS,
         interface: Some(host.host_if.clone()),
     };
-    three_streams(&host, 25001)?.run(Some(netop))?.verify()
+    let outcome = three_streams(&host, 25001)?.run(Some(netop))?;
+    // On one interface that carries nothing else, all of netop's rows
+    // together are the interface: they must equal the kernel's counters.
+    let rows = outcome.rows.as_ref().expect("netop ran");
+    let rx: u64 = rows.iter().map(|r| r.rx_bytes).sum();
+    let tx: u64 = rows.iter().map(|r| r.tx_bytes).sum();
+    let (krx, ktx) = (outcome.kernel.rx_bytes, outcome.kernel.tx_bytes);
+    let within = |a: u64, b: u64| a.abs_diff(b) as f64 <= b as f64 * 0.005;
+    anyhow::ensure!(
+        within(rx, krx) && within(tx, ktx),
+        "netop's totals rx {rx} tx {tx} differ from the kernel's rx {krx} tx {ktx} by more than 0.5%"
+    );
+    outcome.verify()
 }
 
 #[test]
