@@ -14,8 +14,6 @@
 
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
-
 use crate::capture::{CaptureStats, Frame};
 use crate::decode::{decode, TcpFlags};
 use crate::direction::LocalAddrs;
@@ -24,9 +22,11 @@ use crate::history::{FlowHistory, History};
 use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, SocketResolver, SocketTable};
 
+mod flow_table;
 mod report;
 mod slots;
 
+use flow_table::FlowTable;
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
 use slots::Slots;
 
@@ -125,7 +125,7 @@ pub struct Engine {
     /// Lower-cased filter pattern.
     pattern: Option<String>,
     local: LocalAddrs,
-    flows: FxHashMap<PackedKey, FlowEntry>,
+    flows: FlowTable<FlowEntry>,
     sockets: SocketTable,
     /// Processes by pid; flows point at their slot, so crediting bytes
     /// needs no second hash lookup.
@@ -152,6 +152,8 @@ struct FlowEntry {
     /// Owner searches so far, and when the last one was (frame time).
     tries: u8,
     last_try: Duration,
+    /// Socket tables this flow was matched against without finding one.
+    tables: u8,
 }
 
 impl FlowEntry {
@@ -189,6 +191,9 @@ fn credit(
 /// packets while it has none (a socket or process appearing a moment late,
 /// a `/proc` scan that was rate-limited), until the socket table takes over.
 const MAX_TRIES: u8 = 4;
+/// Socket tables a flow without an owner is matched against before it is
+/// given up (it stays unknown, and stops causing table reads).
+const MAX_TABLES: u8 = 4;
 const RETRY_AFTER: Duration = Duration::from_millis(50);
 
 impl Engine {
@@ -202,7 +207,7 @@ impl Engine {
             config,
             pattern,
             local: LocalAddrs::default(),
-            flows: FxHashMap::default(),
+            flows: FlowTable::default(),
             sockets: SocketTable::default(),
             processes: Slots::default(),
             unknown: Account::default(),
@@ -242,11 +247,12 @@ impl Engine {
 
     /// True when some TCP or UDP flow still waits for its owner: only then
     /// does a new socket table change anything. (ICMP and other protocols
-    /// have no sockets to find.)
+    /// have no sockets to find; a flow no table explained in a few tries,
+    /// such as traffic to a port nobody listens on, is given up.)
     pub fn has_pending(&self) -> bool {
         self.flows
             .values()
-            .any(|e| e.slot.is_none() && e.key.proto.has_ports())
+            .any(|e| e.slot.is_none() && e.tables < MAX_TABLES && e.key.proto.has_ports())
     }
 
     /// Timestamp of the newest frame seen.
@@ -367,6 +373,7 @@ impl Engine {
                 slot,
                 tries: 1,
                 last_try: u.ts,
+                tables: 0,
             },
         );
     }
@@ -463,12 +470,13 @@ impl Engine {
     pub fn refresh(&mut self, table: SocketTable) {
         self.sockets = table;
         let mut found = Vec::new();
-        for (packed, entry) in &self.flows {
+        for (packed, entry) in self.flows.iter_mut() {
             if entry.slot.is_some() {
                 continue;
             }
-            if let Some(info) = self.sockets.find(&entry.key).and_then(|s| s.owner.clone()) {
-                found.push((*packed, info));
+            match self.sockets.find(&entry.key).and_then(|s| s.owner.clone()) {
+                Some(info) => found.push((*packed, info)),
+                None => entry.tables = entry.tables.saturating_add(1),
             }
         }
         for (packed, info) in found {
@@ -483,7 +491,7 @@ impl Engine {
         let idle = self.config.idle_timeout;
         let closed = self.config.closed_timeout;
         let before = self.flows.len();
-        self.flows.retain(|_, e| {
+        self.flows.retain(|e| {
             let limit = if e.flow.closing { closed } else { idle };
             now.saturating_sub(e.flow.last_seen) < limit
         });

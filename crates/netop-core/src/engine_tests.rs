@@ -558,3 +558,23 @@ fn owner_searches_per_flow_are_bounded() {
     }
     assert_eq!(r.lookups, usize::from(MAX_TRIES));
 }
+
+#[test]
+fn flows_no_table_explains_stop_asking_for_tables() {
+    let mut r = StaticResolver::new(vec![]);
+    let mut e = engine();
+    feed(
+        &mut e,
+        &mut r,
+        PacketSpec::udp("198.51.100.2:5000", "192.0.2.10:9", 10),
+        false,
+        1,
+        0,
+    );
+    for _ in 0..MAX_TABLES {
+        assert!(e.has_pending());
+        e.refresh(SocketTable::default());
+    }
+    assert!(!e.has_pending());
+    assert_eq!(row(&e.report(), None).counters.rx_packets, 1);
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use netop_e2e::Counts;
 
-use crate::monitor::{NetopSetup, Running, Seen, Tool};
+use crate::monitor::{CpuTime, NetopSetup, Running, Seen, Tool};
 
 /// Loopback connections; both ends stay open, so twice as many sockets.
 pub const CONNECTIONS: usize = 500;
@@ -23,14 +23,16 @@ pub struct IdleResult {
     pub sockets: usize,
     pub duration_secs: u64,
     pub window: Duration,
-    pub cpu: Duration,
+    pub cpu: CpuTime,
     /// What netop counted over its whole run: other traffic on the machine.
     pub seen: Counts,
+    /// Processes started on the machine during the window (other activity).
+    pub forks: u64,
 }
 
 impl IdleResult {
     pub fn percent(&self) -> f64 {
-        100.0 * self.cpu.as_secs_f64() / self.window.as_secs_f64().max(1e-9)
+        100.0 * self.cpu.total().as_secs_f64() / self.window.as_secs_f64().max(1e-9)
     }
 }
 
@@ -49,6 +51,7 @@ pub fn run(netop: &Tool, duration_secs: u64) -> anyhow::Result<IdleResult> {
     running.wait_capturing()?;
     std::thread::sleep(STARTUP.saturating_sub(spawned.elapsed()));
     let cpu_start = running.cpu()?;
+    let forks_start = forks()?;
     let opened = Instant::now();
     let close = spawned + Duration::from_secs(duration_secs) - BEFORE_END;
     if close <= opened {
@@ -57,6 +60,7 @@ pub fn run(netop: &Tool, duration_secs: u64) -> anyhow::Result<IdleResult> {
     std::thread::sleep(close - opened);
     let cpu_end = running.cpu()?;
     let window = opened.elapsed();
+    let forks = forks()?.saturating_sub(forks_start);
     if !running.is_running() {
         bail!(
             "netop exited before the idle window ended:\n{}",
@@ -74,9 +78,18 @@ pub fn run(netop: &Tool, duration_secs: u64) -> anyhow::Result<IdleResult> {
         sockets: held,
         duration_secs,
         window,
-        cpu: cpu_end.saturating_sub(cpu_start),
+        cpu: cpu_end.since(&cpu_start),
         seen: totals,
+        forks,
     })
+}
+
+/// Processes created since boot (`processes` in /proc/stat).
+fn forks() -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    stat.lines()
+        .find_map(|line| line.strip_prefix("processes ")?.trim().parse().ok())
+        .context("no `processes` line in /proc/stat")
 }
 
 /// `n` loopback connections, both ends kept: `2 * n` sockets (plus the

@@ -7,7 +7,7 @@
 //!    alone on the root-side veth, and with all three side by side in the
 //!    same run. For each monitor: CPU over the window, CPU per packet, what
 //!    it saw and the kernel's drops. netop's buffer is raised (2, 8, 16 MiB)
-//!    until it drops nothing alone; the side-by-side run uses that buffer.
+//!    until it drops nothing alone, and further if it drops side by side.
 //! 2. Idle: 1,000 open loopback sockets, no traffic, `netop --duration N` on
 //!    `any`, and its CPU over the middle of the run.
 //!
@@ -21,6 +21,7 @@ mod maxrate;
 mod monitor;
 mod report;
 
+use std::iter::Peekable;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
@@ -34,7 +35,7 @@ use report::{Facts, Report};
 /// Test host tag and subnet (10.231.40.0/24), apart from the e2e tests'.
 const HOST_TAG: &str = "bench";
 const HOST_SUBNET: u8 = 40;
-/// netop's capture buffers, tried in turn until netop alone drops nothing.
+/// netop's capture buffers, tried in turn until netop drops nothing.
 const BUFFERS: [Option<u32>; 3] = [None, Some(8 << 20), Some(16 << 20)];
 
 const USAGE: &str = "usage: livebench [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle]";
@@ -120,36 +121,27 @@ fn run() -> anyhow::Result<()> {
     let mut runs: Vec<RunResult> = Vec::new();
     runs.push(bench.run("no capture", &[], None)?);
 
-    // netop alone, raising its buffer until the kernel drops nothing.
-    let mut buffer = None;
-    let mut netop_alone = None;
-    for candidate in BUFFERS {
-        let label = format!(
-            "netop alone, --bpf-buffer {}",
-            candidate.map_or("2 MiB".to_owned(), report::mib)
-        );
-        let run = bench.run(&label, &[&tools[0]], candidate)?;
-        let drops = match run.netop().map(|m| &m.seen) {
-            Some(Seen::Netop { drops, .. }) => *drops,
-            _ => bail!("netop did not run: {:?}", run.monitors),
-        };
-        buffer = candidate;
-        netop_alone = Some(label);
-        runs.push(run);
-        if drops == 0 {
-            break;
-        }
-        eprintln!("livebench: netop dropped {drops} packets; raising its buffer");
-    }
-    let peers: Vec<&Tool> = tools.iter().filter(|t| t.kind != Kind::Netop).collect();
-    for peer in &peers {
+    // netop alone, raising its buffer until the kernel drops nothing; then
+    // the same for all monitors side by side, from the buffer found alone.
+    let mut buffers = BUFFERS.iter().copied().peekable();
+    let netop_alone = escalate(&mut buffers, |buffer| {
+        let label = format!("netop alone, --bpf-buffer {}", buffer_name(buffer));
+        bench.run(&label, &[&tools[0]], buffer)
+    })?;
+    runs.extend(netop_alone);
+    let netop_alone = runs.last().map(|r| r.label.clone());
+    for peer in tools.iter().filter(|t| t.kind != Kind::Netop) {
         if peer.bin.is_ok() {
             runs.push(bench.run(&format!("{} alone", peer.kind.name()), &[peer], None)?);
         }
     }
     let together: Vec<&Tool> = tools.iter().filter(|t| t.bin.is_ok()).collect();
-    let side_by_side = "side by side";
-    runs.push(bench.run(side_by_side, &together, buffer)?);
+    let side_by_side = escalate(&mut buffers, |buffer| {
+        let label = format!("side by side, netop --bpf-buffer {}", buffer_name(buffer));
+        bench.run(&label, &together, buffer)
+    })?;
+    runs.extend(side_by_side);
+    let side_by_side = runs.last().map(|r| r.label.clone());
     drop(host);
 
     let idle = options
@@ -160,11 +152,43 @@ fn run() -> anyhow::Result<()> {
         tools: &tools,
         runs: &runs,
         netop_alone: netop_alone.as_deref(),
-        side_by_side: Some(side_by_side),
+        side_by_side: side_by_side.as_deref(),
         idle,
     };
     print!("{}", report.markdown());
     Ok(())
+}
+
+/// Runs `run` with the current buffer and then with each larger one while
+/// netop reports kernel drops; every attempt is kept. The last buffer tried
+/// stays current for the next caller.
+fn escalate(
+    buffers: &mut Peekable<impl Iterator<Item = Option<u32>>>,
+    mut run: impl FnMut(Option<u32>) -> anyhow::Result<RunResult>,
+) -> anyhow::Result<Vec<RunResult>> {
+    let mut runs = Vec::new();
+    loop {
+        let buffer = buffers.peek().copied().flatten();
+        let result = run(buffer)?;
+        let drops = match result.netop().map(|m| &m.seen) {
+            Some(Seen::Netop { drops, .. }) => *drops,
+            _ => bail!("netop did not run: {:?}", result.monitors),
+        };
+        runs.push(result);
+        if drops == 0 {
+            return Ok(runs);
+        }
+        buffers.next();
+        if buffers.peek().is_none() {
+            eprintln!("livebench: netop dropped {drops} packets with the largest buffer");
+            return Ok(runs);
+        }
+        eprintln!("livebench: netop dropped {drops} packets; raising its buffer");
+    }
+}
+
+fn buffer_name(buffer: Option<u32>) -> String {
+    buffer.map_or("2 MiB (default)".to_owned(), report::mib)
 }
 
 fn facts(options: &Options, netop: &std::path::Path) -> Facts {

@@ -14,7 +14,7 @@ use anyhow::Context;
 use netop_e2e::child::{Done, Proc};
 use netop_e2e::{Counts, Netns};
 
-use crate::monitor::{self, Kind, NetopSetup, Running, Seen, Tool};
+use crate::monitor::{self, CpuTime, Kind, NetopSetup, Running, Seen, Tool};
 
 /// Datagram payload: 18 bytes make a 60-byte Ethernet frame, the minimum.
 pub const PAYLOAD: u64 = 18;
@@ -33,11 +33,10 @@ const LINGER: Duration = Duration::from_millis(1200);
 #[derive(Debug, Clone)]
 pub struct MonitorResult {
     pub kind: Kind,
-    pub cpu: Duration,
+    pub cpu: CpuTime,
     /// The kernel's counters over the monitor's whole life (for what it saw).
     pub life: Counts,
     pub seen: Seen,
-    pub bpf_buffer: Option<u32>,
 }
 
 /// One blast.
@@ -147,10 +146,9 @@ impl Bench<'_> {
                 let seen = seen.map_err(|e| first_line(&format!("{e:#}")))?;
                 Ok(MonitorResult {
                     kind,
-                    cpu: b.saturating_sub(*a),
+                    cpu: b.since(a),
                     life,
                     seen,
-                    bpf_buffer: bpf_buffer.filter(|_| kind == Kind::Netop),
                 })
             })
             .collect();
@@ -186,12 +184,12 @@ impl Bench<'_> {
 }
 
 /// CPU time of each running monitor (zero for those that did not start).
-fn cpu_of(running: &[Result<Running, String>]) -> anyhow::Result<Vec<Duration>> {
+fn cpu_of(running: &[Result<Running, String>]) -> anyhow::Result<Vec<CpuTime>> {
     running
         .iter()
         .map(|r| match r {
             Ok(r) => r.cpu(),
-            Err(_) => Ok(Duration::ZERO),
+            Err(_) => Ok(CpuTime::default()),
         })
         .collect()
 }

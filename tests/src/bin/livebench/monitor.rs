@@ -232,8 +232,8 @@ impl Running {
         }
     }
 
-    /// CPU time used so far (user + system, all threads).
-    pub fn cpu(&self) -> anyhow::Result<Duration> {
+    /// CPU time used so far (all threads).
+    pub fn cpu(&self) -> anyhow::Result<CpuTime> {
         cpu_time(self.pid())
     }
 
@@ -306,9 +306,30 @@ pub enum Seen {
     Bandwhich { drops: Option<u64> },
 }
 
-/// utime + stime of the whole thread group (`/proc/PID/stat` fields 14 and
-/// 15), in clock ticks turned into time.
-pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+/// CPU time of a process: all its threads, live and ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    pub user: Duration,
+    pub system: Duration,
+}
+
+impl CpuTime {
+    pub fn total(&self) -> Duration {
+        self.user + self.system
+    }
+
+    /// `self - earlier`.
+    pub fn since(&self, earlier: &CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// utime and stime of the whole thread group (`/proc/PID/stat` fields 14
+/// and 15), in clock ticks turned into time.
+pub fn cpu_time(pid: u32) -> anyhow::Result<CpuTime> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     // The command name may hold spaces and parentheses: fields start after
@@ -317,16 +338,18 @@ pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let field = |n: usize| -> anyhow::Result<u64> {
+    let hz = clock_ticks()? as f64;
+    let field = |n: usize| -> anyhow::Result<Duration> {
         fields
             .get(n - 3)
-            .and_then(|f| f.parse().ok())
+            .and_then(|f| f.parse::<u64>().ok())
+            .map(|ticks| Duration::from_secs_f64(ticks as f64 / hz))
             .with_context(|| format!("field {n} of {path}: {stat:?}"))
     };
-    let ticks = field(14)? + field(15)?;
-    Ok(Duration::from_secs_f64(
-        ticks as f64 / clock_ticks()? as f64,
-    ))
+    Ok(CpuTime {
+        user: field(14)?,
+        system: field(15)?,
+    })
 }
 
 fn clock_ticks() -> anyhow::Result<u64> {

@@ -8,7 +8,7 @@ use netop_e2e::Counts;
 
 use crate::idle::{self, IdleResult};
 use crate::maxrate::{MonitorResult, RunResult, PAYLOAD, TAIL};
-use crate::monitor::{Kind, Seen, Tool};
+use crate::monitor::{CpuTime, Kind, Seen, Tool};
 
 /// Facts about the machine and the run.
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ impl Report<'_> {
         );
         let _ = writeln!(
             out,
-            "| run | monitor | sender rate (pkt/s) | packets in window | monitor CPU (s) | \
+            "| run | monitor | sender rate (pkt/s) | packets in window | monitor CPU, user + sys (s) | \
              CPU (% of a core) | CPU per packet (ns) | monitor saw | kernel drops |"
         );
         let _ = writeln!(
@@ -100,11 +100,12 @@ impl Report<'_> {
             for monitor in &run.monitors {
                 let _ = match monitor {
                     Ok(m) => {
-                        let cpu = m.cpu.as_secs_f64();
+                        let cpu = m.cpu.total().as_secs_f64();
                         writeln!(
                             out,
-                            "{} {cpu:.2} | {:.1} | {:.0} | {} | {} |",
-                            lead(&monitor_label(m)),
+                            "{} {} | {:.1} | {:.0} | {} | {} |",
+                            lead(m.kind.name()),
+                            split(&m.cpu, 2),
                             100.0 * cpu / run.wall.as_secs_f64(),
                             per_packet(m.cpu, run.window),
                             saw(m),
@@ -213,42 +214,47 @@ impl Report<'_> {
                 );
                 let _ = writeln!(
                     out,
-                    "| open sockets | window (s) | netop CPU (s) | CPU (% of a core) | other traffic netop saw |"
+                    "| open sockets | window (s) | netop CPU, user + sys (s) | CPU (% of a core) | \
+                     other traffic netop saw | processes started on the machine |"
                 );
-                let _ = writeln!(out, "| ---: | ---: | ---: | ---: | --- |");
+                let _ = writeln!(out, "| ---: | ---: | ---: | ---: | --- | ---: |");
                 let _ = writeln!(
                     out,
-                    "| {} | {:.1} | {:.3} | {:.2} | {} packets, {} bytes |\n",
+                    "| {} | {:.1} | {} | {:.2} | {} packets, {} bytes | {} |\n",
                     thousands(idle.sockets as u64),
                     idle.window.as_secs_f64(),
-                    idle.cpu.as_secs_f64(),
+                    split(&idle.cpu, 3),
                     idle.percent(),
                     thousands(idle.seen.total_packets()),
-                    thousands(idle.seen.total_bytes())
+                    thousands(idle.seen.total_bytes()),
+                    thousands(idle.forks)
                 );
             }
         }
     }
 }
 
-fn monitor_label(m: &MonitorResult) -> String {
-    match m.bpf_buffer {
-        Some(bytes) => format!("netop (--bpf-buffer {})", mib(bytes)),
-        None if m.kind == Kind::Netop => "netop (--bpf-buffer 2 MiB, default)".to_owned(),
-        None => m.kind.name().to_owned(),
-    }
-}
-
 pub fn mib(bytes: u32) -> String {
-    if bytes % (1 << 20) == 0 {
+    if bytes & ((1 << 20) - 1) == 0 {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{bytes} B")
     }
 }
 
-pub fn per_packet(cpu: Duration, window: Counts) -> f64 {
-    cpu.as_nanos() as f64 / window.total_packets().max(1) as f64
+/// `total (user + sys)` in seconds.
+fn split(cpu: &CpuTime, decimals: usize) -> String {
+    let s = |d: Duration| d.as_secs_f64();
+    format!(
+        "{:.decimals$} ({:.decimals$} + {:.decimals$})",
+        s(cpu.total()),
+        s(cpu.user),
+        s(cpu.system)
+    )
+}
+
+pub fn per_packet(cpu: CpuTime, window: Counts) -> f64 {
+    cpu.total().as_nanos() as f64 / window.total_packets().max(1) as f64
 }
 
 fn saw(m: &MonitorResult) -> String {
@@ -293,14 +299,14 @@ fn drops(m: &MonitorResult) -> String {
 /// 1234567 -> "1,234,567".
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let head = match digits.len() % 3 {
+        0 => 3.min(digits.len()),
+        rest => rest,
+    };
+    std::iter::once(&digits[..head])
+        .chain((head..digits.len()).step_by(3).map(|i| &digits[i..i + 3]))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
