@@ -104,10 +104,37 @@ pub enum CaptureError {
     Failed { device: String, message: String },
 }
 
+/// What one call to [`Capture::dispatch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// This many frames were handed over.
+    Frames(usize),
+    /// Nothing arrived before the read timeout; call again.
+    Idle,
+    /// The source is exhausted; no more frames.
+    Closed,
+}
+
 /// A source of captured frames.
 pub trait Capture {
     /// Waits (at most the capture's read timeout) for the next frame.
     fn next_frame(&mut self) -> Result<Poll<'_>, CaptureError>;
+
+    /// Hands every frame that is ready (waiting, as `next_frame` does, when
+    /// none is) to `each`. Backends that can read a batch in one call
+    /// override this; the per-frame cost of a capture library's "next
+    /// packet" call is a large part of the work at high packet rates.
+    fn dispatch(&mut self, each: &mut dyn FnMut(&Frame<'_>)) -> Result<Batch, CaptureError> {
+        match self.next_frame()? {
+            Poll::Frame(frame) => {
+                each(&frame);
+                Ok(Batch::Frames(1))
+            }
+            Poll::Idle => Ok(Batch::Idle),
+            Poll::Closed => Ok(Batch::Closed),
+        }
+    }
+
     /// Kernel counters so far; zeros for sources that have none.
     fn stats(&mut self) -> Result<CaptureStats, CaptureError>;
 }

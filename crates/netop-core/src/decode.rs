@@ -223,6 +223,9 @@ fn ip<'a>(
 ) -> Result<Packet<'a>, DecodeError> {
     use etherparse::err::ip::LaxHeaderSliceError;
 
+    if data.first().map(|b| b >> 4) == Some(4) {
+        return ipv4(ifindex, outgoing, wire, data);
+    }
     let (slice, _ext_err) = LaxIpSlice::from_slice(data).map_err(|e| match e {
         LaxHeaderSliceError::Len(_) => DecodeError::Truncated,
         LaxHeaderSliceError::Content(_) => DecodeError::Malformed,
@@ -267,6 +270,69 @@ fn ip<'a>(
             ip.src_port = udp.source_port();
             ip.dst_port = udp.destination_port();
             ip.payload = udp.payload();
+        }
+        _ => {}
+    }
+    Ok(with_ip(ifindex, outgoing, wire, ip))
+}
+
+/// IPv4, the common case, read with etherparse's header slices only: no
+/// extension headers to walk, so this skips the general IP slicer (a
+/// third of the decoding cost).
+fn ipv4<'a>(
+    ifindex: Option<u32>,
+    outgoing: Option<bool>,
+    wire: u32,
+    data: &'a [u8],
+) -> Result<Packet<'a>, DecodeError> {
+    use etherparse::err::ipv4::HeaderSliceError;
+    use etherparse::{Ipv4HeaderSlice, TcpHeaderSlice, UdpHeaderSlice};
+
+    let header = Ipv4HeaderSlice::from_slice(data).map_err(|e| match e {
+        HeaderSliceError::Len(_) => DecodeError::Truncated,
+        HeaderSliceError::Content(_) => DecodeError::Malformed,
+    })?;
+    let header_len = header.slice().len();
+    // The captured part of the IP payload, never past the IP length (a
+    // length of 0 is a segmentation-offload packet: take what is there).
+    let total = usize::from(header.total_len());
+    let end = if total >= header_len {
+        total.min(data.len())
+    } else {
+        data.len()
+    };
+    let payload = &data[header_len..end.max(header_len)];
+    let proto = Protocol::from_ip_number(header.protocol().0);
+    let mut ip = IpPacket {
+        src: IpAddr::V4(header.source_addr()),
+        dst: IpAddr::V4(header.destination_addr()),
+        proto,
+        src_port: 0,
+        dst_port: 0,
+        tcp: TcpFlags::default(),
+        payload: &[],
+    };
+    if header.fragments_offset().value() != 0 {
+        // A later fragment carries no transport header.
+        return Ok(with_ip(ifindex, outgoing, wire, ip));
+    }
+    match proto {
+        Protocol::Tcp => {
+            let tcp = TcpHeaderSlice::from_slice(payload).map_err(|_| DecodeError::Truncated)?;
+            ip.src_port = tcp.source_port();
+            ip.dst_port = tcp.destination_port();
+            ip.tcp = TcpFlags {
+                syn: tcp.syn(),
+                fin: tcp.fin(),
+                rst: tcp.rst(),
+            };
+            ip.payload = &payload[tcp.slice().len()..];
+        }
+        Protocol::Udp => {
+            let udp = UdpHeaderSlice::from_slice(payload).map_err(|_| DecodeError::Truncated)?;
+            ip.src_port = udp.source_port();
+            ip.dst_port = udp.destination_port();
+            ip.payload = &payload[udp.slice().len()..];
         }
         _ => {}
     }

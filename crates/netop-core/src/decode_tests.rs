@@ -366,3 +366,20 @@ fn too_many_vlan_tags_are_rejected() {
         Err(DecodeError::Truncated)
     );
 }
+
+#[test]
+fn ipv4_payload_is_the_captured_part_within_the_ip_length() {
+    let b = PacketBuilder::ipv4(V4_SRC, V4_DST, 64).udp(5353, 53);
+    let mut ip = Vec::new();
+    b.write(&mut ip, &[7u8; 40]).expect("build");
+    let p = decode(&frame(LinkType::RawIp, &ip)).expect("decode");
+    assert_eq!(p.ip.expect("ip").payload, &[7u8; 40][..]);
+    // Ethernet padding after the IP packet is not payload.
+    let mut padded = ip.clone();
+    padded.extend_from_slice(&[0u8; 6]);
+    let p = decode(&frame(LinkType::RawIp, &padded)).expect("decode");
+    assert_eq!(p.ip.expect("ip").payload.len(), 40);
+    // Cut by the snap length: what was captured.
+    let p = decode(&frame(LinkType::RawIp, &ip[..38])).expect("decode");
+    assert_eq!(p.ip.expect("ip").payload.len(), 10);
+}

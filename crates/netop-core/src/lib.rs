@@ -21,7 +21,7 @@ pub mod socket;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use capture::{Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
+pub use capture::{Batch, Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
 pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
 pub use flow::{FlowKey, Protocol};
 pub use interfaces::{HostInterfaces, InterfaceInfo};

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use netop_core::{Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
+use netop_core::{Batch, Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
 use pcap::{Active, Linktype, Offline, PacketHeader};
 
 /// The pseudo-device that captures on every interface.
@@ -64,6 +64,10 @@ pub struct PcapCapture {
 /// system time), while keeping the delay far below the life of a
 /// short-lived connection, which must still be looked up while it exists.
 const GATHER: Duration = Duration::from_millis(1);
+/// Frames handed over by one `dispatch`: under sustained load the ring is
+/// never empty, and the caller must still get control back to see its
+/// deadline and Ctrl-C.
+const DISPATCH_MAX: usize = 512;
 
 impl std::fmt::Debug for PcapCapture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -125,14 +129,7 @@ impl PcapCapture {
 impl Capture for PcapCapture {
     fn next_frame(&mut self) -> Result<Poll<'_>, CaptureError> {
         let (link, ifindex) = (self.link, self.ifindex);
-        if self.drained {
-            self.drained = false;
-            if self.batch > 1 {
-                std::thread::sleep(GATHER);
-            }
-            self.batch = 0;
-            wait_readable(&self.cap, self.timeout_ms);
-        }
+        self.wait_if_drained();
         match self.cap.next_packet() {
             Ok(packet) => {
                 self.batch += 1;
@@ -152,6 +149,25 @@ impl Capture for PcapCapture {
         }
     }
 
+    fn dispatch(&mut self, each: &mut dyn FnMut(&Frame<'_>)) -> Result<Batch, CaptureError> {
+        let (link, ifindex) = (self.link, self.ifindex);
+        self.wait_if_drained();
+        let n = self
+            .cap
+            .dispatch(Some(DISPATCH_MAX), |packet| {
+                each(&frame(packet.header, packet.data, link, ifindex))
+            })
+            .map_err(|e| map_pcap_error(&self.device, e))?;
+        if n == 0 {
+            self.drained = true;
+            return Ok(Batch::Idle);
+        }
+        self.batch = self
+            .batch
+            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        Ok(Batch::Frames(n))
+    }
+
     fn stats(&mut self) -> Result<CaptureStats, CaptureError> {
         let s = self
             .cap
@@ -162,6 +178,21 @@ impl Capture for PcapCapture {
             dropped: u64::from(s.dropped),
             if_dropped: u64::from(s.if_dropped),
         })
+    }
+}
+
+impl PcapCapture {
+    /// After the ring ran dry: let frames gather if traffic is flowing,
+    /// then wait for data (at most the read timeout).
+    fn wait_if_drained(&mut self) {
+        if self.drained {
+            self.drained = false;
+            if self.batch > 1 {
+                std::thread::sleep(GATHER);
+            }
+            self.batch = 0;
+            wait_readable(&self.cap, self.timeout_ms);
+        }
     }
 }
 

@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use netop_core::{Engine, Poll};
+use netop_core::{Batch, Engine};
 
 use crate::platform::Backend;
 
 /// How often sockets and addresses are re-read.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// Frames handled between two looks at the clock and the stop flag.
-const FRAMES_PER_CHECK: u32 = 256;
+const FRAMES_PER_CHECK: usize = 256;
 
 /// How a collection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,18 +69,20 @@ pub fn run(
     let start = Instant::now();
     let deadline = start + duration;
     let mut last_refresh = start;
-    let mut since_check = 0u32;
+    let mut since_check = 0usize;
     let ending = loop {
-        match capture.next_frame().context("capture failed")? {
-            Poll::Frame(frame) => {
-                engine.ingest(&frame, resolver.as_mut());
-                since_check += 1;
+        let batch = capture
+            .dispatch(&mut |frame| engine.ingest(frame, resolver.as_mut()))
+            .context("capture failed")?;
+        match batch {
+            Batch::Frames(n) => {
+                since_check += n;
                 if since_check < FRAMES_PER_CHECK {
                     continue;
                 }
             }
-            Poll::Idle => {}
-            Poll::Closed => break Ending::EndOfCapture,
+            Batch::Idle => {}
+            Batch::Closed => break Ending::EndOfCapture,
         }
         since_check = 0;
         let now = Instant::now();
