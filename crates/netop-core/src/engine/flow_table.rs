@@ -1,87 +1,78 @@
-//! The flow table: a hash index over a dense `Vec`, with the last two keys
-//! looked up remembered. Packets come in bursts of one flow (a TCP window,
-//! a datagram train; loopback traffic touches two flows per packet), so
-//! most lookups are answered by comparing a key or two, without hashing or
-//! probing.
+//! The flow table: flows stored in the hash table's own slots (one memory
+//! access finds key and flow), with the hashes of the last two keys looked
+//! up remembered. Packets come in bursts of one flow (a TCP window, a
+//! datagram train; loopback traffic touches two flows per packet), so most
+//! lookups skip hashing.
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 use crate::flow::PackedKey;
 
 #[derive(Debug, Clone)]
 pub(super) struct FlowTable<V> {
-    index: FxHashMap<PackedKey, usize>,
-    keys: Vec<PackedKey>,
-    values: Vec<V>,
-    /// The last two keys found, and their positions; `last[0]` is newer.
-    last: [Option<(PackedKey, usize)>; 2],
+    table: HashTable<(PackedKey, V)>,
+    /// The last two keys looked up and their hashes; `last[0]` is newer.
+    last: [Option<(PackedKey, u64)>; 2],
 }
 
 impl<V> Default for FlowTable<V> {
     fn default() -> Self {
         FlowTable {
-            index: FxHashMap::default(),
-            keys: Vec::new(),
-            values: Vec::new(),
+            table: HashTable::new(),
             last: [None, None],
         }
     }
 }
 
+fn hash(key: &PackedKey) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
 impl<V> FlowTable<V> {
     pub(super) fn len(&self) -> usize {
-        self.values.len()
+        self.table.len()
+    }
+
+    fn hash_of(&mut self, key: &PackedKey) -> u64 {
+        match self.last {
+            [Some((k, h)), _] if k == *key => h,
+            [newer, Some((k, h))] if k == *key => {
+                self.last = [Some((k, h)), newer];
+                h
+            }
+            [newer, _] => {
+                let h = hash(key);
+                self.last = [Some((*key, h)), newer];
+                h
+            }
+        }
     }
 
     pub(super) fn get_mut(&mut self, key: &PackedKey) -> Option<&mut V> {
-        let at = match self.last {
-            [Some((k, at)), _] if k == *key => at,
-            [newer, Some((k, at))] if k == *key => {
-                self.last = [Some((k, at)), newer];
-                at
-            }
-            [newer, _] => {
-                let at = *self.index.get(key)?;
-                self.last = [Some((*key, at)), newer];
-                at
-            }
-        };
-        self.values.get_mut(at)
+        let h = self.hash_of(key);
+        self.table.find_mut(h, |e| e.0 == *key).map(|e| &mut e.1)
     }
 
     /// Adds a flow; the key must not be in the table.
     pub(super) fn insert(&mut self, key: PackedKey, value: V) {
-        let at = self.values.len();
-        self.index.insert(key, at);
-        self.keys.push(key);
-        self.values.push(value);
-        self.last = [Some((key, at)), self.last[0]];
+        let h = self.hash_of(&key);
+        self.table.insert_unique(h, (key, value), |e| hash(&e.0));
     }
 
     pub(super) fn values(&self) -> impl Iterator<Item = &V> {
-        self.values.iter()
+        self.table.iter().map(|e| &e.1)
     }
 
     pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (&PackedKey, &mut V)> {
-        self.keys.iter().zip(self.values.iter_mut())
+        self.table.iter_mut().map(|e| (&e.0, &mut e.1))
     }
 
     /// Keeps the flows `keep` says yes to.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
-        self.last = [None, None];
-        let mut at = 0;
-        while at < self.values.len() {
-            if keep(&self.values[at]) {
-                at += 1;
-                continue;
-            }
-            let gone = self.keys.swap_remove(at);
-            self.values.swap_remove(at);
-            self.index.remove(&gone);
-            if let Some(moved) = self.keys.get(at) {
-                self.index.insert(*moved, at);
-            }
-        }
+        self.table.retain(|e| keep(&e.1));
     }
 }
 
@@ -101,7 +92,7 @@ mod tests {
     }
 
     #[test]
-    fn lookups_survive_removals_that_move_entries() {
+    fn lookups_survive_removals() {
         let mut t = FlowTable::default();
         for p in 0..10u16 {
             t.insert(key(p), p);
@@ -127,5 +118,6 @@ mod tests {
         t.insert(key(3), 33);
         assert_eq!(t.get_mut(&key(3)).copied(), Some(33));
         assert_eq!(t.iter_mut().count(), 7);
+        assert_eq!(t.values().count(), 7);
     }
 }
