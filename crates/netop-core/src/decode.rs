@@ -12,7 +12,7 @@
 
 use std::net::IpAddr;
 
-use etherparse::{LaxIpSlice, TcpSlice, UdpSlice};
+use etherparse::{LaxIpSlice, TcpHeaderSlice, UdpHeaderSlice};
 
 use crate::capture::{Frame, LinkType};
 use crate::flow::Protocol;
@@ -213,8 +213,9 @@ fn network<'a>(
     }
 }
 
-/// The IP layer (with IPv6 extension headers) and TCP/UDP ports, read by
-/// etherparse directly from the slice, tolerating a cut payload.
+/// The IP layer (IPv6 with its extension headers; IPv4 goes to [`ipv4`])
+/// and TCP/UDP ports, read by etherparse from the slice, tolerating a
+/// payload cut by the snap length.
 fn ip<'a>(
     ifindex: Option<u32>,
     outgoing: Option<bool>,
@@ -241,37 +242,11 @@ fn ip<'a>(
         tcp: TcpFlags::default(),
         payload: &[],
     };
-    match proto {
-        Protocol::Tcp | Protocol::Udp if payload.fragmented && !first_fragment(&slice) => {
-            // A later fragment carries no transport header: keep it under
-            // port 0 so its bytes still count.
-        }
-        Protocol::Tcp => {
-            let tcp = match TcpSlice::from_slice(payload.payload) {
-                Ok(tcp) => tcp,
-                Err(_) if payload.fragmented => return Ok(with_ip(ifindex, outgoing, wire, ip)),
-                Err(_) => return Err(DecodeError::Truncated),
-            };
-            ip.src_port = tcp.source_port();
-            ip.dst_port = tcp.destination_port();
-            ip.tcp = TcpFlags {
-                syn: tcp.syn(),
-                fin: tcp.fin(),
-                rst: tcp.rst(),
-            };
-            ip.payload = tcp.payload();
-        }
-        Protocol::Udp => {
-            let udp = match UdpSlice::from_slice_lax(payload.payload) {
-                Ok(udp) => udp,
-                Err(_) if payload.fragmented => return Ok(with_ip(ifindex, outgoing, wire, ip)),
-                Err(_) => return Err(DecodeError::Truncated),
-            };
-            ip.src_port = udp.source_port();
-            ip.dst_port = udp.destination_port();
-            ip.payload = udp.payload();
-        }
-        _ => {}
+    match transport(&mut ip, payload.payload) {
+        // A later fragment has no transport header: it is kept under port
+        // 0 so its bytes still count.
+        Err(_) if payload.fragmented => {}
+        result => result?,
     }
     Ok(with_ip(ifindex, outgoing, wire, ip))
 }
@@ -286,7 +261,7 @@ fn ipv4<'a>(
     data: &'a [u8],
 ) -> Result<Packet<'a>, DecodeError> {
     use etherparse::err::ipv4::HeaderSliceError;
-    use etherparse::{Ipv4HeaderSlice, TcpHeaderSlice, UdpHeaderSlice};
+    use etherparse::Ipv4HeaderSlice;
 
     let header = Ipv4HeaderSlice::from_slice(data).map_err(|e| match e {
         HeaderSliceError::Len(_) => DecodeError::Truncated,
@@ -312,11 +287,17 @@ fn ipv4<'a>(
         tcp: TcpFlags::default(),
         payload: &[],
     };
-    if header.fragments_offset().value() != 0 {
-        // A later fragment carries no transport header.
-        return Ok(with_ip(ifindex, outgoing, wire, ip));
+    // A later fragment carries no transport header.
+    if header.fragments_offset().value() == 0 {
+        transport(&mut ip, payload)?;
     }
-    match proto {
+    Ok(with_ip(ifindex, outgoing, wire, ip))
+}
+
+/// Reads TCP or UDP ports (and TCP flags) from the start of `payload`;
+/// other protocols have none.
+fn transport<'a>(ip: &mut IpPacket<'a>, payload: &'a [u8]) -> Result<(), DecodeError> {
+    match ip.proto {
         Protocol::Tcp => {
             let tcp = TcpHeaderSlice::from_slice(payload).map_err(|_| DecodeError::Truncated)?;
             ip.src_port = tcp.source_port();
@@ -336,7 +317,7 @@ fn ipv4<'a>(
         }
         _ => {}
     }
-    Ok(with_ip(ifindex, outgoing, wire, ip))
+    Ok(())
 }
 
 fn with_ip<'a>(
@@ -350,16 +331,6 @@ fn with_ip<'a>(
         outgoing,
         wire_len: wire,
         ip: Some(ip),
-    }
-}
-
-/// False for a later IPv4 fragment (offset above 0), which carries no
-/// transport header. IPv6 fragments are tried and kept under port 0 when
-/// no header parses.
-fn first_fragment(slice: &LaxIpSlice<'_>) -> bool {
-    match slice {
-        LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
-        LaxIpSlice::Ipv6(_) => true,
     }
 }
 
