@@ -117,7 +117,52 @@ fn test() -> Result<()> {
     ]))?;
     // The end-to-end tests run the built binary, so build it first.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
-    run(cargo().args(["test", "--workspace", "--no-fail-fast"]))
+    test_with_summary(cargo().args(["test", "--workspace", "--no-fail-fast"]))
+}
+
+/// Runs `cargo test`, passing its output through, and ends with one line
+/// adding up every test binary's `test result:` line, so the last line
+/// says what the whole suite did (not what the last binary did).
+fn test_with_summary(cmd: &mut Command) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    eprintln!("xtask: {cmd:?}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start cargo test")?;
+    let stdout = child.stdout.take().context("cargo test has no stdout")?;
+    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo test output")?;
+        println!("{line}");
+        if let Some(result) = line.strip_prefix("test result: ") {
+            let count = |word: &str| -> u64 {
+                result
+                    .split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .strip_suffix(word)?
+                            .trim()
+                            .rsplit(' ')
+                            .next()?
+                            .parse()
+                            .ok()
+                    })
+                    .unwrap_or(0)
+            };
+            passed += count("passed");
+            failed += count("failed");
+            ignored += count("ignored");
+        }
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    println!("{passed} passed, {failed} failed, {ignored} skipped");
+    if !status.success() {
+        bail!("cargo test failed with {status}");
+    }
+    Ok(())
 }
 
 fn snapshot(rest: &[String]) -> Result<()> {
