@@ -171,6 +171,24 @@ impl Proc {
     }
 
     /// Stdout seen so far and stderr, for error messages.
+    /// Waits until this process holds a bound, running packet socket (its
+    /// capture is open), failing if it exits first or `limit` passes.
+    pub fn wait_capturing(&mut self, limit: std::time::Duration) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if crate::netop::has_running_packet_socket(self.pid()) {
+                return Ok(());
+            }
+            if let Some(status) = self.try_exit()? {
+                anyhow::bail!("exited ({status}) before capturing:\n{}", self.describe());
+            }
+            if std::time::Instant::now() >= deadline {
+                anyhow::bail!("no packet socket within {limit:?}:\n{}", self.describe());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "--- {} stdout ---\n{}\n--- {} stderr ---\n{}",

@@ -169,26 +169,11 @@ impl NetopRun {
 
     /// Waits until netop holds a bound packet socket (its capture is open).
     pub fn wait_capturing(&mut self, limit: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if has_running_packet_socket(self.proc.pid()) {
-                std::thread::sleep(SETTLE);
-                return Ok(());
-            }
-            if let Some(status) = self.proc.try_exit()? {
-                bail!(
-                    "netop exited ({status}) before capturing:\n{}",
-                    self.proc.describe()
-                );
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "netop opened no packet socket within {limit:?}:\n{}",
-                    self.proc.describe()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.proc
+            .wait_capturing(limit)
+            .context("netop did not start capturing")?;
+        std::thread::sleep(SETTLE);
+        Ok(())
     }
 
     /// Waits for netop to print its snapshot and exit, and parses it.

@@ -12,11 +12,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use netop_e2e::child::Proc;
-use netop_e2e::netop::has_running_packet_socket;
 use netop_e2e::{Counts, UsageRow};
 use nix::sys::signal::Signal;
 
@@ -211,25 +210,7 @@ impl Running {
 
     /// Waits until the monitor has a bound, running packet socket.
     pub fn wait_capturing(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + START_LIMIT;
-        loop {
-            if has_running_packet_socket(self.pid()) {
-                return Ok(());
-            }
-            if let Some(status) = self.proc.try_exit()? {
-                bail!(
-                    "exited ({status}) before capturing:\n{}",
-                    self.proc.describe()
-                );
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "no packet socket within {START_LIMIT:?}:\n{}",
-                    self.proc.describe()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.proc.wait_capturing(START_LIMIT)
     }
 
     /// CPU time used so far (all threads).
