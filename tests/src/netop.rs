@@ -118,6 +118,8 @@ pub struct NetopOptions {
     pub duration_secs: u64,
     /// `--interface`; `None` captures on netop's default device.
     pub interface: Option<String>,
+    /// `--bpf-buffer`; `None` keeps netop's default.
+    pub bpf_buffer: Option<u32>,
 }
 
 impl NetopOptions {
@@ -130,6 +132,9 @@ impl NetopOptions {
         ];
         if let Some(iface) = &self.interface {
             args.extend(["--interface".to_owned(), iface.clone()]);
+        }
+        if let Some(bytes) = self.bpf_buffer {
+            args.extend(["--bpf-buffer".to_owned(), bytes.to_string()]);
         }
         args
     }
@@ -328,6 +333,7 @@ mod tests {
         let options = NetopOptions {
             duration_secs: 5,
             interface: Some("veth0".into()),
+            bpf_buffer: None,
         };
         assert_eq!(
             options.args(),

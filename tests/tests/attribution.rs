@@ -24,6 +24,7 @@ fn default_device() -> Option<NetopOptions> {
     Some(NetopOptions {
         duration_secs: NETOP_SECONDS,
         interface: None,
+        bpf_buffer: None,
     })
 }
 
@@ -221,6 +222,7 @@ fn three_tcp_streams_are_attributed_with_an_explicit_interface() -> anyhow::Resu
     let netop = NetopOptions {
         duration_secs: NETOP_SECONDS,
         interface: Some(host.host_if.clone()),
+        bpf_buffer: None,
     };
     let outcome = three_streams(&host, 25001)?.run(Some(netop))?;
     // On one interface that carries nothing else, all of netop's rows

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use netop_e2e::Counts;
 
-use crate::monitor::{CpuTime, NetopSetup, Running, Seen, Tool};
+use crate::monitor::{CpuTime, Running, Seen, Tool};
+use netop_e2e::NetopOptions;
 
 /// Loopback connections; both ends stay open, so twice as many sockets.
 pub const CONNECTIONS: usize = 500;
@@ -41,7 +42,7 @@ pub fn run(netop: &Tool, duration_secs: u64) -> anyhow::Result<IdleResult> {
         "livebench: idle, {CONNECTIONS} loopback connections, netop on any for {duration_secs} s"
     );
     let sockets = open_connections(CONNECTIONS)?;
-    let setup = NetopSetup {
+    let setup = NetopOptions {
         duration_secs,
         interface: None,
         bpf_buffer: None,

@@ -14,7 +14,8 @@ use anyhow::Context;
 use netop_e2e::child::{Done, Proc};
 use netop_e2e::{Counts, Netns};
 
-use crate::monitor::{self, CpuTime, Kind, NetopSetup, Running, Seen, Tool};
+use crate::monitor::{self, CpuTime, Kind, Running, Seen, Tool};
+use netop_e2e::NetopOptions;
 
 /// Datagram payload: 18 bytes make a 60-byte Ethernet frame, the minimum.
 pub const PAYLOAD: u64 = 18;
@@ -84,7 +85,7 @@ impl Bench<'_> {
     ) -> anyhow::Result<RunResult> {
         eprintln!("livebench: {label}");
         let iface = self.host.host_if.as_str();
-        let netop = NetopSetup {
+        let netop = NetopOptions {
             // A bound only: netop is stopped with SIGINT after the window.
             duration_secs: self.seconds + 60,
             interface: Some(iface.to_owned()),

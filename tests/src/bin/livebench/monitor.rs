@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use netop_e2e::child::Proc;
-use netop_e2e::{Counts, UsageRow};
+use netop_e2e::{Counts, NetopOptions, UsageRow};
 use nix::sys::signal::Signal;
 
 /// How long a monitor may take to open its capture.
@@ -141,34 +141,8 @@ fn version_of(bin: &Path, flag: &str) -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
-/// How netop is run: its window is only a bound, it is stopped with SIGINT.
-#[derive(Debug, Clone)]
-pub struct NetopSetup {
-    pub duration_secs: u64,
-    pub interface: Option<String>,
-    pub bpf_buffer: Option<u32>,
-}
-
-impl NetopSetup {
-    pub fn args(&self) -> Vec<String> {
-        let mut args = vec![
-            "--duration".to_owned(),
-            self.duration_secs.to_string(),
-            "--format".to_owned(),
-            "json".to_owned(),
-        ];
-        if let Some(iface) = &self.interface {
-            args.extend(["--interface".to_owned(), iface.clone()]);
-        }
-        if let Some(bytes) = self.bpf_buffer {
-            args.extend(["--bpf-buffer".to_owned(), bytes.to_string()]);
-        }
-        args
-    }
-}
-
 /// The command line each monitor gets, capturing on `iface`.
-pub fn command_line(kind: Kind, iface: &str, netop: &NetopSetup) -> Vec<String> {
+pub fn command_line(kind: Kind, iface: &str, netop: &NetopOptions) -> Vec<String> {
     let own = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
     match kind {
         Kind::Netop => netop.args(),
