@@ -211,6 +211,11 @@ fn fixture() -> Fixture {
     }
 }
 
+/// Runs a command that must succeed and returns its standard output.
+fn stdout_of(mut cmd: assert_cmd::Command) -> Vec<u8> {
+    cmd.assert().success().get_output().stdout.clone()
+}
+
 fn replay(fx: &Fixture, extra: &[&str]) -> assert_cmd::Command {
     let mut cmd = netop();
     cmd.args(["--duration", "1", "--replay"])
@@ -224,12 +229,7 @@ fn replay(fx: &Fixture, extra: &[&str]) -> assert_cmd::Command {
 #[test]
 fn replayed_snapshot_tsv_has_the_measured_numbers() {
     let fx = fixture();
-    let out = replay(&fx, &[])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(replay(&fx, &[]));
     let text = String::from_utf8(out).expect("utf-8");
     let mut lines = text.lines();
     assert_eq!(
@@ -256,12 +256,7 @@ fn replayed_snapshot_tsv_has_the_measured_numbers() {
 #[test]
 fn replayed_snapshot_json_and_pretty() {
     let fx = fixture();
-    let out = replay(&fx, &["--format", "json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(replay(&fx, &["--format", "json"]));
     let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
     let arr = json.as_array().expect("array");
     assert_eq!(arr.len(), 3);
@@ -270,12 +265,7 @@ fn replayed_snapshot_json_and_pretty() {
     assert!(arr[2]["pid"].is_null());
     assert_eq!(arr[2]["process"], "unknown");
 
-    let out = replay(&fx, &["--format", "pretty"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(replay(&fx, &["--format", "pretty"]));
     let text = String::from_utf8(out).expect("utf-8");
     assert!(text.starts_with("Per-Process Network Traffic\n"));
     assert!(text.contains("TOTAL"));
@@ -285,21 +275,11 @@ fn replayed_snapshot_json_and_pretty() {
 #[test]
 fn filter_keeps_matching_processes_and_remote_addresses() {
     let fx = fixture();
-    let out = replay(&fx, &["--filter", "CURL"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(replay(&fx, &["--filter", "CURL"]));
     let text = String::from_utf8(out).expect("utf-8");
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.contains("\tcurl\t"));
-    let out = replay(&fx, &["--filter", "203.0.113"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(replay(&fx, &["--filter", "203.0.113"]));
     let text = String::from_utf8(out).expect("utf-8");
     assert_eq!(
         text.lines().nth(1).map(|l| l.starts_with("-\tunknown\t")),
