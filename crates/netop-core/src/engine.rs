@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::capture::{CaptureStats, Frame};
 use crate::decode::{decode, TcpFlags};
 use crate::direction::LocalAddrs;
-use crate::flow::{Counters, Direction, Flow, FlowKey, Owner, PackedKey};
+use crate::flow::{Counters, Direction, Flow, FlowKey, PackedKey};
 use crate::history::{FlowHistory, History};
 use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, SocketResolver, SocketTable};
@@ -349,10 +349,6 @@ impl Engine {
             first_seen: u.ts,
             last_seen: u.ts,
             ifindex: u.ifindex,
-            owner: match slot {
-                Some(s) => Owner::Process(self.processes.get(s).info.pid),
-                None => Owner::Pending,
-            },
             closing: u.tcp.fin || u.tcp.rst,
             opened_by: dir,
             history: FlowHistory::default(),
@@ -414,7 +410,6 @@ impl Engine {
         };
         let process = self.processes.get_mut(slot);
         entry.slot = Some(slot);
-        entry.flow.owner = Owner::Process(process.info.pid);
         self.unknown.take_flow(&entry.flow, entry.matched);
         process.account.give_flow(&entry.flow, entry.matched);
     }

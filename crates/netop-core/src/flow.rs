@@ -158,16 +158,6 @@ pub enum Direction {
     Tx,
 }
 
-/// Who owns a flow, once attribution has decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
-    /// Not looked up successfully yet; bytes sit in the unknown bucket and
-    /// move to the process if a later refresh finds the socket.
-    Pending,
-    /// The process with this pid.
-    Process(u32),
-}
-
 /// One flow's state.
 #[derive(Debug, Clone)]
 pub struct Flow {
@@ -176,7 +166,6 @@ pub struct Flow {
     pub last_seen: Duration,
     /// Interface of the most recent packet.
     pub ifindex: u32,
-    pub owner: Owner,
     /// A FIN or RST was seen: the flow may expire sooner.
     pub closing: bool,
     /// Who sent the first packet seen: `Tx` means this host opened it.
