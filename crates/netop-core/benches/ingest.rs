@@ -71,6 +71,7 @@ fn interfaces() -> Vec<InterfaceInfo> {
             "192.0.2.10".parse().expect("ip"),
             "2001:db8::10".parse().expect("ip"),
         ],
+        ..Default::default()
     }]
 }
 

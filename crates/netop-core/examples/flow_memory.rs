@@ -29,6 +29,7 @@ fn main() {
         name: "eth0".into(),
         up: true,
         addrs: vec!["192.0.2.10".parse().expect("ip")],
+        ..Default::default()
     }]);
     let specs: Vec<PacketSpec> = (0..FLOWS)
         .map(|i| {

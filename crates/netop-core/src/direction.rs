@@ -121,6 +121,7 @@ mod tests {
             name: "eth0".into(),
             up: true,
             addrs: addrs.to_vec(),
+            ..Default::default()
         }]
     }
 

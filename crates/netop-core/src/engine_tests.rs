@@ -17,12 +17,14 @@ fn interfaces() -> Vec<InterfaceInfo> {
             name: "lo".into(),
             up: true,
             addrs: vec!["127.0.0.1".parse().expect("ip")],
+            ..Default::default()
         },
         InterfaceInfo {
             index: 2,
             name: "eth0".into(),
             up: true,
             addrs: vec![ME.parse::<IpAddr>().expect("ip")],
+            ..Default::default()
         },
     ]
 }
@@ -485,6 +487,7 @@ fn ipv6_flows_are_attributed() {
         name: "eth0".into(),
         up: true,
         addrs: vec!["2001:db8::10".parse().expect("ip")],
+        ..Default::default()
     }]);
     e.refresh(r.sockets().expect("table"));
     feed(

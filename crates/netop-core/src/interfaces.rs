@@ -7,12 +7,29 @@
 use std::net::IpAddr;
 
 /// One network interface of the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InterfaceInfo {
     pub index: u32,
     pub name: String,
     pub up: bool,
     pub addrs: Vec<IpAddr>,
+    /// The kernel's own counters for the interface, when the backend can
+    /// read them (the Interface view shows packets and errors from here).
+    pub kernel: Option<KernelCounters>,
+}
+
+/// Kernel counters of one interface, since the interface appeared (not
+/// since netop started).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelCounters {
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_dropped: u64,
 }
 
 /// Lists the host's interfaces.

@@ -40,6 +40,7 @@ impl HostInterfaces for LinuxInterfaces {
                         name: ifa.interface_name.clone(),
                         up: false,
                         addrs: Vec::new(),
+                        kernel: None,
                     });
                     out.len() - 1
                 }
@@ -57,23 +58,16 @@ impl HostInterfaces for LinuxInterfaces {
                 }
             }
         }
+        for info in &mut out {
+            info.kernel = interface_counters(&info.name);
+        }
         Ok(out)
     }
 }
 
 /// Kernel counters of one interface, as `/sys/class/net/NAME/statistics`
-/// reports them (since the interface appeared, not since netop started).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct IfCounters {
-    pub rx_bytes: u64,
-    pub tx_bytes: u64,
-    pub rx_packets: u64,
-    pub tx_packets: u64,
-    pub rx_errors: u64,
-    pub tx_errors: u64,
-    pub rx_dropped: u64,
-    pub tx_dropped: u64,
-}
+/// reports them.
+pub use netop_core::interfaces::KernelCounters as IfCounters;
 
 /// The statistics files [`interface_counters`] reads.
 const COUNTER_FILES: [&str; 8] = [

@@ -44,6 +44,7 @@ pub fn backend(capture: Box<dyn Capture>, sockets: Option<&Path>) -> Result<Back
             name: "replay".to_string(),
             up: true,
             addrs,
+            ..Default::default()
         }])),
         sockets: None,
     })
