@@ -23,10 +23,12 @@ use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, SocketResolver, SocketTable};
 
 mod flow_table;
+mod live;
 mod report;
 mod slots;
 
 use flow_table::FlowTable;
+pub use live::{LiveConnection, LiveInterface, LiveProcess, LiveReport, Rate};
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
 use slots::Slots;
 
@@ -116,6 +118,9 @@ struct InterfaceState {
     name: String,
     counters: Counters,
     history: History,
+    /// Per-minute bytes (the ring indexed by Unix minute), for the
+    /// Interface view's hour of history.
+    minutes: History,
 }
 
 /// Flow table, attribution and aggregation.
@@ -132,6 +137,9 @@ pub struct Engine {
     processes: Slots<ProcessState>,
     unknown: Account,
     interfaces: Slots<InterfaceState>,
+    /// The host's interfaces as last listed (addresses, state, kernel
+    /// counters), for the monitor.
+    host_interfaces: Vec<InterfaceInfo>,
     /// The interface of the previous packet: (ifindex, slot).
     last_interface: Option<(u32, usize)>,
     stats: EngineStats,
@@ -212,6 +220,7 @@ impl Engine {
             processes: Slots::default(),
             unknown: Account::default(),
             interfaces: Slots::default(),
+            host_interfaces: Vec::new(),
             last_interface: None,
             stats: EngineStats::default(),
             capture: CaptureStats::default(),
@@ -229,6 +238,7 @@ impl Engine {
                 state.name = i.name.clone();
             }
         }
+        self.host_interfaces = interfaces.to_vec();
     }
 
     /// Records the capture's kernel counters.
@@ -319,6 +329,7 @@ impl Engine {
         let iface = self.interfaces.get_mut(slot);
         iface.counters.add(dir, bytes);
         iface.history.add(sec, dir == Direction::Rx, bytes);
+        iface.minutes.add(sec / 60, dir == Direction::Rx, bytes);
     }
 
     fn account(

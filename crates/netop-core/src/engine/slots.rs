@@ -28,6 +28,10 @@ impl<V> Slots<V> {
         })
     }
 
+    pub(super) fn get(&self, slot: usize) -> &V {
+        &self.items[slot]
+    }
+
     pub(super) fn get_mut(&mut self, slot: usize) -> &mut V {
         &mut self.items[slot]
     }

@@ -1,0 +1,346 @@
+//! The monitor's picture of an engine: every process with sockets or recent
+//! traffic, every connection and socket, every interface, with rates and
+//! histories, as owned data.
+//!
+//! The capture thread builds one [`LiveReport`] per refresh and hands it to
+//! the drawing thread, so drawing never holds the engine and capture never
+//! waits for drawing. Sorting and filtering for display happen on the
+//! drawing side; here everything is listed once, in no promised order.
+
+use std::net::IpAddr;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::capture::CaptureStats;
+use crate::flow::{Counters, Direction, FlowKey, Protocol};
+use crate::history::HISTORY_LEN;
+use crate::interfaces::{InterfaceInfo, KernelCounters};
+use crate::socket::{SocketEntry, TcpState};
+
+use super::report::UNKNOWN;
+use super::{Engine, EngineStats};
+
+/// Bytes per second, received and sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rate {
+    pub rx: u64,
+    pub tx: u64,
+}
+
+impl Rate {
+    pub fn total(&self) -> u64 {
+        self.rx + self.tx
+    }
+
+    /// The mean of the last `window` samples (at least one).
+    fn of(samples: &[(u64, u64)], window: usize) -> Rate {
+        let window = window.clamp(1, samples.len().max(1));
+        let recent = &samples[samples.len().saturating_sub(window)..];
+        let (rx, tx) = recent
+            .iter()
+            .fold((0, 0), |(rx, tx), s| (rx + s.0, tx + s.1));
+        Rate {
+            rx: rx / window as u64,
+            tx: tx / window as u64,
+        }
+    }
+}
+
+/// One row of the Process view. `pid` is `None` for the unknown row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveProcess {
+    pub pid: Option<u32>,
+    pub name: String,
+    pub user: String,
+    /// Open network sockets (from the last socket table).
+    pub sockets: usize,
+    /// Established TCP connections plus UDP flows with recent traffic.
+    pub conns: usize,
+    pub rate: Rate,
+    /// Bytes since netop started.
+    pub totals: Counters,
+    /// Per-second (rx, tx) bytes, oldest first, ending at the report's
+    /// second: [`HISTORY_LEN`] samples.
+    pub history: Vec<(u64, u64)>,
+}
+
+/// One connection (a flow, a connected socket without traffic yet) or one
+/// unconnected socket (a listener, an unconnected UDP socket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveConnection {
+    pub pid: Option<u32>,
+    pub process: String,
+    pub key: FlowKey,
+    /// The socket's TCP state; `None` when no socket is known for the flow
+    /// or the protocol has no states.
+    pub state: Option<TcpState>,
+    /// A socket with no remote end: shown under its process, not in the
+    /// Connection view.
+    pub unconnected: bool,
+    /// Who opened it: `Tx` = this host (Out), `Rx` = the remote end (In).
+    pub opened_by: Option<Direction>,
+    pub ifindex: u32,
+    pub interface: String,
+    pub rate: Rate,
+    pub totals: Counters,
+    pub rtt_us: Option<u32>,
+    pub retrans: Option<u32>,
+    /// Socket inode; 0 when no socket is known.
+    pub inode: u64,
+    /// The passive DNS name of the remote address, when one was seen.
+    pub remote_name: Option<String>,
+    /// As [`LiveProcess::history`].
+    pub history: Vec<(u64, u64)>,
+}
+
+/// One interface: the host's view plus what netop counted on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveInterface {
+    pub index: u32,
+    pub name: String,
+    pub up: bool,
+    pub addrs: Vec<IpAddr>,
+    pub kernel: Option<KernelCounters>,
+    pub rate: Rate,
+    pub totals: Counters,
+    /// Per-minute (rx, tx) bytes, oldest first, ending at the report's
+    /// minute: [`HISTORY_LEN`] samples.
+    pub minutes: Vec<(u64, u64)>,
+}
+
+/// Everything the monitor draws from, at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct LiveReport {
+    /// The last complete Unix second: rates and histories end here.
+    pub second: u64,
+    pub processes: Vec<LiveProcess>,
+    pub connections: Vec<LiveConnection>,
+    pub interfaces: Vec<LiveInterface>,
+    pub capture: CaptureStats,
+    pub stats: EngineStats,
+    /// Flows in the engine's table.
+    pub flows: usize,
+}
+
+impl Engine {
+    /// The monitor's report. `second` is the last complete Unix second
+    /// (the caller's clock, so tests choose it); rates are the mean over
+    /// the `window` seconds ending there.
+    pub fn live_report(&self, second: u64, window: u32) -> LiveReport {
+        let window = window.max(1) as usize;
+        let iface_names: FxHashMap<u32, &str> = self
+            .host_interfaces
+            .iter()
+            .map(|i| (i.index, i.name.as_str()))
+            .collect();
+        let iface_name = |index: u32| -> String {
+            match iface_names.get(&index) {
+                Some(name) => (*name).to_string(),
+                None if index == 0 => String::new(),
+                None => format!("if{index}"),
+            }
+        };
+
+        let mut connections = Vec::with_capacity(self.flows.len());
+        let mut seen_sockets: FxHashSet<u64> = FxHashSet::default();
+        for entry in self.flows.values() {
+            let history = entry.flow.history.samples(second, HISTORY_LEN);
+            let owner = entry.slot.map(|slot| &self.processes.get(slot).info);
+            let socket = self.sockets.find(&entry.key);
+            if let Some(s) = socket {
+                if !s.is_unconnected() {
+                    seen_sockets.insert(s.inode);
+                }
+            }
+            connections.push(LiveConnection {
+                pid: owner.map(|o| o.pid),
+                process: owner.map_or_else(|| UNKNOWN.to_string(), |o| o.name.clone()),
+                key: entry.key,
+                state: socket
+                    .filter(|s| !s.is_unconnected() || s.proto == Protocol::Tcp)
+                    .map(|s| s.state)
+                    .filter(|s| *s != TcpState::None),
+                unconnected: false,
+                opened_by: Some(entry.flow.opened_by),
+                ifindex: entry.flow.ifindex,
+                interface: iface_name(entry.flow.ifindex),
+                rate: Rate::of(&history, window),
+                totals: entry.flow.counters,
+                rtt_us: socket.and_then(|s| s.rtt_us),
+                retrans: socket.and_then(|s| s.retrans),
+                inode: socket.map_or(0, |s| s.inode),
+                remote_name: self.remote_name(entry.key.remote_ip),
+                history,
+            });
+        }
+
+        // Sockets the flow table has no traffic for: idle connections and
+        // unconnected sockets.
+        let listening: FxHashSet<(Protocol, u16)> = self
+            .sockets
+            .entries()
+            .iter()
+            .filter(|s| s.state == TcpState::Listen)
+            .map(|s| (s.proto, s.local.port()))
+            .collect();
+        let mut per_pid: FxHashMap<u32, usize> = FxHashMap::default();
+        for s in self.sockets.entries() {
+            let Some(owner) = &s.owner else { continue };
+            *per_pid.entry(owner.pid).or_default() += 1;
+            if !s.is_unconnected() && seen_sockets.contains(&s.inode) {
+                continue;
+            }
+            connections.push(socket_row(s, &listening));
+        }
+
+        let mut conns: FxHashMap<Option<u32>, usize> = FxHashMap::default();
+        for c in &connections {
+            let active = match c.key.proto {
+                Protocol::Tcp => c.state == Some(TcpState::Established),
+                Protocol::Udp => !c.unconnected && c.totals.total_bytes() > 0,
+                _ => false,
+            };
+            if active {
+                *conns.entry(c.pid).or_default() += 1;
+            }
+        }
+
+        let mut processes = Vec::new();
+        let mut listed: FxHashSet<u32> = FxHashSet::default();
+        for p in self.processes.iter() {
+            let history = p.account.history.samples(second, HISTORY_LEN);
+            let sockets = per_pid.get(&p.info.pid).copied().unwrap_or(0);
+            let recent = history.iter().any(|s| s.0 + s.1 > 0);
+            if sockets == 0 && !recent {
+                continue;
+            }
+            listed.insert(p.info.pid);
+            processes.push(LiveProcess {
+                pid: Some(p.info.pid),
+                name: p.info.name.clone(),
+                user: p.info.user.clone(),
+                sockets,
+                conns: conns.get(&Some(p.info.pid)).copied().unwrap_or(0),
+                rate: Rate::of(&history, window),
+                totals: p.account.counters,
+                history,
+            });
+        }
+        // Processes with sockets and no traffic yet.
+        for s in self.sockets.entries() {
+            let Some(owner) = &s.owner else { continue };
+            if !listed.insert(owner.pid) {
+                continue;
+            }
+            processes.push(LiveProcess {
+                pid: Some(owner.pid),
+                name: owner.name.clone(),
+                user: owner.user.clone(),
+                sockets: per_pid.get(&owner.pid).copied().unwrap_or(0),
+                conns: conns.get(&Some(owner.pid)).copied().unwrap_or(0),
+                rate: Rate::default(),
+                totals: Counters::default(),
+                history: vec![(0, 0); HISTORY_LEN],
+            });
+        }
+        let unknown = self.unknown.history.samples(second, HISTORY_LEN);
+        if unknown.iter().any(|s| s.0 + s.1 > 0) {
+            processes.push(LiveProcess {
+                pid: None,
+                name: UNKNOWN.to_string(),
+                user: String::new(),
+                sockets: 0,
+                conns: conns.get(&None).copied().unwrap_or(0),
+                rate: Rate::of(&unknown, window),
+                totals: self.unknown.counters,
+                history: unknown,
+            });
+        }
+
+        LiveReport {
+            second,
+            processes,
+            connections,
+            interfaces: self.live_interfaces(second, window),
+            capture: self.capture,
+            stats: self.stats,
+            flows: self.flows.len(),
+        }
+    }
+
+    fn live_interfaces(&self, second: u64, window: usize) -> Vec<LiveInterface> {
+        let counted: FxHashMap<u32, &super::InterfaceState> =
+            self.interfaces.iter().map(|i| (i.index, i)).collect();
+        let mut out: Vec<LiveInterface> = self
+            .host_interfaces
+            .iter()
+            .map(|info: &InterfaceInfo| {
+                let state = counted.get(&info.index);
+                let history = state.map_or_else(
+                    || vec![(0, 0); HISTORY_LEN],
+                    |s| s.history.samples(second, HISTORY_LEN),
+                );
+                LiveInterface {
+                    index: info.index,
+                    name: info.name.clone(),
+                    up: info.up,
+                    addrs: info.addrs.clone(),
+                    kernel: info.kernel,
+                    rate: Rate::of(&history, window),
+                    totals: state.map_or_else(Counters::default, |s| s.counters),
+                    minutes: state.map_or_else(
+                        || vec![(0, 0); HISTORY_LEN],
+                        |s| s.minutes.samples(second / 60, HISTORY_LEN),
+                    ),
+                }
+            })
+            .collect();
+        out.sort_by_key(|i| i.index);
+        out
+    }
+
+    /// The DNS name last seen for `ip`, if any.
+    fn remote_name(&self, _ip: IpAddr) -> Option<String> {
+        None
+    }
+}
+
+/// A socket without traffic in the flow table.
+fn socket_row(s: &SocketEntry, listening: &FxHashSet<(Protocol, u16)>) -> LiveConnection {
+    let unconnected = s.is_unconnected();
+    let owner = s.owner.as_ref();
+    let opened_by = if unconnected {
+        None
+    } else if listening.contains(&(s.proto, s.local.port())) {
+        Some(Direction::Rx)
+    } else {
+        Some(Direction::Tx)
+    };
+    LiveConnection {
+        pid: owner.map(|o| o.pid),
+        process: owner.map_or_else(|| UNKNOWN.to_string(), |o| o.name.clone()),
+        key: FlowKey {
+            proto: s.proto,
+            local_ip: s.local.ip(),
+            local_port: s.local.port(),
+            remote_ip: s.remote.ip(),
+            remote_port: s.remote.port(),
+        },
+        state: (s.state != TcpState::None).then_some(s.state),
+        unconnected,
+        opened_by,
+        ifindex: 0,
+        interface: String::new(),
+        rate: Rate::default(),
+        totals: Counters::default(),
+        rtt_us: s.rtt_us,
+        retrans: s.retrans,
+        inode: s.inode,
+        remote_name: None,
+        history: vec![(0, 0); HISTORY_LEN],
+    }
+}
+
+#[cfg(test)]
+#[path = "live_tests.rs"]
+mod tests;
