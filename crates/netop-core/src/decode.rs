@@ -68,6 +68,8 @@ pub struct TcpFlags {
     pub syn: bool,
     pub fin: bool,
     pub rst: bool,
+    /// Sequence number (DNS over TCP follows its streams by it).
+    pub seq: u32,
 }
 
 /// Why a frame could not be decoded.
@@ -306,6 +308,7 @@ fn transport<'a>(ip: &mut IpPacket<'a>, payload: &'a [u8]) -> Result<(), DecodeE
                 syn: tcp.syn(),
                 fin: tcp.fin(),
                 rst: tcp.rst(),
+                seq: tcp.sequence_number(),
             };
             ip.payload = &payload[tcp.slice().len()..];
         }

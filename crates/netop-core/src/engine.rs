@@ -46,6 +46,8 @@ pub struct EngineConfig {
     /// Look up unknown flows right away (on) or wait for the next socket
     /// table (off; for measuring what the lookup buys).
     pub lookup_new_flows: bool,
+    /// The DNS observatory's settings; `None` (`--no-dns`) reads no DNS.
+    pub dns: Option<crate::dns::DnsConfig>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +57,7 @@ impl Default for EngineConfig {
             closed_timeout: Duration::from_secs(5),
             filter: None,
             lookup_new_flows: true,
+            dns: Some(crate::dns::DnsConfig::default()),
         }
     }
 }
@@ -146,6 +149,8 @@ pub struct Engine {
     capture: CaptureStats,
     /// Timestamp of the newest frame.
     latest: Duration,
+    /// The DNS observatory, when DNS is on (see `engine/dns.rs`).
+    dns: Option<crate::dns::DnsObserver>,
 }
 
 /// A flow plus what the engine derived about it once.
@@ -211,7 +216,9 @@ impl Engine {
             .as_ref()
             .map(|f| f.to_lowercase())
             .filter(|f| !f.is_empty());
+        let dns = config.dns.clone().map(crate::dns::DnsObserver::new);
         Engine {
+            dns,
             config,
             pattern,
             local: LocalAddrs::default(),
@@ -239,6 +246,9 @@ impl Engine {
             }
         }
         self.host_interfaces = interfaces.to_vec();
+        if let Some(dns) = &mut self.dns {
+            dns.set_interfaces(interfaces);
+        }
     }
 
     /// Records the capture's kernel counters.
@@ -307,6 +317,9 @@ impl Engine {
         self.account(sides.first.0, sides.first.1, &update, resolver);
         if let Some((dir, key)) = sides.second {
             self.account(dir, key, &update, resolver);
+        }
+        if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
+            self.observe_dns(&ip, frame.ts, ifindex);
         }
     }
 
@@ -387,7 +400,9 @@ impl Engine {
 
     fn remote_matches(&self, key: &FlowKey) -> bool {
         match &self.pattern {
-            Some(p) => key.remote_ip.to_string().contains(p.as_str()),
+            Some(p) => {
+                key.remote_ip.to_string().contains(p.as_str()) || self.remote_name_matches(key, p)
+            }
             None => false,
         }
     }
@@ -423,6 +438,8 @@ impl Engine {
         entry.slot = Some(slot);
         self.unknown.take_flow(&entry.flow, entry.matched);
         process.account.give_flow(&entry.flow, entry.matched);
+        let key = entry.key;
+        self.dns_owner_found(&key, slot);
     }
 
     /// Finds the owner of a new flow: last socket table first, then one
@@ -502,6 +519,9 @@ impl Engine {
             now.saturating_sub(e.flow.last_seen) < limit
         });
         self.stats.flows_expired += (before - self.flows.len()) as u64;
+        if let Some(dns) = &mut self.dns {
+            dns.expire(now);
+        }
     }
 }
 

@@ -16,6 +16,9 @@ pub struct InterfaceInfo {
     /// The kernel's own counters for the interface, when the backend can
     /// read them (the Interface view shows packets and errors from here).
     pub kernel: Option<KernelCounters>,
+    /// DNS servers the system's configuration sends this interface's
+    /// queries to (resolv.conf by route, systemd-resolved per link).
+    pub dns_servers: Vec<IpAddr>,
 }
 
 /// Kernel counters of one interface, since the interface appeared (not

@@ -13,6 +13,7 @@
 pub mod capture;
 pub mod decode;
 pub mod direction;
+pub mod dns;
 pub mod engine;
 pub mod flow;
 pub mod history;

@@ -41,6 +41,7 @@ impl HostInterfaces for LinuxInterfaces {
                         up: false,
                         addrs: Vec::new(),
                         kernel: None,
+                        dns_servers: Vec::new(),
                     });
                     out.len() - 1
                 }
