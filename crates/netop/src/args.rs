@@ -71,6 +71,12 @@ pub struct Args {
     #[arg(long)]
     pub no_dns: bool,
 
+    /// Snapshot: print the DNS query log of the period instead of the
+    /// process table (columns: time, pid, process, query, type, response,
+    /// latency_ms, resolver, status).
+    #[arg(long, requires = "duration", conflicts_with = "no_dns")]
+    pub dns_log: bool,
+
     /// Kernel capture buffer in bytes (4096 to 16777216). Raise it if the
     /// kernel reports dropped packets.
     #[arg(long, value_name = "BYTES", default_value_t = 2_097_152,

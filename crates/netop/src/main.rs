@@ -85,7 +85,12 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    match output::write_table(args.format, &report.processes, &mut out) {
+    let written = if args.dns_log {
+        output::dns_log::write_dns_log(args.format, &dns_log(&engine, args), &mut out)
+    } else {
+        output::write_table(args.format, &report.processes, &mut out)
+    };
+    match written {
         Ok(()) => Ok(()),
         // A reader that stopped early (`| head -1`) is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
@@ -93,4 +98,18 @@ fn run(args: &Args) -> Result<(), Failure> {
             "cannot write output: {e}"
         ))),
     }
+}
+
+/// The snapshot's query log, oldest first, filtered like the process table
+/// (query name, process, response or resolver containing the pattern).
+fn dns_log<'a>(engine: &'a Engine, args: &Args) -> Vec<&'a netop_core::dns::QueryRecord> {
+    let pattern = args.filter.as_ref().map(|f| f.to_lowercase());
+    engine
+        .dns()
+        .map(|dns| {
+            dns.log()
+                .filter(|r| pattern.as_deref().is_none_or(|p| r.matches(p)))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -10,6 +10,7 @@ use netop_core::ProcessReport;
 
 use crate::args::Format;
 
+pub mod dns_log;
 mod json;
 mod pretty;
 mod tsv;
