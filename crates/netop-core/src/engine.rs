@@ -22,13 +22,16 @@ use crate::history::{FlowHistory, History};
 use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, SocketResolver, SocketTable};
 
+mod dns;
 mod flow_table;
 mod live;
 mod report;
 mod slots;
 
 use flow_table::FlowTable;
-pub use live::{LiveConnection, LiveInterface, LiveProcess, LiveReport, Rate};
+pub use live::{
+    LiveConnection, LiveDns, LiveInterface, LiveProcess, LiveReport, Rate, LIVE_DNS_ENTRIES,
+};
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
 use slots::Slots;
 

@@ -8,6 +8,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
+  sudo netop                                interactive monitor (? for keys)
+  sudo netop --interval 2 --sort name       monitor, 2 s refresh, sorted by name
   sudo netop --duration 5                   5-second snapshot as TSV
   sudo netop --duration 5 --format pretty   human-readable table
   sudo netop --duration 5 --format json | jq '.[0:5]'
@@ -28,7 +30,7 @@ Exit status:
   3  insufficient privileges for packet capture
   4  unknown network interface";
 
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "netop",
     version,
@@ -62,6 +64,12 @@ pub struct Args {
     /// Initial sort column of the monitor.
     #[arg(long, value_enum, default_value_t = SortColumn::Traffic, value_name = "COLUMN")]
     pub sort: SortColumn,
+
+    /// Monitor refresh interval in seconds (0.2 to 60): how often sockets
+    /// are re-read and the screen redrawn; rates are averaged over it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_interval,
+          conflicts_with = "duration")]
+    pub interval: f64,
 
     /// Disable colored output (also when NO_COLOR is set to any value).
     #[arg(long)]
@@ -110,6 +118,17 @@ pub enum SortColumn {
     Connections,
 }
 
+impl From<SortColumn> for crate::tui::SortColumn {
+    fn from(c: SortColumn) -> Self {
+        match c {
+            SortColumn::Traffic => crate::tui::SortColumn::Traffic,
+            SortColumn::Pid => crate::tui::SortColumn::Pid,
+            SortColumn::Name => crate::tui::SortColumn::Name,
+            SortColumn::Connections => crate::tui::SortColumn::Connections,
+        }
+    }
+}
+
 fn parse_duration(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
@@ -117,6 +136,17 @@ fn parse_duration(s: &str) -> Result<f64, String> {
         .map_err(|_| format!("'{s}' is not a number of seconds"))?;
     if !(1.0..=3600.0).contains(&v) {
         return Err(format!("{s} is out of range: use 1.0 to 3600.0 seconds"));
+    }
+    Ok(v)
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(0.2..=60.0).contains(&v) {
+        return Err(format!("{s} is out of range: use 0.2 to 60 seconds"));
     }
     Ok(v)
 }
@@ -146,6 +176,14 @@ mod tests {
         assert!(parse_duration("3600.5").is_err());
         assert!(parse_duration("NaN").is_err());
         assert!(parse_duration("five").is_err());
+    }
+
+    #[test]
+    fn interval_range() {
+        assert_eq!(parse_interval("0.2"), Ok(0.2));
+        assert_eq!(parse_interval("60"), Ok(60.0));
+        assert!(parse_interval("0.1").is_err());
+        assert!(parse_interval("61").is_err());
     }
 
     #[test]

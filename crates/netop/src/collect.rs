@@ -1,6 +1,11 @@
 //! The capture loop: frames from the backend into the engine, socket and
 //! address refreshes once a second, until the deadline, the end of a
-//! replayed file, or a stop request (Ctrl-C, SIGTERM).
+//! replayed file, or a stop request (Ctrl-C, SIGTERM, `q` in the monitor).
+//!
+//! The monitor runs the same loop on its own thread with a [`Tick`]: at
+//! every refresh the socket table is read in full (the monitor shows every
+//! socket, not only those of new flows) and the tick hands a report to the
+//! screen without waiting for it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -26,13 +31,30 @@ pub enum Ending {
     Interrupted { elapsed: Duration },
 }
 
-/// Runs the engine over the backend for `duration`.
+/// Periodic work during a collection: the monitor's refresh.
+pub struct Tick<'a> {
+    pub every: Duration,
+    /// Called after each refresh.
+    pub run: &'a mut dyn FnMut(&mut Engine),
+}
+
+impl std::fmt::Debug for Tick<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tick").field("every", &self.every).finish()
+    }
+}
+
+/// Runs the engine over the backend for `duration` (`None`: until
+/// stopped).
 pub fn run(
     backend: &mut Backend,
     engine: &mut Engine,
-    duration: Duration,
+    duration: Option<Duration>,
     stop: &AtomicBool,
+    mut tick: Option<Tick<'_>>,
 ) -> anyhow::Result<Ending> {
+    let full_tables = tick.is_some();
+    let refresh_every = tick.as_ref().map_or(REFRESH_EVERY, |t| t.every);
     let Backend {
         capture,
         resolver,
@@ -66,8 +88,11 @@ pub fn run(
         }
         None => refresh(engine, resolver, interfaces, true),
     }
+    if let Some(tick) = tick.as_mut() {
+        (tick.run)(engine);
+    }
     let start = Instant::now();
-    let deadline = start + duration;
+    let deadline = duration.map(|d| start + d);
     let mut last_refresh = start;
     let mut since_check = 0usize;
     let ending = loop {
@@ -91,13 +116,20 @@ pub fn run(
                 elapsed: now - start,
             };
         }
-        if now >= deadline {
+        if deadline.is_some_and(|d| now >= d) {
             break Ending::Deadline;
         }
-        if now - last_refresh >= REFRESH_EVERY {
-            refresh(engine, resolver, interfaces, false);
+        if now - last_refresh >= refresh_every {
+            refresh(engine, resolver, interfaces, full_tables);
             engine.expire(engine.latest());
             last_refresh = now;
+            if let Some(tick) = tick.as_mut() {
+                match capture.stats() {
+                    Ok(stats) => engine.set_capture_stats(stats),
+                    Err(e) => tracing::debug!(error = %e, "cannot read capture statistics"),
+                }
+                (tick.run)(engine);
+            }
         }
     };
     // One last table, so flows that started since the last one find owners.

@@ -13,8 +13,8 @@ pub enum Failure {
         name: String,
         available: Vec<String>,
     },
-    /// `netop` without `--duration`: the monitor is not built yet.
-    MonitorUnavailable,
+    /// The monitor was asked for, but stdin or stdout is not a terminal.
+    NotATerminal,
     /// Anything else that went wrong at run time.
     Runtime(anyhow::Error),
 }
@@ -22,7 +22,7 @@ pub enum Failure {
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Runtime(_) | Failure::MonitorUnavailable => 1,
+            Failure::Runtime(_) | Failure::NotATerminal => 1,
             Failure::Privileges => 3,
             Failure::UnknownInterface { .. } => 4,
         }
@@ -48,9 +48,9 @@ impl fmt::Display for Failure {
                     f.write_str(&available.join(", "))
                 }
             }
-            Failure::MonitorUnavailable => f.write_str(
-                "the interactive monitor is not available yet; \
-                 run a snapshot with --duration SECONDS (see netop --help)",
+            Failure::NotATerminal => f.write_str(
+                "the interactive monitor needs a terminal; \
+                 for output to a pipe or file run a snapshot with --duration SECONDS",
             ),
             // `{:#}` prints the whole context chain on one line.
             Failure::Runtime(e) => write!(f, "{e:#}"),

@@ -13,9 +13,12 @@ use netop_core::{Engine, EngineConfig};
 mod args;
 mod collect;
 mod failure;
+mod monitor;
 mod output;
 mod platform;
 mod replay;
+mod terminal;
+mod tui;
 
 use args::Args;
 use collect::Ending;
@@ -23,7 +26,7 @@ use failure::Failure;
 
 fn main() -> ExitCode {
     let args = Args::parse_env();
-    init_tracing();
+    init_tracing(args.duration.is_none());
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -34,10 +37,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Diagnostics go to stderr, filtered by RUST_LOG (default: warnings).
-fn init_tracing() {
+/// Diagnostics go to stderr, filtered by RUST_LOG (default: warnings; in
+/// the monitor none unless RUST_LOG asks, since stderr is the screen).
+fn init_tracing(monitor: bool) {
+    let default = if monitor && io::stderr().is_terminal() {
+        "off"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
@@ -47,25 +56,34 @@ fn init_tracing() {
         .init();
 }
 
+/// The engine's settings from the command line. The snapshot filters in
+/// the engine (its totals count only matching traffic); the monitor
+/// filters rows on screen and can change the filter at any time.
+fn engine_config(args: &Args, snapshot: bool) -> EngineConfig {
+    EngineConfig {
+        filter: if snapshot { args.filter.clone() } else { None },
+        dns: (!args.no_dns).then(netop_core::dns::DnsConfig::default),
+        ..EngineConfig::default()
+    }
+}
+
 fn run(args: &Args) -> Result<(), Failure> {
-    let Some(seconds) = args.duration else {
-        return Err(Failure::MonitorUnavailable);
-    };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot handle signals: {e}")))?;
     }
+    let Some(seconds) = args.duration else {
+        return monitor::run(args, stop);
+    };
     let mut backend = platform::open(args)?;
-    let mut engine = Engine::new(EngineConfig {
-        filter: args.filter.clone(),
-        ..EngineConfig::default()
-    });
+    let mut engine = Engine::new(engine_config(args, true));
     let ending = collect::run(
         &mut backend,
         &mut engine,
-        Duration::from_secs_f64(seconds),
+        Some(Duration::from_secs_f64(seconds)),
         &stop,
+        None,
     )?;
     let report = engine.report();
     let mut stderr = io::stderr();

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::capture::CaptureStats;
+use crate::dns::{QueryRecord, ResolverStats};
 use crate::flow::{Counters, Direction, FlowKey, Protocol};
 use crate::history::HISTORY_LEN;
 use crate::interfaces::{InterfaceInfo, KernelCounters};
@@ -101,6 +102,8 @@ pub struct LiveInterface {
     pub up: bool,
     pub addrs: Vec<IpAddr>,
     pub kernel: Option<KernelCounters>,
+    /// Servers the system's configuration names for this interface.
+    pub dns_servers: Vec<IpAddr>,
     pub rate: Rate,
     pub totals: Counters,
     /// Per-minute (rx, tx) bytes, oldest first, ending at the report's
@@ -120,7 +123,22 @@ pub struct LiveReport {
     pub stats: EngineStats,
     /// Flows in the engine's table.
     pub flows: usize,
+    /// The DNS observatory's statistics and log; `None` with DNS off.
+    pub dns: Option<LiveDns>,
 }
+
+/// What the DNS view shows.
+#[derive(Debug, Clone, Default)]
+pub struct LiveDns {
+    pub resolvers: Vec<ResolverStats>,
+    /// The most recent queries, oldest first (at most
+    /// [`LIVE_DNS_ENTRIES`]).
+    pub log: Vec<QueryRecord>,
+}
+
+/// Query log entries a report carries: more than any screen shows, few
+/// enough to copy every refresh.
+pub const LIVE_DNS_ENTRIES: usize = 2_000;
 
 impl Engine {
     /// The monitor's report. `second` is the last complete Unix second
@@ -265,6 +283,13 @@ impl Engine {
             capture: self.capture,
             stats: self.stats,
             flows: self.flows.len(),
+            dns: self.dns.as_ref().map(|dns| {
+                let skip = dns.log().len().saturating_sub(LIVE_DNS_ENTRIES);
+                LiveDns {
+                    resolvers: dns.resolver_stats(),
+                    log: dns.log().skip(skip).cloned().collect(),
+                }
+            }),
         }
     }
 
@@ -286,6 +311,7 @@ impl Engine {
                     up: info.up,
                     addrs: info.addrs.clone(),
                     kernel: info.kernel,
+                    dns_servers: info.dns_servers.clone(),
                     rate: Rate::of(&history, window),
                     totals: state.map_or_else(Counters::default, |s| s.counters),
                     minutes: state.map_or_else(
@@ -300,8 +326,8 @@ impl Engine {
     }
 
     /// The DNS name last seen for `ip`, if any.
-    fn remote_name(&self, _ip: IpAddr) -> Option<String> {
-        None
+    fn remote_name(&self, ip: IpAddr) -> Option<String> {
+        self.dns.as_ref()?.name_of(ip).map(str::to_string)
     }
 }
 

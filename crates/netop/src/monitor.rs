@@ -1,0 +1,211 @@
+//! The interactive monitor: a capture thread and a screen loop.
+//!
+//! The capture thread owns the backend and the engine and runs the same
+//! loop as a snapshot; at each refresh it builds a [`LiveReport`] and
+//! offers it to the screen through a one-slot channel without waiting
+//! (a screen that is behind simply gets the next one). The screen loop
+//! owns the [`AppState`]: it waits for a key, a mouse event, a resize or a
+//! report, applies it with [`tui::update`] and redraws. So capture never
+//! waits for drawing, and drawing never waits for capture.
+
+use std::io::{self, IsTerminal};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use crossterm::event::{self, Event as TermEvent};
+use netop_core::engine::LiveReport;
+use netop_core::Engine;
+
+use crate::args::Args;
+use crate::collect::{self, Tick};
+use crate::failure::Failure;
+use crate::platform;
+use crate::terminal::TerminalGuard;
+use crate::tui::{self, AppState, Effect, Event, Settings};
+
+/// How long the screen loop waits for input before looking for a report.
+const POLL: Duration = Duration::from_millis(50);
+
+pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        return Err(Failure::NotATerminal);
+    }
+    let interval = Duration::from_secs_f64(args.interval);
+    let (reports_tx, reports) = mpsc::sync_channel::<Arc<LiveReport>>(1);
+    let (opened_tx, opened) = mpsc::sync_channel::<Result<(), Failure>>(1);
+    let capture_args = args.clone();
+    let capture_stop = Arc::clone(&stop);
+    let capture = thread::Builder::new()
+        .name("netop-capture".into())
+        .spawn(move || {
+            capture_thread(
+                &capture_args,
+                interval,
+                &capture_stop,
+                &opened_tx,
+                &reports_tx,
+            )
+        })
+        .context("cannot start the capture thread")?;
+    // Errors opening the capture (privileges, interface) print as in a
+    // snapshot, before the screen changes.
+    match opened.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(failure)) => {
+            let _ = capture.join();
+            return Err(failure);
+        }
+        Err(_) => {
+            return Err(join_failure(capture)
+                .unwrap_or_else(|| Failure::Runtime(anyhow::anyhow!("the capture thread ended"))))
+        }
+    }
+    let settings = Settings {
+        sort: args.sort.into(),
+        filter: args.filter.clone(),
+        interval,
+        color: !args.no_color && std::env::var_os("NO_COLOR").is_none(),
+        dns: !args.no_dns,
+        utc_offset: chrono::Local::now().offset().local_minus_utc(),
+    };
+    let screen_result = screen_loop(settings, &reports, &stop);
+    stop.store(true, Ordering::Relaxed);
+    // The terminal is already restored here: errors print on a sane screen.
+    let capture_failure = join_failure(capture);
+    screen_result?;
+    match capture_failure {
+        Some(failure) => Err(failure),
+        None => Ok(()),
+    }
+}
+
+/// The capture thread's result, as a failure if it had one.
+fn join_failure(handle: thread::JoinHandle<Result<(), Failure>>) -> Option<Failure> {
+    match handle.join() {
+        Ok(Ok(())) => None,
+        Ok(Err(failure)) => Some(failure),
+        Err(_) => Some(Failure::Runtime(anyhow::anyhow!(
+            "the capture thread panicked"
+        ))),
+    }
+}
+
+fn capture_thread(
+    args: &Args,
+    interval: Duration,
+    stop: &AtomicBool,
+    opened: &SyncSender<Result<(), Failure>>,
+    reports: &SyncSender<Arc<LiveReport>>,
+) -> Result<(), Failure> {
+    let mut backend = match platform::open(args) {
+        Ok(backend) => backend,
+        Err(failure) => {
+            let _ = opened.send(Err(failure));
+            return Ok(());
+        }
+    };
+    let _ = opened.send(Ok(()));
+    let mut engine = Engine::new(crate::engine_config(args, false));
+    // Rates are averaged over the refresh interval (whole seconds).
+    let window = interval.as_secs_f64().ceil().max(1.0) as u32;
+    let mut send = |engine: &mut Engine| {
+        let report = engine.live_report(last_complete_second(), window);
+        // Full: the screen has not taken the previous one yet; it gets
+        // the next. Disconnected: the screen is gone and stop is set.
+        let _ = reports.try_send(Arc::new(report));
+    };
+    collect::run(
+        &mut backend,
+        &mut engine,
+        None,
+        stop,
+        Some(Tick {
+            every: interval,
+            run: &mut send,
+        }),
+    )?;
+    Ok(())
+}
+
+/// The last whole second of wall-clock time, in the frame timestamps' clock.
+fn last_complete_second() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .saturating_sub(1)
+}
+
+fn screen_loop(
+    settings: Settings,
+    reports: &Receiver<Arc<LiveReport>>,
+    stop: &AtomicBool,
+) -> Result<(), Failure> {
+    let (guard, mut screen) = TerminalGuard::enter().context("cannot set up the terminal")?;
+    let size = screen.size().context("cannot read the terminal size")?;
+    let mut state = AppState::new(settings, (size.width, size.height));
+    let mut dirty = true;
+    let result = loop {
+        if dirty {
+            if let Err(e) = screen.draw(|frame| tui::render(&state, frame)) {
+                break Err(Failure::Runtime(anyhow::anyhow!("cannot draw: {e}")));
+            }
+            dirty = false;
+        }
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        match input(&mut state, POLL) {
+            Ok(Input::Quit) => break Ok(()),
+            Ok(Input::Changed) => dirty = true,
+            Ok(Input::Nothing) => {}
+            Err(e) => {
+                break Err(Failure::Runtime(anyhow::anyhow!(
+                    "cannot read the terminal: {e}"
+                )))
+            }
+        }
+        match reports.try_recv() {
+            Ok(report) => {
+                tui::update(&mut state, Event::Report(report));
+                dirty = true;
+            }
+            Err(TryRecvError::Empty) => {}
+            // The capture thread ended (an error): leave and report it.
+            Err(TryRecvError::Disconnected) => break Ok(()),
+        }
+    };
+    drop(guard);
+    result
+}
+
+/// What terminal input did.
+enum Input {
+    Nothing,
+    Changed,
+    Quit,
+}
+
+/// Waits up to `wait` for terminal input and applies every event that is
+/// ready (a burst of wheel events costs one redraw).
+fn input(state: &mut AppState, wait: Duration) -> io::Result<Input> {
+    let mut timeout = wait;
+    let mut changed = Input::Nothing;
+    while event::poll(timeout)? {
+        timeout = Duration::ZERO;
+        let ev = match event::read()? {
+            TermEvent::Key(key) => Event::Key(key),
+            TermEvent::Mouse(mouse) => Event::Mouse(mouse),
+            TermEvent::Resize(w, h) => Event::Resize(w, h),
+            _ => continue,
+        };
+        if tui::update(state, ev).contains(&Effect::Quit) {
+            return Ok(Input::Quit);
+        }
+        changed = Input::Changed;
+    }
+    Ok(changed)
+}

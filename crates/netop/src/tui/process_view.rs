@@ -1,0 +1,201 @@
+//! The Process view: one row per process (the guide's nine columns, rates
+//! with sparklines), and under an expanded process a tree of its sockets
+//! and connections.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use netop_core::engine::{LiveConnection, LiveProcess};
+use netop_core::flow::Direction;
+
+use super::format;
+use super::render::{fit, fit_right, Theme};
+use super::rows::{self, ProcessLine};
+use super::state::AppState;
+
+/// Column widths for a terminal `width` columns wide. The rate columns
+/// take what the fixed columns leave, so sparklines grow with the window
+/// (up to the 60 seconds of history).
+#[derive(Debug, Clone, Copy)]
+struct Widths {
+    pid: usize,
+    name: usize,
+    user: usize,
+    sockets: usize,
+    conns: usize,
+    rate: usize,
+    total: usize,
+}
+
+impl Widths {
+    fn for_width(width: u16) -> Widths {
+        let (pid, user, sockets, conns, total) = (7, 8, 7, 5, 9);
+        // Eight one-column gaps between nine columns.
+        let fixed = pid + user + sockets + conns + 2 * total + 8;
+        let avail = usize::from(width).saturating_sub(fixed);
+        // A rate cell is "<sparkline> <rate>": at least 4 bars, at most 60.
+        let rate = (avail.saturating_sub(16) / 2).clamp(9, 65);
+        Widths {
+            pid,
+            name: avail.saturating_sub(2 * rate).max(6),
+            user,
+            sockets,
+            conns,
+            rate,
+            total,
+        }
+    }
+
+    fn spark(&self) -> usize {
+        self.rate - 5
+    }
+}
+
+pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect) {
+    let w = Widths::for_width(body.width);
+    let header = [
+        fit_right("PID", w.pid),
+        fit("Process", w.name),
+        fit("User", w.user),
+        fit_right("Sockets", w.sockets),
+        fit_right("Conns", w.conns),
+        fit_right("RX Rate", w.rate),
+        fit_right("TX Rate", w.rate),
+        fit_right("RX Total", w.total),
+        fit_right("TX Total", w.total),
+    ]
+    .join(" ");
+    let mut lines = vec![Line::styled(header, theme.header())];
+    let all = rows::process_lines(state);
+    let page = usize::from(body.height.saturating_sub(1));
+    let selected = state.selected();
+    for line in all.iter().skip(state.offset()).take(page) {
+        let mut rendered = match line {
+            ProcessLine::Process { process, expanded } => {
+                process_row(process, *expanded, &w, theme)
+            }
+            ProcessLine::Socket { conn, last, .. } => socket_row(conn, *last, body.width, theme),
+        };
+        if selected == Some(&line.id()) {
+            rendered = rendered.patch_style(theme.selected());
+        }
+        lines.push(rendered);
+    }
+    if all.is_empty() {
+        let note = if state.filter.is_some() {
+            "  no process matches the filter (Esc clears it)"
+        } else if state.started {
+            "  no process has network sockets or traffic yet"
+        } else {
+            "  reading sockets…"
+        };
+        lines.push(Line::styled(note, theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(lines), body);
+}
+
+fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Line<'static> {
+    let rx: Vec<u64> = p.history.iter().map(|s| s.0).collect();
+    let tx: Vec<u64> = p.history.iter().map(|s| s.1).collect();
+    let marker = if expanded { "▾" } else { "▸" };
+    let pid = p.pid.map_or_else(|| "-".to_string(), |pid| pid.to_string());
+    let name = format!("{marker}{}", p.name);
+    let rate_cell = |samples: &[u64], rate: u64| -> Vec<Span<'static>> {
+        vec![
+            Span::styled(format::sparkline(samples, w.spark()), theme.rate(rate)),
+            Span::raw(" "),
+            Span::raw(fit_right(&format::compact(rate), 4)),
+        ]
+    };
+    let mut spans = vec![
+        Span::raw(fit_right(&pid, w.pid)),
+        Span::raw(" "),
+        Span::raw(fit(&name, w.name)),
+        Span::raw(" "),
+        Span::raw(fit(&p.user, w.user)),
+        Span::raw(" "),
+        Span::raw(fit_right(&p.sockets.to_string(), w.sockets)),
+        Span::raw(" "),
+        Span::raw(fit_right(&p.conns.to_string(), w.conns)),
+        Span::raw(" "),
+    ];
+    spans.extend(rate_cell(&rx, p.rate.rx));
+    spans.push(Span::raw(" "));
+    spans.extend(rate_cell(&tx, p.rate.tx));
+    spans.push(Span::raw(" "));
+    spans.push(Span::raw(fit_right(
+        &format::size(p.totals.rx_bytes),
+        w.total,
+    )));
+    spans.push(Span::raw(" "));
+    spans.push(Span::raw(fit_right(
+        &format::size(p.totals.tx_bytes),
+        w.total,
+    )));
+    Line::from(spans)
+}
+
+/// `  ├─ TCP  192.0.2.10:54321 → 140.82.121.4:443  ESTABLISHED  eth0  ↓1.2M ↑200K`
+fn socket_row(c: &LiveConnection, last: bool, width: u16, theme: Theme) -> Line<'static> {
+    let branch = if last { "  └─ " } else { "  ├─ " };
+    // Narrow screens keep the remote end whole and show only the local
+    // port (the local address is one of the host's own).
+    let local = if width < 110 {
+        format!(":{}", c.key.local_port)
+    } else {
+        super::connection_view::endpoint(c.key.local_ip, c.key.local_port, None)
+    };
+    let (remote, state) = if c.unconnected {
+        (
+            "(no connection)".to_string(),
+            c.state.map_or("-", |s| s.as_str()),
+        )
+    } else {
+        (
+            super::connection_view::endpoint(
+                c.key.remote_ip,
+                c.key.remote_port,
+                c.remote_name.as_deref(),
+            ),
+            c.state.map_or("-", |s| s.as_str()),
+        )
+    };
+    let dir = match c.opened_by {
+        Some(Direction::Tx) => "out",
+        Some(Direction::Rx) => "in ",
+        None => "   ",
+    };
+    let fixed = format!(
+        "{branch}{} {}  {} → ",
+        fit(&c.key.proto.to_string(), 4),
+        dir,
+        local
+    );
+    let tail = format!(
+        "  {}  {}  ",
+        fit(state, 11),
+        fit(
+            if c.interface.is_empty() {
+                "-"
+            } else {
+                &c.interface
+            },
+            6
+        ),
+    );
+    let rates = format!(
+        "↓{} ↑{}",
+        fit_right(&format::compact(c.rate.rx), 4),
+        fit_right(&format::compact(c.rate.tx), 4)
+    );
+    let used = fixed.chars().count() + tail.chars().count() + rates.chars().count();
+    let remote_width = usize::from(width).saturating_sub(used).clamp(8, 48);
+    Line::from(vec![
+        Span::styled(fixed, theme.dim()),
+        Span::raw(fit(&remote, remote_width)),
+        Span::raw(tail),
+        Span::styled(rates, theme.rate(c.rate.total())),
+    ])
+}

@@ -1,0 +1,155 @@
+//! Screens of the monitor, drawn into ratatui's `TestBackend` from the
+//! fixed scene in `fixture.rs` and compared with reviewed snapshots, at
+//! the smallest supported size (80x24) and a large one (200x50).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+
+use super::fixture;
+use super::state::{update, AppState, Event};
+
+/// The screen as text, one line per row.
+fn draw(state: &AppState) -> String {
+    let (w, h) = state.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| super::render(state, f)).expect("draw");
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        let line: String = (0..w)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn key(state: &mut AppState, code: KeyCode) {
+    update(state, Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn keys(state: &mut AppState, text: &str) {
+    for c in text.chars() {
+        key(state, KeyCode::Char(c));
+    }
+}
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
+
+fn snapshot_at_both_sizes(name: &str, setup: impl Fn(&mut AppState)) {
+    for size in SIZES {
+        let mut state = fixture::state(size);
+        setup(&mut state);
+        insta::assert_snapshot!(format!("{name}_{}x{}", size.0, size.1), draw(&state));
+    }
+}
+
+#[test]
+fn process_view() {
+    snapshot_at_both_sizes("process", |_| {});
+}
+
+#[test]
+fn process_view_expanded() {
+    snapshot_at_both_sizes("process_expanded", |s| key(s, KeyCode::Enter));
+}
+
+#[test]
+fn connection_view() {
+    snapshot_at_both_sizes("connection", |s| keys(s, "2"));
+}
+
+#[test]
+fn interface_view() {
+    snapshot_at_both_sizes("interface", |s| keys(s, "3"));
+}
+
+#[test]
+fn dns_view() {
+    snapshot_at_both_sizes("dns", |s| keys(s, "4"));
+}
+
+#[test]
+fn dns_view_without_dns() {
+    for size in SIZES {
+        let mut settings = fixture::settings();
+        settings.dns = false;
+        let mut state = AppState::new(settings, size);
+        let mut report = (*fixture::report()).clone();
+        report.dns = None;
+        update(&mut state, Event::Report(report.into()));
+        keys(&mut state, "4");
+        let screen = draw(&state);
+        assert!(screen.contains("[no data]"), "{screen}");
+        insta::assert_snapshot!(format!("dns_off_{}x{}", size.0, size.1), screen);
+    }
+}
+
+#[test]
+fn filter_bar_and_filtered_rows() {
+    snapshot_at_both_sizes("filter_typing", |s| keys(s, "/cur"));
+    snapshot_at_both_sizes("filter_applied", |s| {
+        keys(s, "/curl");
+        key(s, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn help_overlay() {
+    snapshot_at_both_sizes("help", |s| keys(s, "?"));
+}
+
+#[test]
+fn too_small_terminal_says_so() {
+    for size in [(79, 24), (80, 23), (40, 10)] {
+        let state = fixture::state(size);
+        let screen = draw(&state);
+        assert!(screen.contains("Terminal too small"), "{screen}");
+        assert!(screen.contains("at least 80x24"), "{screen}");
+    }
+    insta::assert_snapshot!("too_small_60x20", draw(&fixture::state((60, 20))));
+}
+
+#[test]
+fn rates_are_coloured_by_the_guides_thresholds_and_not_without_colour() {
+    let mut state = fixture::state((200, 50));
+    keys(&mut state, "2");
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
+    terminal.draw(|f| super::render(&state, f)).expect("draw");
+    let buffer = terminal.backend().buffer().clone();
+    let find = |text: &str| -> (u16, u16) {
+        for y in 0..50u16 {
+            let line: String = (0..200u16)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            if let Some(col) = line.find(text) {
+                let x = line[..col].chars().count() as u16;
+                return (x, y);
+            }
+        }
+        panic!("{text} not on screen");
+    };
+    // Above 100 KB/s red, 1 to 100 KB/s yellow, under 1 KB/s green.
+    let (x, y) = find("1.6 MB/s");
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+    let (x, y) = find("51.9 KB/s");
+    assert_eq!(buffer[(x, y)].fg, Color::Yellow);
+    let (x, y) = find("354 B/s");
+    assert_eq!(buffer[(x, y)].fg, Color::Green);
+
+    state.color = false;
+    terminal.draw(|f| super::render(&state, f)).expect("draw");
+    let buffer = terminal.backend().buffer();
+    for cell in buffer.content() {
+        assert_eq!(cell.fg, Color::Reset, "colour without colour: {cell:?}");
+        assert_eq!(cell.bg, Color::Reset);
+    }
+    // The selection is still visible: reverse video is not a colour.
+    assert!(buffer
+        .content()
+        .iter()
+        .any(|c| c.modifier.contains(Modifier::REVERSED)));
+}

@@ -1,0 +1,421 @@
+//! The monitor's state and the one function that changes it.
+//!
+//! [`AppState`] is plain data: the last report from the capture thread plus
+//! what the user chose (view, sort, filter, selection, expanded rows).
+//! [`update`] applies one [`Event`] and returns what the loop must do
+//! ([`Effect`]); drawing reads the state and changes nothing. Keys, reports
+//! and resizes all go through `update`, so every key of the guide's table is
+//! testable without a terminal.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use netop_core::engine::LiveReport;
+
+use super::layout;
+use super::rows::{self, RowId};
+
+/// The four views, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    Process,
+    Connection,
+    Interface,
+    Dns,
+}
+
+impl View {
+    pub const ALL: [View; 4] = [View::Process, View::Connection, View::Interface, View::Dns];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Process => "Process",
+            View::Connection => "Connection",
+            View::Interface => "Interface",
+            View::Dns => "DNS",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            View::Process => 0,
+            View::Connection => 1,
+            View::Interface => 2,
+            View::Dns => 3,
+        }
+    }
+
+    fn step(self, forward: bool) -> View {
+        let i = self.index() + if forward { 1 } else { 3 };
+        View::ALL[i % 4]
+    }
+}
+
+/// What rows are ordered by. The Process view cycles the guide's four
+/// (traffic, pid, name, connections); the Connection view cycles traffic,
+/// pid, name and remote address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    Traffic,
+    Pid,
+    Name,
+    Connections,
+    Remote,
+}
+
+impl SortColumn {
+    pub fn label(self) -> &'static str {
+        match self {
+            SortColumn::Traffic => "traffic",
+            SortColumn::Pid => "pid",
+            SortColumn::Name => "name",
+            SortColumn::Connections => "connections",
+            SortColumn::Remote => "remote",
+        }
+    }
+
+    /// The next column for `view` (`s`).
+    fn next(self, view: View) -> SortColumn {
+        let cycle: &[SortColumn] = match view {
+            View::Connection => &[
+                SortColumn::Traffic,
+                SortColumn::Pid,
+                SortColumn::Name,
+                SortColumn::Remote,
+            ],
+            _ => &[
+                SortColumn::Traffic,
+                SortColumn::Pid,
+                SortColumn::Name,
+                SortColumn::Connections,
+            ],
+        };
+        let at = cycle.iter().position(|c| *c == self).unwrap_or(0);
+        cycle[(at + 1) % cycle.len()]
+    }
+
+    /// The direction a column starts in: biggest traffic first, names and
+    /// numbers ascending.
+    fn natural_descending(self) -> bool {
+        matches!(self, SortColumn::Traffic | SortColumn::Connections)
+    }
+}
+
+/// Everything the monitor shows and remembers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub view: View,
+    pub report: Arc<LiveReport>,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    pub sort: SortColumn,
+    pub descending: bool,
+    /// The applied filter (lower-cased).
+    pub filter: Option<String>,
+    /// The filter bar being edited, if open.
+    pub filter_input: Option<String>,
+    /// Processes expanded into their sockets (by pid; `None` = unknown).
+    pub expanded: BTreeSet<Option<u32>>,
+    /// Per view: the selected row (kept across reorders) and the first
+    /// row shown.
+    pub selected: [Option<RowId>; 4],
+    pub offset: [usize; 4],
+    pub help: bool,
+    pub interval: Duration,
+    pub color: bool,
+    /// DNS observatory on (off with `--no-dns`).
+    pub dns: bool,
+    /// Whether a report has arrived yet.
+    pub started: bool,
+    /// Seconds east of UTC, for the wall-clock times of the DNS log.
+    pub utc_offset: i32,
+}
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    Report(Arc<LiveReport>),
+}
+
+/// What the loop must do after an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+}
+
+/// Settings taken from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub sort: SortColumn,
+    pub filter: Option<String>,
+    pub interval: Duration,
+    pub color: bool,
+    pub dns: bool,
+    pub utc_offset: i32,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, size: (u16, u16)) -> AppState {
+        AppState {
+            view: View::Process,
+            report: Arc::new(LiveReport::default()),
+            size,
+            sort: settings.sort,
+            descending: settings.sort.natural_descending(),
+            filter: settings
+                .filter
+                .map(|f| f.to_lowercase())
+                .filter(|f| !f.is_empty()),
+            filter_input: None,
+            expanded: BTreeSet::new(),
+            selected: [None, None, None, None],
+            offset: [0; 4],
+            help: false,
+            interval: settings.interval,
+            color: settings.color,
+            dns: settings.dns,
+            started: false,
+            utc_offset: settings.utc_offset,
+        }
+    }
+
+    /// The rows of the current view, as drawn.
+    pub fn row_ids(&self) -> Vec<RowId> {
+        rows::ids(self)
+    }
+
+    /// Index of the selected row in `ids`, if it is still there.
+    pub fn cursor(&self, ids: &[RowId]) -> Option<usize> {
+        let sel = self.selected[self.view.index()].as_ref()?;
+        ids.iter().position(|id| id == sel)
+    }
+
+    pub fn offset(&self) -> usize {
+        self.offset[self.view.index()]
+    }
+
+    pub fn selected(&self) -> Option<&RowId> {
+        self.selected[self.view.index()].as_ref()
+    }
+
+    /// Moves the cursor to `index` (clamped) and scrolls it into view.
+    fn select(&mut self, ids: &[RowId], index: usize) {
+        let v = self.view.index();
+        if ids.is_empty() {
+            self.selected[v] = None;
+            self.offset[v] = 0;
+            return;
+        }
+        let index = index.min(ids.len() - 1);
+        self.selected[v] = Some(ids[index].clone());
+        let page = layout::page_rows(self).max(1);
+        let offset = &mut self.offset[v];
+        if index < *offset {
+            *offset = index;
+        } else if index >= *offset + page {
+            *offset = index + 1 - page;
+        }
+        *offset = (*offset).min(ids.len().saturating_sub(page));
+    }
+
+    /// Keeps the selection on the same row after the rows changed (new
+    /// report, new sort or filter); when that row is gone, the cursor
+    /// stays at the same position.
+    fn reselect(&mut self, old_index: Option<usize>) {
+        let ids = self.row_ids();
+        let index = self.cursor(&ids).or(old_index).unwrap_or(0);
+        self.select(&ids, index);
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        let ids = self.row_ids();
+        let at = self.cursor(&ids).unwrap_or(0);
+        let to = at.saturating_add_signed(delta);
+        self.select(&ids, to);
+    }
+}
+
+/// Applies one event.
+pub fn update(state: &mut AppState, event: Event) -> Vec<Effect> {
+    match event {
+        Event::Report(report) => {
+            let ids = state.row_ids();
+            let before = state.cursor(&ids);
+            // The DNS log follows new queries while the cursor is on the
+            // newest one (or nowhere yet).
+            let follow = state.view == View::Dns && before.is_none_or(|i| i + 1 == ids.len());
+            state.report = report;
+            state.started = true;
+            if follow {
+                let ids = state.row_ids();
+                state.select(&ids, ids.len().saturating_sub(1));
+            } else {
+                state.reselect(before);
+            }
+            Vec::new()
+        }
+        Event::Resize(w, h) => {
+            state.size = (w, h);
+            let before = state.cursor(&state.row_ids());
+            state.reselect(before);
+            Vec::new()
+        }
+        Event::Key(key) => on_key(state, key),
+        Event::Mouse(mouse) => {
+            on_mouse(state, mouse);
+            Vec::new()
+        }
+    }
+}
+
+fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('C')) {
+        return vec![Effect::Quit];
+    }
+    if state.filter_input.is_some() {
+        edit_filter(state, key);
+        return Vec::new();
+    }
+    if state.help {
+        // Any key closes the overlay; `q` still quits.
+        state.help = false;
+        return match key.code {
+            KeyCode::Char('q') => vec![Effect::Quit],
+            _ => Vec::new(),
+        };
+    }
+    let page = layout::page_rows(state).max(1) as isize;
+    match key.code {
+        KeyCode::Char('q') => return vec![Effect::Quit],
+        KeyCode::Tab => switch(state, state.view.step(true)),
+        KeyCode::BackTab => switch(state, state.view.step(false)),
+        KeyCode::Char('1') => switch(state, View::Process),
+        KeyCode::Char('2') => switch(state, View::Connection),
+        KeyCode::Char('3') => switch(state, View::Interface),
+        KeyCode::Char('4') => switch(state, View::Dns),
+        KeyCode::Char('/') => state.filter_input = Some(String::new()),
+        KeyCode::Esc if state.filter.is_some() => {
+            state.filter = None;
+            state.reselect(None);
+        }
+        KeyCode::Char('s') => {
+            state.sort = state.sort.next(state.view);
+            state.descending = state.sort.natural_descending();
+            state.reselect(None);
+        }
+        KeyCode::Char('S') => {
+            state.descending = !state.descending;
+            state.reselect(None);
+        }
+        KeyCode::Up | KeyCode::Char('k') => state.move_by(-1),
+        KeyCode::Down | KeyCode::Char('j') => state.move_by(1),
+        KeyCode::PageUp => state.move_by(-page),
+        KeyCode::PageDown => state.move_by(page),
+        KeyCode::Home => {
+            let ids = state.row_ids();
+            state.select(&ids, 0);
+        }
+        KeyCode::End => {
+            let ids = state.row_ids();
+            state.select(&ids, ids.len().saturating_sub(1));
+        }
+        KeyCode::Enter => toggle_expanded(state),
+        KeyCode::Char('?') => state.help = true,
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn switch(state: &mut AppState, view: View) {
+    state.view = view;
+    // Each table has its own sort columns; one the new view lacks falls
+    // back to traffic.
+    let valid = match view {
+        View::Connection => state.sort != SortColumn::Connections,
+        _ => state.sort != SortColumn::Remote,
+    };
+    if !valid {
+        state.sort = SortColumn::Traffic;
+        state.descending = true;
+    }
+    let before = state.cursor(&state.row_ids());
+    state.reselect(before);
+}
+
+fn edit_filter(state: &mut AppState, key: KeyEvent) {
+    let Some(input) = state.filter_input.as_mut() else {
+        return;
+    };
+    match key.code {
+        KeyCode::Enter => {
+            let pattern = input.trim().to_lowercase();
+            state.filter = (!pattern.is_empty()).then_some(pattern);
+            state.filter_input = None;
+            state.reselect(None);
+        }
+        KeyCode::Esc => state.filter_input = None,
+        KeyCode::Backspace => {
+            input.pop();
+        }
+        // A pattern is one line of printable text.
+        KeyCode::Char(c)
+            if !key.modifiers.contains(KeyModifiers::CONTROL)
+                && !c.is_control()
+                && input.chars().count() < 128 =>
+        {
+            input.push(c);
+        }
+        _ => {}
+    }
+}
+
+/// `Enter`: expand or collapse the selected process (Process view only).
+/// On a socket row it collapses the process the socket belongs to.
+fn toggle_expanded(state: &mut AppState) {
+    if state.view != View::Process {
+        return;
+    }
+    let pid = match state.selected() {
+        Some(RowId::Process(pid)) => *pid,
+        Some(RowId::Socket(pid, _)) => *pid,
+        _ => return,
+    };
+    if !state.expanded.remove(&pid) {
+        state.expanded.insert(pid);
+    }
+    // The cursor stays on the process itself.
+    state.selected[View::Process.index()] = Some(RowId::Process(pid));
+    state.reselect(None);
+}
+
+fn on_mouse(state: &mut AppState, mouse: MouseEvent) {
+    match mouse.kind {
+        MouseEventKind::ScrollUp => state.move_by(-3),
+        MouseEventKind::ScrollDown => state.move_by(3),
+        MouseEventKind::Down(crossterm::event::MouseButton::Left) => {
+            if state.help || state.filter_input.is_some() {
+                return;
+            }
+            if let Some(row) = layout::row_at(state, mouse.row) {
+                let ids = state.row_ids();
+                if row < ids.len() {
+                    state.select(&ids, row);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
