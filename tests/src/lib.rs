@@ -24,10 +24,11 @@ pub mod scratch;
 pub mod truth;
 pub mod workload;
 
+pub use child::Proc;
 pub use compare::{Expectation, Report, Tolerance};
 pub use counters::Counts;
 pub use netns::Netns;
-pub use netop::{run_netop, NetopOptions, NetopRun, UsageRow};
-pub use privilege::{begin, Session};
+pub use netop::{netop_bin, run_netop, NetopOptions, NetopRun, UsageRow};
+pub use privilege::{begin, install_package, Session};
 pub use truth::{Transport, Truth, TruthCapture};
 pub use workload::{Outcome, Scenario};

@@ -23,6 +23,10 @@ const PACKAGES: &[&str] = &[
     "tcpdump",
     "util-linux",
     "libcap2-bin",
+    // The monitor's end-to-end test drives netop in a real terminal.
+    "tmux",
+    // dnsmasq without its service: the DNS observatory's test resolvers.
+    "dnsmasq-base",
 ];
 
 fn main() -> Result<()> {

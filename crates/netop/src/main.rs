@@ -104,7 +104,8 @@ fn run(args: &Args) -> Result<(), Failure> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let written = if args.dns_log {
-        output::dns_log::write_dns_log(args.format, &dns_log(&engine, args), &mut out)
+        let resolvers = engine.dns().map(|d| d.resolver_stats()).unwrap_or_default();
+        output::dns_log::write_dns_log(args.format, &dns_log(&engine, args), &resolvers, &mut out)
     } else {
         output::write_table(args.format, &report.processes, &mut out)
     };

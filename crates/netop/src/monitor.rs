@@ -71,6 +71,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
         color: !args.no_color && std::env::var_os("NO_COLOR").is_none(),
         dns: !args.no_dns,
         utc_offset: chrono::Local::now().offset().local_minus_utc(),
+        interface: args.interface.clone(),
     };
     let screen_result = screen_loop(settings, &reports, &stop);
     stop.store(true, Ordering::Relaxed);

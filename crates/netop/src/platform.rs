@@ -77,6 +77,7 @@ fn live(args: &Args) -> Result<Backend, Failure> {
     let options = CaptureOptions {
         device: args.interface.clone(),
         buffer_size: i32::try_from(args.bpf_buffer).unwrap_or(i32::MAX),
+        whole_dns: !args.no_dns,
         ..CaptureOptions::default()
     };
     let capture = PcapCapture::open(&options).map_err(|e| match e {

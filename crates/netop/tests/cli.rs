@@ -85,12 +85,28 @@ fn bpf_buffer_range_is_enforced() {
 }
 
 #[test]
-fn monitor_mode_says_it_is_not_available_yet() {
+fn monitor_without_a_terminal_says_to_use_a_snapshot() {
+    // Under the test harness stdout is a pipe, not a terminal.
     netop()
         .assert()
         .code(1)
+        .stderr(predicate::str::contains("needs a terminal"))
         .stderr(predicate::str::contains("--duration"))
         .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+#[test]
+fn interval_out_of_range_is_a_usage_error() {
+    netop()
+        .args(["--interval", "0.05"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("0.2 to 60"));
+    netop()
+        .args(["--duration", "1", "--interval", "2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot be used with"));
 }
 
 /// Runs netop as an unprivileged user: as root, through setpriv.

@@ -7,12 +7,14 @@
 //! `type`, `response`, `latency_ms` (three decimals; empty or null while
 //! unanswered), `resolver` (the server's address), `status`. JSON adds the
 //! entry's `seq` and the `upstream`/`downstream` links between an
-//! application's query to a local stub and the stub's own query.
+//! application's query to a local stub and the stub's own query. `pretty`,
+//! for people, starts with the resolver statistics (the DNS view's top
+//! pane).
 
 use std::io::{self, Write};
 use std::time::Duration;
 
-use netop_core::dns::QueryRecord;
+use netop_core::dns::{QueryRecord, ResolverStats};
 use serde::Serialize;
 
 use super::cell;
@@ -32,16 +34,22 @@ pub const DNS_COLUMNS: [&str; 9] = [
     "status",
 ];
 
-/// Writes `records` (oldest first) in `format`.
+/// Writes `records` (oldest first) in `format`; `pretty` also shows
+/// `resolvers`.
 pub fn write_dns_log(
     format: Format,
     records: &[&QueryRecord],
+    resolvers: &[ResolverStats],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
         Format::Tsv => tsv(records, out),
         Format::Json => json(records, out),
-        Format::Pretty => pretty(records, out),
+        Format::Pretty => {
+            pretty_resolvers(resolvers, out)?;
+            writeln!(out)?;
+            pretty(records, out)
+        }
     }?;
     out.flush()
 }
@@ -139,6 +147,54 @@ fn clip(text: &str, width: usize) -> String {
     let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
     clipped.push('…');
     clipped
+}
+
+fn ms(latency: Option<Duration>) -> String {
+    latency
+        .map(|l| format!("{:.1} ms", l.as_secs_f64() * 1000.0))
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn pretty_resolvers(resolvers: &[ResolverStats], out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "DNS Resolvers")?;
+    writeln!(out, "{}", "=".repeat(96))?;
+    let line = |out: &mut dyn Write, c: [&str; 8]| {
+        writeln!(
+            out,
+            "{:<12} {:<40} {:>7} {:>8} {:>8} {:>9} {:>10} {:>10}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+        )
+    };
+    line(
+        out,
+        [
+            "INTERFACE",
+            "SERVER",
+            "QUERIES",
+            "ANSWERED",
+            "FAILURES",
+            "FAIL_RATE",
+            "AVG",
+            "P95",
+        ],
+    )?;
+    writeln!(out, "{}", "-".repeat(96))?;
+    for r in resolvers {
+        line(
+            out,
+            [
+                &clip(&r.interface, 12),
+                &r.server.to_string(),
+                &r.queries.to_string(),
+                &r.answered.to_string(),
+                &r.failures.to_string(),
+                &format!("{:.1}%", r.failure_rate() * 100.0),
+                &ms(r.avg_latency),
+                &ms(r.p95_latency),
+            ],
+        )?;
+    }
+    writeln!(out, "{}", "-".repeat(96))
 }
 
 fn pretty(records: &[&QueryRecord], out: &mut dyn Write) -> io::Result<()> {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use netop_core::dns::{QueryRecord, QueryStatus};
+use netop_core::dns::{QueryRecord, QueryStatus, ResolverStats};
 
 use super::*;
 
@@ -63,7 +63,19 @@ fn render(format: Format) -> String {
     let records = records();
     let refs: Vec<&QueryRecord> = records.iter().collect();
     let mut out = Vec::new();
-    write_dns_log(format, &refs, &mut out).expect("write");
+    let resolvers = [ResolverStats {
+        ifindex: 2,
+        interface: "eth0".into(),
+        server: "192.0.2.53".parse().expect("ip"),
+        configured: true,
+        queries: 4,
+        answered: 2,
+        timeouts: 1,
+        failures: 1,
+        avg_latency: Some(Duration::from_micros(28_000)),
+        p95_latency: Some(Duration::from_micros(45_000)),
+    }];
+    write_dns_log(format, &refs, &resolvers, &mut out).expect("write");
     String::from_utf8(out).expect("utf-8")
 }
 
@@ -106,7 +118,14 @@ fn json_matches_golden() {
 #[test]
 fn pretty_lists_every_query_without_control_characters() {
     let out = render(Format::Pretty);
-    assert!(out.starts_with("DNS Query Log\n"));
+    assert!(out.starts_with("DNS Resolvers\n"));
+    let eth0 = out
+        .lines()
+        .find(|l| l.starts_with("eth0"))
+        .expect("resolver row");
+    let cols: Vec<&str> = eth0.split_whitespace().collect();
+    assert_eq!(cols[..6], ["eth0", "192.0.2.53", "4", "2", "1", "33.3%"]);
+    assert!(out.contains("DNS Query Log\n"));
     assert!(out.contains("firefox"));
     assert!(out.contains("12.3 ms"));
     assert!(out.contains("NXDOMAIN"));

@@ -316,6 +316,7 @@ pub fn settings() -> Settings {
         color: true,
         dns: true,
         utc_offset: 0,
+        interface: None,
     }
 }
 

@@ -191,8 +191,16 @@ pub fn connections(state: &AppState) -> Vec<&LiveConnection> {
     rows
 }
 
-/// The Interface view: every interface, by index. (The filter names
-/// processes, connections and queries; interfaces are always shown.)
+/// The Interface view: the captured interface with `--interface`, else
+/// every interface, those up first, then by index. (The filter names
+/// processes, connections and queries; it does not hide interfaces.)
 pub fn interfaces(state: &AppState) -> Vec<&LiveInterface> {
-    state.report.interfaces.iter().collect()
+    let mut list: Vec<&LiveInterface> = state
+        .report
+        .interfaces
+        .iter()
+        .filter(|i| state.interface.as_ref().is_none_or(|only| *only == i.name))
+        .collect();
+    list.sort_by_key(|i| (!i.up, i.index));
+    list
 }

@@ -131,6 +131,8 @@ pub struct AppState {
     pub started: bool,
     /// Seconds east of UTC, for the wall-clock times of the DNS log.
     pub utc_offset: i32,
+    /// The one interface captured (`--interface`), if any.
+    pub interface: Option<String>,
 }
 
 /// Something that happened.
@@ -157,6 +159,7 @@ pub struct Settings {
     pub color: bool,
     pub dns: bool,
     pub utc_offset: i32,
+    pub interface: Option<String>,
 }
 
 impl AppState {
@@ -181,6 +184,7 @@ impl AppState {
             dns: settings.dns,
             started: false,
             utc_offset: settings.utc_offset,
+            interface: settings.interface,
         }
     }
 

@@ -345,3 +345,16 @@ fn the_dns_log_follows_new_queries() {
     update(&mut s, Event::Report(report.into()));
     assert_eq!(s.selected(), Some(&RowId::Query(99)));
 }
+
+#[test]
+fn the_interface_view_shows_only_the_captured_interface() {
+    let mut s = scene();
+    typed(&mut s, "3");
+    assert_eq!(s.row_ids(), vec![RowId::Interface(1), RowId::Interface(2)]);
+    let mut settings = fixture::settings();
+    settings.interface = Some("eth0".into());
+    let mut s = AppState::new(settings, (80, 24));
+    update(&mut s, Event::Report(fixture::report()));
+    typed(&mut s, "3");
+    assert_eq!(s.row_ids(), vec![RowId::Interface(2)]);
+}

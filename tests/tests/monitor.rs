@@ -1,0 +1,306 @@
+//! The monitor end to end: the real binary in a real terminal (a tmux
+//! pane), live traffic from a known process to a test host, keys sent as a
+//! user types them, and the screen read back after each.
+//!
+//! Root only (namespaces, capture); under `CI` a missing root is a failure.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use netop_e2e::{begin, install_package, netop_bin, Netns, Proc};
+
+const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
+const SERVER_PORT: u16 = 5001;
+const CLIENT_PORT: u16 = 47_301;
+/// Bytes per second the stream sends.
+const RATE: u64 = 300_000;
+
+/// A detached tmux session running one command; killed on drop.
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(tag: &str, command: &str, size: (u16, u16)) -> anyhow::Result<Tmux> {
+        install_package("tmux", "tmux", "-V")?;
+        let session = format!("netop-t-{tag}");
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &session])
+            .output();
+        // The pane keeps the exit status on screen after netop ends.
+        let shell = format!("{command}; echo EXIT=$?; sleep 60");
+        let status = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session])
+            .args(["-x", &size.0.to_string(), "-y", &size.1.to_string()])
+            .arg(shell)
+            .env("TERM", "xterm-256color")
+            .status()
+            .context("starting tmux")?;
+        if !status.success() {
+            bail!("tmux new-session failed: {status}");
+        }
+        Ok(Tmux { session })
+    }
+
+    fn tmux(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new("tmux")
+            .args(args)
+            .output()
+            .context("running tmux")?;
+        if !out.status.success() {
+            bail!(
+                "tmux {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Sends keys by tmux name (`Enter`, `Escape`) or as literal text.
+    fn keys(&self, keys: &[&str]) -> anyhow::Result<()> {
+        for k in keys {
+            let literal =
+                k.chars().count() == 1 || !k.chars().next().is_some_and(char::is_uppercase);
+            let mut args = vec!["send-keys", "-t", self.session.as_str()];
+            if literal {
+                args.push("-l");
+            }
+            args.push(k);
+            self.tmux(&args)?;
+        }
+        Ok(())
+    }
+
+    fn screen(&self) -> anyhow::Result<String> {
+        self.tmux(&["capture-pane", "-p", "-t", &self.session])
+    }
+
+    /// A pane variable, e.g. `alternate_on`.
+    fn flag(&self, name: &str) -> anyhow::Result<String> {
+        Ok(self
+            .tmux(&[
+                "display-message",
+                "-p",
+                "-t",
+                &self.session,
+                &format!("#{{{name}}}"),
+            ])?
+            .trim()
+            .to_string())
+    }
+
+    /// Waits until the screen satisfies `ok`; returns it.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen()?;
+            if ok(&screen) {
+                return Ok(screen);
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                bail!("waited 15 s for {what}; the screen shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The pid of netop, the pane shell's child.
+    fn netop_pid(&self) -> anyhow::Result<u32> {
+        let shell = self.flag("pane_pid")?;
+        let out = Command::new("pgrep")
+            .args(["-P", &shell, "netop"])
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .with_context(|| format!("no netop under pane shell {shell}"))
+    }
+
+    /// The terminal is as the shell left it: main screen, cursor shown, no
+    /// mouse reporting.
+    fn assert_restored(&self) -> anyhow::Result<()> {
+        for (flag, want) in [
+            ("alternate_on", "0"),
+            ("cursor_flag", "1"),
+            ("mouse_any_flag", "0"),
+        ] {
+            let got = self.flag(flag)?;
+            if got != want {
+                bail!("terminal not restored: {flag} is {got}, expected {want}");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .output();
+    }
+}
+
+/// Largest `<n>K` rate token on a line, in KB/s.
+fn largest_k_rate(line: &str) -> Option<f64> {
+    line.split_whitespace()
+        .filter_map(|t| t.strip_suffix('K')?.parse::<f64>().ok())
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+}
+
+#[test]
+fn monitor_shows_live_traffic_switches_views_filters_expands_and_quits_cleanly(
+) -> anyhow::Result<()> {
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    let host = Netns::create("tui", 41)?;
+    let to = format!("{}:{SERVER_PORT}", host.ns_addr);
+    let mut sink = Proc::spawn("sink", {
+        let mut c = host.command(TRAFFICGEN);
+        c.args(["sink", "--listen", &to, "--seconds", "40", "--conns", "1"]);
+        c
+    })?;
+    sink.expect_line("ready", Duration::from_secs(10))?;
+    let mut stream = Proc::spawn("stream", {
+        let mut c = Command::new(TRAFFICGEN);
+        c.args([
+            "stream",
+            "--to",
+            &to,
+            "--bind-port",
+            &CLIENT_PORT.to_string(),
+        ])
+        .args(["--rate", &RATE.to_string(), "--seconds", "25"]);
+        c
+    })?;
+    stream.expect_line("ready", Duration::from_secs(10))?;
+    let pid = stream.pid().to_string();
+
+    let netop = netop_bin()?;
+    let tmux = Tmux::start(
+        "tui",
+        &format!("{} --interface {}", netop.display(), host.host_if),
+        (120, 32),
+    )?;
+    tmux.wait_for("the Process view", |s| {
+        s.contains("PID") && s.contains("RX Rate")
+    })?;
+    stream.send_line("go")?;
+
+    // Process view: the stream's own row, with its PID, name and a rate
+    // near what it sends (link headers add a few percent).
+    let screen = tmux.wait_for("the stream's row with its rate", |s| {
+        s.lines().any(|l| {
+            l.trim_start().starts_with(&pid)
+                && l.contains("trafficgen")
+                && largest_k_rate(l).is_some_and(|k| k > 0.8 * RATE as f64 / 1000.0)
+        })
+    })?;
+    let row = screen
+        .lines()
+        .find(|l| l.trim_start().starts_with(&pid))
+        .context("stream row")?;
+    let tx = largest_k_rate(row).context("a rate on the row")?;
+    assert!(
+        (0.8 * RATE as f64 / 1000.0..1.3 * RATE as f64 / 1000.0).contains(&tx),
+        "stream sends {RATE} B/s, the row shows {tx}K: {row}"
+    );
+
+    // Connection view: the connection to the test host, outbound.
+    tmux.keys(&["2"])?;
+    let screen = tmux.wait_for("the Connection view", |s| {
+        s.contains("Remote") && s.contains(&to) && s.contains("ESTABLISHED")
+    })?;
+    let line = screen
+        .lines()
+        .find(|l| l.contains(&to))
+        .context("connection line")?;
+    assert!(
+        line.contains("trafficgen") && line.contains("Out"),
+        "{line}"
+    );
+
+    // Filter: only the stream's rows stay; the status bar says so.
+    tmux.keys(&["/", "trafficgen", "Enter"])?;
+    let screen = tmux.wait_for("the filter in the status bar", |s| {
+        s.contains("filter: trafficgen")
+    })?;
+    let rows: Vec<&str> = screen
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|l| l.contains("trafficgen")),
+        "{screen}"
+    );
+
+    // Process view, expanded: the socket tree under the process.
+    tmux.keys(&["1", "Enter"])?;
+    tmux.wait_for("the expanded socket tree", |s| {
+        s.lines().any(|l| {
+            (l.contains("└─") || l.contains("├─"))
+                && l.contains(&format!("{}:{SERVER_PORT}", host.ns_addr))
+                && l.contains("ESTABLISHED")
+        })
+    })?;
+
+    // Interface view: the test host's veth as a card, and the DNS view.
+    tmux.keys(&["3"])?;
+    tmux.wait_for("the interface card", |s| {
+        s.contains(&host.host_if) && s.contains("UP")
+    })?;
+    tmux.keys(&["4"])?;
+    tmux.wait_for("the DNS view", |s| s.contains("Resolver Statistics"))?;
+    tmux.keys(&["?"])?;
+    tmux.wait_for("the help overlay", |s| {
+        s.contains("Keys") && s.contains("quit")
+    })?;
+    tmux.keys(&["?"])?;
+
+    // Quit: exit status 0 and the terminal as it was.
+    tmux.keys(&["q"])?;
+    tmux.wait_for("netop to exit", |s| s.contains("EXIT=0"))?;
+    tmux.assert_restored()?;
+    Ok(())
+}
+
+#[test]
+fn monitor_reflows_says_when_too_small_and_restores_the_terminal_on_sigterm() -> anyhow::Result<()>
+{
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    let netop = netop_bin()?;
+    let tmux = Tmux::start(
+        "small",
+        &format!("{} --interface lo", netop.display()),
+        (60, 20),
+    )?;
+    tmux.wait_for("the too-small message", |s| {
+        s.contains("Terminal too small: 60x20")
+    })?;
+    tmux.tmux(&[
+        "resize-window",
+        "-t",
+        &tmux.session,
+        "-x",
+        "100",
+        "-y",
+        "30",
+    ])?;
+    tmux.wait_for("the Process view after the resize", |s| {
+        s.contains("PID") && s.contains("TX Total")
+    })?;
+    let pid = tmux.netop_pid()?;
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
+    assert!(status.success());
+    tmux.wait_for("netop to exit", |s| s.contains("EXIT=0"))?;
+    tmux.assert_restored()?;
+    Ok(())
+}
