@@ -11,6 +11,8 @@ use std::time::Duration;
 use netop_core::{Batch, Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
 use pcap::{Active, Linktype, Offline, PacketHeader};
 
+mod dns_snap;
+
 /// The pseudo-device that captures on every interface.
 const ANY_DEVICE: &str = "any";
 /// DLT_LINUX_SLL2: cooked capture v2, whose header carries the ifindex.
@@ -27,6 +29,9 @@ pub struct CaptureOptions {
     pub buffer_size: i32,
     /// Longest wait of one [`Capture::next_frame`] call, in milliseconds.
     pub read_timeout_ms: i32,
+    /// Keep port-53 packets whole (for the DNS observatory) while other
+    /// frames are cut at `snaplen`; see `capture/dns_snap.rs`.
+    pub whole_dns: bool,
 }
 
 impl Default for CaptureOptions {
@@ -36,6 +41,7 @@ impl Default for CaptureOptions {
             snaplen: 256,
             buffer_size: 8 * 1024 * 1024,
             read_timeout_ms: 100,
+            whole_dns: true,
         }
     }
 }
@@ -92,7 +98,11 @@ impl PcapCapture {
         let ifindex = check_device(&device)?;
         let inactive = pcap::Capture::from_device(device.as_str())
             .map_err(|e| map_pcap_error(&device, e))?
-            .snaplen(opts.snaplen)
+            .snaplen(if opts.whole_dns {
+                opts.snaplen.max(dns_snap::DNS_SNAPLEN)
+            } else {
+                opts.snaplen
+            })
             .buffer_size(opts.buffer_size)
             .timeout(opts.read_timeout_ms)
             .immediate_mode(true)
@@ -102,6 +112,12 @@ impl PcapCapture {
             use_sll2_if_available(&mut cap);
         }
         let cap = cap.setnonblock().map_err(|e| map_pcap_error(&device, e))?;
+        if opts.whole_dns {
+            let short = u32::try_from(opts.snaplen).unwrap_or(u32::MAX);
+            if let Err(e) = dns_snap::attach(&cap, short) {
+                tracing::warn!(error = %e, "cannot attach the DNS snap-length filter; every frame is kept at the DNS length");
+            }
+        }
         let link = LinkType::from_dlt(cap.get_datalink().0);
         tracing::debug!(%device, ?link, ?ifindex, "capture opened");
         Ok(PcapCapture {

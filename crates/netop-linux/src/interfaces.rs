@@ -62,6 +62,10 @@ impl HostInterfaces for LinuxInterfaces {
         for info in &mut out {
             info.kernel = interface_counters(&info.name);
         }
+        crate::dns_config::fill_dns_servers(
+            &mut out,
+            &crate::dns_config::DnsConfigPaths::default(),
+        );
         Ok(out)
     }
 }

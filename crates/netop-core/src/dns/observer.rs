@@ -65,14 +65,14 @@ pub trait DnsContext {
         client: SocketAddr,
         server: SocketAddr,
     ) -> Option<ProcessInfo>;
-    /// The pid owning the local socket `server` (a resolver on this host)
-    /// that `client` talks to.
-    fn server_pid(
+    /// The process owning the local socket `server` (a resolver on this
+    /// host) that `client` talks to.
+    fn server_owner(
         &mut self,
         proto: Protocol,
         server: SocketAddr,
         client: SocketAddr,
-    ) -> Option<u32>;
+    ) -> Option<ProcessInfo>;
     /// `ip` is one of this host's addresses (loopback included).
     fn is_local(&self, ip: IpAddr) -> bool;
 }
@@ -291,11 +291,11 @@ impl DnsObserver {
             }
             return;
         }
-        let owner = ctx.client_owner(packet.proto, client, server);
+        let mut owner = ctx.client_owner(packet.proto, client, server);
         let pid = owner.as_ref().map(|o| o.pid);
         let local_server = ctx.is_local(server.ip());
-        let stub_pid = if local_server {
-            ctx.server_pid(packet.proto, server, client)
+        let stub = if local_server {
+            ctx.server_owner(packet.proto, server, client)
         } else {
             None
         };
@@ -308,6 +308,13 @@ impl DnsObserver {
             },
             self.config.link_window,
         );
+        // A stub's upstream socket often lives for one query (dnsmasq
+        // uses a fresh random port each time), too short to find its
+        // owner; the process listening on the stub address sent it.
+        if owner.is_none() {
+            owner = downstream.as_ref().and_then(|d| d.stub.clone());
+        }
+        let pid = owner.as_ref().map(|o| o.pid);
         let record = QueryRecord {
             seq: 0,
             ts: packet.ts,
@@ -361,7 +368,7 @@ impl DnsObserver {
                     sent: packet.ts,
                     client,
                     client_pid: pid,
-                    stub_pid,
+                    stub,
                 },
             );
         }

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 
+use crate::socket::ProcessInfo;
+
 /// A question compared case-insensitively: (name, type, class).
 pub(super) type QuestionKey = (String, u16, u16);
 
@@ -126,7 +128,7 @@ pub(super) struct Downstream {
     pub(super) client: SocketAddr,
     pub(super) client_pid: Option<u32>,
     /// The process owning the stub's listening socket, if known.
-    pub(super) stub_pid: Option<u32>,
+    pub(super) stub: Option<ProcessInfo>,
 }
 
 /// The upstream query being matched.
@@ -178,7 +180,7 @@ impl Downstreams {
                 && up.sent - d.sent <= window
                 && d.client != up.client
                 && !matches!((d.client_pid, up.pid), (Some(a), Some(b)) if a == b)
-                && !matches!((d.stub_pid, up.pid), (Some(a), Some(b)) if a != b)
+                && !matches!((d.stub.as_ref().map(|s| s.pid), up.pid), (Some(a), Some(b)) if a != b)
         })?;
         let d = list.remove(at);
         if list.is_empty() {

@@ -860,3 +860,41 @@ fn at_most_max_answers_records_are_read() {
     let m = parse_message(&bytes).expect("reads");
     assert_eq!(m.answers.len(), message::MAX_ANSWERS);
 }
+
+#[test]
+fn a_stub_upstream_query_from_a_socket_too_brief_to_find_belongs_to_the_stub() {
+    let mut e = engine();
+    let app = "127.0.0.1:50001";
+    let stub = "127.0.0.53:53";
+    // The stub's upstream socket is in no table: gone before any lookup.
+    let mut r = StaticResolver::new(vec![
+        socket(Protocol::Udp, app, stub, 100, "curl"),
+        socket(Protocol::Udp, stub, app, 300, "dnsmasq"),
+    ]);
+    feed(
+        &mut e,
+        &mut r,
+        &[
+            fixtures::udp(
+                at(0),
+                1,
+                app,
+                stub,
+                &fixtures::query(1, "brief.example", RecordType::A),
+            ),
+            fixtures::udp(
+                at(1),
+                2,
+                "10.0.0.1:61000",
+                SERVER,
+                &fixtures::query(2, "brief.example", RecordType::A),
+            ),
+        ],
+    );
+    let log = log(&e);
+    assert_eq!(log[1].downstream, Some(0));
+    assert_eq!(
+        (log[1].pid, log[1].process.as_str()),
+        (Some(300), "dnsmasq")
+    );
+}

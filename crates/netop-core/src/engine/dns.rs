@@ -53,13 +53,13 @@ impl DnsContext for Attribution<'_> {
         self.owner(proto, client, server).cloned()
     }
 
-    fn server_pid(
+    fn server_owner(
         &mut self,
         proto: Protocol,
         server: SocketAddr,
         client: SocketAddr,
-    ) -> Option<u32> {
-        self.owner(proto, server, client).map(|p| p.pid)
+    ) -> Option<ProcessInfo> {
+        self.owner(proto, server, client).cloned()
     }
 
     fn is_local(&self, ip: IpAddr) -> bool {
