@@ -5,6 +5,10 @@
 //! turn (a fresh id each time, waiting up to 2 s for the answer), prints
 //! `answer NAME TYPE RCODE ANCOUNT BYTES` per question, and exits. Messages
 //! are written by hand: a header and one question, no dependencies.
+//!
+//! `--rate N` (first argument) paces the questions at N per second on an
+//! absolute schedule (the DNS load measurement in docs/PERFORMANCE.md) and
+//! prints one `done COUNT SECONDS` line instead of the answers.
 
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -41,7 +45,17 @@ fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let mut rate: Option<f64> = None;
+    if args.peek().map(String::as_str) == Some("--rate") {
+        args.next();
+        rate = Some(
+            args.next()
+                .context("--rate N")?
+                .parse()
+                .context("--rate N")?,
+        );
+    }
     let server: SocketAddr = args
         .next()
         .context("usage: dnsquery SERVER:PORT NAME:TYPE...")?
@@ -67,8 +81,13 @@ fn main() -> anyhow::Result<()> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let mut buf = [0u8; 65_535];
+    let start = std::time::Instant::now();
     for (i, (name, tname)) in questions.iter().enumerate() {
-        let id = 0x4e00 + i as u16;
+        if let Some(rate) = rate {
+            let due = start + Duration::from_secs_f64(i as f64 / rate);
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+        }
+        let id = 0x4e00u16.wrapping_add(i as u16);
         socket.send(&query(id, name, qtype(tname)?))?;
         let answer = loop {
             let n = socket
@@ -78,6 +97,9 @@ fn main() -> anyhow::Result<()> {
                 break &buf[..n];
             }
         };
+        if rate.is_some() {
+            continue;
+        }
         let rcode = answer[3] & 0x0f;
         let ancount = u16::from_be_bytes([answer[6], answer[7]]);
         writeln!(
@@ -86,6 +108,10 @@ fn main() -> anyhow::Result<()> {
             answer.len()
         )?;
         stdout.flush()?;
+    }
+    if rate.is_some() {
+        let seconds = start.elapsed().as_secs_f64();
+        writeln!(stdout, "done {} {seconds:.3}", questions.len())?;
     }
     Ok(())
 }
