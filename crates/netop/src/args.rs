@@ -118,13 +118,13 @@ pub enum SortColumn {
     Connections,
 }
 
-impl From<SortColumn> for crate::tui::SortColumn {
+impl From<SortColumn> for netop::tui::SortColumn {
     fn from(c: SortColumn) -> Self {
         match c {
-            SortColumn::Traffic => crate::tui::SortColumn::Traffic,
-            SortColumn::Pid => crate::tui::SortColumn::Pid,
-            SortColumn::Name => crate::tui::SortColumn::Name,
-            SortColumn::Connections => crate::tui::SortColumn::Connections,
+            SortColumn::Traffic => netop::tui::SortColumn::Traffic,
+            SortColumn::Pid => netop::tui::SortColumn::Pid,
+            SortColumn::Name => netop::tui::SortColumn::Name,
+            SortColumn::Connections => netop::tui::SortColumn::Connections,
         }
     }
 }

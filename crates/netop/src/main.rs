@@ -18,7 +18,6 @@ mod output;
 mod platform;
 mod replay;
 mod terminal;
-mod tui;
 
 use args::Args;
 use collect::Ending;

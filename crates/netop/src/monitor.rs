@@ -25,7 +25,7 @@ use crate::collect::{self, Tick};
 use crate::failure::Failure;
 use crate::platform;
 use crate::terminal::TerminalGuard;
-use crate::tui::{self, AppState, Effect, Event, Settings};
+use netop::tui::{self, AppState, Effect, Event, Settings};
 
 /// How long the screen loop waits for input before looking for a report.
 const POLL: Duration = Duration::from_millis(50);

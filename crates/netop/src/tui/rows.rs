@@ -172,7 +172,7 @@ pub fn connections(state: &AppState) -> Vec<&LiveConnection> {
             Some(f) => connection_matches(c, f),
         })
         .collect();
-    rows.sort_by(|a, b| {
+    rows.sort_unstable_by(|a, b| {
         let primary = match state.sort {
             SortColumn::Traffic | SortColumn::Connections => by_traffic(b, a),
             SortColumn::Pid => a.pid.cmp(&b.pid),

@@ -121,6 +121,9 @@ pub struct AppState {
     /// Per view: the selected row (kept across reorders) and the first
     /// row shown.
     pub selected: [Option<RowId>; 4],
+    /// Per view: where the selected row was when last placed, for when it
+    /// disappears.
+    pub index: [usize; 4],
     pub offset: [usize; 4],
     pub help: bool,
     pub interval: Duration,
@@ -177,6 +180,7 @@ impl AppState {
             filter_input: None,
             expanded: BTreeSet::new(),
             selected: [None, None, None, None],
+            index: [0; 4],
             offset: [0; 4],
             help: false,
             interval: settings.interval,
@@ -217,6 +221,7 @@ impl AppState {
         }
         let index = index.min(ids.len() - 1);
         self.selected[v] = Some(ids[index].clone());
+        self.index[v] = index;
         let page = layout::page_rows(self).max(1);
         let offset = &mut self.offset[v];
         if index < *offset {
@@ -230,9 +235,9 @@ impl AppState {
     /// Keeps the selection on the same row after the rows changed (new
     /// report, new sort or filter); when that row is gone, the cursor
     /// stays at the same position.
-    fn reselect(&mut self, old_index: Option<usize>) {
+    fn reselect(&mut self) {
         let ids = self.row_ids();
-        let index = self.cursor(&ids).or(old_index).unwrap_or(0);
+        let index = self.cursor(&ids).unwrap_or(self.index[self.view.index()]);
         self.select(&ids, index);
     }
 
@@ -248,25 +253,25 @@ impl AppState {
 pub fn update(state: &mut AppState, event: Event) -> Vec<Effect> {
     match event {
         Event::Report(report) => {
-            let ids = state.row_ids();
-            let before = state.cursor(&ids);
             // The DNS log follows new queries while the cursor is on the
             // newest one (or nowhere yet).
-            let follow = state.view == View::Dns && before.is_none_or(|i| i + 1 == ids.len());
+            let follow = state.view == View::Dns && {
+                let ids = state.row_ids();
+                state.cursor(&ids).is_none_or(|i| i + 1 == ids.len())
+            };
             state.report = report;
             state.started = true;
             if follow {
                 let ids = state.row_ids();
                 state.select(&ids, ids.len().saturating_sub(1));
             } else {
-                state.reselect(before);
+                state.reselect();
             }
             Vec::new()
         }
         Event::Resize(w, h) => {
             state.size = (w, h);
-            let before = state.cursor(&state.row_ids());
-            state.reselect(before);
+            state.reselect();
             Vec::new()
         }
         Event::Key(key) => on_key(state, key),
@@ -309,16 +314,16 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Char('/') => state.filter_input = Some(String::new()),
         KeyCode::Esc if state.filter.is_some() => {
             state.filter = None;
-            state.reselect(None);
+            state.reselect();
         }
         KeyCode::Char('s') => {
             state.sort = state.sort.next(state.view);
             state.descending = state.sort.natural_descending();
-            state.reselect(None);
+            state.reselect();
         }
         KeyCode::Char('S') => {
             state.descending = !state.descending;
-            state.reselect(None);
+            state.reselect();
         }
         KeyCode::Up | KeyCode::Char('k') => state.move_by(-1),
         KeyCode::Down | KeyCode::Char('j') => state.move_by(1),
@@ -351,8 +356,7 @@ fn switch(state: &mut AppState, view: View) {
         state.sort = SortColumn::Traffic;
         state.descending = true;
     }
-    let before = state.cursor(&state.row_ids());
-    state.reselect(before);
+    state.reselect();
 }
 
 fn edit_filter(state: &mut AppState, key: KeyEvent) {
@@ -364,7 +368,7 @@ fn edit_filter(state: &mut AppState, key: KeyEvent) {
             let pattern = input.trim().to_lowercase();
             state.filter = (!pattern.is_empty()).then_some(pattern);
             state.filter_input = None;
-            state.reselect(None);
+            state.reselect();
         }
         KeyCode::Esc => state.filter_input = None,
         KeyCode::Backspace => {
@@ -398,7 +402,7 @@ fn toggle_expanded(state: &mut AppState) {
     }
     // The cursor stays on the process itself.
     state.selected[View::Process.index()] = Some(RowId::Process(pid));
-    state.reselect(None);
+    state.reselect();
 }
 
 fn on_mouse(state: &mut AppState, mouse: MouseEvent) {
