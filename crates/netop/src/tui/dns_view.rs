@@ -12,7 +12,7 @@ use netop_core::dns::{QueryRecord, QueryStatus, ResolverStats};
 use super::format;
 use super::layout::dns_stats_height;
 use super::render::{fit, fit_right, Theme};
-use super::rows::{contains, RowId};
+use super::rows::RowId;
 use super::state::AppState;
 
 /// The log entries shown, oldest first, filtered.
@@ -24,7 +24,7 @@ pub fn queries(state: &AppState) -> Vec<&QueryRecord> {
         .iter()
         .filter(|q| match &state.filter {
             None => true,
-            Some(f) => contains(&q.name, f) || contains(&q.process, f) || contains(&q.response, f),
+            Some(f) => q.matches(f),
         })
         .collect()
 }
