@@ -26,4 +26,6 @@ pub use capture::{Batch, Capture, CaptureError, CaptureStats, Frame, LinkType, P
 pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
 pub use flow::{FlowKey, Protocol};
 pub use interfaces::{HostInterfaces, InterfaceInfo};
-pub use socket::{ProcessInfo, ResolveError, SocketEntry, SocketResolver, SocketTable, TcpState};
+pub use socket::{
+    Container, ProcessInfo, ResolveError, SocketEntry, SocketResolver, SocketTable, TcpState,
+};

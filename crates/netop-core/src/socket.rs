@@ -66,13 +66,32 @@ impl TcpState {
 }
 
 /// A process that owns sockets.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessInfo {
     pub pid: u32,
     /// Short name (`/proc/PID/comm` on Linux).
     pub name: String,
     /// User name, or the numeric uid when it has no name.
     pub user: String,
+    /// The container the process runs in, when asked for (`--containers`)
+    /// and it runs in one.
+    pub container: Option<Container>,
+}
+
+/// A container as its cgroup names it: the runtime and a name or short id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Container {
+    /// `docker`, `podman`, `containerd`, `crio`, `lxc`, `nspawn`, ...
+    pub runtime: String,
+    /// The container's name when the cgroup carries one, else its id
+    /// shortened to 12 characters.
+    pub name: String,
+}
+
+impl std::fmt::Display for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.runtime, self.name)
+    }
 }
 
 /// One socket of the host.
@@ -93,6 +112,8 @@ pub struct SocketEntry {
     pub retrans: Option<u32>,
     /// The owning process, when it could be found.
     pub owner: Option<ProcessInfo>,
+    /// The owner's file descriptor for the socket, when it was seen.
+    pub fd: Option<u32>,
 }
 
 impl SocketEntry {

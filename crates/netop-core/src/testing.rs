@@ -120,7 +120,9 @@ pub fn socket(proto: Protocol, local: &str, remote: &str, pid: u32, name: &str) 
             pid,
             name: name.to_string(),
             user: "alice".to_string(),
+            container: None,
         }),
+        fd: None,
     }
 }
 

@@ -170,7 +170,12 @@ impl OwnerIndex {
         let name = self.source.comm(pid)?;
         let uid = self.sockets_of.get(&pid).map_or(uid, |s| s.uid);
         let user = self.user_name(uid);
-        let info = ProcessInfo { pid, name, user };
+        let info = ProcessInfo {
+            pid,
+            name,
+            user,
+            container: None,
+        };
         self.info.insert(pid, (info.clone(), now));
         Some(info)
     }

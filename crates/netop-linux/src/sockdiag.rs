@@ -330,6 +330,7 @@ mod tests {
             rtt_us: None,
             retrans: None,
             owner: None,
+            fd: None,
         }
     }
 

@@ -93,7 +93,9 @@ pub fn parse_sockets(text: &str) -> anyhow::Result<Vec<SocketEntry>> {
                     .with_context(|| format!("line {}: bad pid", n + 1))?,
                 name: name.to_string(),
                 user: user.to_string(),
+                container: None,
             }),
+            fd: None,
         });
     }
     Ok(out)

@@ -147,6 +147,7 @@ pub(crate) fn decode_socket(payload: &[u8], proto: Protocol) -> Result<SocketEnt
         rtt_us: None,
         retrans: None,
         owner: None,
+        fd: None,
     };
     // Listeners report a tcp_info of zeros: no RTT to speak of.
     if is_tcp && entry.state != TcpState::Listen {
