@@ -88,6 +88,8 @@ pub struct LiveConnection {
     pub retrans: Option<u32>,
     /// Socket inode; 0 when no socket is known.
     pub inode: u64,
+    /// The owner's fd number for the socket, when it was seen.
+    pub fd: Option<u32>,
     /// The passive DNS name of the remote address, when one was seen.
     pub remote_name: Option<String>,
     /// As [`LiveProcess::history`].
@@ -187,6 +189,7 @@ impl Engine {
                 rtt_us: socket.and_then(|s| s.rtt_us),
                 retrans: socket.and_then(|s| s.retrans),
                 inode: socket.map_or(0, |s| s.inode),
+                fd: socket.and_then(|s| s.fd),
                 remote_name: self.remote_name(entry.key.remote_ip),
                 history,
             });
@@ -362,6 +365,7 @@ fn socket_row(s: &SocketEntry, listening: &FxHashSet<(Protocol, u16)>) -> LiveCo
         rtt_us: s.rtt_us,
         retrans: s.retrans,
         inode: s.inode,
+        fd: s.fd,
         remote_name: None,
         history: vec![(0, 0); HISTORY_LEN],
     }

@@ -167,8 +167,11 @@ fn socket_row(c: &LiveConnection, last: bool, width: u16, theme: Theme) -> Line<
         Some(Direction::Rx) => "in ",
         None => "   ",
     };
+    let fd =
+        c.fd.map_or_else(|| "fd=-".to_string(), |fd| format!("fd={fd}"));
     let fixed = format!(
-        "{branch}{} {}  {} → ",
+        "{branch}{} {} {}  {} → ",
+        fit(&fd, 6),
         fit(&c.key.proto.to_string(), 4),
         dir,
         local
