@@ -19,6 +19,7 @@ fn rows() -> Vec<ProcessReport> {
             rx_packets: c[2],
             tx_packets: c[3],
         },
+        reasons: Vec::new(),
     };
     vec![
         row(Some(1842), "chrome", [1_200_000, 340_000, 800, 200]),
@@ -95,4 +96,29 @@ fn json_fields_are_the_contract() {
     keys_sorted.sort_unstable();
     assert_eq!(keys_sorted, expected);
     assert!(json[2]["pid"].is_null());
+}
+
+#[test]
+fn json_unknown_object_carries_its_reasons() {
+    use netop_core::UnknownReason;
+    let mut rows = rows();
+    let unknown = rows.last_mut().expect("unknown row");
+    let part = |rx: u64, p: u64| Counters {
+        rx_bytes: rx,
+        rx_packets: p,
+        ..Counters::default()
+    };
+    unknown.reasons = vec![
+        (UnknownReason::NoListener, part(40_000, 20)),
+        (UnknownReason::Kernel, part(5_000, 10)),
+    ];
+    golden("snapshot.reasons.json", &render(Format::Json, &rows));
+    let tsv = render(Format::Tsv, &rows);
+    assert_eq!(
+        tsv,
+        render(Format::Tsv, &self::rows()),
+        "TSV keeps one unknown row"
+    );
+    let pretty = render(Format::Pretty, &rows);
+    assert_eq!(pretty, render(Format::Pretty, &self::rows()), "pretty too");
 }

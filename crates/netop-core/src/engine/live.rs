@@ -63,6 +63,8 @@ pub struct LiveProcess {
     /// Per-second (rx, tx) bytes, oldest first, ending at the report's
     /// second: [`HISTORY_LEN`] samples.
     pub history: Vec<(u64, u64)>,
+    /// The unknown row's bytes by reason; empty for processes.
+    pub reasons: Vec<(crate::unknown::UnknownReason, Counters)>,
 }
 
 /// One connection (a flow, a connected socket without traffic yet) or one
@@ -245,6 +247,7 @@ impl Engine {
                 rate: Rate::of(&history, window),
                 totals: p.account.counters,
                 history,
+                reasons: Vec::new(),
             });
         }
         // Processes with sockets and no traffic yet.
@@ -262,6 +265,7 @@ impl Engine {
                 rate: Rate::default(),
                 totals: Counters::default(),
                 history: vec![(0, 0); HISTORY_LEN],
+                reasons: Vec::new(),
             });
         }
         let unknown = self.unknown.history.samples(second, HISTORY_LEN);
@@ -275,6 +279,7 @@ impl Engine {
                 rate: Rate::of(&unknown, window),
                 totals: self.unknown.counters,
                 history: unknown,
+                reasons: self.unknown_why.rows(false),
             });
         }
 

@@ -3,6 +3,7 @@
 
 use crate::capture::CaptureStats;
 use crate::flow::Counters;
+use crate::unknown::UnknownReason;
 
 use super::{Engine, EngineStats};
 
@@ -13,6 +14,9 @@ pub struct ProcessReport {
     pub name: String,
     pub user: String,
     pub counters: Counters,
+    /// The unknown row's bytes by reason (non-empty ones, in
+    /// [`UnknownReason::ALL`] order); empty for processes.
+    pub reasons: Vec<(UnknownReason, Counters)>,
 }
 
 /// Totals of one interface.
@@ -39,6 +43,15 @@ pub struct EngineReport {
 pub const UNKNOWN: &str = "unknown";
 
 impl Engine {
+    /// The unknown bucket by reason, filtered like the unknown row.
+    pub fn unknown_reasons(&self) -> Vec<(UnknownReason, Counters)> {
+        let filtered = self
+            .pattern
+            .as_ref()
+            .is_some_and(|p| !UNKNOWN.contains(p.as_str()));
+        self.unknown_why.rows(filtered)
+    }
+
     /// The per-process table, filtered and sorted.
     pub fn report(&self) -> EngineReport {
         let pick = |name: &str, all: &Counters, matched: &Counters| -> Option<Counters> {
@@ -59,6 +72,7 @@ impl Engine {
                     name: p.info.name.clone(),
                     user: p.info.user.clone(),
                     counters,
+                    reasons: Vec::new(),
                 })
             })
             .collect();
@@ -68,6 +82,7 @@ impl Engine {
                 name: UNKNOWN.to_string(),
                 user: String::new(),
                 counters,
+                reasons: self.unknown_reasons(),
             });
         }
         processes.sort_by(|a, b| {

@@ -1,5 +1,6 @@
 //! JSON: an array of objects with the guide's fields in the guide's order;
-//! `"pid": null` for the traffic without an owner.
+//! `"pid": null` for the traffic without an owner, whose object also
+//! carries `"reasons"`: its bytes split by why they have no owner.
 
 use std::io::{self, Write};
 
@@ -11,6 +12,18 @@ use serde::Serialize;
 struct Row<'a> {
     pid: Option<u32>,
     process: &'a str,
+    rx_bytes: u64,
+    tx_bytes: u64,
+    rx_packets: u64,
+    tx_packets: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<Reason>,
+}
+
+/// One reason of the unknown row.
+#[derive(Serialize)]
+struct Reason {
+    reason: &'static str,
     rx_bytes: u64,
     tx_bytes: u64,
     rx_packets: u64,
@@ -27,6 +40,17 @@ pub fn write(rows: &[ProcessReport], out: &mut dyn Write) -> io::Result<()> {
             tx_bytes: r.counters.tx_bytes,
             rx_packets: r.counters.rx_packets,
             tx_packets: r.counters.tx_packets,
+            reasons: r
+                .reasons
+                .iter()
+                .map(|(why, c)| Reason {
+                    reason: why.as_str(),
+                    rx_bytes: c.rx_bytes,
+                    tx_bytes: c.tx_bytes,
+                    rx_packets: c.rx_packets,
+                    tx_packets: c.tx_packets,
+                })
+                .collect(),
         })
         .collect();
     serde_json::to_writer_pretty(&mut *out, &rows).map_err(io::Error::from)?;
