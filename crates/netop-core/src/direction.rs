@@ -1,11 +1,18 @@
 //! Which side of a packet is this host.
 //!
 //! A packet is "tx" when its source is one of the host's addresses and "rx"
-//! when its destination is. Cooked captures also carry the kernel's own
-//! verdict (`PACKET_OUTGOING`), used when neither address is local
-//! (broadcast, forwarding, promiscuous capture). Traffic between two local
-//! addresses (loopback) is both: the sender's tx and the receiver's rx,
-//! which is also how the kernel's loopback counters count it.
+//! when its destination is. Traffic between two local addresses (loopback)
+//! is both: the sender's tx and the receiver's rx, which is also how the
+//! kernel's loopback counters count it.
+//!
+//! When neither address is the host's (a container behind a veth, a
+//! routed or bridged packet), the packet belongs to the end behind the
+//! link it was captured on: received from the link, its sender (tx);
+//! sent onto the link, its receiver (rx). So a container's process is
+//! credited once per interface its traffic crosses, from its own side,
+//! and each captured packet is credited once. The direction comes from
+//! the kernel (`PACKET_OUTGOING` in cooked captures) or from the frame's
+//! source MAC; without either, the receiver (rx).
 
 use std::net::IpAddr;
 
@@ -100,7 +107,7 @@ impl LocalAddrs {
                 second: None,
             },
             (false, false) => Sides {
-                first: if outgoing == Some(true) { tx } else { rx },
+                first: if outgoing == Some(false) { tx } else { rx },
                 second: None,
             },
         }
@@ -165,16 +172,20 @@ mod tests {
     }
 
     #[test]
-    fn neither_side_local_follows_the_packet_type() {
+    fn neither_side_local_belongs_to_the_end_behind_the_link() {
         let local = LocalAddrs::from_interfaces(&iface(&[IpAddr::from(ME)]));
-        assert_eq!(
-            local.sides(&pkt(PEER, PEER), Some(true)).first.0,
-            Direction::Tx
-        );
-        assert_eq!(
-            local.sides(&pkt(PEER, PEER), Some(false)).first.0,
-            Direction::Rx
-        );
+        let container = [10, 0, 3, 2];
+        // Received from the container's link: the container sent it.
+        let s = local.sides(&pkt(container, PEER), Some(false));
+        assert_eq!(s.first.0, Direction::Tx);
+        assert_eq!(s.first.1.local_ip, IpAddr::from(container));
+        assert_eq!(s.first.1.local_port, 1000);
+        // Sent onto the container's link: the container receives it.
+        let s = local.sides(&pkt(PEER, container), Some(true));
+        assert_eq!(s.first.0, Direction::Rx);
+        assert_eq!(s.first.1.local_ip, IpAddr::from(container));
+        assert_eq!(s.first.1.local_port, 80);
+        assert_eq!(s.second, None, "credited once");
         assert_eq!(local.sides(&pkt(PEER, PEER), None).first.0, Direction::Rx);
     }
 

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use crate::capture::{CaptureStats, Frame};
+use crate::capture::{CaptureStats, Frame, LinkType};
 use crate::decode::{decode, TcpFlags};
 use crate::direction::LocalAddrs;
 use crate::flow::{Counters, Direction, Flow, FlowKey, PackedKey};
@@ -137,6 +137,9 @@ pub struct Engine {
     /// Lower-cased filter pattern.
     pattern: Option<String>,
     local: LocalAddrs,
+    /// This host's MAC addresses: an Ethernet frame from one of them is
+    /// outgoing (single-interface captures carry no direction).
+    macs: Vec<[u8; 6]>,
     flows: FlowTable<FlowEntry>,
     sockets: SocketTable,
     /// Processes by pid; flows point at their slot, so crediting bytes
@@ -234,6 +237,7 @@ impl Engine {
             config,
             pattern,
             local: LocalAddrs::default(),
+            macs: Vec::new(),
             flows: FlowTable::default(),
             sockets: SocketTable::default(),
             processes: Slots::default(),
@@ -251,6 +255,7 @@ impl Engine {
     /// Replaces the host's interfaces and addresses.
     pub fn set_interfaces(&mut self, interfaces: &[InterfaceInfo]) {
         self.local = LocalAddrs::from_interfaces(interfaces);
+        self.macs = interfaces.iter().filter_map(|i| i.mac).collect();
         for i in interfaces {
             let slot = self.interface_slot(i.index);
             let state = self.interfaces.get_mut(slot);
@@ -296,7 +301,7 @@ impl Engine {
     /// Accounts one frame.
     pub fn ingest(&mut self, frame: &Frame<'_>, resolver: &mut dyn SocketResolver) {
         self.stats.frames += 1;
-        let packet = match decode(frame) {
+        let mut packet = match decode(frame) {
             Ok(p) => p,
             Err(e) => {
                 self.stats.decode_errors += 1;
@@ -304,6 +309,11 @@ impl Engine {
                 return;
             }
         };
+        if packet.outgoing.is_none() && frame.link == LinkType::Ethernet && !self.macs.is_empty() {
+            if let Some(src) = frame.data.get(6..12) {
+                packet.outgoing = Some(self.macs.iter().any(|m| m[..] == *src));
+            }
+        }
         self.latest = self.latest.max(frame.ts);
         let sec = frame.ts.as_secs();
         let ifindex = packet.ifindex.unwrap_or(0);

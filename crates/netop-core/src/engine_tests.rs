@@ -669,3 +669,49 @@ fn an_owner_found_later_takes_the_bytes_out_of_their_reason() {
     assert!(reasons(&e).is_empty(), "{:?}", reasons(&e));
     assert_eq!(row(&e.report(), Some(7)).counters.rx_bytes, bytes);
 }
+
+#[test]
+fn a_container_behind_a_veth_gets_its_traffic_from_its_own_side() {
+    // The host's end of a container's veth, captured alone (Ethernet, no
+    // direction): frames from the host's MAC go to the container.
+    const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+    const CONTAINER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+    let mut ifaces = interfaces();
+    ifaces.push(InterfaceInfo {
+        index: 7,
+        name: "veth-c".into(),
+        up: true,
+        addrs: vec!["10.0.3.1".parse().expect("ip")],
+        mac: Some(HOST_MAC),
+        ..Default::default()
+    });
+    let mut e = Engine::new(EngineConfig::default());
+    e.set_interfaces(&ifaces);
+    // The container's socket (another network namespace): the resolver
+    // finds it by exact lookup.
+    let mut r = StaticResolver::new(Vec::new());
+    r.live = vec![socket(
+        Protocol::Tcp,
+        "10.0.3.2:40000",
+        "198.51.100.7:80",
+        99,
+        "wget",
+    )];
+    let out = PacketSpec::tcp("10.0.3.2:40000", "198.51.100.7:80", 1000);
+    let back = PacketSpec::tcp("198.51.100.7:80", "10.0.3.2:40000", 100);
+    for i in 0..3 {
+        let f = out.ethernet(at(i), 7, CONTAINER_MAC);
+        e.ingest(&f.as_frame(), &mut r);
+        let f = back.ethernet(at(i), 7, HOST_MAC);
+        e.ingest(&f.as_frame(), &mut r);
+    }
+    let report = e.report();
+    let wget = row(&report, Some(99));
+    assert_eq!(wget.counters.tx_packets, 3, "{report:#?}");
+    assert_eq!(wget.counters.rx_packets, 3, "{report:#?}");
+    assert!(wget.counters.tx_bytes > wget.counters.rx_bytes);
+    assert!(
+        report.processes.iter().all(|p| p.pid.is_some()),
+        "nothing unknown"
+    );
+}

@@ -19,6 +19,9 @@ pub struct InterfaceInfo {
     /// DNS servers the system's configuration sends this interface's
     /// queries to (resolv.conf by route, systemd-resolved per link).
     pub dns_servers: Vec<IpAddr>,
+    /// The link-layer (MAC) address, for telling this host's Ethernet
+    /// frames from those it receives when the capture gives no direction.
+    pub mac: Option<[u8; 6]>,
 }
 
 /// Kernel counters of one interface, since the interface appeared (not

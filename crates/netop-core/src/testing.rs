@@ -181,6 +181,25 @@ impl PacketSpec {
 
     /// A Linux cooked v2 frame, as a capture on `any` delivers it, cut to
     /// `snaplen` bytes.
+    /// An Ethernet frame from MAC `src_mac` on interface `ifindex` (a
+    /// single-interface capture: no direction in the frame).
+    pub fn ethernet(&self, ts: Duration, ifindex: u32, src_mac: [u8; 6]) -> OwnedFrame {
+        let ip = self.ip_bytes();
+        let ether_type: u16 = if self.src.is_ipv4() { 0x0800 } else { 0x86dd };
+        let mut data = Vec::with_capacity(14 + ip.len());
+        data.extend_from_slice(&[0x02, 0xee, 0, 0, 0, 0x99]);
+        data.extend_from_slice(&src_mac);
+        data.extend_from_slice(&ether_type.to_be_bytes());
+        data.extend_from_slice(&ip);
+        OwnedFrame {
+            ts,
+            ifindex: Some(ifindex),
+            link: LinkType::Ethernet,
+            orig_len: data.len() as u32,
+            data,
+        }
+    }
+
     pub fn sll2(&self, ts: Duration, ifindex: u32, outgoing: bool, snaplen: usize) -> OwnedFrame {
         let ip = self.ip_bytes();
         let ether_type: u16 = if self.src.is_ipv4() { 0x0800 } else { 0x86dd };

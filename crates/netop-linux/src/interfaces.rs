@@ -42,6 +42,7 @@ impl HostInterfaces for LinuxInterfaces {
                         addrs: Vec::new(),
                         kernel: None,
                         dns_servers: Vec::new(),
+                        mac: None,
                     });
                     out.len() - 1
                 }
@@ -57,6 +58,14 @@ impl HostInterfaces for LinuxInterfaces {
                 if !info.addrs.contains(&ip) {
                     info.addrs.push(ip);
                 }
+            }
+            let mac = ifa
+                .address
+                .as_ref()
+                .and_then(|a| a.as_link_addr())
+                .and_then(|l| l.addr());
+            if let Some(mac) = mac.filter(|m| m.iter().any(|&b| b != 0)) {
+                info.mac = Some(mac);
             }
         }
         for info in &mut out {

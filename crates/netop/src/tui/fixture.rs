@@ -31,6 +31,7 @@ fn interfaces() -> Vec<InterfaceInfo> {
                 ..KernelCounters::default()
             }),
             dns_servers: Vec::new(),
+            mac: None,
         },
         InterfaceInfo {
             index: 2,
@@ -47,6 +48,7 @@ fn interfaces() -> Vec<InterfaceInfo> {
                 ..KernelCounters::default()
             }),
             dns_servers: vec!["192.168.1.1".parse().expect("ip")],
+            mac: None,
         },
     ]
 }
