@@ -3,6 +3,7 @@
 
 use crate::capture::CaptureStats;
 use crate::flow::Counters;
+use crate::socket::Container;
 
 use super::{Engine, EngineStats};
 
@@ -12,6 +13,8 @@ pub struct ProcessReport {
     pub pid: Option<u32>,
     pub name: String,
     pub user: String,
+    /// The process's container, when the backend was asked to find it.
+    pub container: Option<Container>,
     pub counters: Counters,
 }
 
@@ -58,6 +61,7 @@ impl Engine {
                     pid: Some(p.info.pid),
                     name: p.info.name.clone(),
                     user: p.info.user.clone(),
+                    container: p.info.container.clone(),
                     counters,
                 })
             })
@@ -67,6 +71,7 @@ impl Engine {
                 pid: None,
                 name: UNKNOWN.to_string(),
                 user: String::new(),
+                container: None,
                 counters,
             });
         }
