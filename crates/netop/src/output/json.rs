@@ -1,10 +1,13 @@
 //! JSON: an array of objects with the guide's fields in the guide's order;
-//! `"pid": null` for the traffic without an owner.
+//! `"pid": null` for the traffic without an owner. With `--containers` a
+//! last field, `"container": "runtime:name"` or `null`.
 
 use std::io::{self, Write};
 
 use netop_core::ProcessReport;
 use serde::Serialize;
+
+use super::TableOptions;
 
 /// One element of the array. Field order is the output order.
 #[derive(Serialize)]
@@ -15,9 +18,13 @@ struct Row<'a> {
     tx_bytes: u64,
     rx_packets: u64,
     tx_packets: u64,
+    /// Absent without `--containers`; with it, `null` when the process
+    /// runs in no container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<Option<String>>,
 }
 
-pub fn write(rows: &[ProcessReport], out: &mut dyn Write) -> io::Result<()> {
+pub fn write(rows: &[ProcessReport], options: TableOptions, out: &mut dyn Write) -> io::Result<()> {
     let rows: Vec<Row<'_>> = rows
         .iter()
         .map(|r| Row {
@@ -27,6 +34,9 @@ pub fn write(rows: &[ProcessReport], out: &mut dyn Write) -> io::Result<()> {
             tx_bytes: r.counters.tx_bytes,
             rx_packets: r.counters.rx_packets,
             tx_packets: r.counters.tx_packets,
+            container: options
+                .containers
+                .then(|| r.container.as_ref().map(ToString::to_string)),
         })
         .collect();
     serde_json::to_writer_pretty(&mut *out, &rows).map_err(io::Error::from)?;
