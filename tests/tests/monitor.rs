@@ -238,13 +238,16 @@ fn monitor_shows_live_traffic_switches_views_filters_expands_and_quits_cleanly(
         "{screen}"
     );
 
-    // Process view, expanded: the socket tree under the process.
+    // Process view, expanded: the socket tree under the process, with the
+    // fd the stream's connection has in its own fd table.
+    let fds = socket_fds(stream.pid())?;
     tmux.keys(&["1", "Enter"])?;
-    tmux.wait_for("the expanded socket tree", |s| {
+    tmux.wait_for("the expanded socket tree with the socket's fd", |s| {
         s.lines().any(|l| {
             (l.contains("└─") || l.contains("├─"))
                 && l.contains(&format!("{}:{SERVER_PORT}", host.ns_addr))
                 && l.contains("ESTABLISHED")
+                && fds.iter().any(|fd| l.contains(&format!("fd={fd} ")))
         })
     })?;
 
@@ -303,4 +306,18 @@ fn monitor_reflows_says_when_too_small_and_restores_the_terminal_on_sigterm() ->
     tmux.wait_for("netop to exit", |s| s.contains("EXIT=0"))?;
     tmux.assert_restored()?;
     Ok(())
+}
+
+/// The fd numbers of `pid`'s sockets, read from its fd table.
+fn socket_fds(pid: u32) -> anyhow::Result<Vec<u32>> {
+    let mut fds = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
+        let entry = entry?;
+        let target = std::fs::read_link(entry.path())?;
+        if target.to_string_lossy().starts_with("socket:") {
+            fds.push(entry.file_name().to_string_lossy().parse()?);
+        }
+    }
+    anyhow::ensure!(!fds.is_empty(), "process {pid} has no sockets");
+    Ok(fds)
 }

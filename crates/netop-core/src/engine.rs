@@ -20,7 +20,8 @@ use crate::direction::LocalAddrs;
 use crate::flow::{Counters, Direction, Flow, FlowKey, PackedKey};
 use crate::history::{FlowHistory, History};
 use crate::interfaces::InterfaceInfo;
-use crate::socket::{ProcessInfo, SocketResolver, SocketTable};
+use crate::socket::{ProcessInfo, ResolveError, SocketResolver, SocketTable};
+use crate::unknown::{Breakdown, UnknownReason};
 
 mod dns;
 mod flow_table;
@@ -142,6 +143,8 @@ pub struct Engine {
     /// needs no second hash lookup.
     processes: Slots<ProcessState>,
     unknown: Account,
+    /// The unknown bucket split by reason.
+    unknown_why: Breakdown,
     interfaces: Slots<InterfaceState>,
     /// The host's interfaces as last listed (addresses, state, kernel
     /// counters), for the monitor.
@@ -165,6 +168,8 @@ struct FlowEntry {
     matched: bool,
     /// Slot of the owning process in `Engine::processes`.
     slot: Option<usize>,
+    /// Why it has no owner (meaningless while `slot` is set).
+    why: UnknownReason,
     /// Owner searches so far, and when the last one was (frame time).
     tries: u8,
     last_try: Duration,
@@ -187,6 +192,7 @@ fn credit(
     entry: &mut FlowEntry,
     processes: &mut Slots<ProcessState>,
     unknown: &mut Account,
+    unknown_why: &mut Breakdown,
     dir: Direction,
     u: &Update,
 ) {
@@ -198,7 +204,10 @@ fn credit(
     flow.closing |= u.tcp.fin || u.tcp.rst;
     let account = match entry.slot {
         Some(slot) => &mut processes.get_mut(slot).account,
-        None => unknown,
+        None => {
+            unknown_why.add(entry.why, dir, u.bytes, entry.matched);
+            unknown
+        }
     };
     account.add(dir, u.bytes, u.sec, entry.matched);
 }
@@ -229,6 +238,7 @@ impl Engine {
             sockets: SocketTable::default(),
             processes: Slots::default(),
             unknown: Account::default(),
+            unknown_why: Breakdown::default(),
             interfaces: Slots::default(),
             host_interfaces: Vec::new(),
             last_interface: None,
@@ -307,6 +317,8 @@ impl Engine {
             };
             self.count_interface(ifindex, dir, bytes, sec);
             self.unknown.add(dir, bytes, sec, false);
+            self.unknown_why
+                .add(UnknownReason::Kernel, dir, bytes, false);
             return;
         };
         let sides = self.local.sides(&ip, packet.outgoing);
@@ -360,17 +372,35 @@ impl Engine {
         let retry = self.config.lookup_new_flows;
         if let Some(entry) = self.flows.get_mut(&packed) {
             if !(retry && entry.wants_retry(u.ts)) {
-                credit(entry, &mut self.processes, &mut self.unknown, dir, u);
+                credit(
+                    entry,
+                    &mut self.processes,
+                    &mut self.unknown,
+                    &mut self.unknown_why,
+                    dir,
+                    u,
+                );
                 return;
             }
             self.retry_owner(&packed, u.ts, resolver);
             if let Some(entry) = self.flows.get_mut(&packed) {
-                credit(entry, &mut self.processes, &mut self.unknown, dir, u);
+                credit(
+                    entry,
+                    &mut self.processes,
+                    &mut self.unknown,
+                    &mut self.unknown_why,
+                    dir,
+                    u,
+                );
             }
             return;
         }
-        let slot = self.owner_of(&key, resolver);
+        let found = self.owner_of(&key, dir, resolver);
         let matched = self.remote_matches(&key);
+        let (slot, why) = match found {
+            Ok(slot) => (Some(slot), UnknownReason::OwnerGone),
+            Err(why) => (None, why),
+        };
         let mut flow = Flow {
             counters: Counters::default(),
             first_seen: u.ts,
@@ -384,7 +414,10 @@ impl Engine {
         flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
         let account = match slot {
             Some(slot) => &mut self.processes.get_mut(slot).account,
-            None => &mut self.unknown,
+            None => {
+                self.unknown_why.add(why, dir, u.bytes, matched);
+                &mut self.unknown
+            }
         };
         account.add(dir, u.bytes, u.sec, matched);
         self.flows.insert(
@@ -394,6 +427,7 @@ impl Engine {
                 flow,
                 matched,
                 slot,
+                why,
                 tries: 1,
                 last_try: u.ts,
                 tables: 0,
@@ -418,16 +452,17 @@ impl Engine {
         now: Duration,
         resolver: &mut dyn SocketResolver,
     ) {
-        let key = match self.flows.get_mut(packed) {
+        let (key, dir) = match self.flows.get_mut(packed) {
             Some(e) if e.wants_retry(now) => {
                 e.tries += 1;
                 e.last_try = now;
-                e.key
+                (e.key, e.flow.opened_by)
             }
             _ => return,
         };
-        if let Some(slot) = self.owner_of(&key, resolver) {
-            self.attach(packed, slot);
+        match self.owner_of(&key, dir, resolver) {
+            Ok(slot) => self.attach(packed, slot),
+            Err(why) => self.refile(packed, why),
         }
     }
 
@@ -440,19 +475,60 @@ impl Engine {
         let process = self.processes.get_mut(slot);
         entry.slot = Some(slot);
         self.unknown.take_flow(&entry.flow, entry.matched);
+        self.unknown_why
+            .take(entry.why, &entry.flow.counters, entry.matched);
         process.account.give_flow(&entry.flow, entry.matched);
         let key = entry.key;
         self.dns_owner_found(&key, slot);
     }
 
-    /// Finds the owner of a new flow: last socket table first, then one
-    /// exact lookup. Returns the owner's process slot.
-    fn owner_of(&mut self, key: &FlowKey, resolver: &mut dyn SocketResolver) -> Option<usize> {
-        if let Some(info) = self.sockets.find(key).and_then(|s| s.owner.clone()) {
-            return Some(self.register(info));
+    /// Files an unowned flow's bytes under a new reason.
+    fn refile(&mut self, packed: &PackedKey, why: UnknownReason) {
+        let Some(entry) = self.flows.get_mut(packed) else {
+            return;
+        };
+        if entry.slot.is_some() || entry.why == why {
+            return;
         }
-        if !self.config.lookup_new_flows || !key.proto.has_ports() {
-            return None;
+        self.unknown_why
+            .take(entry.why, &entry.flow.counters, entry.matched);
+        self.unknown_why
+            .give(why, &entry.flow.counters, entry.matched);
+        entry.why = why;
+    }
+
+    /// Finds the owner of a flow (`opened_by`: the direction of its first
+    /// packet): last socket table first, then one exact lookup. Returns
+    /// the owner's process slot, or why there is none.
+    fn owner_of(
+        &mut self,
+        key: &FlowKey,
+        opened_by: Direction,
+        resolver: &mut dyn SocketResolver,
+    ) -> Result<usize, UnknownReason> {
+        let known = self.sockets.find(key).map(|s| s.owner.clone());
+        if let Some(Some(info)) = known {
+            return Ok(self.register(info));
+        }
+        if !key.proto.has_ports() {
+            return Err(UnknownReason::Kernel);
+        }
+        // What no search found: a socket without a process lost its owner;
+        // no socket at all is forwarding (no end is ours), a closed port
+        // (they opened it) or an owner that has gone (we opened it).
+        let none_found = |socket_seen: bool, local: &LocalAddrs| {
+            if socket_seen {
+                UnknownReason::OwnerGone
+            } else if !local.contains(&key.local_ip) && !local.contains(&key.remote_ip) {
+                UnknownReason::Forwarded
+            } else if opened_by == Direction::Rx {
+                UnknownReason::NoListener
+            } else {
+                UnknownReason::OwnerGone
+            }
+        };
+        if !self.config.lookup_new_flows {
+            return Err(none_found(known.is_some(), &self.local));
         }
         self.stats.lookups += 1;
         match resolver.lookup(key) {
@@ -464,16 +540,24 @@ impl Engine {
                 self.sockets.insert(entry);
                 if let Some(info) = owner {
                     self.stats.lookup_hits += 1;
-                    return Some(self.register(info));
+                    return Ok(self.register(info));
                 }
+                Err(UnknownReason::OwnerGone)
             }
-            Ok(None) => tracing::debug!(flow = %key, "no socket found for new flow"),
+            Ok(None) => {
+                tracing::debug!(flow = %key, "no socket found for new flow");
+                Err(none_found(known.is_some(), &self.local))
+            }
+            Err(ResolveError::Namespace { .. }) => {
+                self.stats.lookup_errors += 1;
+                Err(UnknownReason::Namespace)
+            }
             Err(e) => {
                 self.stats.lookup_errors += 1;
                 tracing::debug!(error = %e, flow = %key, "exact lookup failed");
+                Err(none_found(known.is_some(), &self.local))
             }
         }
-        None
     }
 
     /// The slot of a process, made on first sight; its name and user are

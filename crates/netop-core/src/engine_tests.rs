@@ -581,3 +581,91 @@ fn flows_no_table_explains_stop_asking_for_tables() {
     assert!(!e.has_pending());
     assert_eq!(row(&e.report(), None).counters.rx_packets, 1);
 }
+
+/// The unknown row's reasons, as (reason, rx+tx bytes).
+fn reasons(e: &Engine) -> Vec<(UnknownReason, u64)> {
+    e.unknown_reasons()
+        .into_iter()
+        .map(|(why, c)| (why, c.total_bytes()))
+        .collect()
+}
+
+#[test]
+fn unknown_traffic_is_split_by_reason_and_adds_up() {
+    let mut orphan = socket(Protocol::Tcp, "192.0.2.10:41000", "198.51.100.1:80", 1, "x");
+    orphan.owner = None;
+    let mut r = StaticResolver::new(vec![orphan]);
+    let mut e = engine();
+    // A SYN to a port nobody listens on.
+    feed(
+        &mut e,
+        &mut r,
+        PacketSpec::tcp("198.51.100.1:5000", "192.0.2.10:9999", 0),
+        false,
+        2,
+        0,
+    );
+    // A datagram this host sent from a socket that is already gone.
+    feed(
+        &mut e,
+        &mut r,
+        PacketSpec::udp("192.0.2.10:5555", "198.51.100.1:53", 20),
+        true,
+        1,
+        5,
+    );
+    // A socket the kernel still has, with no process holding it.
+    feed(
+        &mut e,
+        &mut r,
+        PacketSpec::tcp("192.0.2.10:41000", "198.51.100.1:80", 10),
+        true,
+        1,
+        6,
+    );
+    // Routed through: neither end is this host's.
+    feed(
+        &mut e,
+        &mut r,
+        PacketSpec::tcp("198.51.100.7:1234", "203.0.113.9:80", 0),
+        false,
+        3,
+        7,
+    );
+    let got = reasons(&e);
+    let bytes = |why| got.iter().find(|r| r.0 == why).map_or(0, |r| r.1);
+    // Both are bare TCP segments: two of one, three of the other.
+    let segment = bytes(UnknownReason::NoListener) / 2;
+    assert!(segment > 0, "{got:?}");
+    assert_eq!(bytes(UnknownReason::Forwarded), 3 * segment, "{got:?}");
+    assert!(bytes(UnknownReason::OwnerGone) > 0, "{got:?}");
+    let unknown = row(&e.report(), None).clone();
+    assert_eq!(
+        got.iter().map(|r| r.1).sum::<u64>(),
+        unknown.counters.total_bytes(),
+        "the reasons add up to the unknown row"
+    );
+    assert_eq!(unknown.reasons.len(), got.len());
+}
+
+#[test]
+fn an_owner_found_later_takes_the_bytes_out_of_their_reason() {
+    let mut r = StaticResolver::new(Vec::new());
+    let mut e = engine();
+    let spec = PacketSpec::tcp("198.51.100.1:5000", "192.0.2.10:8080", 0);
+    feed(&mut e, &mut r, spec, false, 2, 0);
+    let got = reasons(&e);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, UnknownReason::NoListener);
+    let bytes = got[0].1;
+    let server = socket(
+        Protocol::Tcp,
+        "192.0.2.10:8080",
+        "198.51.100.1:5000",
+        7,
+        "srv",
+    );
+    e.refresh(SocketTable::new(vec![server]));
+    assert!(reasons(&e).is_empty(), "{:?}", reasons(&e));
+    assert_eq!(row(&e.report(), Some(7)).counters.rx_bytes, bytes);
+}

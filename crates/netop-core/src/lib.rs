@@ -22,6 +22,7 @@ pub mod interfaces;
 pub mod socket;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod unknown;
 
 pub use capture::{Batch, Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
 pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
@@ -30,3 +31,4 @@ pub use interfaces::{HostInterfaces, InterfaceInfo};
 pub use socket::{
     Container, ProcessInfo, ResolveError, SocketEntry, SocketResolver, SocketTable, TcpState,
 };
+pub use unknown::UnknownReason;

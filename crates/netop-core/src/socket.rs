@@ -131,6 +131,10 @@ pub enum ResolveError {
     PermissionDenied { what: String },
     #[error("reading {what} failed: {message}")]
     Failed { what: String, message: String },
+    /// The flow leads (through NAT) into a network namespace that could
+    /// not be read.
+    #[error("network namespace of {what} not readable: {message}")]
+    Namespace { what: String, message: String },
 }
 
 /// Resolves sockets and their owners.

@@ -45,6 +45,8 @@ struct PidSockets {
 pub struct OwnerIndex {
     source: Box<dyn ProcSource + Send>,
     by_inode: FxHashMap<u64, u32>,
+    /// The owner's fd number for each inode of `by_inode`.
+    fds: FxHashMap<u64, u32>,
     /// Processes known to own sockets ("network-active").
     sockets_of: FxHashMap<u32, PidSockets>,
     /// Pids listed for less than this are re-read on every search.
@@ -107,6 +109,7 @@ impl OwnerIndex {
             young,
             source,
             by_inode: FxHashMap::default(),
+            fds: FxHashMap::default(),
             sockets_of: FxHashMap::default(),
             known_pids: FxHashMap::default(),
             orphans: FxHashMap::default(),
@@ -138,6 +141,12 @@ impl OwnerIndex {
         self.by_inode.get(&inode).copied()
     }
 
+    /// The owner's fd number for socket `inode`, when the index has placed
+    /// it.
+    pub fn fd_of(&self, inode: u64) -> Option<u32> {
+        self.fds.get(&inode).copied()
+    }
+
     /// The pid owning socket `inode` (whose socket uid is `uid`), searching
     /// incrementally on a miss.
     pub fn resolve(&mut self, inode: u64, uid: u32) -> Option<u32> {
@@ -160,6 +169,7 @@ impl OwnerIndex {
     pub fn refresh_for(&mut self, inodes: &[u64]) {
         let live: FxHashSet<u64> = inodes.iter().copied().filter(|&i| i != 0).collect();
         self.by_inode.retain(|inode, _| live.contains(inode));
+        self.fds.retain(|inode, _| live.contains(inode));
         self.sockets_of.retain(|_, s| {
             s.inodes.retain(|inode| live.contains(inode));
             !s.inodes.is_empty()
@@ -344,16 +354,12 @@ impl OwnerIndex {
             return None;
         };
         tracing::trace!(pid, sockets = found.inodes.len(), "process fds read");
-        if let Some(old) = self.sockets_of.remove(&pid) {
-            for inode in old.inodes {
-                if self.by_inode.get(&inode) == Some(&pid) {
-                    self.by_inode.remove(&inode);
-                }
-            }
-        }
-        for &inode in &found.inodes {
+        self.drop_sockets_of(pid);
+        for (&inode, &fd) in found.inodes.iter().zip(&found.fds) {
             // A socket shared across fork stays with whoever had it first.
-            self.by_inode.entry(inode).or_insert(pid);
+            if *self.by_inode.entry(inode).or_insert(pid) == pid {
+                self.fds.insert(inode, fd);
+            }
             self.orphans.remove(&inode);
         }
         if !found.inodes.is_empty() {
@@ -368,14 +374,20 @@ impl OwnerIndex {
         Some(found.inodes)
     }
 
-    fn forget_pid(&mut self, pid: u32) {
+    /// Forgets the inodes `pid` was the owner of.
+    fn drop_sockets_of(&mut self, pid: u32) {
         if let Some(old) = self.sockets_of.remove(&pid) {
             for inode in old.inodes {
                 if self.by_inode.get(&inode) == Some(&pid) {
                     self.by_inode.remove(&inode);
+                    self.fds.remove(&inode);
                 }
             }
         }
+    }
+
+    fn forget_pid(&mut self, pid: u32) {
+        self.drop_sockets_of(pid);
         self.info.remove(&pid);
     }
 }

@@ -42,6 +42,10 @@ impl LinuxResolver {
             self.owners.cached(entry.inode)
         };
         entry.owner = pid.and_then(|pid| self.owners.process_info(pid, entry.uid));
+        entry.fd = entry
+            .owner
+            .as_ref()
+            .and_then(|_| self.owners.fd_of(entry.inode));
     }
 }
 

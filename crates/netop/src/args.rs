@@ -92,10 +92,10 @@ pub struct Args {
     #[arg(long)]
     pub containers: bool,
 
-    /// Kernel capture buffer in bytes (4096 to 16777216). Raise it if the
-    /// kernel reports dropped packets.
-    #[arg(long, value_name = "BYTES", default_value_t = 2_097_152,
-          value_parser = clap::value_parser!(u32).range(4096..=16_777_216))]
+    /// Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB).
+    /// Raise it if the kernel reports dropped packets.
+    #[arg(long, value_name = "BYTES", default_value_t = 8_388_608,
+          value_parser = clap::value_parser!(u32).range(4096..=67_108_864))]
     pub bpf_buffer: u32,
 
     /// Replay a pcap file instead of capturing live (tests and fixtures).

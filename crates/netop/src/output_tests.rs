@@ -29,6 +29,7 @@ fn rows() -> Vec<ProcessReport> {
             rx_packets: c[2],
             tx_packets: c[3],
         },
+        reasons: Vec::new(),
     };
     vec![
         row(Some(1842), "chrome", [1_200_000, 340_000, 800, 200]),
@@ -176,4 +177,29 @@ fn container_names_cannot_break_a_row() {
     assert!(tsv.lines().all(|l| l.split('\t').count() == 7));
     let pretty = render_with(Format::Pretty, CONTAINERS, &r);
     assert!(pretty.contains("lxc:a?b?c"), "{pretty}");
+}
+
+#[test]
+fn json_unknown_object_carries_its_reasons() {
+    use netop_core::UnknownReason;
+    let mut rows = rows();
+    let unknown = rows.last_mut().expect("unknown row");
+    let part = |rx: u64, p: u64| Counters {
+        rx_bytes: rx,
+        rx_packets: p,
+        ..Counters::default()
+    };
+    unknown.reasons = vec![
+        (UnknownReason::NoListener, part(40_000, 20)),
+        (UnknownReason::Kernel, part(5_000, 10)),
+    ];
+    golden("snapshot.reasons.json", &render(Format::Json, &rows));
+    let tsv = render(Format::Tsv, &rows);
+    assert_eq!(
+        tsv,
+        render(Format::Tsv, &self::rows()),
+        "TSV keeps one unknown row"
+    );
+    let pretty = render(Format::Pretty, &rows);
+    assert_eq!(pretty, render(Format::Pretty, &self::rows()), "pretty too");
 }

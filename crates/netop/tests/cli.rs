@@ -82,7 +82,7 @@ fn bpf_buffer_range_is_enforced() {
         .args(["--duration", "1", "--bpf-buffer", "100"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("4096..=16777216"));
+        .stderr(predicate::str::contains("4096..=67108864"));
 }
 
 #[test]

@@ -65,6 +65,8 @@ pub struct LiveProcess {
     /// Per-second (rx, tx) bytes, oldest first, ending at the report's
     /// second: [`HISTORY_LEN`] samples.
     pub history: Vec<(u64, u64)>,
+    /// The unknown row's bytes by reason; empty for processes.
+    pub reasons: Vec<(crate::unknown::UnknownReason, Counters)>,
 }
 
 /// One connection (a flow, a connected socket without traffic yet) or one
@@ -90,6 +92,8 @@ pub struct LiveConnection {
     pub retrans: Option<u32>,
     /// Socket inode; 0 when no socket is known.
     pub inode: u64,
+    /// The owner's fd number for the socket, when it was seen.
+    pub fd: Option<u32>,
     /// The passive DNS name of the remote address, when one was seen.
     pub remote_name: Option<String>,
     /// As [`LiveProcess::history`].
@@ -189,6 +193,7 @@ impl Engine {
                 rtt_us: socket.and_then(|s| s.rtt_us),
                 retrans: socket.and_then(|s| s.retrans),
                 inode: socket.map_or(0, |s| s.inode),
+                fd: socket.and_then(|s| s.fd),
                 remote_name: self.remote_name(entry.key.remote_ip),
                 history,
             });
@@ -245,6 +250,7 @@ impl Engine {
                 rate: Rate::of(&history, window),
                 totals: p.account.counters,
                 history,
+                reasons: Vec::new(),
             });
         }
         // Processes with sockets and no traffic yet.
@@ -263,6 +269,7 @@ impl Engine {
                 rate: Rate::default(),
                 totals: Counters::default(),
                 history: vec![(0, 0); HISTORY_LEN],
+                reasons: Vec::new(),
             });
         }
         let unknown = self.unknown.history.samples(second, HISTORY_LEN);
@@ -277,6 +284,7 @@ impl Engine {
                 rate: Rate::of(&unknown, window),
                 totals: self.unknown.counters,
                 history: unknown,
+                reasons: self.unknown_why.rows(false),
             });
         }
 
@@ -367,6 +375,7 @@ fn socket_row(s: &SocketEntry, listening: &FxHashSet<(Protocol, u16)>) -> LiveCo
         rtt_us: s.rtt_us,
         retrans: s.retrans,
         inode: s.inode,
+        fd: s.fd,
         remote_name: None,
         history: vec![(0, 0); HISTORY_LEN],
     }

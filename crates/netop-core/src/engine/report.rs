@@ -4,6 +4,7 @@
 use crate::capture::CaptureStats;
 use crate::flow::Counters;
 use crate::socket::Container;
+use crate::unknown::UnknownReason;
 
 use super::{Engine, EngineStats};
 
@@ -16,6 +17,9 @@ pub struct ProcessReport {
     /// The process's container, when the backend was asked to find it.
     pub container: Option<Container>,
     pub counters: Counters,
+    /// The unknown row's bytes by reason (non-empty ones, in
+    /// [`UnknownReason::ALL`] order); empty for processes.
+    pub reasons: Vec<(UnknownReason, Counters)>,
 }
 
 /// Totals of one interface.
@@ -42,6 +46,15 @@ pub struct EngineReport {
 pub const UNKNOWN: &str = "unknown";
 
 impl Engine {
+    /// The unknown bucket by reason, filtered like the unknown row.
+    pub fn unknown_reasons(&self) -> Vec<(UnknownReason, Counters)> {
+        let filtered = self
+            .pattern
+            .as_ref()
+            .is_some_and(|p| !UNKNOWN.contains(p.as_str()));
+        self.unknown_why.rows(filtered)
+    }
+
     /// The per-process table, filtered and sorted.
     pub fn report(&self) -> EngineReport {
         let pick = |name: &str, all: &Counters, matched: &Counters| -> Option<Counters> {
@@ -63,6 +76,7 @@ impl Engine {
                     user: p.info.user.clone(),
                     container: p.info.container.clone(),
                     counters,
+                    reasons: Vec::new(),
                 })
             })
             .collect();
@@ -73,6 +87,7 @@ impl Engine {
                 user: String::new(),
                 container: None,
                 counters,
+                reasons: self.unknown_reasons(),
             });
         }
         processes.sort_by(|a, b| {

@@ -24,6 +24,8 @@ pub(crate) trait ProcSource {
 pub(crate) struct ProcSockets {
     pub uid: u32,
     pub inodes: Vec<u64>,
+    /// The fd number of each of `inodes`, in the same order.
+    pub fds: Vec<u32>,
 }
 
 /// [`ProcSource`] reading the real `/proc`.
@@ -50,14 +52,17 @@ impl ProcSource for LiveProc {
             let process = Process::new(i32::try_from(pid).unwrap_or(i32::MAX))?;
             let uid = process.uid()?;
             let mut inodes = Vec::new();
+            let mut fds = Vec::new();
             for fd in process.fd()? {
                 // An fd closed mid-walk is skipped by procfs; other errors
                 // end this process's scan.
-                if let FDTarget::Socket(inode) = fd?.target {
+                let fd = fd?;
+                if let FDTarget::Socket(inode) = fd.target {
                     inodes.push(inode);
+                    fds.push(u32::try_from(fd.fd).unwrap_or(u32::MAX));
                 }
             }
-            Ok(ProcSockets { uid, inodes })
+            Ok(ProcSockets { uid, inodes, fds })
         };
         match read() {
             Ok(sockets) => Some(sockets),
@@ -134,6 +139,11 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let sockets = live.socket_inodes(me).expect("own fds are readable");
         assert!(!sockets.inodes.is_empty());
+        assert_eq!(sockets.inodes.len(), sockets.fds.len());
+        let listener_fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+        assert!(sockets
+            .fds
+            .contains(&u32::try_from(listener_fd).expect("fd")));
         assert_eq!(sockets.uid, nix::unistd::geteuid().as_raw());
         assert!(live
             .comm(me)

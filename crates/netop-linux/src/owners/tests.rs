@@ -56,9 +56,12 @@ impl ProcSource for Fake {
         let mut t = self.0.lock().expect("lock");
         t.scans.push(pid);
         let (uid, inodes, _) = t.procs.get(&pid)?;
+        // fds 3, 4, ... in the order of the inodes, as a shell would open them.
+        let fds = (3..).take(inodes.len()).collect();
         Some(ProcSockets {
             uid: *uid,
             inodes: inodes.clone(),
+            fds,
         })
     }
 
@@ -94,6 +97,21 @@ fn setup(interval: Duration) -> (Fake, OwnerIndex) {
     assert_eq!(index.cached(200), Some(20));
     fake.take_scans();
     (fake, index)
+}
+
+#[test]
+fn owners_fd_numbers_follow_the_owner() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    assert_eq!(index.fd_of(100), Some(3));
+    assert_eq!(index.fd_of(101), Some(4));
+    assert_eq!(index.fd_of(200), Some(3));
+    // Socket 100 closes; 101 is now the process's first socket fd.
+    fake.set(10, 1000, &[101]);
+    index.refresh_for(&[101, 200]);
+    assert_eq!(index.fd_of(100), None);
+    fake.kill(20);
+    index.refresh_for(&[101, 200, 300]);
+    assert_eq!(index.fd_of(200), None, "a dead owner's fds are forgotten");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! JSON: an array of objects with the guide's fields in the guide's order;
-//! `"pid": null` for the traffic without an owner. With `--containers` a
-//! last field, `"container": "runtime:name"` or `null`.
+//! `"pid": null` for the traffic without an owner, whose object also
+//! carries `"reasons"`: its bytes split by why they have no owner. With
+//! `--containers`, a `"container"` field after the guide's:
+//! `"runtime:name"` or `null`.
 
 use std::io::{self, Write};
 
@@ -22,6 +24,18 @@ struct Row<'a> {
     /// runs in no container.
     #[serde(skip_serializing_if = "Option::is_none")]
     container: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<Reason>,
+}
+
+/// One reason of the unknown row.
+#[derive(Serialize)]
+struct Reason {
+    reason: &'static str,
+    rx_bytes: u64,
+    tx_bytes: u64,
+    rx_packets: u64,
+    tx_packets: u64,
 }
 
 pub fn write(rows: &[ProcessReport], options: TableOptions, out: &mut dyn Write) -> io::Result<()> {
@@ -37,6 +51,17 @@ pub fn write(rows: &[ProcessReport], options: TableOptions, out: &mut dyn Write)
             container: options
                 .containers
                 .then(|| r.container.as_ref().map(ToString::to_string)),
+            reasons: r
+                .reasons
+                .iter()
+                .map(|(why, c)| Reason {
+                    reason: why.as_str(),
+                    rx_bytes: c.rx_bytes,
+                    tx_bytes: c.tx_bytes,
+                    rx_packets: c.rx_packets,
+                    tx_packets: c.tx_packets,
+                })
+                .collect(),
         })
         .collect();
     serde_json::to_writer_pretty(&mut *out, &rows).map_err(io::Error::from)?;

@@ -58,6 +58,8 @@ fn sockets() -> Vec<netop_core::SocketEntry> {
     let mut add = |proto, local: &str, remote: &str, pid, name: &str, state: TcpState| {
         let mut s = socket(proto, local, remote, pid, name);
         s.inode = 100 + all.len() as u64;
+        // fds from 5, as in the guide's tree; the last socket's is unknown.
+        s.fd = (all.len() < 12).then(|| 5 + all.len() as u32);
         s.state = state;
         if proto == Protocol::Tcp && state == TcpState::Established {
             s.rtt_us = Some(12_000 + 1_000 * all.len() as u32);

@@ -10,7 +10,8 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use netop_core::engine::{LiveConnection, LiveProcess};
-use netop_core::flow::Direction;
+use netop_core::flow::{Counters, Direction};
+use netop_core::UnknownReason;
 
 use super::format;
 use super::render::{fit, fit_right, Theme};
@@ -104,6 +105,7 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
                 process_row(process, *expanded, &w, theme)
             }
             ProcessLine::Socket { conn, last, .. } => socket_row(conn, *last, body.width, theme),
+            ProcessLine::Reason { why, totals, last } => reason_row(*why, totals, *last, theme),
         };
         if selected == Some(&line.id()) {
             rendered = rendered.patch_style(theme.selected());
@@ -206,8 +208,11 @@ fn socket_row(c: &LiveConnection, last: bool, width: u16, theme: Theme) -> Line<
         Some(Direction::Rx) => "in ",
         None => "   ",
     };
+    let fd =
+        c.fd.map_or_else(|| "fd=-".to_string(), |fd| format!("fd={fd}"));
     let fixed = format!(
-        "{branch}{} {}  {} → ",
+        "{branch}{} {} {}  {} → ",
+        fit(&fd, 6),
         fit(&c.key.proto.to_string(), 4),
         dir,
         local
@@ -236,5 +241,23 @@ fn socket_row(c: &LiveConnection, last: bool, width: u16, theme: Theme) -> Line<
         Span::raw(fit(&remote, remote_width)),
         Span::raw(tail),
         Span::styled(rates, theme.rate(c.rate.total())),
+    ])
+}
+
+/// One reason under the expanded unknown row: what it means and its bytes
+/// since netop started.
+fn reason_row(why: UnknownReason, totals: &Counters, last: bool, theme: Theme) -> Line<'static> {
+    let branch = if last { "  └─ " } else { "  ├─ " };
+    Line::from(vec![
+        Span::styled(branch, theme.dim()),
+        Span::raw(fit(why.label(), 32)),
+        Span::styled(
+            format!(
+                "  ↓{} ↑{}",
+                fit_right(&format::size(totals.rx_bytes), 9),
+                fit_right(&format::size(totals.tx_bytes), 9)
+            ),
+            theme.dim(),
+        ),
     ])
 }

@@ -58,6 +58,15 @@ fn process_view_expanded() {
 }
 
 #[test]
+fn process_view_unknown_expanded() {
+    // The unknown row is last: End selects it, Enter opens its reasons.
+    snapshot_at_both_sizes("process_unknown_expanded", |s| {
+        key(s, KeyCode::End);
+        key(s, KeyCode::Enter);
+    });
+}
+
+#[test]
 fn connection_view() {
     snapshot_at_both_sizes("connection", |s| keys(s, "2"));
 }

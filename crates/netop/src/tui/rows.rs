@@ -5,7 +5,8 @@
 use std::cmp::Ordering;
 
 use netop_core::engine::{LiveConnection, LiveInterface, LiveProcess};
-use netop_core::FlowKey;
+use netop_core::flow::Counters;
+use netop_core::{FlowKey, UnknownReason};
 use rustc_hash::FxHashMap;
 
 use super::state::{AppState, SortColumn, View};
@@ -17,6 +18,8 @@ pub enum RowId {
     Process(Option<u32>),
     /// A socket or connection under an expanded process.
     Socket(Option<u32>, FlowKey),
+    /// One reason under the expanded unknown row.
+    Reason(UnknownReason),
     Connection(Option<u32>, FlowKey),
     Interface(u32),
     /// A DNS log entry, by sequence number.
@@ -36,6 +39,12 @@ pub enum ProcessLine<'a> {
         /// The last child of its process (drawn with `└─`).
         last: bool,
     },
+    /// Under the expanded unknown row: its bytes for one reason.
+    Reason {
+        why: UnknownReason,
+        totals: &'a Counters,
+        last: bool,
+    },
 }
 
 impl ProcessLine<'_> {
@@ -43,6 +52,7 @@ impl ProcessLine<'_> {
         match self {
             ProcessLine::Process { process, .. } => RowId::Process(process.pid),
             ProcessLine::Socket { pid, conn, .. } => RowId::Socket(*pid, conn.key),
+            ProcessLine::Reason { why, .. } => RowId::Reason(*why),
         }
     }
 }
@@ -141,6 +151,14 @@ pub fn process_lines(state: &AppState) -> Vec<ProcessLine<'_>> {
         let mut children: Vec<&LiveConnection> = by_pid.remove(&p.pid).unwrap_or_default();
         children.sort_by(|a, b| by_traffic(a, b).then(a.key.cmp(&b.key)));
         let n = children.len();
+        // The unknown row opens on why it is unknown, then its flows.
+        for (i, (why, totals)) in p.reasons.iter().enumerate() {
+            lines.push(ProcessLine::Reason {
+                why: *why,
+                totals,
+                last: n == 0 && i + 1 == p.reasons.len(),
+            });
+        }
         for (i, conn) in children.into_iter().enumerate() {
             lines.push(ProcessLine::Socket {
                 pid: p.pid,
