@@ -14,6 +14,7 @@
 //! namespace, veth or process behind (every resource has a Drop guard, and
 //! leftovers of a crashed run with the same name are removed before reuse).
 
+pub mod cgroup;
 pub mod child;
 pub mod compare;
 pub mod counters;

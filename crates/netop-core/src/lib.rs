@@ -11,6 +11,7 @@
 //! with fakes (see the `testing` feature).
 
 pub mod capture;
+pub mod container;
 pub mod decode;
 pub mod direction;
 pub mod dns;

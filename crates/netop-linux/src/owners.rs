@@ -7,6 +7,11 @@
 //! every inode asked about is known it touches `/proc` not at all. It
 //! never fails: processes vanish and hide (other users) all the time, and
 //! those are simply not owners.
+//!
+//! With containers on ([`OwnerIndex::set_containers`]), a process's
+//! container comes from its `/proc/PID/cgroup` (parsed by the core's
+//! [`netop_core::container::parse_cgroup`]), read and cached together with
+//! its name.
 
 mod proc;
 
@@ -54,6 +59,9 @@ pub struct OwnerIndex {
     full_scan_interval: Duration,
     info: FxHashMap<u32, (ProcessInfo, Instant)>,
     users: FxHashMap<u32, String>,
+    /// Whether process info carries the container (one more `/proc`
+    /// read per process).
+    containers: bool,
     stats: ScanStats,
 }
 
@@ -109,7 +117,17 @@ impl OwnerIndex {
             full_scan_interval,
             info: FxHashMap::default(),
             users: FxHashMap::default(),
+            containers: false,
             stats: ScanStats::default(),
+        }
+    }
+
+    /// Whether [`Self::process_info`] finds each process's container. Off
+    /// by default; turning it on or off forgets the cached process info.
+    pub fn set_containers(&mut self, on: bool) {
+        if self.containers != on {
+            self.containers = on;
+            self.info.clear();
         }
     }
 
@@ -168,8 +186,9 @@ impl OwnerIndex {
         }
     }
 
-    /// Name and user of `pid`; `uid` (the socket's) names the user when
-    /// the process's own uid is unknown. `None` when the process is gone.
+    /// Name, user and (when on) container of `pid`; `uid` (the socket's)
+    /// names the user when the process's own uid is unknown. `None` when
+    /// the process is gone.
     pub fn process_info(&mut self, pid: u32, uid: u32) -> Option<ProcessInfo> {
         let now = Instant::now();
         if let Some((info, at)) = self.info.get(&pid) {
@@ -180,11 +199,18 @@ impl OwnerIndex {
         let name = self.source.comm(pid)?;
         let uid = self.sockets_of.get(&pid).map_or(uid, |s| s.uid);
         let user = self.user_name(uid);
+        let container = if self.containers {
+            self.source
+                .cgroup(pid)
+                .and_then(|text| netop_core::container::parse_cgroup(&text))
+        } else {
+            None
+        };
         let info = ProcessInfo {
             pid,
             name,
             user,
-            container: None,
+            container,
         };
         self.info.insert(pid, (info.clone(), now));
         Some(info)

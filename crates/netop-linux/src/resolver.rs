@@ -30,6 +30,11 @@ impl LinuxResolver {
         &self.owners
     }
 
+    /// Whether owners carry their container (`--containers`).
+    pub fn set_containers(&mut self, on: bool) {
+        self.owners.set_containers(on);
+    }
+
     fn fill_owner(&mut self, entry: &mut SocketEntry, search: bool) {
         let pid = if search {
             self.owners.resolve(entry.inode, entry.uid)

@@ -85,6 +85,13 @@ pub struct Args {
     #[arg(long, requires = "duration", conflicts_with = "no_dns")]
     pub dns_log: bool,
 
+    /// Show each process's container (runtime and name or short id, read
+    /// from its cgroup; e.g. docker:3f2a1b4c5d6e): a Container column in
+    /// the monitor's Process view and in --format pretty, a "container"
+    /// field in JSON and a trailing container column in TSV (`-` for none).
+    #[arg(long)]
+    pub containers: bool,
+
     /// Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB).
     /// Raise it if the kernel reports dropped packets.
     #[arg(long, value_name = "BYTES", default_value_t = 8_388_608,
@@ -95,7 +102,8 @@ pub struct Args {
     #[arg(long, hide = true, value_name = "FILE")]
     pub replay: Option<PathBuf>,
 
-    /// Socket table for --replay: lines of `proto local remote pid name user`.
+    /// Socket table for --replay: lines of `proto local remote pid name user
+    /// [container]`.
     #[arg(long, hide = true, value_name = "FILE", requires = "replay")]
     pub replay_sockets: Option<PathBuf>,
 }

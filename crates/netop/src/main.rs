@@ -106,7 +106,10 @@ fn run(args: &Args) -> Result<(), Failure> {
         let resolvers = engine.dns().map(|d| d.resolver_stats()).unwrap_or_default();
         output::dns_log::write_dns_log(args.format, &dns_log(&engine, args), &resolvers, &mut out)
     } else {
-        output::write_table(args.format, &report.processes, &mut out)
+        let options = output::TableOptions {
+            containers: args.containers,
+        };
+        output::write_table(args.format, options, &report.processes, &mut out)
     };
     match written {
         Ok(()) => Ok(()),

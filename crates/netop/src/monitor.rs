@@ -72,6 +72,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
         dns: !args.no_dns,
         utc_offset: chrono::Local::now().offset().local_minus_utc(),
         interface: args.interface.clone(),
+        containers: args.containers,
     };
     let screen_result = screen_loop(settings, &reports, &stop);
     stop.store(true, Ordering::Relaxed);

@@ -1,18 +1,28 @@
-//! Golden tests of the three snapshot formats. Set `UPDATE_GOLDEN=1` to
-//! rewrite the files after a deliberate change of the output contract.
+//! Golden tests of the three snapshot formats, as the guide has them and
+//! with `--containers`. Set `UPDATE_GOLDEN=1` to rewrite the files after a
+//! deliberate change of the output contract.
 
 use std::path::PathBuf;
 
 use netop_core::flow::Counters;
-use netop_core::ProcessReport;
+use netop_core::{Container, ProcessReport};
 
 use super::*;
 
+const PLAIN: TableOptions = TableOptions { containers: false };
+const CONTAINERS: TableOptions = TableOptions { containers: true };
+
+/// The guide's example rows; curl runs in a Docker container (shown only
+/// with `--containers`).
 fn rows() -> Vec<ProcessReport> {
     let row = |pid: Option<u32>, name: &str, c: [u64; 4]| ProcessReport {
         pid,
         name: name.to_string(),
         user: "alice".to_string(),
+        container: (name == "curl").then(|| Container {
+            runtime: "docker".to_string(),
+            name: "3f2a1b4c5d6e".to_string(),
+        }),
         counters: Counters {
             rx_bytes: c[0],
             tx_bytes: c[1],
@@ -29,8 +39,12 @@ fn rows() -> Vec<ProcessReport> {
 }
 
 fn render(format: Format, rows: &[ProcessReport]) -> String {
+    render_with(format, PLAIN, rows)
+}
+
+fn render_with(format: Format, options: TableOptions, rows: &[ProcessReport]) -> String {
     let mut out = Vec::new();
-    write_table(format, rows, &mut out).expect("write");
+    write_table(format, options, rows, &mut out).expect("write");
     String::from_utf8(out).expect("utf-8")
 }
 
@@ -96,6 +110,73 @@ fn json_fields_are_the_contract() {
     keys_sorted.sort_unstable();
     assert_eq!(keys_sorted, expected);
     assert!(json[2]["pid"].is_null());
+}
+
+#[test]
+fn tsv_with_containers_matches_golden() {
+    golden(
+        "snapshot.containers.tsv",
+        &render_with(Format::Tsv, CONTAINERS, &rows()),
+    );
+}
+
+#[test]
+fn json_with_containers_matches_golden() {
+    golden(
+        "snapshot.containers.json",
+        &render_with(Format::Json, CONTAINERS, &rows()),
+    );
+}
+
+#[test]
+fn pretty_with_containers_matches_golden() {
+    golden(
+        "snapshot.containers.pretty.txt",
+        &render_with(Format::Pretty, CONTAINERS, &rows()),
+    );
+}
+
+#[test]
+fn containers_add_exactly_one_last_column_and_field() {
+    let tsv = render_with(Format::Tsv, CONTAINERS, &rows());
+    let lines: Vec<&str> = tsv.lines().collect();
+    assert_eq!(lines[0], format!("{}\t{CONTAINER}", COLUMNS.join("\t")));
+    assert!(lines.iter().all(|l| l.split('\t').count() == 7));
+    assert!(lines[2].ends_with("\tdocker:3f2a1b4c5d6e"), "{}", lines[2]);
+    assert!(lines[1].ends_with("\t-") && lines[3].ends_with("\t-"));
+
+    let json: serde_json::Value =
+        serde_json::from_str(&render_with(Format::Json, CONTAINERS, &rows())).expect("json");
+    let keys: Vec<&str> = json[1]
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), COLUMNS.len() + 1);
+    assert_eq!(json[1]["container"], "docker:3f2a1b4c5d6e");
+    assert!(json[0]["container"].is_null());
+    assert!(json[2]["container"].is_null(), "unknown is in no container");
+
+    // Without the flag nothing says "container", even for curl.
+    for format in [Format::Tsv, Format::Json, Format::Pretty] {
+        let plain = render(format, &rows()).to_lowercase();
+        assert!(!plain.contains("container") && !plain.contains("docker"));
+    }
+}
+
+#[test]
+fn container_names_cannot_break_a_row() {
+    let mut r = rows();
+    r[0].container = Some(Container {
+        runtime: "lxc".to_string(),
+        name: "a\tb\nc".to_string(),
+    });
+    let tsv = render_with(Format::Tsv, CONTAINERS, &r);
+    assert_eq!(tsv.lines().count(), 4);
+    assert!(tsv.lines().all(|l| l.split('\t').count() == 7));
+    let pretty = render_with(Format::Pretty, CONTAINERS, &r);
+    assert!(pretty.contains("lxc:a?b?c"), "{pretty}");
 }
 
 #[test]

@@ -29,7 +29,7 @@ impl std::fmt::Debug for Backend {
 pub fn open(args: &Args) -> Result<Backend, Failure> {
     if let Some(path) = &args.replay {
         let capture = file_capture(path)?;
-        return replay::backend(capture, args.replay_sockets.as_deref());
+        return replay::backend(capture, args.replay_sockets.as_deref(), args.containers);
     }
     live(args)
 }
@@ -67,6 +67,7 @@ fn live(args: &Args) -> Result<Backend, Failure> {
     }
     let mut resolver = netop_linux::resolver::LinuxResolver::new()
         .context("cannot read the socket table (netlink sock_diag)")?;
+    resolver.set_containers(args.containers);
     // Read every process's sockets before capturing: the first, cold pass
     // over /proc is the slow one, and packets queued behind it would be
     // looked up late, when short-lived sockets may be gone.

@@ -2,24 +2,31 @@
 //! whole binary can be tested without root or live traffic.
 //!
 //! The socket file has one socket a line: `proto local remote pid name
-//! user`, e.g. `tcp 10.0.0.1:5000 10.0.0.2:80 42 curl alice`; `#` starts a
-//! comment. The host's addresses are taken to be the sockets' local ones.
+//! user [container]`, e.g. `tcp 10.0.0.1:5000 10.0.0.2:80 42 curl alice
+//! docker:3f2a1b4c5d6e`; `#` starts a comment. The container is kept only
+//! with `--containers`, as a live backend reads it only then. The host's
+//! addresses are taken to be the sockets' local ones.
 
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use netop_core::socket::canonical_ip;
 use netop_core::{
-    Capture, FlowKey, HostInterfaces, InterfaceInfo, ProcessInfo, Protocol, ResolveError,
-    SocketEntry, SocketResolver, SocketTable, TcpState,
+    Capture, Container, FlowKey, HostInterfaces, InterfaceInfo, ProcessInfo, Protocol,
+    ResolveError, SocketEntry, SocketResolver, SocketTable, TcpState,
 };
 
 use crate::failure::Failure;
 use crate::platform::Backend;
 
-/// Builds a backend around a file capture and an optional socket file.
-pub fn backend(capture: Box<dyn Capture>, sockets: Option<&Path>) -> Result<Backend, Failure> {
-    let entries = match sockets {
+/// Builds a backend around a file capture and an optional socket file;
+/// owners carry their container when `containers` is on.
+pub fn backend(
+    capture: Box<dyn Capture>,
+    sockets: Option<&Path>,
+    containers: bool,
+) -> Result<Backend, Failure> {
+    let mut entries = match sockets {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -27,6 +34,11 @@ pub fn backend(capture: Box<dyn Capture>, sockets: Option<&Path>) -> Result<Back
         }
         None => Vec::new(),
     };
+    if !containers {
+        for owner in entries.iter_mut().filter_map(|e| e.owner.as_mut()) {
+            owner.container = None;
+        }
+    }
     let mut addrs: Vec<_> = entries
         .iter()
         .map(|e| canonical_ip(e.local.ip()))
@@ -59,11 +71,27 @@ pub fn parse_sockets(text: &str) -> anyhow::Result<Vec<SocketEntry>> {
             continue;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        let [proto, local, remote, pid, name, user] = f[..] else {
-            bail!(
-                "line {}: expected `proto local remote pid name user`",
+        let (proto, local, remote, pid, name, user, container) = match f[..] {
+            [proto, local, remote, pid, name, user] => {
+                (proto, local, remote, pid, name, user, None)
+            }
+            [proto, local, remote, pid, name, user, container] => {
+                let Some((runtime, id)) = container.split_once(':') else {
+                    bail!(
+                        "line {}: container {container:?} is not runtime:name",
+                        n + 1
+                    );
+                };
+                let container = Container {
+                    runtime: runtime.to_string(),
+                    name: id.to_string(),
+                };
+                (proto, local, remote, pid, name, user, Some(container))
+            }
+            _ => bail!(
+                "line {}: expected `proto local remote pid name user [container]`",
                 n + 1
-            );
+            ),
         };
         let proto = match proto {
             "tcp" => Protocol::Tcp,
@@ -93,7 +121,7 @@ pub fn parse_sockets(text: &str) -> anyhow::Result<Vec<SocketEntry>> {
                     .with_context(|| format!("line {}: bad pid", n + 1))?,
                 name: name.to_string(),
                 user: user.to_string(),
-                container: None,
+                container,
             }),
             fd: None,
         });
@@ -137,5 +165,13 @@ mod tests {
         assert!(parse_sockets("tcp 1.2.3.4:1 1.2.3.4:2 x n u").is_err());
         assert!(parse_sockets("sctp 1.2.3.4:1 1.2.3.4:2 1 n u").is_err());
         assert!(parse_sockets("tcp 1.2.3.4:1").is_err());
+        let s = parse_sockets("tcp 1.2.3.4:1 1.2.3.4:2 1 n u docker:3f2a1b4c5d6e").expect("parse");
+        let container = s[0].owner.as_ref().and_then(|o| o.container.clone());
+        assert_eq!(
+            container.map(|c| c.to_string()).as_deref(),
+            Some("docker:3f2a1b4c5d6e")
+        );
+        assert!(parse_sockets("tcp 1.2.3.4:1 1.2.3.4:2 1 n u docker").is_err());
+        assert!(parse_sockets("tcp 1.2.3.4:1 1.2.3.4:2 1 n u a:b extra").is_err());
     }
 }

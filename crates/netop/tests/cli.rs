@@ -26,6 +26,7 @@ fn help_answers_the_common_questions() {
         .stdout(predicate::str::contains("--format <FORMAT>"))
         .stdout(predicate::str::contains("--interface <IFACE>"))
         .stdout(predicate::str::contains("--filter <PATTERN>"))
+        .stdout(predicate::str::contains("--containers"))
         .stdout(predicate::str::contains("Exit status:"))
         .stdout(predicate::str::contains("4  unknown network interface"))
         .stdout(predicate::str::contains("replay").not());
@@ -210,7 +211,7 @@ fn fixture() -> Fixture {
     let sockets = dir.path().join("morning.sockets");
     std::fs::write(
         &sockets,
-        "tcp 10.0.0.5:40000 93.184.216.34:443 1842 curl alice\nudp 0.0.0.0:51000 0.0.0.0:0 77 resolver root\n",
+        "tcp 10.0.0.5:40000 93.184.216.34:443 1842 curl alice docker:3f2a1b4c5d6e\nudp 0.0.0.0:51000 0.0.0.0:0 77 resolver root\n",
     )
     .expect("write sockets");
     let wire = |p: &PacketSpec| p.ip_bytes().len() as u64 + 14;
@@ -286,6 +287,38 @@ fn replayed_snapshot_json_and_pretty() {
     assert!(text.starts_with("Per-Process Network Traffic\n"));
     assert!(text.contains("TOTAL"));
     assert!(!text.contains('\x1b'));
+}
+
+/// The fixture's curl is in a container; it shows only with the flag
+/// (the plain TSV and JSON tests above pin the guide's formats).
+#[test]
+fn containers_flag_adds_the_container_column_and_field() {
+    let fx = fixture();
+    let text = String::from_utf8(stdout_of(replay(&fx, &["--containers"]))).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "pid\tprocess\trx_bytes\ttx_bytes\trx_packets\ttx_packets\tcontainer"
+    );
+    assert!(lines[1].starts_with("1842\tcurl\t"), "{text}");
+    assert!(lines[1].ends_with("\tdocker:3f2a1b4c5d6e"), "{text}");
+    assert!(lines[2..].iter().all(|l| l.ends_with("\t-")), "{text}");
+
+    let out = stdout_of(replay(&fx, &["--containers", "--format", "json"]));
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(json[0]["container"], "docker:3f2a1b4c5d6e");
+    assert!(json[1]["container"].is_null() && json[2]["container"].is_null());
+
+    let out = stdout_of(replay(&fx, &["--containers", "--format", "pretty"]));
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(text.contains("CONTAINER") && text.contains("docker:3f2a1b4c5d6e"));
+
+    let out = stdout_of(replay(&fx, &["--format", "json"]));
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    assert!(
+        json[0].get("container").is_none(),
+        "no field without the flag"
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::dns::{QueryRecord, ResolverStats};
 use crate::flow::{Counters, Direction, FlowKey, Protocol};
 use crate::history::HISTORY_LEN;
 use crate::interfaces::{InterfaceInfo, KernelCounters};
-use crate::socket::{SocketEntry, TcpState};
+use crate::socket::{Container, SocketEntry, TcpState};
 
 use super::report::UNKNOWN;
 use super::{Engine, EngineStats};
@@ -53,6 +53,8 @@ pub struct LiveProcess {
     pub pid: Option<u32>,
     pub name: String,
     pub user: String,
+    /// The process's container, when the backend was asked to find it.
+    pub container: Option<Container>,
     /// Open network sockets (from the last socket table).
     pub sockets: usize,
     /// Established TCP connections plus UDP flows with recent traffic.
@@ -242,6 +244,7 @@ impl Engine {
                 pid: Some(p.info.pid),
                 name: p.info.name.clone(),
                 user: p.info.user.clone(),
+                container: p.info.container.clone(),
                 sockets,
                 conns: conns.get(&Some(p.info.pid)).copied().unwrap_or(0),
                 rate: Rate::of(&history, window),
@@ -260,6 +263,7 @@ impl Engine {
                 pid: Some(owner.pid),
                 name: owner.name.clone(),
                 user: owner.user.clone(),
+                container: owner.container.clone(),
                 sockets: per_pid.get(&owner.pid).copied().unwrap_or(0),
                 conns: conns.get(&Some(owner.pid)).copied().unwrap_or(0),
                 rate: Rate::default(),
@@ -274,6 +278,7 @@ impl Engine {
                 pid: None,
                 name: UNKNOWN.to_string(),
                 user: String::new(),
+                container: None,
                 sockets: 0,
                 conns: conns.get(&None).copied().unwrap_or(0),
                 rate: Rate::of(&unknown, window),

@@ -169,3 +169,36 @@ fn processes_without_sockets_or_recent_traffic_drop_out() {
     let live = e.live_report(T0 + 2 + HISTORY_LEN as u64, 1);
     assert!(live.processes.is_empty(), "{:#?}", live.processes);
 }
+
+#[test]
+fn containers_travel_from_the_socket_owner_to_both_reports() {
+    let docker = crate::socket::Container {
+        runtime: "docker".into(),
+        name: "3f2a1b4c5d6e".into(),
+    };
+    let mut all = sockets();
+    for s in all
+        .iter_mut()
+        .filter(|s| s.owner.as_ref().is_some_and(|o| o.pid == 42))
+    {
+        if let Some(owner) = s.owner.as_mut() {
+            owner.container = Some(docker.clone());
+        }
+    }
+    let mut r = StaticResolver::new(all);
+    let mut e = engine();
+    e.refresh(r.sockets().expect("table"));
+    traffic(&mut e, &mut r);
+    let live = e.live_report(T0 + 2, 1);
+    let container_of = |pid| {
+        live.processes
+            .iter()
+            .find(|p| p.pid == Some(pid))
+            .map(|p| p.container.clone())
+    };
+    assert_eq!(container_of(42), Some(Some(docker.clone())));
+    assert_eq!(container_of(7), Some(None), "the listener is on the host");
+    let report = e.report();
+    let curl = report.processes.iter().find(|p| p.pid == Some(42));
+    assert_eq!(curl.and_then(|p| p.container.clone()), Some(docker));
+}

@@ -3,6 +3,7 @@
 
 use crate::capture::CaptureStats;
 use crate::flow::Counters;
+use crate::socket::Container;
 use crate::unknown::UnknownReason;
 
 use super::{Engine, EngineStats};
@@ -13,6 +14,8 @@ pub struct ProcessReport {
     pub pid: Option<u32>,
     pub name: String,
     pub user: String,
+    /// The process's container, when the backend was asked to find it.
+    pub container: Option<Container>,
     pub counters: Counters,
     /// The unknown row's bytes by reason (non-empty ones, in
     /// [`UnknownReason::ALL`] order); empty for processes.
@@ -71,6 +74,7 @@ impl Engine {
                     pid: Some(p.info.pid),
                     name: p.info.name.clone(),
                     user: p.info.user.clone(),
+                    container: p.info.container.clone(),
                     counters,
                     reasons: Vec::new(),
                 })
@@ -81,6 +85,7 @@ impl Engine {
                 pid: None,
                 name: UNKNOWN.to_string(),
                 user: String::new(),
+                container: None,
                 counters,
                 reasons: self.unknown_reasons(),
             });

@@ -15,6 +15,8 @@ pub(crate) trait ProcSource {
     fn socket_inodes(&mut self, pid: u32) -> Option<ProcSockets>;
     /// The process's short name (`comm`), without the newline.
     fn comm(&mut self, pid: u32) -> Option<String>;
+    /// The text of the process's `/proc/PID/cgroup`.
+    fn cgroup(&mut self, pid: u32) -> Option<String>;
 }
 
 /// One process's sockets, as read from its fd table.
@@ -74,14 +76,23 @@ impl ProcSource for LiveProc {
     }
 
     fn comm(&mut self, pid: u32) -> Option<String> {
-        match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
-            Ok(text) => Some(parse_comm(&text)),
-            Err(err) => {
-                if err.kind() != io::ErrorKind::NotFound {
-                    tracing::debug!(pid, %err, "cannot read comm");
-                }
-                None
+        read_proc_file(pid, "comm").map(|text| parse_comm(&text))
+    }
+
+    fn cgroup(&mut self, pid: u32) -> Option<String> {
+        read_proc_file(pid, "cgroup")
+    }
+}
+
+/// `/proc/PID/<file>` as text; `None` when the process is gone or hidden.
+fn read_proc_file(pid: u32, file: &str) -> Option<String> {
+    match std::fs::read_to_string(format!("/proc/{pid}/{file}")) {
+        Ok(text) => Some(text),
+        Err(err) => {
+            if err.kind() != io::ErrorKind::NotFound {
+                tracing::debug!(pid, file, %err, "cannot read /proc file");
             }
+            None
         }
     }
 }
@@ -137,6 +148,7 @@ mod tests {
         assert!(live
             .comm(me)
             .is_some_and(|c| !c.is_empty() && !c.ends_with('\n')));
+        assert!(live.cgroup(me).is_some_and(|c| c.contains(':')));
         drop(listener);
         assert_eq!(live.socket_inodes(u32::MAX), None);
     }

@@ -11,6 +11,9 @@ struct Table {
     /// pid -> (uid, socket inodes, comm)
     procs: std::collections::BTreeMap<u32, (u32, Vec<u64>, String)>,
     scans: Vec<u32>,
+    /// pid -> `/proc/PID/cgroup` text
+    cgroups: std::collections::BTreeMap<u32, String>,
+    cgroup_reads: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -21,6 +24,15 @@ impl Fake {
         let mut t = self.0.lock().expect("lock");
         t.procs
             .insert(pid, (uid, inodes.to_vec(), format!("proc{pid}")));
+    }
+
+    fn set_cgroup(&self, pid: u32, text: &str) {
+        let mut t = self.0.lock().expect("lock");
+        t.cgroups.insert(pid, text.to_string());
+    }
+
+    fn cgroup_reads(&self) -> usize {
+        self.0.lock().expect("lock").cgroup_reads
     }
 
     fn kill(&self, pid: u32) {
@@ -56,6 +68,18 @@ impl ProcSource for Fake {
     fn comm(&mut self, pid: u32) -> Option<String> {
         let t = self.0.lock().expect("lock");
         t.procs.get(&pid).map(|p| p.2.clone())
+    }
+
+    fn cgroup(&mut self, pid: u32) -> Option<String> {
+        let mut t = self.0.lock().expect("lock");
+        t.cgroup_reads += 1;
+        t.procs.get(&pid)?;
+        Some(
+            t.cgroups
+                .get(&pid)
+                .cloned()
+                .unwrap_or_else(|| "0::/\n".into()),
+        )
     }
 }
 
@@ -215,6 +239,36 @@ fn process_info_names_process_and_user() {
     );
     let info = index.process_info(1, 3_999_999).expect("alive");
     assert_eq!(info.user, "3999999", "unnamed uid falls back to the number");
+}
+
+#[test]
+fn containers_are_read_only_when_asked_for_and_cached_with_the_name() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    let id = "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70";
+    fake.set_cgroup(10, &format!("4:memory:/docker/{id}\n1:cpu:/\n0::/\n"));
+    fake.set_cgroup(20, "0::/user.slice/user-0.slice/session-1.scope\n");
+
+    let info = index.process_info(10, 1000).expect("alive");
+    assert_eq!(info.container, None, "off by default");
+    assert_eq!(fake.cgroup_reads(), 0, "no cgroup read when off");
+
+    index.set_containers(true);
+    let info = index.process_info(10, 1000).expect("alive");
+    assert_eq!(
+        info.container.map(|c| c.to_string()).as_deref(),
+        Some("docker:3f2a1b4c5d6e")
+    );
+    assert_eq!(index.process_info(20, 0).expect("alive").container, None);
+    assert_eq!(fake.cgroup_reads(), 2);
+    assert!(index
+        .process_info(10, 1000)
+        .expect("cached")
+        .container
+        .is_some());
+    assert_eq!(fake.cgroup_reads(), 2, "cached with the process info");
+
+    index.set_containers(false);
+    assert_eq!(index.process_info(10, 1000).expect("alive").container, None);
 }
 
 #[test]

@@ -1,11 +1,15 @@
 //! JSON: an array of objects with the guide's fields in the guide's order;
 //! `"pid": null` for the traffic without an owner, whose object also
-//! carries `"reasons"`: its bytes split by why they have no owner.
+//! carries `"reasons"`: its bytes split by why they have no owner. With
+//! `--containers`, a `"container"` field after the guide's:
+//! `"runtime:name"` or `null`.
 
 use std::io::{self, Write};
 
 use netop_core::ProcessReport;
 use serde::Serialize;
+
+use super::TableOptions;
 
 /// One element of the array. Field order is the output order.
 #[derive(Serialize)]
@@ -16,6 +20,10 @@ struct Row<'a> {
     tx_bytes: u64,
     rx_packets: u64,
     tx_packets: u64,
+    /// Absent without `--containers`; with it, `null` when the process
+    /// runs in no container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<Option<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     reasons: Vec<Reason>,
 }
@@ -30,7 +38,7 @@ struct Reason {
     tx_packets: u64,
 }
 
-pub fn write(rows: &[ProcessReport], out: &mut dyn Write) -> io::Result<()> {
+pub fn write(rows: &[ProcessReport], options: TableOptions, out: &mut dyn Write) -> io::Result<()> {
     let rows: Vec<Row<'_>> = rows
         .iter()
         .map(|r| Row {
@@ -40,6 +48,9 @@ pub fn write(rows: &[ProcessReport], out: &mut dyn Write) -> io::Result<()> {
             tx_bytes: r.counters.tx_bytes,
             rx_packets: r.counters.rx_packets,
             tx_packets: r.counters.tx_packets,
+            container: options
+                .containers
+                .then(|| r.container.as_ref().map(ToString::to_string)),
             reasons: r
                 .reasons
                 .iter()

@@ -11,7 +11,9 @@ use netop_core::dns::{QueryRecord, QueryStatus, ResolverStats};
 use netop_core::engine::{LiveDns, LiveReport};
 use netop_core::interfaces::KernelCounters;
 use netop_core::testing::{socket, PacketSpec, StaticResolver};
-use netop_core::{Engine, EngineConfig, InterfaceInfo, Protocol, SocketResolver, TcpState};
+use netop_core::{
+    Container, Engine, EngineConfig, InterfaceInfo, Protocol, SocketResolver, TcpState,
+};
 
 use super::state::{AppState, Event, Settings, SortColumn};
 
@@ -124,6 +126,21 @@ fn sockets() -> Vec<netop_core::SocketEntry> {
         "sshd",
         TcpState::Listen,
     );
+    // Containers, shown only with `--containers`: node in Docker, curl in
+    // an LXC container with a name too long for its cell.
+    for s in &mut all {
+        if let Some(owner) = s.owner.as_mut() {
+            owner.container = match owner.pid {
+                3000 => Some(("docker", "3f2a1b4c5d6e")),
+                2103 => Some(("lxc", "build-runner-with-a-long-name")),
+                _ => None,
+            }
+            .map(|(runtime, name)| Container {
+                runtime: runtime.into(),
+                name: name.into(),
+            });
+        }
+    }
     all
 }
 
@@ -321,6 +338,7 @@ pub fn settings() -> Settings {
         dns: true,
         utc_offset: 0,
         interface: None,
+        containers: false,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The Process view: one row per process (the guide's nine columns, rates
 //! with sparklines), and under an expanded process a tree of its sockets
-//! and connections.
+//! and connections. With `--containers` a Container column follows User;
+//! it is the first column dropped on a narrow terminal, so the guide's
+//! nine always fit.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -24,24 +26,41 @@ struct Widths {
     pid: usize,
     name: usize,
     user: usize,
+    /// 0 when the column is not shown.
+    container: usize,
     sockets: usize,
     conns: usize,
     rate: usize,
     total: usize,
 }
 
+/// The Container column: `docker:` and a 12-character short id, plus one.
+const CONTAINER: usize = 20;
+/// What the Container column leaves at least to the Process column.
+const NAME_WITH_CONTAINER: usize = 16;
+
 impl Widths {
-    fn for_width(width: u16) -> Widths {
+    fn for_width(width: u16, containers: bool) -> Widths {
         let (pid, user, sockets, conns, total) = (7, 8, 7, 5, 9);
         // Eight one-column gaps between nine columns.
         let fixed = pid + user + sockets + conns + 2 * total + 8;
-        let avail = usize::from(width).saturating_sub(fixed);
+        let mut avail = usize::from(width).saturating_sub(fixed);
+        // The Container column (and its gap) only where the rates keep
+        // their minimum and the name its room.
+        let container = if containers && avail >= CONTAINER + 1 + 2 * MIN_RATE + NAME_WITH_CONTAINER
+        {
+            avail -= CONTAINER + 1;
+            CONTAINER
+        } else {
+            0
+        };
         // A rate cell is "<sparkline> <rate>": at least 4 bars, at most 60.
-        let rate = (avail.saturating_sub(16) / 2).clamp(9, 65);
+        let rate = (avail.saturating_sub(16) / 2).clamp(MIN_RATE, 65);
         Widths {
             pid,
             name: avail.saturating_sub(2 * rate).max(6),
             user,
+            container,
             sockets,
             conns,
             rate,
@@ -54,20 +73,28 @@ impl Widths {
     }
 }
 
+/// The narrowest rate cell: a 4-bar sparkline and a rate.
+const MIN_RATE: usize = 9;
+
 pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect) {
-    let w = Widths::for_width(body.width);
-    let header = [
+    let w = Widths::for_width(body.width, state.containers);
+    let mut header = vec![
         fit_right("PID", w.pid),
         fit("Process", w.name),
         fit("User", w.user),
+    ];
+    if w.container > 0 {
+        header.push(fit("Container", w.container));
+    }
+    header.extend([
         fit_right("Sockets", w.sockets),
         fit_right("Conns", w.conns),
         fit_right("RX Rate", w.rate),
         fit_right("TX Rate", w.rate),
         fit_right("RX Total", w.total),
         fit_right("TX Total", w.total),
-    ]
-    .join(" ");
+    ]);
+    let header = header.join(" ");
     let mut lines = vec![Line::styled(header, theme.header())];
     let all = rows::process_lines(state);
     let page = usize::from(body.height.saturating_sub(1));
@@ -118,11 +145,23 @@ fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Lin
         Span::raw(" "),
         Span::raw(fit(&p.user, w.user)),
         Span::raw(" "),
+    ];
+    if w.container > 0 {
+        let container = p.container.as_ref().map(ToString::to_string);
+        let cell = match &container {
+            Some(c) => Span::raw(fit(c, w.container)),
+            // The unknown row has no process, so no container either.
+            None if p.pid.is_none() => Span::raw(fit("", w.container)),
+            None => Span::styled(fit("-", w.container), theme.dim()),
+        };
+        spans.extend([cell, Span::raw(" ")]);
+    }
+    spans.extend([
         Span::raw(fit_right(&p.sockets.to_string(), w.sockets)),
         Span::raw(" "),
         Span::raw(fit_right(&p.conns.to_string(), w.conns)),
         Span::raw(" "),
-    ];
+    ]);
     spans.extend(rate_cell(&rx, p.rate.rx));
     spans.push(Span::raw(" "));
     spans.extend(rate_cell(&tx, p.rate.tx));

@@ -162,3 +162,27 @@ fn rates_are_coloured_by_the_guides_thresholds_and_not_without_colour() {
         .iter()
         .any(|c| c.modifier.contains(Modifier::REVERSED)));
 }
+
+#[test]
+fn process_view_with_containers() {
+    let mut state = fixture::state((200, 50));
+    state.containers = true;
+    let screen = draw(&state);
+    assert!(screen.contains("docker:3f2a1b4c5d6e"), "{screen}");
+    insta::assert_snapshot!("process_containers_200x50", screen);
+}
+
+#[test]
+fn the_container_column_is_dropped_first_on_a_narrow_terminal() {
+    for width in [80, 100, 107] {
+        let plain = fixture::state((width, 24));
+        let mut with = fixture::state((width, 24));
+        with.containers = true;
+        assert_eq!(draw(&with), draw(&plain), "at {width} columns");
+    }
+    let mut wide = fixture::state((108, 24));
+    wide.containers = true;
+    assert!(draw(&wide).contains("Container"));
+    // Without the flag the fixture's containers stay off screen.
+    assert!(!draw(&fixture::state((200, 50))).contains("Container"));
+}

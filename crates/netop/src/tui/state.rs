@@ -136,6 +136,8 @@ pub struct AppState {
     pub utc_offset: i32,
     /// The one interface captured (`--interface`), if any.
     pub interface: Option<String>,
+    /// The Process view shows each process's container (`--containers`).
+    pub containers: bool,
 }
 
 /// Something that happened.
@@ -163,6 +165,7 @@ pub struct Settings {
     pub dns: bool,
     pub utc_offset: i32,
     pub interface: Option<String>,
+    pub containers: bool,
 }
 
 impl AppState {
@@ -189,6 +192,7 @@ impl AppState {
             started: false,
             utc_offset: settings.utc_offset,
             interface: settings.interface,
+            containers: settings.containers,
         }
     }
 
