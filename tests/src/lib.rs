@@ -32,4 +32,4 @@ pub use netns::Netns;
 pub use netop::{netop_bin, run_netop, NetopOptions, NetopRun, UsageRow};
 pub use privilege::{begin, install_package, Session};
 pub use truth::{Transport, Truth, TruthCapture};
-pub use workload::{Outcome, Scenario};
+pub use workload::{Outcome, Scenario, Watch};

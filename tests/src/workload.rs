@@ -47,6 +47,22 @@ pub struct Scenario<'a> {
     trafficgen: PathBuf,
     servers: Vec<Proc>,
     clients: Vec<Client>,
+    /// Where clients run: the root namespace, or this other test host.
+    client_ns: Option<&'a Netns>,
+    /// The interface the truth and the kernel counters are read on, when
+    /// not the test host's veth.
+    watch: Option<Watch>,
+}
+
+/// A root-side interface to take the truth on, and the address whose ports
+/// the clients use there.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub iface: String,
+    /// The clients' address as the packets on `iface` carry it.
+    pub local_ip: std::net::Ipv4Addr,
+    /// The MAC of `iface` itself (its frames are the kernel's tx).
+    pub iface_mac: String,
 }
 
 impl<'a> Scenario<'a> {
@@ -57,7 +73,22 @@ impl<'a> Scenario<'a> {
             trafficgen: trafficgen.into(),
             servers: Vec::new(),
             clients: Vec::new(),
+            client_ns: None,
+            watch: None,
         }
+    }
+
+    /// Clients run inside `ns` instead of the root namespace (a container's
+    /// process; its traffic is routed through the host).
+    pub fn clients_in(mut self, ns: &'a Netns) -> Self {
+        self.client_ns = Some(ns);
+        self
+    }
+
+    /// Takes the truth and the kernel counters on another interface.
+    pub fn watch(mut self, watch: Watch) -> Self {
+        self.watch = Some(watch);
+        self
     }
 
     /// Starts `trafficgen ARGS` inside the test host and waits for `ready`.
@@ -84,7 +115,10 @@ impl<'a> Scenario<'a> {
         tolerance: Tolerance,
         args: impl IntoIterator<Item = S>,
     ) -> anyhow::Result<()> {
-        let mut cmd = std::process::Command::new(&self.trafficgen);
+        let mut cmd = match self.client_ns {
+            Some(ns) => ns.command(&self.trafficgen),
+            None => std::process::Command::new(&self.trafficgen),
+        };
         cmd.args(args);
         let mut proc = Proc::spawn(label, cmd)?;
         proc.expect_line("ready", Duration::from_secs(10))?;
@@ -100,9 +134,14 @@ impl<'a> Scenario<'a> {
 
     /// Runs the workload under the truth capture, and under netop if given.
     pub fn run(mut self, netop: Option<NetopOptions>) -> anyhow::Result<Outcome> {
-        let iface = self.host.host_if.as_str();
+        let watch = self.watch.clone().unwrap_or_else(|| Watch {
+            iface: self.host.host_if.clone(),
+            local_ip: self.host.host_addr,
+            iface_mac: self.host.host_mac.clone(),
+        });
+        let iface = watch.iface.as_str();
         let before = Counts::of_interface(iface)?;
-        let capture = TruthCapture::start(iface, self.host.host_addr, &self.host.host_mac)?;
+        let capture = TruthCapture::start(iface, watch.local_ip, &watch.iface_mac)?;
         let mut netop = netop.map(NetopRun::start).transpose()?;
         if let Some(run) = netop.as_mut() {
             run.wait_capturing(Duration::from_secs(10))?;
@@ -257,6 +296,32 @@ impl Outcome {
                 problems.join("\n"),
                 self.summary()
             );
+        }
+        Ok(())
+    }
+
+    /// netop's rows together against the kernel's counters of the watched
+    /// interface (within `max_percent` of the bytes), and its unknown row
+    /// under `max_unknown_percent` of them.
+    pub fn check_totals(&self, max_percent: f64, max_unknown_percent: f64) -> anyhow::Result<()> {
+        let rows = self.rows.as_ref().context("netop did not run")?;
+        let sum: u64 = rows.iter().map(|r| r.rx_bytes + r.tx_bytes).sum();
+        let unknown: u64 = rows
+            .iter()
+            .filter(|r| r.pid.is_none())
+            .map(|r| r.rx_bytes + r.tx_bytes)
+            .sum();
+        let kernel = self.kernel.total_bytes();
+        let off = 100.0 * sum.abs_diff(kernel) as f64 / kernel.max(1) as f64;
+        let unknown_pct = 100.0 * unknown as f64 / kernel.max(1) as f64;
+        println!(
+            "totals: netop {sum} B, kernel {kernel} B ({off:.3} % apart); unknown {unknown} B ({unknown_pct:.3} %)"
+        );
+        if off > max_percent {
+            bail!("netop's rows add up to {sum} B, the kernel counted {kernel} B on {}: {off:.3} % apart (allowed {max_percent} %)", self.host_if);
+        }
+        if unknown_pct > max_unknown_percent {
+            bail!("unknown is {unknown_pct:.3} % of the bytes (allowed {max_unknown_percent} %): {rows:?}");
         }
         Ok(())
     }

@@ -27,6 +27,8 @@ const PACKAGES: &[&str] = &[
     "tmux",
     // dnsmasq without its service: the DNS observatory's test resolvers.
     "dnsmasq-base",
+    // nft: the namespace tests' masquerade NAT.
+    "nftables",
 ];
 
 fn main() -> Result<()> {

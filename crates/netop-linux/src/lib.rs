@@ -16,9 +16,13 @@
 #[cfg(target_os = "linux")]
 pub mod capture;
 #[cfg(target_os = "linux")]
+pub mod conntrack;
+#[cfg(target_os = "linux")]
 pub mod dns_config;
 #[cfg(target_os = "linux")]
 pub mod interfaces;
+#[cfg(target_os = "linux")]
+pub mod netns;
 #[cfg(target_os = "linux")]
 pub mod owners;
 #[cfg(target_os = "linux")]

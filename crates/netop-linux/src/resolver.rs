@@ -1,11 +1,13 @@
 //! [`SocketResolver`] for Linux: sock_diag for sockets, `/proc` for owners.
 //!
-//! Glue only: it asks `sockdiag` for sockets, `owners` for their
+//! Glue only: it asks `sockdiag` for sockets (and `netns` for those in
+//! other network namespaces or behind the host's NAT), `owners` for their
 //! processes, and turns failures into [`ResolveError`]. Both parts keep
 //! their state (the netlink socket, the owner index) across calls.
 
 use netop_core::{FlowKey, Protocol, ResolveError, SocketEntry, SocketResolver, SocketTable};
 
+use crate::netns::Elsewhere;
 use crate::owners::OwnerIndex;
 use crate::sockdiag::{Family, SockDiag, SockDiagError};
 
@@ -14,6 +16,8 @@ use crate::sockdiag::{Family, SockDiag, SockDiagError};
 pub struct LinuxResolver {
     diag: SockDiag,
     owners: OwnerIndex,
+    /// Other network namespaces and the host's NAT.
+    elsewhere: Elsewhere,
 }
 
 impl LinuxResolver {
@@ -22,6 +26,7 @@ impl LinuxResolver {
         Ok(LinuxResolver {
             diag: SockDiag::open().map_err(to_resolve_error)?,
             owners: OwnerIndex::new(),
+            elsewhere: Elsewhere::new(),
         })
     }
 
@@ -58,6 +63,7 @@ impl SocketResolver for LinuxResolver {
                 entries.extend(dumped);
             }
         }
+        entries.extend(self.elsewhere.connected());
         let inodes: Vec<u64> = entries.iter().map(|e| e.inode).collect();
         self.owners.refresh_for(&inodes);
         for entry in &mut entries {
@@ -67,7 +73,11 @@ impl SocketResolver for LinuxResolver {
     }
 
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
-        let Some(mut entry) = self.diag.lookup_one(key).map_err(to_resolve_error)? else {
+        let found = match self.diag.lookup_one(key).map_err(to_resolve_error)? {
+            Some(entry) => Some(entry),
+            None => self.elsewhere.lookup(key)?,
+        };
+        let Some(mut entry) = found else {
             return Ok(None);
         };
         self.fill_owner(&mut entry, true);
