@@ -182,7 +182,12 @@ impl NetopRun {
     }
 
     /// Waits for netop to print its snapshot and exit, and parses it.
-    pub fn finish(mut self, grace: Duration) -> anyhow::Result<Vec<UsageRow>> {
+    pub fn finish(self, grace: Duration) -> anyhow::Result<Vec<UsageRow>> {
+        UsageRow::from_json(&self.finish_json(grace)?)
+    }
+
+    /// Waits for netop to print its snapshot and exit; its JSON as is.
+    pub fn finish_json(mut self, grace: Duration) -> anyhow::Result<Value> {
         let left = self.window_end().saturating_duration_since(Instant::now());
         let status = match self.proc.wait_exit(left + grace) {
             Ok(status) => status,
@@ -202,9 +207,8 @@ impl NetopRun {
         if !status.success() {
             bail!("netop failed ({status}):\n{}", self.proc.describe());
         }
-        let json: Value = serde_json::from_str(&stdout)
-            .with_context(|| format!("netop's stdout is not JSON:\n{}", self.proc.describe()))?;
-        UsageRow::from_json(&json)
+        serde_json::from_str(&stdout)
+            .with_context(|| format!("netop's stdout is not JSON:\n{}", self.proc.describe()))
     }
 }
 
