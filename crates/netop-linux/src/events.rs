@@ -42,7 +42,7 @@ pub enum EventsUnavailable {
     Rejected { program: String, message: String },
     #[error("{message}")]
     Failed { message: String },
-    #[error("turned off (--no-events)")]
+    #[error("turned off with --no-events")]
     Disabled,
 }
 

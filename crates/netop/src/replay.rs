@@ -47,6 +47,7 @@ pub fn backend(capture: Box<dyn Capture>, sockets: Option<&Path>) -> Result<Back
             ..Default::default()
         }])),
         sockets: None,
+        owners: None,
     })
 }
 

@@ -317,6 +317,7 @@ pub fn settings() -> Settings {
         dns: true,
         utc_offset: 0,
         interface: None,
+        owners: None,
     }
 }
 

@@ -136,6 +136,8 @@ pub struct AppState {
     pub utc_offset: i32,
     /// The one interface captured (`--interface`), if any.
     pub interface: Option<String>,
+    /// How socket owners are found; `None` (replays) shows nothing.
+    pub owners: Option<OwnerMode>,
 }
 
 /// Something that happened.
@@ -163,6 +165,17 @@ pub struct Settings {
     pub dns: bool,
     pub utc_offset: i32,
     pub interface: Option<String>,
+    pub owners: Option<OwnerMode>,
+}
+
+/// How the backend finds socket owners, as the status bar names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerMode {
+    /// The kernel tells each socket's owner as it sends or receives.
+    Events,
+    /// sock_diag and /proc only; `reason` says why (for stderr and
+    /// `--diagnostics`; the status bar only says "polling").
+    Polling { reason: String },
 }
 
 impl AppState {
@@ -189,6 +202,7 @@ impl AppState {
             started: false,
             utc_offset: settings.utc_offset,
             interface: settings.interface,
+            owners: settings.owners,
         }
     }
 
