@@ -120,6 +120,8 @@ pub struct NetopOptions {
     pub interface: Option<String>,
     /// `--bpf-buffer`; `None` keeps netop's default.
     pub bpf_buffer: Option<u32>,
+    /// Further flags, e.g. `--no-events`.
+    pub extra: Vec<String>,
 }
 
 impl NetopOptions {
@@ -136,6 +138,7 @@ impl NetopOptions {
         if let Some(bytes) = self.bpf_buffer {
             args.extend(["--bpf-buffer".to_owned(), bytes.to_string()]);
         }
+        args.extend(self.extra.iter().cloned());
         args
     }
 }
@@ -182,7 +185,12 @@ impl NetopRun {
     }
 
     /// Waits for netop to print its snapshot and exit, and parses it.
-    pub fn finish(mut self, grace: Duration) -> anyhow::Result<Vec<UsageRow>> {
+    pub fn finish(self, grace: Duration) -> anyhow::Result<Vec<UsageRow>> {
+        self.finish_with_stderr(grace).map(|(rows, _)| rows)
+    }
+
+    /// [`NetopRun::finish`], with what netop wrote on stderr.
+    pub fn finish_with_stderr(mut self, grace: Duration) -> anyhow::Result<(Vec<UsageRow>, String)> {
         let left = self.window_end().saturating_duration_since(Instant::now());
         let status = match self.proc.wait_exit(left + grace) {
             Ok(status) => status,
@@ -204,7 +212,7 @@ impl NetopRun {
         }
         let json: Value = serde_json::from_str(&stdout)
             .with_context(|| format!("netop's stdout is not JSON:\n{}", self.proc.describe()))?;
-        UsageRow::from_json(&json)
+        Ok((UsageRow::from_json(&json)?, self.proc.stderr()))
     }
 }
 
@@ -334,6 +342,7 @@ mod tests {
             duration_secs: 5,
             interface: Some("veth0".into()),
             bpf_buffer: None,
+            extra: Vec::new(),
         };
         assert_eq!(
             options.args(),

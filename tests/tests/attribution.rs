@@ -25,6 +25,7 @@ fn default_device() -> Option<NetopOptions> {
         duration_secs: NETOP_SECONDS,
         interface: None,
         bpf_buffer: None,
+        extra: Vec::new(),
     })
 }
 
@@ -223,6 +224,7 @@ fn three_tcp_streams_are_attributed_with_an_explicit_interface() -> anyhow::Resu
         duration_secs: NETOP_SECONDS,
         interface: Some(host.host_if.clone()),
         bpf_buffer: None,
+        extra: Vec::new(),
     };
     let outcome = three_streams(&host, 25001)?.run(Some(netop))?;
     // On one interface that carries nothing else, all of netop's rows
