@@ -190,7 +190,10 @@ impl NetopRun {
     }
 
     /// [`NetopRun::finish`], with what netop wrote on stderr.
-    pub fn finish_with_stderr(mut self, grace: Duration) -> anyhow::Result<(Vec<UsageRow>, String)> {
+    pub fn finish_with_stderr(
+        mut self,
+        grace: Duration,
+    ) -> anyhow::Result<(Vec<UsageRow>, String)> {
         let left = self.window_end().saturating_duration_since(Instant::now());
         let status = match self.proc.wait_exit(left + grace) {
             Ok(status) => status,

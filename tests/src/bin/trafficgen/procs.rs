@@ -81,7 +81,9 @@ pub fn dns_once(args: &Args) -> anyhow::Result<()> {
     let port = args.port("bind-port")?;
     arm_watchdog(DNS_TIMEOUT + Duration::from_secs(1));
     let socket = UdpSocket::bind(("0.0.0.0", port)).with_context(|| format!("bind {port}"))?;
-    socket.connect(to).with_context(|| format!("connect {to}"))?;
+    socket
+        .connect(to)
+        .with_context(|| format!("connect {to}"))?;
     socket.set_read_timeout(Some(DNS_TIMEOUT))?;
     let id = (std::process::id() & 0xffff) as u16;
     let mut query = Vec::with_capacity(40);
