@@ -7,9 +7,11 @@
 //
 // Three BTF tracepoints, all cheap on the common path:
 // - sock_send_length / sock_recv_length fire in the caller's context after
-//   the call returns (autobound ports are set). An LRU map keyed by the
-//   socket pointer remembers what was last reported (tgid + tuple); only a
-//   new or changed socket is emitted.
+//   the call returns (autobound ports are set). Socket-local storage
+//   (BPF_MAP_TYPE_SK_STORAGE: one pointer hop from the socket, freed with
+//   it, so a recycled socket address never inherits stale state) remembers
+//   what was last reported (tgid + tuple); only a new or changed socket is
+//   emitted.
 // - inet_sock_set_state: CLOSE -> SYN_SENT runs in connect()'s process
 //   context, so the owner is remembered there; SYN_SENT -> ESTABLISHED
 //   runs in softirq (its pid is meaningless) and emits the full tuple with
@@ -44,16 +46,16 @@ typedef __u32 __wsum;
 #define TCP_CLOSE 7
 
 #define BPF_MAP_TYPE_ARRAY 2
-#define BPF_MAP_TYPE_LRU_HASH 9
+#define BPF_MAP_TYPE_SK_STORAGE 24
 #define BPF_MAP_TYPE_RINGBUF 27
-#define BPF_ANY 0
+#define BPF_F_NO_PREALLOC 1
+#define BPF_SK_STORAGE_GET_F_CREATE 1
 
 #define KIND_SEND 1
 #define KIND_RECV 2
 #define KIND_CONNECT 3
 
 #define COMM_LEN 16
-#define REPORT_AGAIN_NS (10ULL * 1000 * 1000 * 1000)
 
 struct in6_addr {
 	union {
@@ -105,10 +107,8 @@ struct netop_event {
 	char comm[COMM_LEN];
 };
 
-// What was last reported for a socket, and when (re-reported after
-// REPORT_AGAIN_NS so userspace's recent-owner cache keeps live sockets).
+// What was last reported for a socket (tgid 0: nothing yet).
 struct seen {
-	__u64 at;
 	__u32 tgid;
 	__u16 lport;
 	__u16 rport;
@@ -116,11 +116,17 @@ struct seen {
 	__u64 raddr[2];
 };
 
-// The owner of a socket between connect() and ESTABLISHED.
+// The owner of a socket between connect() and ESTABLISHED (tgid 0: none).
 struct owner {
 	__u32 tgid;
 	__u32 uid;
 	char comm[COMM_LEN];
+};
+
+// Per-socket state.
+struct sock_state {
+	struct seen seen;
+	struct owner connecting;
 };
 
 struct {
@@ -129,18 +135,11 @@ struct {
 } EVENTS SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct seen);
-} SEEN SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct owner);
-} CONNECTING SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sock_state);
+} STATE SEC(".maps");
 
 // [0]: events lost because the ring buffer was full.
 struct {
@@ -210,6 +209,13 @@ static __always_inline void emit(struct sock *sk, const struct seen *s, __u16 fa
 	bpf_ringbuf_submit(e, 0);
 }
 
+static __always_inline int same(const struct seen *a, const struct seen *b)
+{
+	return a->tgid == b->tgid && a->lport == b->lport && a->rport == b->rport &&
+	       a->laddr[0] == b->laddr[0] && a->laddr[1] == b->laddr[1] &&
+	       a->raddr[0] == b->raddr[0] && a->raddr[1] == b->raddr[1];
+}
+
 static __always_inline int on_data(struct sock *sk, __u8 kind)
 {
 	if (!sk)
@@ -220,15 +226,12 @@ static __always_inline int on_data(struct sock *sk, __u8 kind)
 	if (!proto)
 		return 0;
 	now.tgid = bpf_get_current_pid_tgid() >> 32;
-	now.at = bpf_ktime_get_ns();
-	__u64 key = (__u64)sk;
-	struct seen *last = bpf_map_lookup_elem(&SEEN, &key);
-	if (last && now.at - last->at < REPORT_AGAIN_NS && last->tgid == now.tgid && last->lport == now.lport &&
-	    last->rport == now.rport && last->laddr[0] == now.laddr[0] &&
-	    last->laddr[1] == now.laddr[1] && last->raddr[0] == now.raddr[0] &&
-	    last->raddr[1] == now.raddr[1])
-		return 0;
-	bpf_map_update_elem(&SEEN, &key, &now, BPF_ANY);
+	struct sock_state *st = bpf_sk_storage_get(&STATE, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st) {
+		if (same(&st->seen, &now))
+			return 0;
+		st->seen = now;
+	}
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
 	emit(sk, &now, family, proto, kind, uid, 0);
 	return 0;
@@ -254,36 +257,32 @@ int netop_state(unsigned long long *ctx)
 	int newstate = (int)ctx[2];
 	if (!sk)
 		return 0;
-	__u64 key = (__u64)sk;
 	if (newstate == TCP_SYN_SENT) {
 		// connect(): the caller's context, the owner is current.
-		struct owner o = {};
-		o.tgid = bpf_get_current_pid_tgid() >> 32;
-		o.uid = (__u32)bpf_get_current_uid_gid();
-		bpf_get_current_comm(o.comm, COMM_LEN);
-		bpf_map_update_elem(&CONNECTING, &key, &o, BPF_ANY);
+		struct sock_state *st =
+			bpf_sk_storage_get(&STATE, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st)
+			return 0;
+		st->connecting.tgid = bpf_get_current_pid_tgid() >> 32;
+		st->connecting.uid = (__u32)bpf_get_current_uid_gid();
+		bpf_get_current_comm(st->connecting.comm, COMM_LEN);
 		return 0;
 	}
 	if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
 		// Softirq: the owner is the one remembered at connect().
-		struct owner *o = bpf_map_lookup_elem(&CONNECTING, &key);
-		if (!o)
+		struct sock_state *st = bpf_sk_storage_get(&STATE, sk, 0, 0);
+		if (!st || !st->connecting.tgid)
 			return 0;
 		struct seen now = {};
 		__u16 family = 0;
 		__u8 proto = read_tuple(sk, &now, &family);
 		if (proto) {
-			now.tgid = o->tgid;
-			now.at = bpf_ktime_get_ns();
-			bpf_map_update_elem(&SEEN, &key, &now, BPF_ANY);
-			emit(sk, &now, family, proto, KIND_CONNECT, o->uid, o->comm);
+			now.tgid = st->connecting.tgid;
+			st->seen = now;
+			emit(sk, &now, family, proto, KIND_CONNECT, st->connecting.uid,
+			     st->connecting.comm);
 		}
-		bpf_map_delete_elem(&CONNECTING, &key);
-		return 0;
-	}
-	if (newstate == TCP_CLOSE) {
-		bpf_map_delete_elem(&CONNECTING, &key);
-		bpf_map_delete_elem(&SEEN, &key);
+		st->connecting.tgid = 0;
 	}
 	return 0;
 }
