@@ -53,6 +53,8 @@ pub struct LinuxResolver {
     events: Option<EventSource>,
     cache: OwnerCache,
     mode: EventMode,
+    /// Lost event records already warned about.
+    lost_reported: u64,
 }
 
 impl LinuxResolver {
@@ -66,6 +68,7 @@ impl LinuxResolver {
             mode: EventMode::Polling {
                 reason: "not requested".to_string(),
             },
+            lost_reported: 0,
         })
     }
 
@@ -123,6 +126,19 @@ impl LinuxResolver {
         }
     }
 
+    /// Warns once per growth of the kernel's count of records it could not
+    /// queue (read with each table, not each lookup: it is a syscall).
+    fn check_lost(&mut self) {
+        let lost = self.lost_events();
+        if lost > self.lost_reported {
+            tracing::warn!(
+                lost,
+                "the event ring buffer overflowed; some short-lived sockets' owners may be unknown"
+            );
+            self.lost_reported = lost;
+        }
+    }
+
     fn fill_owner(&mut self, entry: &mut SocketEntry, search: bool) {
         let pid = if search {
             self.owners.resolve(entry.inode, entry.uid)
@@ -146,16 +162,20 @@ impl LinuxResolver {
         }
     }
 
-    /// A socket table row for a socket only the event source knows.
+    /// A socket table row for a socket only the event source knows: in
+    /// use (`open`, a lookup for its flow's packets) or gone from the
+    /// kernel's dump.
     fn cached_entry(
         &mut self,
         proto: Protocol,
         local: SocketAddr,
         remote: SocketAddr,
         owner: &CachedOwner,
+        open: bool,
     ) -> SocketEntry {
-        let state = match proto {
-            Protocol::Tcp => TcpState::Established,
+        let state = match (proto, open) {
+            (Protocol::Tcp, true) => TcpState::Established,
+            (Protocol::Tcp, false) => TcpState::Close,
             _ => TcpState::None,
         };
         SocketEntry {
@@ -191,6 +211,7 @@ impl SocketResolver for LinuxResolver {
         if self.events.is_none() {
             return Ok(SocketTable::new(entries));
         }
+        self.check_lost();
         let now = Instant::now();
         self.cache.expire(now);
         let mut dumped = FxHashSet::default();
@@ -217,7 +238,7 @@ impl SocketResolver for LinuxResolver {
             .map(|(proto, local, remote, owner)| (proto, local, remote, owner.clone()))
             .collect();
         for (proto, local, remote, owner) in gone {
-            let entry = self.cached_entry(proto, local, remote, &owner);
+            let entry = self.cached_entry(proto, local, remote, &owner, false);
             entries.push(entry);
         }
         Ok(SocketTable::new(entries))
@@ -236,7 +257,9 @@ impl SocketResolver for LinuxResolver {
                 )
                 .map(|hit| (hit.local, hit.remote, hit.owner.clone()));
             if let Some((local, remote, owner)) = hit {
-                return Ok(Some(self.cached_entry(key.proto, local, remote, &owner)));
+                return Ok(Some(
+                    self.cached_entry(key.proto, local, remote, &owner, true),
+                ));
             }
         }
         let Some(mut entry) = self.diag.lookup_one(key).map_err(to_resolve_error)? else {

@@ -67,6 +67,10 @@ pub struct EventsRun {
     pub error: Option<String>,
 }
 
+/// A run's label and its monitor with netop's extra flags (`None`: no
+/// monitor).
+type Config<'t> = (String, Option<(&'t Tool, Vec<String>)>);
+
 /// Runs every configuration on both workloads.
 pub fn run(
     host: &Netns,
@@ -78,7 +82,7 @@ pub fn run(
     let stats = BpfStats::enable();
     let mut runs = Vec::new();
     for workload in [Workload::Churn { conns }, Workload::Blast { seconds }] {
-        let mut configs: Vec<(String, Option<(&Tool, Vec<String>)>)> = vec![
+        let mut configs: Vec<Config> = vec![
             ("no capture".into(), None),
             ("netop (events)".into(), Some((&tools[0], vec![]))),
             (
