@@ -120,6 +120,8 @@ pub struct NetopOptions {
     pub interface: Option<String>,
     /// `--bpf-buffer`; `None` keeps netop's default.
     pub bpf_buffer: Option<u32>,
+    /// Further flags, e.g. `--no-events`.
+    pub extra: Vec<String>,
 }
 
 impl NetopOptions {
@@ -136,6 +138,7 @@ impl NetopOptions {
         if let Some(bytes) = self.bpf_buffer {
             args.extend(["--bpf-buffer".to_owned(), bytes.to_string()]);
         }
+        args.extend(self.extra.iter().cloned());
         args
     }
 }
@@ -183,11 +186,22 @@ impl NetopRun {
 
     /// Waits for netop to print its snapshot and exit, and parses it.
     pub fn finish(self, grace: Duration) -> anyhow::Result<Vec<UsageRow>> {
-        UsageRow::from_json(&self.finish_json(grace)?)
+        self.finish_with_stderr(grace).map(|(rows, _)| rows)
+    }
+
+    /// [`NetopRun::finish`], with what netop wrote on stderr.
+    pub fn finish_with_stderr(self, grace: Duration) -> anyhow::Result<(Vec<UsageRow>, String)> {
+        let (json, stderr) = self.finish_json_with_stderr(grace)?;
+        Ok((UsageRow::from_json(&json)?, stderr))
     }
 
     /// Waits for netop to print its snapshot and exit; its JSON as is.
-    pub fn finish_json(mut self, grace: Duration) -> anyhow::Result<Value> {
+    pub fn finish_json(self, grace: Duration) -> anyhow::Result<Value> {
+        self.finish_json_with_stderr(grace).map(|(json, _)| json)
+    }
+
+    /// [`NetopRun::finish_json`], with what netop wrote on stderr.
+    pub fn finish_json_with_stderr(mut self, grace: Duration) -> anyhow::Result<(Value, String)> {
         let left = self.window_end().saturating_duration_since(Instant::now());
         let status = match self.proc.wait_exit(left + grace) {
             Ok(status) => status,
@@ -207,8 +221,9 @@ impl NetopRun {
         if !status.success() {
             bail!("netop failed ({status}):\n{}", self.proc.describe());
         }
-        serde_json::from_str(&stdout)
-            .with_context(|| format!("netop's stdout is not JSON:\n{}", self.proc.describe()))
+        let json: Value = serde_json::from_str(&stdout)
+            .with_context(|| format!("netop's stdout is not JSON:\n{}", self.proc.describe()))?;
+        Ok((json, self.proc.stderr()))
     }
 }
 
@@ -338,6 +353,7 @@ mod tests {
             duration_secs: 5,
             interface: Some("veth0".into()),
             bpf_buffer: None,
+            extra: Vec::new(),
         };
         assert_eq!(
             options.args(),

@@ -172,6 +172,7 @@ impl<'a> Scenario<'a> {
         let truth = capture.stop()?;
         let kernel = Counts::of_interface(iface)?.since(&before);
 
+        let mut netop_stderr = String::new();
         let rows = match netop {
             Some(run) => {
                 if finished + WINDOW_MARGIN > run.window_end() {
@@ -180,7 +181,9 @@ impl<'a> Scenario<'a> {
                         finished - go
                     );
                 }
-                Some(run.finish(NETOP_GRACE)?)
+                let (rows, stderr) = run.finish_with_stderr(NETOP_GRACE)?;
+                netop_stderr = stderr;
+                Some(rows)
             }
             None => None,
         };
@@ -202,6 +205,7 @@ impl<'a> Scenario<'a> {
             done,
             workload_time: finished - go,
             rows,
+            netop_stderr,
         })
     }
 }
@@ -220,6 +224,8 @@ pub struct Outcome {
     pub workload_time: Duration,
     /// netop's snapshot, if netop ran.
     pub rows: Option<Vec<UsageRow>>,
+    /// What netop wrote on stderr (empty if it did not run).
+    pub netop_stderr: String,
 }
 
 impl Outcome {
@@ -335,8 +341,15 @@ impl Outcome {
     /// Checks the truth, then netop; prints the tables either way and fails
     /// with them.
     pub fn verify(&self) -> anyhow::Result<()> {
+        self.verify_with_unknown_limit(MAX_UNKNOWN_PERCENT)
+    }
+
+    /// [`Outcome::verify`] with another limit on unattributed traffic, in
+    /// percent of all bytes netop reported.
+    pub fn verify_with_unknown_limit(&self, max_unknown_percent: f64) -> anyhow::Result<()> {
         self.check_truth(4)?;
-        let report = self.report()?;
+        let rows = self.rows.as_ref().context("netop did not run")?;
+        let report = compare(&self.expectations, rows, max_unknown_percent);
         println!("{}{report}", self.summary());
         if !report.is_ok() {
             bail!("netop's attribution is off:\n{}{report}", self.summary());

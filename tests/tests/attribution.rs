@@ -25,6 +25,7 @@ fn default_device() -> Option<NetopOptions> {
         duration_secs: NETOP_SECONDS,
         interface: None,
         bpf_buffer: None,
+        extra: Vec::new(),
     })
 }
 
@@ -223,6 +224,7 @@ fn three_tcp_streams_are_attributed_with_an_explicit_interface() -> anyhow::Resu
         duration_secs: NETOP_SECONDS,
         interface: Some(host.host_if.clone()),
         bpf_buffer: None,
+        extra: Vec::new(),
     };
     let outcome = three_streams(&host, 25001)?.run(Some(netop))?;
     // On one interface that carries nothing else, all of netop's rows
@@ -240,12 +242,13 @@ fn three_tcp_streams_are_attributed_with_an_explicit_interface() -> anyhow::Resu
 }
 
 #[test]
-fn short_lived_tcp_connections_are_mostly_attributed() -> anyhow::Result<()> {
+fn short_lived_tcp_connections_are_attributed() -> anyhow::Result<()> {
     let Some(_session) = begin()? else {
         return Ok(());
     };
     let host = Netns::create("b", 12)?;
-    short_connections(&host, 22000, 250, Tolerance::at_least(90.0))?
+    // 99% since the event source (issue 5); polling alone reached ~90%.
+    short_connections(&host, 22000, 250, Tolerance::at_least(99.0))?
         .run(default_device())?
         .verify()
 }

@@ -167,6 +167,7 @@ fn netop_on(iface: &str) -> Option<NetopOptions> {
         duration_secs: NETOP_SECONDS,
         interface: Some(iface.to_string()),
         bpf_buffer: None,
+        extra: Vec::new(),
     })
 }
 

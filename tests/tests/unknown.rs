@@ -38,6 +38,7 @@ fn unknown_traffic_is_explained_by_reason() -> anyhow::Result<()> {
         duration_secs: 4,
         interface: Some(host.host_if.clone()),
         bpf_buffer: None,
+        extra: Vec::new(),
     })?;
     netop.wait_capturing(Duration::from_secs(10))?;
 

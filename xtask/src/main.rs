@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own commands, in Rust so they need nothing
 //! but cargo. They install what the build and the tests need on Debian and
-//! Ubuntu (libpcap-dev, iproute2, tcpdump), so a fresh machine with only
+//! Ubuntu (libpcap-dev, iproute2, tcpdump, clang and libbpf-dev for the
+//! eBPF event source), so a fresh machine with only
 //! Rust runs them as they are.
 //!
 //! - `cargo xtask test`: everything CI checks: fmt, clippy, the whole test
@@ -29,6 +30,10 @@ const PACKAGES: &[&str] = &[
     "dnsmasq-base",
     // nft: the namespace tests' masquerade NAT.
     "nftables",
+    // The event source's eBPF program: clang compiles it (build.rs),
+    // libbpf-dev has bpf/bpf_helpers.h. Without them netop builds and polls.
+    "clang",
+    "libbpf-dev",
 ];
 
 fn main() -> Result<()> {

@@ -3,7 +3,10 @@
 //! Implements the core's seams with Linux facilities: [`Capture`] with
 //! libpcap (`capture`), [`SocketResolver`] with NETLINK_SOCK_DIAG
 //! (`sockdiag`) plus the fd tables in `/proc` (`owners`), and
-//! [`HostInterfaces`] with getifaddrs and sysfs (`interfaces`). It also
+//! [`HostInterfaces`] with getifaddrs and sysfs (`interfaces`). Where eBPF
+//! is permitted, an event source (`events`) tells socket owners as they
+//! send and receive, so short-lived sockets and processes are attributed
+//! too; polling stays the fallback. It also
 //! tells the frontend whether capturing is allowed (`privileges`).
 //!
 //! It decodes no packets and keeps no flows: that is the core's job. On
@@ -19,6 +22,8 @@ pub mod capture;
 pub mod conntrack;
 #[cfg(target_os = "linux")]
 pub mod dns_config;
+#[cfg(target_os = "linux")]
+pub mod events;
 #[cfg(target_os = "linux")]
 pub mod interfaces;
 #[cfg(target_os = "linux")]
@@ -39,7 +44,7 @@ pub use interfaces::{interface_counters, IfCounters, LinuxInterfaces};
 #[cfg(target_os = "linux")]
 pub use privileges::{capture_privileges, Privileges};
 #[cfg(target_os = "linux")]
-pub use resolver::LinuxResolver;
+pub use resolver::{EventMode, LinuxResolver};
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {

@@ -216,7 +216,8 @@ impl OwnerIndex {
         Some(info)
     }
 
-    fn user_name(&mut self, uid: u32) -> String {
+    /// The name of user `uid`, or the number when it has none (cached).
+    pub fn user_name(&mut self, uid: u32) -> String {
         self.users
             .entry(uid)
             .or_insert_with(

@@ -1,15 +1,51 @@
-//! [`SocketResolver`] for Linux: sock_diag for sockets, `/proc` for owners.
+//! [`SocketResolver`] for Linux: sock_diag for sockets, `/proc` for owners,
+//! and the eBPF event source's recent owners where it runs.
 //!
 //! Glue only: it asks `sockdiag` for sockets (and `netns` for those in
 //! other network namespaces or behind the host's NAT), `owners` for their
-//! processes, and turns failures into [`ResolveError`]. Both parts keep
-//! their state (the netlink socket, the owner index) across calls.
+//! processes, `events` for the owners the kernel told of, and turns
+//! failures into [`ResolveError`]. Every part keeps its state (the netlink
+//! sockets, the owner index, the owner cache) across calls. With events,
+//! an answer the cache knows wins; without them (or for what they missed)
+//! polling answers as before.
 
-use netop_core::{FlowKey, Protocol, ResolveError, SocketEntry, SocketResolver, SocketTable};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
+use netop_core::{
+    FlowKey, ProcessInfo, Protocol, ResolveError, SocketEntry, SocketResolver, SocketTable,
+    TcpState,
+};
+use rustc_hash::FxHashSet;
+
+use crate::events::{CachedOwner, EventSource, EventsUnavailable, OwnerCache};
 use crate::netns::Elsewhere;
 use crate::owners::OwnerIndex;
 use crate::sockdiag::{Family, SockDiag, SockDiagError};
+
+/// Sockets the event source saw within this long are added to a socket
+/// table even when the kernel no longer has them: flows still waiting for
+/// an owner are at most a few seconds old (the engine gives up after a few
+/// tables), and older closed sockets would only crowd the monitor.
+const GONE_SOCKETS_WITHIN: Duration = Duration::from_secs(15);
+
+/// How the resolver learns owners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventMode {
+    /// The eBPF event source runs; polling fills what it missed.
+    Events,
+    /// sock_diag and `/proc` only, and why.
+    Polling { reason: String },
+}
+
+impl std::fmt::Display for EventMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventMode::Events => f.write_str("events (eBPF)"),
+            EventMode::Polling { reason } => write!(f, "polling ({reason})"),
+        }
+    }
+}
 
 /// The Linux socket resolver.
 #[derive(Debug)]
@@ -18,16 +54,60 @@ pub struct LinuxResolver {
     owners: OwnerIndex,
     /// Other network namespaces and the host's NAT.
     elsewhere: Elsewhere,
+    events: Option<EventSource>,
+    cache: OwnerCache,
+    mode: EventMode,
+    /// Lost event records already warned about.
+    lost_reported: u64,
 }
 
 impl LinuxResolver {
-    /// Opens the netlink socket. Owners are found lazily.
+    /// Opens the netlink socket; polling only. Owners are found lazily.
     pub fn new() -> Result<Self, ResolveError> {
         Ok(LinuxResolver {
             diag: SockDiag::open().map_err(to_resolve_error)?,
             owners: OwnerIndex::new(),
             elsewhere: Elsewhere::new(),
+            events: None,
+            cache: OwnerCache::default(),
+            mode: EventMode::Polling {
+                reason: "not requested".to_string(),
+            },
+            lost_reported: 0,
         })
+    }
+
+    /// [`LinuxResolver::new`] plus, when `events` is true, the eBPF event
+    /// source; if that cannot run, the resolver polls and
+    /// [`LinuxResolver::event_mode`] says why.
+    pub fn with_events(events: bool) -> Result<Self, ResolveError> {
+        let mut resolver = Self::new()?;
+        let opened = if events {
+            EventSource::open()
+        } else {
+            Err(EventsUnavailable::Disabled)
+        };
+        match opened {
+            Ok(source) => {
+                if let Some(netns) = crate::events::own_netns() {
+                    resolver.cache.set_home_netns(netns);
+                }
+                resolver.events = Some(source);
+                resolver.mode = EventMode::Events;
+            }
+            Err(why) => {
+                tracing::info!(reason = %why, "per-socket events unavailable; polling");
+                resolver.mode = EventMode::Polling {
+                    reason: why.to_string(),
+                };
+            }
+        }
+        Ok(resolver)
+    }
+
+    /// Whether owners come from events or from polling alone.
+    pub fn event_mode(&self) -> EventMode {
+        self.mode.clone()
     }
 
     /// The owner index, e.g. for its [`crate::owners::ScanStats`].
@@ -38,6 +118,35 @@ impl LinuxResolver {
     /// Whether owners carry their container (`--containers`).
     pub fn set_containers(&mut self, on: bool) {
         self.owners.set_containers(on);
+    }
+
+    /// The recent owners the event source told of.
+    pub fn owner_cache(&self) -> &OwnerCache {
+        &self.cache
+    }
+
+    /// Event records the kernel dropped (ring buffer full); 0 when polling.
+    pub fn lost_events(&self) -> u64 {
+        self.events.as_ref().map_or(0, EventSource::lost)
+    }
+
+    fn drain(&mut self) {
+        if let Some(source) = self.events.as_mut() {
+            source.drain(&mut self.cache);
+        }
+    }
+
+    /// Warns once per growth of the kernel's count of records it could not
+    /// queue (read with each table, not each lookup: it is a syscall).
+    fn check_lost(&mut self) {
+        let lost = self.lost_events();
+        if lost > self.lost_reported {
+            tracing::warn!(
+                lost,
+                "the event ring buffer overflowed; some short-lived sockets' owners may be unknown"
+            );
+            self.lost_reported = lost;
+        }
     }
 
     fn fill_owner(&mut self, entry: &mut SocketEntry, search: bool) {
@@ -52,10 +161,55 @@ impl LinuxResolver {
             .as_ref()
             .and_then(|_| self.owners.fd_of(entry.inode));
     }
+
+    /// The process an event named: `/proc`'s name while it lives (the
+    /// event's comm is the thread's), else the event's.
+    fn process_of(&mut self, owner: &CachedOwner) -> ProcessInfo {
+        if let Some(info) = self.owners.process_info(owner.pid, owner.uid) {
+            return info;
+        }
+        ProcessInfo {
+            pid: owner.pid,
+            name: owner.comm.clone(),
+            user: self.owners.user_name(owner.uid),
+            container: None,
+        }
+    }
+
+    /// A socket table row for a socket only the event source knows: in
+    /// use (`open`, a lookup for its flow's packets) or gone from the
+    /// kernel's dump.
+    fn cached_entry(
+        &mut self,
+        proto: Protocol,
+        local: SocketAddr,
+        remote: SocketAddr,
+        owner: &CachedOwner,
+        open: bool,
+    ) -> SocketEntry {
+        let state = match (proto, open) {
+            (Protocol::Tcp, true) => TcpState::Established,
+            (Protocol::Tcp, false) => TcpState::Close,
+            _ => TcpState::None,
+        };
+        SocketEntry {
+            proto,
+            local,
+            remote,
+            state,
+            inode: 0,
+            uid: owner.uid,
+            rtt_us: None,
+            retrans: None,
+            owner: Some(self.process_of(owner)),
+            fd: None,
+        }
+    }
 }
 
 impl SocketResolver for LinuxResolver {
     fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
+        self.drain();
         let mut entries = Vec::new();
         for proto in [Protocol::Tcp, Protocol::Udp] {
             for family in [Family::V4, Family::V6] {
@@ -69,10 +223,60 @@ impl SocketResolver for LinuxResolver {
         for entry in &mut entries {
             self.fill_owner(entry, false);
         }
+        if self.events.is_none() {
+            return Ok(SocketTable::new(entries));
+        }
+        self.check_lost();
+        let now = Instant::now();
+        self.cache.expire(now);
+        let mut dumped = FxHashSet::default();
+        for entry in &mut entries {
+            let known = self
+                .cache
+                .find_exact(entry.proto, entry.local, entry.remote, now)
+                .cloned();
+            if let Some(owner) = known {
+                let keep = entry.owner.as_ref().is_some_and(|o| o.pid == owner.pid);
+                if !keep {
+                    entry.owner = Some(self.process_of(&owner));
+                }
+            }
+            dumped.insert((entry.proto, canonical(entry.local), canonical(entry.remote)));
+        }
+        let gone: Vec<_> = self
+            .cache
+            .entries(now)
+            .filter(|(proto, local, remote, owner)| {
+                now.saturating_duration_since(owner.seen) <= GONE_SOCKETS_WITHIN
+                    && !dumped.contains(&(*proto, *local, *remote))
+            })
+            .map(|(proto, local, remote, owner)| (proto, local, remote, owner.clone()))
+            .collect();
+        for (proto, local, remote, owner) in gone {
+            let entry = self.cached_entry(proto, local, remote, &owner, false);
+            entries.push(entry);
+        }
         Ok(SocketTable::new(entries))
     }
 
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        if self.events.is_some() {
+            self.drain();
+            let hit = self
+                .cache
+                .find_socket(
+                    key.proto,
+                    SocketAddr::new(key.local_ip, key.local_port),
+                    SocketAddr::new(key.remote_ip, key.remote_port),
+                    Instant::now(),
+                )
+                .map(|hit| (hit.local, hit.remote, hit.owner.clone()));
+            if let Some((local, remote, owner)) = hit {
+                return Ok(Some(
+                    self.cached_entry(key.proto, local, remote, &owner, true),
+                ));
+            }
+        }
         let found = match self.diag.lookup_one(key).map_err(to_resolve_error)? {
             Some(entry) => Some(entry),
             None => self.elsewhere.lookup(key)?,
@@ -83,6 +287,10 @@ impl SocketResolver for LinuxResolver {
         self.fill_owner(&mut entry, true);
         Ok(Some(entry))
     }
+}
+
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(netop_core::socket::canonical_ip(addr.ip()), addr.port())
 }
 
 fn to_resolve_error(err: SockDiagError) -> ResolveError {

@@ -97,6 +97,7 @@ fn frame(c: &mut Criterion) {
         utc_offset: 0,
         interface: None,
         containers: false,
+        owners: None,
     };
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
     for (name, view_key) in [("process_view", '1'), ("connection_view", '2')] {

@@ -92,6 +92,18 @@ pub struct Args {
     #[arg(long)]
     pub containers: bool,
 
+    /// Do not load the per-socket event source (eBPF): find socket owners
+    /// by polling sock_diag and /proc only. Short-lived connections and
+    /// processes may then show as unknown. netop also polls, and says so,
+    /// where the event source cannot run (no root/CAP_BPF, no kernel BTF).
+    #[arg(long)]
+    pub no_events: bool,
+
+    /// Print how netop would find socket owners here (the event source, or
+    /// polling and why) and whether it may capture, then exit.
+    #[arg(long, conflicts_with_all = ["duration", "monitor"])]
+    pub diagnostics: bool,
+
     /// Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB).
     /// Raise it if the kernel reports dropped packets.
     #[arg(long, value_name = "BYTES", default_value_t = 8_388_608,

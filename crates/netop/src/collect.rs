@@ -60,6 +60,7 @@ pub fn run(
         resolver,
         interfaces,
         sockets,
+        ..
     } = backend;
     // The socket table is read at the start, then only while some flow
     // waits for its owner: new flows are looked up one by one as they

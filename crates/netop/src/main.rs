@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+use netop::tui::OwnerMode;
 use netop_core::{Engine, EngineConfig};
 
 mod args;
@@ -67,6 +68,13 @@ fn engine_config(args: &Args, snapshot: bool) -> EngineConfig {
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
+    if args.diagnostics {
+        let mut out = io::stdout().lock();
+        for line in platform::diagnostics(args) {
+            let _ = writeln!(out, "{line}");
+        }
+        return Ok(());
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -76,6 +84,12 @@ fn run(args: &Args) -> Result<(), Failure> {
         return monitor::run(args, stop);
     };
     let mut backend = platform::open(args)?;
+    if let Some(OwnerMode::Polling { reason }) = &backend.owners {
+        let _ = writeln!(
+            io::stderr(),
+            "netop: per-socket events unavailable ({reason}); using polling, short-lived connections may show as unknown"
+        );
+    }
     let mut engine = Engine::new(engine_config(args, true));
     let ending = collect::run(
         &mut backend,

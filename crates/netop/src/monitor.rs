@@ -25,7 +25,7 @@ use crate::collect::{self, Tick};
 use crate::failure::Failure;
 use crate::platform;
 use crate::terminal::TerminalGuard;
-use netop::tui::{self, AppState, Effect, Event, Settings};
+use netop::tui::{self, AppState, Effect, Event, OwnerMode, Settings};
 
 /// How long the screen loop waits for input before looking for a report.
 const POLL: Duration = Duration::from_millis(50);
@@ -36,7 +36,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
     }
     let interval = Duration::from_secs_f64(args.interval);
     let (reports_tx, reports) = mpsc::sync_channel::<Arc<LiveReport>>(1);
-    let (opened_tx, opened) = mpsc::sync_channel::<Result<(), Failure>>(1);
+    let (opened_tx, opened) = mpsc::sync_channel::<Result<Option<OwnerMode>, Failure>>(1);
     let capture_args = args.clone();
     let capture_stop = Arc::clone(&stop);
     let capture = thread::Builder::new()
@@ -53,8 +53,8 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
         .context("cannot start the capture thread")?;
     // Errors opening the capture (privileges, interface) print as in a
     // snapshot, before the screen changes.
-    match opened.recv() {
-        Ok(Ok(())) => {}
+    let owners = match opened.recv() {
+        Ok(Ok(owners)) => owners,
         Ok(Err(failure)) => {
             let _ = capture.join();
             return Err(failure);
@@ -63,7 +63,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
             return Err(join_failure(capture)
                 .unwrap_or_else(|| Failure::Runtime(anyhow::anyhow!("the capture thread ended"))))
         }
-    }
+    };
     let settings = Settings {
         sort: args.sort.into(),
         filter: args.filter.clone(),
@@ -73,6 +73,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
         utc_offset: chrono::Local::now().offset().local_minus_utc(),
         interface: args.interface.clone(),
         containers: args.containers,
+        owners,
     };
     let screen_result = screen_loop(settings, &reports, &stop);
     stop.store(true, Ordering::Relaxed);
@@ -100,7 +101,7 @@ fn capture_thread(
     args: &Args,
     interval: Duration,
     stop: &AtomicBool,
-    opened: &SyncSender<Result<(), Failure>>,
+    opened: &SyncSender<Result<Option<OwnerMode>, Failure>>,
     reports: &SyncSender<Arc<LiveReport>>,
 ) -> Result<(), Failure> {
     let mut backend = match platform::open(args) {
@@ -110,7 +111,7 @@ fn capture_thread(
             return Ok(());
         }
     };
-    let _ = opened.send(Ok(()));
+    let _ = opened.send(Ok(backend.owners.clone()));
     let mut engine = Engine::new(crate::engine_config(args, false));
     // Rates are averaged over the refresh interval (whole seconds).
     let window = interval.as_secs_f64().ceil().max(1.0) as u32;

@@ -3,6 +3,7 @@
 //! core traits.
 
 use anyhow::Context;
+use netop::tui::OwnerMode;
 use netop_core::{Capture, CaptureError, HostInterfaces, SocketResolver, SocketTable};
 
 use crate::args::Args;
@@ -17,6 +18,9 @@ pub struct Backend {
     /// The socket table read just before the capture was opened, so the
     /// first packets are attributed without waiting for another read.
     pub sockets: Option<SocketTable>,
+    /// How socket owners are found (events or polling); `None` for
+    /// replays, whose socket table is fixed.
+    pub owners: Option<OwnerMode>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -65,9 +69,10 @@ fn live(args: &Args) -> Result<Backend, Failure> {
     if !netop_linux::privileges::capture_privileges().can_capture() {
         return Err(Failure::Privileges);
     }
-    let mut resolver = netop_linux::resolver::LinuxResolver::new()
+    let mut resolver = netop_linux::resolver::LinuxResolver::with_events(!args.no_events)
         .context("cannot read the socket table (netlink sock_diag)")?;
     resolver.set_containers(args.containers);
+    let owners = owner_mode(&resolver);
     // Read every process's sockets before capturing: the first, cold pass
     // over /proc is the slow one, and packets queued behind it would be
     // looked up late, when short-lived sockets may be gone.
@@ -94,7 +99,58 @@ fn live(args: &Args) -> Result<Backend, Failure> {
         resolver: Box::new(resolver),
         interfaces: Box::new(netop_linux::interfaces::LinuxInterfaces::new()),
         sockets,
+        owners: Some(owners),
     })
+}
+
+#[cfg(target_os = "linux")]
+fn owner_mode(resolver: &netop_linux::LinuxResolver) -> OwnerMode {
+    match resolver.event_mode() {
+        netop_linux::EventMode::Events => OwnerMode::Events,
+        netop_linux::EventMode::Polling { reason } => OwnerMode::Polling { reason },
+    }
+}
+
+/// `--diagnostics`: what netop finds on this host, one fact a line.
+#[cfg(target_os = "linux")]
+pub fn diagnostics(args: &Args) -> Vec<String> {
+    let privileges = netop_linux::privileges::capture_privileges();
+    let mut lines = vec![format!("netop {}", env!("CARGO_PKG_VERSION"))];
+    lines.push(format!(
+        "capture: {}",
+        if privileges.can_capture() {
+            "permitted"
+        } else {
+            "not permitted (needs root, or CAP_NET_RAW and CAP_NET_ADMIN)"
+        }
+    ));
+    lines.push(format!(
+        "event source: {}",
+        if netop_linux::events::EventSource::built_with_ebpf() {
+            "built in"
+        } else {
+            "not built in (no clang at build time)"
+        }
+    ));
+    let owners = match netop_linux::resolver::LinuxResolver::with_events(!args.no_events) {
+        Ok(resolver) => match owner_mode(&resolver) {
+            OwnerMode::Events => {
+                "events (eBPF: every socket's owner as it sends or receives)".to_string()
+            }
+            OwnerMode::Polling { reason } => format!("polling ({reason})"),
+        },
+        Err(e) => format!("unavailable ({e})"),
+    };
+    lines.push(format!("socket owners: {owners}"));
+    lines
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn diagnostics(_args: &Args) -> Vec<String> {
+    vec![
+        format!("netop {}", env!("CARGO_PKG_VERSION")),
+        "live capture: not supported on this operating system yet".to_string(),
+    ]
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -59,6 +59,7 @@ pub fn backend(
             ..Default::default()
         }])),
         sockets: None,
+        owners: None,
     })
 }
 

@@ -13,7 +13,7 @@ pub mod rows;
 pub mod state;
 
 pub use render::render;
-pub use state::{update, AppState, Effect, Event, Settings, SortColumn};
+pub use state::{update, AppState, Effect, Event, OwnerMode, Settings, SortColumn};
 
 #[cfg(test)]
 mod fixture;

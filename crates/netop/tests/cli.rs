@@ -27,6 +27,8 @@ fn help_answers_the_common_questions() {
         .stdout(predicate::str::contains("--interface <IFACE>"))
         .stdout(predicate::str::contains("--filter <PATTERN>"))
         .stdout(predicate::str::contains("--containers"))
+        .stdout(predicate::str::contains("--no-events"))
+        .stdout(predicate::str::contains("--diagnostics"))
         .stdout(predicate::str::contains("Exit status:"))
         .stdout(predicate::str::contains("4  unknown network interface"))
         .stdout(predicate::str::contains("replay").not());
@@ -130,6 +132,19 @@ fn unprivileged(args: &[&str]) -> assert_cmd::Command {
     };
     cmd.args(args).env_remove("RUST_LOG");
     cmd
+}
+
+#[test]
+fn diagnostics_without_privileges_say_why_owners_are_polled() {
+    unprivileged(&["--diagnostics"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("capture: not permitted"))
+        .stdout(predicate::function(|s: &str| {
+            s.contains(
+                "socket owners: polling (not permitted: eBPF needs root, or CAP_BPF and CAP_PERFMON)",
+            ) || s.contains("socket owners: polling (built without eBPF support)")
+        }));
 }
 
 #[test]

@@ -339,6 +339,7 @@ pub fn settings() -> Settings {
         utc_offset: 0,
         interface: None,
         containers: false,
+        owners: None,
     }
 }
 

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::layout::{self, MIN_HEIGHT, MIN_WIDTH};
-use super::state::{AppState, View};
+use super::state::{AppState, OwnerMode, View};
 use super::{connection_view, dns_view, interface_view, process_view};
 
 /// Colours, or none of them (`--no-color`, `NO_COLOR`). Selection and
@@ -144,6 +144,14 @@ fn status_bar(state: &AppState, theme: Theme, frame: &mut Frame<'_>, rect: Rect)
     parts.push(format!("{connections} connections"));
     let drops = report.capture.dropped + report.capture.if_dropped;
     let mut spans = vec![Span::raw(parts.join(" │ "))];
+    match &state.owners {
+        Some(OwnerMode::Events) => spans.push(Span::raw(" │ events")),
+        Some(OwnerMode::Polling { .. }) => {
+            spans.push(Span::raw(" │ "));
+            spans.push(Span::styled("polling", theme.fg(Color::Yellow)));
+        }
+        None => {}
+    }
     if drops > 0 {
         spans.push(Span::raw(" │ "));
         spans.push(Span::styled(
@@ -157,8 +165,13 @@ fn status_bar(state: &AppState, theme: Theme, frame: &mut Frame<'_>, rect: Rect)
             theme.dim(),
         ));
     }
-    let hint = " ? help  q quit ";
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    // Narrow terminals keep the help key and drop the quit key.
+    let hint = if used + 16 <= usize::from(rect.width) || state.owners.is_none() {
+        " ? help  q quit "
+    } else {
+        " ? help "
+    };
     let pad = usize::from(rect.width).saturating_sub(used + hint.len());
     spans.push(Span::raw(" ".repeat(pad)));
     spans.push(Span::styled(hint, theme.dim()));

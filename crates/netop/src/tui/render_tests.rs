@@ -186,3 +186,37 @@ fn the_container_column_is_dropped_first_on_a_narrow_terminal() {
     // Without the flag the fixture's containers stay off screen.
     assert!(!draw(&fixture::state((200, 50))).contains("Container"));
 }
+
+#[test]
+fn the_status_bar_names_how_owners_are_found() {
+    use super::state::OwnerMode;
+    let status = |owners: Option<OwnerMode>, size: (u16, u16)| {
+        let mut state = fixture::state(size);
+        state.owners = owners;
+        let screen = draw(&state);
+        let last = screen.lines().last().unwrap_or_default().to_string();
+        last
+    };
+    let events = status(Some(OwnerMode::Events), (200, 50));
+    assert!(events.contains("│ events"), "{events}");
+    let polling = OwnerMode::Polling {
+        reason: "turned off with --no-events".into(),
+    };
+    let line = status(Some(polling.clone()), (200, 50));
+    assert!(line.contains("│ polling"), "{line}");
+    assert!(
+        !line.contains("--no-events"),
+        "the reason is for stderr: {line}"
+    );
+    // At the smallest size it still fits, beside the help key.
+    let line = status(Some(polling), (80, 24));
+    assert!(
+        line.contains("│ polling") && line.ends_with("? help"),
+        "{line}"
+    );
+    let replay = status(None, (200, 50));
+    assert!(
+        !replay.contains("polling") && !replay.contains("events"),
+        "{replay}"
+    );
+}

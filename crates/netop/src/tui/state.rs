@@ -138,6 +138,8 @@ pub struct AppState {
     pub interface: Option<String>,
     /// The Process view shows each process's container (`--containers`).
     pub containers: bool,
+    /// How socket owners are found; `None` (replays) shows nothing.
+    pub owners: Option<OwnerMode>,
 }
 
 /// Something that happened.
@@ -166,6 +168,17 @@ pub struct Settings {
     pub utc_offset: i32,
     pub interface: Option<String>,
     pub containers: bool,
+    pub owners: Option<OwnerMode>,
+}
+
+/// How the backend finds socket owners, as the status bar names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerMode {
+    /// The kernel tells each socket's owner as it sends or receives.
+    Events,
+    /// sock_diag and /proc only; `reason` says why (for stderr and
+    /// `--diagnostics`; the status bar only says "polling").
+    Polling { reason: String },
 }
 
 impl AppState {
@@ -193,6 +206,7 @@ impl AppState {
             utc_offset: settings.utc_offset,
             interface: settings.interface,
             containers: settings.containers,
+            owners: settings.owners,
         }
     }
 

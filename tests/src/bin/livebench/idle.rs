@@ -46,6 +46,7 @@ pub fn run(netop: &Tool, duration_secs: u64) -> anyhow::Result<IdleResult> {
         duration_secs,
         interface: None,
         bpf_buffer: None,
+        extra: Vec::new(),
     };
     let spawned = Instant::now();
     let mut running = Running::start(netop, &setup.args())?;

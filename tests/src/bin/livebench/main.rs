@@ -8,6 +8,9 @@
 //!    same run. For each monitor: CPU over the window, CPU per packet, what
 //!    it saw and the kernel's drops. netop's buffer is raised (2, 8, 16 MiB)
 //!    until it drops nothing alone, and further if it drops side by side.
+//! 3. Event source (`events.rs`): netop with and without its eBPF event
+//!    source (and nethogs, bandwhich) on a churn of short TCP connections
+//!    and on the UDP blast, with the programs' own kernel time.
 //! 2. Idle: 1,000 open loopback sockets, no traffic, `netop --duration N` on
 //!    `any`, and its CPU over the middle of the run.
 //!
@@ -16,6 +19,7 @@
 //! A peer that is missing is reported as such (nethogs is installed with
 //! apt-get first); the benchmark goes on without it.
 
+mod events;
 mod idle;
 mod maxrate;
 mod monitor;
@@ -38,13 +42,15 @@ const HOST_SUBNET: u8 = 40;
 /// netop's capture buffers, tried in turn until netop drops nothing.
 const BUFFERS: [Option<u32>; 3] = [None, Some(8 << 20), Some(16 << 20)];
 
-const USAGE: &str = "usage: livebench [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle]";
+const USAGE: &str = "usage: livebench [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events]";
 
 #[derive(Debug)]
 struct Options {
     seconds: u64,
     idle_seconds: u64,
     idle: bool,
+    churn: u64,
+    only_events: bool,
 }
 
 fn parse_args() -> anyhow::Result<Options> {
@@ -52,6 +58,8 @@ fn parse_args() -> anyhow::Result<Options> {
         seconds: 8,
         idle_seconds: 20,
         idle: true,
+        churn: 3000,
+        only_events: false,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
@@ -70,6 +78,8 @@ fn parse_args() -> anyhow::Result<Options> {
             "--seconds" => options.seconds = number(2..=60)?,
             "--idle-seconds" => options.idle_seconds = number(5..=120)?,
             "--no-idle" => options.idle = false,
+            "--churn" => options.churn = number(100..=20_000)?,
+            "--only-events" => options.only_events = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -119,6 +129,21 @@ fn run() -> anyhow::Result<()> {
         seconds: options.seconds,
     };
     let mut runs: Vec<RunResult> = Vec::new();
+    let events = events::run(&host, &trafficgen, &tools, options.churn, options.seconds)?;
+    if options.only_events {
+        drop(host);
+        let report = Report {
+            facts,
+            tools: &tools,
+            runs: &runs,
+            netop_alone: None,
+            side_by_side: None,
+            idle: None,
+            events: Some(events),
+        };
+        print!("{}", report.markdown());
+        return Ok(());
+    }
     runs.push(bench.run("no capture", &[], None)?);
 
     // netop alone, raising its buffer until the kernel drops nothing; then
@@ -154,6 +179,7 @@ fn run() -> anyhow::Result<()> {
         netop_alone: netop_alone.as_deref(),
         side_by_side: side_by_side.as_deref(),
         idle,
+        events: Some(events),
     };
     print!("{}", report.markdown());
     Ok(())

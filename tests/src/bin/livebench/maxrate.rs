@@ -90,6 +90,7 @@ impl Bench<'_> {
             duration_secs: self.seconds + 60,
             interface: Some(iface.to_owned()),
             bpf_buffer,
+            extra: Vec::new(),
         };
         let mut blaster = self.blaster()?;
         let life_start = Counts::of_interface(iface)?;

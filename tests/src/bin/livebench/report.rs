@@ -31,15 +31,22 @@ pub struct Report<'a> {
     pub netop_alone: Option<&'a str>,
     pub side_by_side: Option<&'a str>,
     pub idle: Option<Result<IdleResult, String>>,
+    /// The event source phase, when it ran.
+    pub events: Option<Vec<crate::events::EventsRun>>,
 }
 
 impl Report<'_> {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         self.machine(&mut out);
-        self.max_rate(&mut out);
-        self.ratios(&mut out);
+        if !self.runs.is_empty() {
+            self.max_rate(&mut out);
+            self.ratios(&mut out);
+        }
         self.idle(&mut out);
+        if let Some(events) = &self.events {
+            out.push_str(&crate::events::markdown(events));
+        }
         out
     }
 

@@ -41,6 +41,11 @@ impl Args {
             .with_context(|| format!("missing --{key}"))
     }
 
+    /// A word, as given.
+    pub fn text(&self, key: &str) -> anyhow::Result<&str> {
+        self.raw(key)
+    }
+
     pub fn addr(&self, key: &str) -> anyhow::Result<SocketAddr> {
         let raw = self.raw(key)?;
         raw.parse()

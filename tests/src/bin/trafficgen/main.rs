@@ -18,6 +18,10 @@
 //! - `serve-download --listen A:P --bytes N [--rate R] [--conns C] [--seconds S]`
 //! - `download --from A:P --bind-port P [--seconds S]`
 //! - `udp-blast --to A:P --bind-port P --seconds S [--size B] [--count N]`
+//! - `short-procs --to A:P --count N --bind-port-base P --kind tcp|dns [--bytes B]`:
+//!   N short-lived child processes, one exchange each (see `procs.rs`)
+//! - `one-upload --to A:P --bind-port P --bytes B` and
+//!   `dns-once --to A:P --bind-port P`: those children (no `ready`/`go`)
 //!
 //! TCP framing (see `tcp.rs`): a client announces its payload length in an
 //! 8-byte header and the server closes first, so the client never holds a
@@ -26,6 +30,7 @@
 mod args;
 mod blast;
 mod control;
+mod procs;
 mod tcp;
 mod udp;
 
@@ -36,7 +41,7 @@ use args::Args;
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let Some(command) = argv.next() else {
-        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast> [--key value]...");
+        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast|short-procs> [--key value]...");
         return ExitCode::from(2);
     };
     let result = Args::parse(argv).and_then(|args| run(&command, &args));
@@ -60,6 +65,9 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "udp-echo-server" => udp::echo_server(args),
         "udp-client" => udp::client(args),
         "udp-blast" => blast::udp_blast(args),
+        "short-procs" => procs::short_procs(args),
+        "one-upload" => tcp::one_upload(args),
+        "dns-once" => procs::dns_once(args),
         other => anyhow::bail!("unknown subcommand {other:?}"),
     }
 }

@@ -275,6 +275,17 @@ pub fn short_conns(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One upload from `--bind-port` and exit: the child of `short-procs`.
+pub fn one_upload(args: &Args) -> anyhow::Result<()> {
+    let to = args.addr("to")?;
+    let port = args.port("bind-port")?;
+    let bytes = args.bounded("bytes", 1 << 20, None)?;
+    arm_watchdog(GRACE);
+    let mut stream = connect_from(port, to)?;
+    upload(&mut stream, bytes, None)?;
+    Ok(())
+}
+
 pub fn download(args: &Args) -> anyhow::Result<()> {
     let from = args.addr("from")?;
     let port = args.port("bind-port")?;
