@@ -29,7 +29,7 @@ const WINDOW_MARGIN: Duration = Duration::from_millis(500);
 /// How long netop may take past its window to print and exit.
 const NETOP_GRACE: Duration = Duration::from_secs(10);
 /// Unattributed traffic allowed, as a share of all bytes netop reported.
-pub const MAX_UNKNOWN_PERCENT: f64 = 2.0;
+pub const MAX_UNKNOWN_PERCENT: f64 = 0.5;
 
 #[derive(Debug)]
 struct Client {

@@ -49,7 +49,7 @@ fn three_streams<'a>(host: &'a Netns, first_port: u16) -> anyhow::Result<Scenari
             &format!("stream {}kB/s", rate / 1000),
             Transport::Tcp,
             [port],
-            Tolerance::within(2.0),
+            Tolerance::within(1.0),
             [
                 "stream",
                 "--to",
@@ -131,7 +131,7 @@ fn udp_echoes<'a>(host: &'a Netns, port: u16, count: u16) -> anyhow::Result<Scen
         "udp-client",
         Transport::Udp,
         [port],
-        Tolerance::within(2.0),
+        Tolerance::within(1.0),
         [
             "udp-client",
             "--to",
@@ -171,7 +171,7 @@ fn download<'a>(host: &'a Netns, port: u16, bytes: u64, rate: u64) -> anyhow::Re
         "download",
         Transport::Tcp,
         [port],
-        Tolerance::within(2.0),
+        Tolerance::within(1.0),
         [
             "download",
             "--from",

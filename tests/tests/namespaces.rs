@@ -171,6 +171,15 @@ fn netop_on(iface: &str) -> Option<NetopOptions> {
     })
 }
 
+/// The same without the event source: sockets come from sock_diag inside
+/// each namespace alone.
+fn netop_polling_on(iface: &str) -> Option<NetopOptions> {
+    netop_on(iface).map(|o| NetopOptions {
+        extra: vec!["--no-events".to_string()],
+        ..o
+    })
+}
+
 #[test]
 fn a_process_in_another_namespace_gets_its_bytes_on_its_own_veth() -> anyhow::Result<()> {
     let Some(_session) = begin()? else {
@@ -185,6 +194,22 @@ fn a_process_in_another_namespace_gets_its_bytes_on_its_own_veth() -> anyhow::Re
         iface_mac: routed.client.host_mac.clone(),
     };
     let outcome = streams(&routed, 26001, watch)?.run(netop_on(&routed.client.host_if))?;
+    outcome.verify()?;
+    outcome.check_totals(MAX_TOTAL_PERCENT, MAX_UNKNOWN_PERCENT)
+}
+
+#[test]
+fn a_process_in_another_namespace_is_found_by_polling_too() -> anyhow::Result<()> {
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    let routed = Routed::new("np", 65, 66, false)?;
+    let watch = Watch {
+        iface: routed.client.host_if.clone(),
+        local_ip: routed.client.ns_addr,
+        iface_mac: routed.client.host_mac.clone(),
+    };
+    let outcome = streams(&routed, 26201, watch)?.run(netop_polling_on(&routed.client.host_if))?;
     outcome.verify()?;
     outcome.check_totals(MAX_TOTAL_PERCENT, MAX_UNKNOWN_PERCENT)
 }
