@@ -10,11 +10,15 @@
 //! Not root: skipped, or a failure when `CI` is set.
 
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
+use netop_e2e::child::Proc;
+use netop_e2e::compare::compare;
 use netop_e2e::{
     begin, install_package, Netns, NetopOptions, Scenario, Tolerance, Transport, Watch,
 };
+use netop_e2e::{Counts, Expectation, NetopRun, TruthCapture};
 
 const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
 const NETOP_SECONDS: u64 = 6;
@@ -231,4 +235,103 @@ fn a_process_behind_masquerade_gets_its_bytes_on_the_uplink() -> anyhow::Result<
     let outcome = streams(&routed, 26101, watch)?.run(netop_on(&routed.server.host_if))?;
     outcome.verify()?;
     outcome.check_totals(MAX_TOTAL_PERCENT, MAX_UNKNOWN_PERCENT)
+}
+
+/// A published port: a client outside (the server test host) connects to
+/// the host's address on port 8080, which the host forwards (DNAT) to a
+/// sink inside a container's namespace. On the uplink every packet carries
+/// the host's address and port 8080; conntrack's original tuple leads to
+/// the sink's socket, so the sink's PID gets the bytes.
+#[test]
+fn a_published_port_credits_the_container_process_behind_it() -> anyhow::Result<()> {
+    const PUBLISHED: u16 = 8080;
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    install_package("nftables", "nft", "--version")?;
+    // "Client" here is the container (where the sink runs); "server" is the
+    // outside host the connection comes from.
+    let routed = Routed::new("nd", 67, 68, false)?;
+    let (container, outside) = (&routed.client, &routed.server);
+    let table = "netop_e2e_nd_dnat";
+    nft(&format!(
+        "add table ip {table}\n\
+         add chain ip {table} pre {{ type nat hook prerouting priority -100 ; }}\n\
+         add rule ip {table} pre iifname \"{}\" tcp dport {PUBLISHED} dnat to {}:{SINK_PORT}\n",
+        outside.host_if, container.ns_addr
+    ))?;
+    struct DropTable(&'static str);
+    impl Drop for DropTable {
+        fn drop(&mut self) {
+            let _ = nft(&format!("delete table ip {}\n", self.0));
+        }
+    }
+    let _table = DropTable(table);
+    // Routed::new gave the container a route back to the outside host:
+    // it answers directly, without source NAT.
+    let iface = outside.host_if.as_str();
+    let before = Counts::of_interface(iface)?;
+    let truth = TruthCapture::start(iface, outside.host_addr, &outside.host_mac)?;
+    let netop = NetopRun::start(NetopOptions {
+        duration_secs: NETOP_SECONDS,
+        interface: Some(iface.to_string()),
+        bpf_buffer: None,
+        extra: Vec::new(),
+    });
+    let mut netop = netop?;
+    netop.wait_capturing(Duration::from_secs(10))?;
+    let listen = format!("{}:{SINK_PORT}", container.ns_addr);
+    let mut sink = Proc::spawn("sink in the container", {
+        let mut c = container.command(TRAFFICGEN);
+        c.args([
+            "sink",
+            "--listen",
+            &listen,
+            "--seconds",
+            "20",
+            "--conns",
+            "1",
+        ]);
+        c
+    })?;
+    sink.expect_line("ready", Duration::from_secs(10))?;
+    let to = format!("{}:{PUBLISHED}", outside.host_addr);
+    let mut stream = Proc::spawn("stream from outside", {
+        let mut c = outside.command(TRAFFICGEN);
+        c.args(["stream", "--to", &to, "--bind-port", "26301"])
+            .args(["--rate", "1000000", "--seconds", "3"]);
+        c
+    })?;
+    stream.expect_line("ready", Duration::from_secs(10))?;
+    stream.send_line("go")?;
+    stream.expect_line("done", Duration::from_secs(20))?;
+    sink.expect_line("done", Duration::from_secs(20))?;
+    netop_e2e::counters::wait_quiet(iface, Duration::from_millis(150), Duration::from_secs(5))?;
+    let truth = truth.stop()?;
+    let kernel = Counts::of_interface(iface)?.since(&before);
+    let rows = netop.finish(Duration::from_secs(10))?;
+
+    let expectation = Expectation {
+        label: "published sink".to_string(),
+        pid: sink.pid(),
+        truth: truth.ports(Transport::Tcp, [PUBLISHED]),
+        tolerance: Tolerance::within(TOLERANCE),
+    };
+    assert!(
+        expectation.truth.total_bytes() > 2_000_000,
+        "the stream went through: {}",
+        expectation.truth
+    );
+    let report = compare(&[expectation], &rows, MAX_UNKNOWN_PERCENT);
+    println!("kernel {iface}: {kernel}\n{report}");
+    if !report.is_ok() {
+        bail!("the published port's bytes are not on the sink:\n{report}");
+    }
+    let sum: u64 = rows.iter().map(|r| r.rx_bytes + r.tx_bytes).sum();
+    let off = 100.0 * sum.abs_diff(kernel.total_bytes()) as f64 / kernel.total_bytes() as f64;
+    assert!(
+        off <= MAX_TOTAL_PERCENT,
+        "netop {sum} B vs kernel {kernel}: {off:.3} % apart"
+    );
+    Ok(())
 }

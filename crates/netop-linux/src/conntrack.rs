@@ -82,19 +82,12 @@ impl Conntrack {
             dst: local,
         };
         // Source NAT (masquerade): what the host sees is the reply
-        // direction; the socket sent the original.
-        if let Some((orig, _)) = self.get(key.proto, Side::Reply, asked) {
-            let inner = flow(key.proto, orig.src, orig.dst);
-            if inner != *key {
-                return Some(inner);
-            }
-        }
-        // Destination NAT (published port): the host sees the original;
-        // the socket answers in the reply.
-        if let Some((_, reply)) = self.get(key.proto, Side::Orig, asked) {
-            let inner = flow(key.proto, reply.src, reply.dst);
-            if inner != *key {
-                return Some(inner);
+        // direction. Destination NAT (published port): the original.
+        for side in [Side::Reply, Side::Orig] {
+            if let Some((orig, reply)) = self.get(key.proto, side, asked) {
+                if let Some(inner) = inner_of(key, side, asked, orig, reply) {
+                    return Some(inner);
+                }
             }
         }
         None
@@ -165,6 +158,27 @@ impl Conntrack {
             }
         }
     }
+}
+
+/// The socket's own flow behind an entry found by asking for `asked` as
+/// its `side` tuple. The kernel finds an entry by either of its tuples
+/// whichever the question names, so the answer must have come by the side
+/// asked: masquerade is found by its reply (the socket sent the original),
+/// a published port by its original (the socket answers in the reply).
+/// `None` when that is not so or nothing is translated.
+fn inner_of(
+    key: &FlowKey,
+    side: Side,
+    asked: CtTuple,
+    orig: CtTuple,
+    reply: CtTuple,
+) -> Option<FlowKey> {
+    let inner = match side {
+        Side::Reply if reply == asked => flow(key.proto, orig.src, orig.dst),
+        Side::Orig if orig == asked => flow(key.proto, reply.src, reply.dst),
+        _ => return None,
+    };
+    (inner != *key).then_some(inner)
 }
 
 fn flow(proto: Protocol, local: SocketAddr, remote: SocketAddr) -> FlowKey {
@@ -264,6 +278,70 @@ mod tests {
         ];
         assert_eq!(entry_tuples(&attrs), Some((t, r)));
         assert_eq!(entry_tuples(&attrs[..1]), None, "both tuples are needed");
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("addr")
+    }
+
+    #[test]
+    fn masquerade_and_published_ports_map_back_by_the_side_asked() {
+        let host = addr("192.0.2.1:40001");
+        let container = addr("10.0.3.2:40000");
+        let world = addr("198.51.100.7:80");
+        // Masquerade: container -> world, seen as host -> world.
+        let orig = CtTuple {
+            src: container,
+            dst: world,
+        };
+        let reply = CtTuple {
+            src: world,
+            dst: host,
+        };
+        let key = flow(Protocol::Tcp, host, world);
+        let asked = CtTuple {
+            src: world,
+            dst: host,
+        };
+        assert_eq!(
+            inner_of(&key, Side::Reply, asked, orig, reply),
+            Some(flow(Protocol::Tcp, container, world))
+        );
+        // Published port: world -> host:8080, forwarded to container:80.
+        let published = addr("192.0.2.1:8080");
+        let server = addr("10.0.3.2:80");
+        let client = addr("198.51.100.7:5555");
+        let orig = CtTuple {
+            src: client,
+            dst: published,
+        };
+        let reply = CtTuple {
+            src: server,
+            dst: client,
+        };
+        let key = flow(Protocol::Tcp, published, client);
+        let asked = CtTuple {
+            src: client,
+            dst: published,
+        };
+        assert_eq!(
+            inner_of(&key, Side::Orig, asked, orig, reply),
+            Some(flow(Protocol::Tcp, server, client))
+        );
+        // The same entry found by its original when asked for a reply
+        // tuple is not a masquerade: the client's own socket is not the
+        // published port's.
+        assert_eq!(inner_of(&key, Side::Reply, asked, orig, reply), None);
+    }
+
+    #[test]
+    fn an_untranslated_entry_maps_to_nothing() {
+        let a = addr("192.0.2.1:1000");
+        let b = addr("192.0.2.2:80");
+        let key = flow(Protocol::Udp, a, b);
+        let asked = CtTuple { src: b, dst: a };
+        let orig = CtTuple { src: a, dst: b };
+        assert_eq!(inner_of(&key, Side::Reply, asked, orig, asked), None);
     }
 
     #[test]
