@@ -38,7 +38,8 @@ fn ip(args: &[&str]) -> anyhow::Result<()> {
     run(Command::new("ip").args(args))
 }
 
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
+/// Runs `cmd`, failing with its stderr.
+pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
         bail!(

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use netop_e2e::child::Proc;
 use netop_e2e::compare::compare;
+use netop_e2e::netns::run;
 use netop_e2e::{
     begin, install_package, Netns, NetopOptions, Scenario, Tolerance, Transport, Watch,
 };
@@ -120,14 +121,6 @@ fn nft(script: &str) -> anyhow::Result<()> {
             "nft failed: {}\n{script}",
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-    Ok(())
-}
-
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(())
 }

@@ -160,7 +160,8 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn canonical(addr: SocketAddr) -> SocketAddr {
+/// [`canonical_ip`] for a socket address.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(canonical_ip(addr.ip()), addr.port())
 }
 

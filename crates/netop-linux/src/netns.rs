@@ -65,15 +65,6 @@ impl Namespaces {
         }
     }
 
-    /// How many other namespaces are being read.
-    pub fn len(&self) -> usize {
-        self.others.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.others.is_empty()
-    }
-
     /// True when some namespace could not be entered (its sockets are
     /// invisible).
     pub fn has_unreadable(&self) -> bool {
@@ -81,15 +72,17 @@ impl Namespaces {
     }
 
     /// Finds namespaces that appeared and forgets those that went, unless
-    /// that was done less than [`RESCAN`] ago.
-    pub fn rescan(&mut self) {
+    /// that was done less than [`RESCAN`] ago. True when a namespace was
+    /// added.
+    pub fn rescan(&mut self) -> bool {
         let now = Instant::now();
         if self
             .last_scan
             .is_some_and(|at| now.duration_since(at) < RESCAN)
         {
-            return;
+            return false;
         }
+        let mut added = false;
         self.last_scan = Some(now);
         for ns in self.others.values_mut() {
             ns.alive = false;
@@ -113,6 +106,7 @@ impl Namespaces {
                 Ok(diag) => {
                     tracing::debug!(inode, path = %path.display(), "reading another network namespace");
                     self.others.insert(inode, Namespace { diag, alive: true });
+                    added = true;
                 }
                 Err(why) => {
                     tracing::debug!(inode, path = %path.display(), %why, "cannot enter network namespace");
@@ -122,6 +116,7 @@ impl Namespaces {
         }
         self.others.retain(|_, ns| ns.alive);
         self.unreadable = seen_unreadable;
+        added
     }
 
     /// The socket of one flow in any other namespace.
@@ -200,10 +195,12 @@ impl Elsewhere {
         if let Some(entry) = self.namespaces.lookup(&wanted) {
             return Ok(Some(entry));
         }
-        // A namespace may have appeared since the last scan.
-        self.namespaces.rescan();
-        if let Some(entry) = self.namespaces.lookup(&wanted) {
-            return Ok(Some(entry));
+        // A namespace may have appeared since the last scan; the others
+        // were just asked.
+        if self.namespaces.rescan() {
+            if let Some(entry) = self.namespaces.lookup(&wanted) {
+                return Ok(Some(entry));
+            }
         }
         if inner.is_some() && self.namespaces.has_unreadable() {
             return Err(ResolveError::Namespace {
@@ -219,11 +216,6 @@ impl Elsewhere {
         self.namespaces.rescan();
         self.namespaces.connected()
     }
-
-    /// How many other namespaces are read.
-    pub fn namespaces(&self) -> usize {
-        self.namespaces.len()
-    }
 }
 
 /// Paths naming network namespaces: every process's, and `ip netns`'s.
@@ -235,8 +227,7 @@ fn candidates() -> Vec<PathBuf> {
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
             let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+            if name.to_str().and_then(crate::owners::parse_pid).is_some() {
                 out.push(entry.path().join("ns/net"));
             }
         }

@@ -15,6 +15,8 @@
 
 mod proc;
 
+pub(crate) use proc::parse_pid;
+
 use std::time::{Duration, Instant};
 
 use netop_core::ProcessInfo;

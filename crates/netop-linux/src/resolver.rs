@@ -18,6 +18,8 @@ use netop_core::{
 };
 use rustc_hash::FxHashSet;
 
+use netop_core::socket::canonical;
+
 use crate::events::{CachedOwner, EventSource, EventsUnavailable, OwnerCache};
 use crate::netns::Elsewhere;
 use crate::owners::OwnerIndex;
@@ -287,10 +289,6 @@ impl SocketResolver for LinuxResolver {
         self.fill_owner(&mut entry, true);
         Ok(Some(entry))
     }
-}
-
-fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(netop_core::socket::canonical_ip(addr.ip()), addr.port())
 }
 
 fn to_resolve_error(err: SockDiagError) -> ResolveError {

@@ -16,7 +16,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use netop_core::socket::canonical_ip;
+use netop_core::socket::canonical;
 use netop_core::{FlowKey, Protocol};
 use rustc_hash::FxHashMap;
 
@@ -76,10 +76,6 @@ impl Default for OwnerCache {
     fn default() -> Self {
         Self::new(DEFAULT_CAPACITY, DEFAULT_MAX_AGE)
     }
-}
-
-fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(canonical_ip(addr.ip()), addr.port())
 }
 
 /// The unspecified address of `ip`'s family, port 0: an unconnected
