@@ -25,6 +25,7 @@ use crate::unknown::{Breakdown, UnknownReason};
 
 mod dns;
 mod flow_table;
+mod handoff;
 mod live;
 mod report;
 mod slots;
@@ -76,6 +77,8 @@ pub struct EngineStats {
     pub lookup_hits: u64,
     pub lookup_errors: u64,
     pub flows_expired: u64,
+    /// Flows whose socket passed to another process.
+    pub handovers: u64,
 }
 
 /// Bytes credited to one owner (a process, or the unknown bucket).

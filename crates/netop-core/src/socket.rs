@@ -146,6 +146,21 @@ pub trait SocketResolver {
     /// flows the last table did not know, so short-lived connections are
     /// caught while their socket still exists.
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError>;
+    /// Sockets that passed to another process since the last call (a
+    /// fork, an exec, a descriptor sent over a UNIX socket), each with its
+    /// new owner. Called between capture batches, so it must be cheap; a
+    /// backend that cannot tell returns none.
+    fn owner_changes(&mut self) -> Vec<SocketEntry> {
+        Vec::new()
+    }
+    /// Which of `pids` have exited. The resolver forgets them, so that a
+    /// socket one of them held is searched for again by the next
+    /// [`SocketResolver::lookup`] (it may live on in a child). A backend
+    /// that cannot tell returns none.
+    fn exited(&mut self, pids: &[u32]) -> Vec<u32> {
+        let _ = pids;
+        Vec::new()
+    }
 }
 
 /// Unwraps IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) so dual-stack
@@ -183,11 +198,33 @@ impl SocketTable {
         table
     }
 
-    /// Adds one socket (e.g. an exact-lookup answer) to the table.
+    /// Adds one socket (e.g. an exact-lookup answer) to the table. A
+    /// socket the table already has (the same tuple; for an unconnected
+    /// one the same local address, port and inode: sockets sharing a port
+    /// with SO_REUSEPORT stay apart) is replaced, so a table that takes
+    /// answers for the same sockets does not grow.
     pub fn insert(&mut self, mut entry: SocketEntry) {
         entry.local = canonical(entry.local);
         entry.remote = canonical(entry.remote);
         let idx = self.entries.len();
+        let known = if entry.is_unconnected() {
+            self.bound
+                .get(&(entry.proto, entry.local.port()))
+                .and_then(|list| {
+                    list.iter().copied().find(|&i| {
+                        let e = &self.entries[i];
+                        e.local == entry.local && e.inode == entry.inode
+                    })
+                })
+        } else {
+            self.exact
+                .get(&(entry.proto, entry.local, entry.remote))
+                .copied()
+        };
+        if let Some(i) = known {
+            self.entries[i] = entry;
+            return;
+        }
         if entry.is_unconnected() {
             self.bound
                 .entry((entry.proto, entry.local.port()))
@@ -238,3 +275,7 @@ impl SocketTable {
         wildcard
     }
 }
+
+#[cfg(test)]
+#[path = "socket_tests.rs"]
+mod tests;

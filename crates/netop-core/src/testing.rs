@@ -76,6 +76,10 @@ pub struct StaticResolver {
     pub live: Vec<SocketEntry>,
     /// Exact lookups asked so far.
     pub lookups: usize,
+    /// Sockets that changed hands, handed out by the next `owner_changes`.
+    pub changes: Vec<SocketEntry>,
+    /// Processes that have exited (`exited` answers from it).
+    pub exited: Vec<u32>,
 }
 
 impl StaticResolver {
@@ -84,6 +88,8 @@ impl StaticResolver {
             live: dump.clone(),
             dump,
             lookups: 0,
+            changes: Vec::new(),
+            exited: Vec::new(),
         }
     }
 }
@@ -97,6 +103,17 @@ impl SocketResolver for StaticResolver {
         self.lookups += 1;
         let table = SocketTable::new(self.live.clone());
         Ok(table.find(key).cloned())
+    }
+
+    fn owner_changes(&mut self) -> Vec<SocketEntry> {
+        std::mem::take(&mut self.changes)
+    }
+
+    fn exited(&mut self, pids: &[u32]) -> Vec<u32> {
+        pids.iter()
+            .copied()
+            .filter(|p| self.exited.contains(p))
+            .collect()
     }
 }
 

@@ -76,7 +76,9 @@ impl EventSource {
     /// returns how many were read.
     pub fn drain(&mut self, into: &mut OwnerCache) -> usize {
         let now = Instant::now();
-        self.drain_with(&mut |event| into.insert(event, now))
+        self.drain_with(&mut |event| {
+            into.insert(event, now);
+        })
     }
 
     /// Hands every waiting event to `f`. Never blocks; returns how many

@@ -389,6 +389,12 @@ impl OwnerIndex {
         }
     }
 
+    /// Forgets a process that has exited: its sockets are searched for
+    /// again when asked about (they may live on in a child).
+    pub fn forget(&mut self, pid: u32) {
+        self.forget_pid(pid);
+    }
+
     fn forget_pid(&mut self, pid: u32) {
         self.drop_sockets_of(pid);
         self.info.remove(&pid);

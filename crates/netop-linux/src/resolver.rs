@@ -61,7 +61,15 @@ pub struct LinuxResolver {
     mode: EventMode,
     /// Lost event records already warned about.
     lost_reported: u64,
+    /// Sockets the events showed changing hands, not yet handed to the
+    /// engine (see [`SocketResolver::owner_changes`]).
+    changed: Vec<(Protocol, SocketAddr, SocketAddr)>,
 }
+
+/// Changes of hands kept between two [`SocketResolver::owner_changes`]
+/// calls (one per capture batch); past this the oldest are dropped, and
+/// the flows concerned keep their previous owner until the next change.
+const MAX_CHANGES: usize = 4096;
 
 impl LinuxResolver {
     /// Opens the netlink socket; polling only. Owners are found lazily.
@@ -76,6 +84,7 @@ impl LinuxResolver {
                 reason: "not requested".to_string(),
             },
             lost_reported: 0,
+            changed: Vec::new(),
         })
     }
 
@@ -132,10 +141,22 @@ impl LinuxResolver {
         self.events.as_ref().map_or(0, EventSource::lost)
     }
 
+    /// Moves the waiting events into the cache, noting sockets that
+    /// changed hands.
     fn drain(&mut self) {
-        if let Some(source) = self.events.as_mut() {
-            source.drain(&mut self.cache);
-        }
+        let Some(source) = self.events.as_mut() else {
+            return;
+        };
+        let (cache, changed) = (&mut self.cache, &mut self.changed);
+        let now = Instant::now();
+        source.drain_with(&mut |event| {
+            if cache.insert(event, now) {
+                if changed.len() >= MAX_CHANGES {
+                    changed.remove(0);
+                }
+                changed.push((event.proto, canonical(event.local), canonical(event.remote)));
+            }
+        });
     }
 
     /// Warns once per growth of the kernel's count of records it could not
@@ -288,6 +309,43 @@ impl SocketResolver for LinuxResolver {
         };
         self.fill_owner(&mut entry, true);
         Ok(Some(entry))
+    }
+
+    fn owner_changes(&mut self) -> Vec<SocketEntry> {
+        self.drain();
+        if self.changed.is_empty() {
+            return Vec::new();
+        }
+        let now = Instant::now();
+        let changed = std::mem::take(&mut self.changed);
+        let mut entries = Vec::with_capacity(changed.len());
+        for (proto, local, remote) in changed {
+            let owner = self.cache.find_exact(proto, local, remote, now).cloned();
+            if let Some(owner) = owner {
+                entries.push(self.cached_entry(proto, local, remote, &owner, true));
+            }
+        }
+        entries
+    }
+
+    fn exited(&mut self, pids: &[u32]) -> Vec<u32> {
+        let gone: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|&pid| has_exited(pid))
+            .collect();
+        for &pid in &gone {
+            self.owners.forget(pid);
+        }
+        gone
+    }
+}
+
+/// Gone, or a zombie (exited, not yet reaped: it holds no descriptors).
+fn has_exited(pid: u32) -> bool {
+    match procfs::process::Process::new(pid as i32).and_then(|p| p.stat()) {
+        Ok(stat) => stat.state == 'Z' || stat.state == 'X',
+        Err(_) => true,
     }
 }
 

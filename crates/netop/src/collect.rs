@@ -101,7 +101,12 @@ pub fn run(
     let mut last_refresh = start;
     let (mut last_full, mut dump_cost) = (start, Duration::ZERO);
     let mut since_check = 0usize;
+    // Frame time of the last look at exited owners.
+    let mut owners_checked = engine.latest();
     let ending = loop {
+        // Sockets that changed hands since the last batch: this batch's
+        // bytes go to their new owner.
+        engine.update_owners(resolver.as_mut());
         let batch = capture
             .dispatch(&mut |frame| engine.ingest(frame, resolver.as_mut()))
             .context("capture failed")?;
@@ -136,6 +141,8 @@ pub fn run(
                     last_full = now;
                 }
             }
+            engine.recheck_exited(owners_checked, resolver.as_mut());
+            owners_checked = engine.latest();
             engine.expire(engine.latest());
             last_refresh = now;
             if let Some(tick) = tick.as_mut() {

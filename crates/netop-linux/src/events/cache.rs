@@ -127,12 +127,13 @@ impl OwnerCache {
         now.saturating_duration_since(owner.seen) <= self.max_age
     }
 
-    /// Remembers the owner an event names, as of `now`.
-    pub fn insert(&mut self, event: &SocketEvent, now: Instant) {
+    /// Remembers the owner an event names, as of `now`. Returns true when
+    /// the socket was known with another process: it changed hands.
+    pub fn insert(&mut self, event: &SocketEvent, now: Instant) -> bool {
         let local = canonical(event.local);
         let remote = canonical(event.remote);
         if !self.is_home(event.netns) && local.ip().is_loopback() {
-            return;
+            return false;
         }
         let owner = CachedOwner {
             pid: event.pid,
@@ -142,16 +143,17 @@ impl OwnerCache {
             seen: now,
         };
         if is_unconnected(&remote) {
-            self.insert_bound(event.proto, local, owner, now);
-            return;
+            return self.insert_bound(event.proto, local, owner, now);
         }
         let key = (event.proto, local, remote);
         if let Some(slot) = self.exact.get_mut(&key) {
+            let changed = slot.pid != owner.pid;
             *slot = owner;
-            return;
+            return changed;
         }
         self.make_room(now);
         self.exact.insert(key, owner);
+        false
     }
 
     fn insert_bound(
@@ -160,15 +162,16 @@ impl OwnerCache {
         local: SocketAddr,
         owner: CachedOwner,
         now: Instant,
-    ) {
+    ) -> bool {
         let key = (proto, local.port());
         if let Some(list) = self.bound.get_mut(&key) {
             if let Some(b) = list
                 .iter_mut()
                 .find(|b| b.local_ip == local.ip() && b.owner.netns == owner.netns)
             {
+                let changed = b.owner.pid != owner.pid;
                 b.owner = owner;
-                return;
+                return changed;
             }
         }
         self.make_room(now);
@@ -184,6 +187,7 @@ impl OwnerCache {
             owner,
         });
         self.bound_len += 1;
+        false
     }
 
     /// Keeps one free place: drops what is too old, then, if still full,

@@ -262,3 +262,24 @@ fn entries_list_connected_and_unconnected_owners() {
         ]
     );
 }
+
+#[test]
+fn insert_says_when_a_socket_changed_hands() {
+    let t0 = Instant::now();
+    let mut c = cache();
+    let first = event(Protocol::Tcp, "10.0.0.1:40000", "10.0.0.2:80", 7);
+    assert!(!c.insert(&first, t0), "a new socket is not a change");
+    assert!(
+        !c.insert(&first, t0),
+        "the same owner again is not a change"
+    );
+    let child = event(Protocol::Tcp, "10.0.0.1:40000", "10.0.0.2:80", 8);
+    assert!(c.insert(&child, t0), "another process: changed hands");
+    let bound = event(Protocol::Udp, "0.0.0.0:5353", "0.0.0.0:0", 7);
+    assert!(!c.insert(&bound, t0));
+    let bound_child = event(Protocol::Udp, "0.0.0.0:5353", "0.0.0.0:0", 9);
+    assert!(
+        c.insert(&bound_child, t0),
+        "a bound socket changes hands too"
+    );
+}

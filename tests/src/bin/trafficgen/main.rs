@@ -22,6 +22,9 @@
 //!   N short-lived child processes, one exchange each (see `procs.rs`)
 //! - `one-upload --to A:P --bind-port P --bytes B` and
 //!   `dns-once --to A:P --bind-port P`: those children (no `ready`/`go`)
+//! - `handoff --to A:P --bind-port P --rate R --seconds S --how fork|pass`:
+//!   an upload whose socket passes to another process (see `handoff.rs`);
+//!   `take-socket` is the receiving end of `--how pass`
 //!
 //! TCP framing (see `tcp.rs`): a client announces its payload length in an
 //! 8-byte header and the server closes first, so the client never holds a
@@ -30,6 +33,7 @@
 mod args;
 mod blast;
 mod control;
+mod handoff;
 mod procs;
 mod tcp;
 mod udp;
@@ -68,6 +72,8 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "short-procs" => procs::short_procs(args),
         "one-upload" => tcp::one_upload(args),
         "dns-once" => procs::dns_once(args),
+        "handoff" => handoff::handoff(args),
+        "take-socket" => handoff::take_socket(args),
         other => anyhow::bail!("unknown subcommand {other:?}"),
     }
 }

@@ -26,7 +26,7 @@ const GRACE: Duration = Duration::from_secs(10);
 
 /// Connects to `to` from local port `port`. SO_REUSEADDR lets a rerun bind a
 /// port whose last socket is still closing.
-fn connect_from(port: u16, to: SocketAddr) -> anyhow::Result<TcpStream> {
+pub(crate) fn connect_from(port: u16, to: SocketAddr) -> anyhow::Result<TcpStream> {
     let family = match to {
         SocketAddr::V4(_) => AddressFamily::Inet,
         SocketAddr::V6(_) => AddressFamily::Inet6,
@@ -83,7 +83,11 @@ impl Pacer {
 }
 
 /// Writes `total` zero bytes, paced, and returns how many were written.
-fn send_paced(stream: &mut TcpStream, total: u64, rate: Option<u64>) -> anyhow::Result<u64> {
+pub(crate) fn send_paced(
+    stream: &mut TcpStream,
+    total: u64,
+    rate: Option<u64>,
+) -> anyhow::Result<u64> {
     let buf = [0u8; CHUNK];
     let pacer = Pacer::new(rate);
     let mut sent = 0u64;
@@ -96,7 +100,7 @@ fn send_paced(stream: &mut TcpStream, total: u64, rate: Option<u64>) -> anyhow::
 }
 
 /// Reads until EOF and returns the byte count.
-fn drain(stream: &mut TcpStream) -> anyhow::Result<u64> {
+pub(crate) fn drain(stream: &mut TcpStream) -> anyhow::Result<u64> {
     let mut buf = [0u8; CHUNK];
     let mut total = 0u64;
     loop {

@@ -1,0 +1,141 @@
+//! Sockets that change hands: whoever uses a socket owns its bytes.
+//!
+//! A flow's owner is decided when the flow is first seen, but a socket
+//! outlives that moment: a daemon forks after connecting and exits, a
+//! launcher passes a descriptor over a UNIX socket, a shell `exec`s. From
+//! then on the bytes are the new holder's. Two ways to notice:
+//!
+//! - the backend tells ([`SocketResolver::owner_changes`]: on Linux the
+//!   event source reports a socket again when another process uses it);
+//!   asked between capture batches, so at most one batch goes to the old
+//!   owner;
+//! - once a refresh, the owners of flows that moved bytes since the last
+//!   check are asked about ([`SocketResolver::exited`]); a flow whose
+//!   owner has exited is looked up again, which finds the socket's new
+//!   holder (polling's way, and the safety net when events are lost).
+//!
+//! Bytes already credited stay where they were: they were the old
+//! owner's when they moved.
+
+use std::time::Duration;
+
+use rustc_hash::FxHashSet;
+
+use super::Engine;
+use crate::flow::{FlowKey, PackedKey};
+use crate::socket::{SocketEntry, SocketResolver};
+
+/// Flows looked up again per refresh because their owner exited; the rest
+/// wait for the next refresh, so a mass exit cannot stall the capture.
+const MAX_RECHECKS: usize = 64;
+
+impl Engine {
+    /// Applies the sockets the backend saw change hands: their flows'
+    /// further bytes go to the new owner.
+    pub fn update_owners(&mut self, resolver: &mut dyn SocketResolver) {
+        for entry in resolver.owner_changes() {
+            self.hand_over(entry);
+        }
+    }
+
+    fn hand_over(&mut self, entry: SocketEntry) {
+        let Some(info) = entry.owner.clone() else {
+            return;
+        };
+        let mut flows = Vec::new();
+        if entry.is_unconnected() {
+            // A bound socket's flows: every flow on its port and address.
+            for (packed, e) in self.flows.iter_mut() {
+                let k = &e.key;
+                if k.proto == entry.proto
+                    && k.local_port == entry.local.port()
+                    && (entry.local.ip().is_unspecified() || entry.local.ip() == k.local_ip)
+                {
+                    flows.push(*packed);
+                }
+            }
+        } else {
+            let key = FlowKey {
+                proto: entry.proto,
+                local_ip: entry.local.ip(),
+                local_port: entry.local.port(),
+                remote_ip: entry.remote.ip(),
+                remote_port: entry.remote.port(),
+            };
+            flows.push(PackedKey::from(&key));
+        }
+        let slot = self.register(info);
+        for packed in flows {
+            self.repoint(&packed, slot);
+        }
+        self.sockets.insert(entry);
+    }
+
+    /// The flow's further bytes go to the process in `slot`.
+    fn repoint(&mut self, packed: &PackedKey, slot: usize) {
+        let Some(entry) = self.flows.get_mut(packed) else {
+            return;
+        };
+        match entry.slot {
+            Some(old) if old != slot => {
+                entry.slot = Some(slot);
+                self.stats.handovers += 1;
+            }
+            // Not owned yet: the usual way, moving its unknown bytes.
+            None => self.attach(packed, slot),
+            Some(_) => {}
+        }
+    }
+
+    /// Looks up again the flows, active since `since` (frame time), whose
+    /// owner has exited; a socket that lives on in another process moves
+    /// to it.
+    pub fn recheck_exited(&mut self, since: Duration, resolver: &mut dyn SocketResolver) {
+        let mut owners = FxHashSet::default();
+        for e in self.flows.values() {
+            if let Some(slot) = e.slot {
+                if e.flow.last_seen >= since {
+                    owners.insert(self.processes.get(slot).info.pid);
+                }
+            }
+        }
+        if owners.is_empty() {
+            return;
+        }
+        let owners: Vec<u32> = owners.into_iter().collect();
+        let gone: FxHashSet<u32> = resolver.exited(&owners).into_iter().collect();
+        if gone.is_empty() {
+            return;
+        }
+        let stale: Vec<(PackedKey, FlowKey, u32)> = self
+            .flows
+            .iter_mut()
+            .filter_map(|(packed, e)| {
+                let pid = self.processes.get(e.slot?).info.pid;
+                (e.flow.last_seen >= since && gone.contains(&pid)).then_some((*packed, e.key, pid))
+            })
+            .take(MAX_RECHECKS)
+            .collect();
+        for (packed, key, pid) in stale {
+            self.stats.lookups += 1;
+            let found = match resolver.lookup(&key) {
+                Ok(Some(entry)) => entry,
+                _ => continue,
+            };
+            let Some(info) = found.owner.clone() else {
+                continue;
+            };
+            if info.pid == pid {
+                continue;
+            }
+            self.stats.lookup_hits += 1;
+            let slot = self.register(info);
+            self.repoint(&packed, slot);
+            self.sockets.insert(found);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "handoff_tests.rs"]
+mod tests;
