@@ -189,6 +189,31 @@ impl Proc {
         }
     }
 
+    /// Waits until this process holds a UDP socket bound to local `port`
+    /// (read from its own network namespace's `/proc/PID/net/udp{,6}` and
+    /// its fd table): a server that says it started binds a moment later.
+    pub fn wait_udp_bound(&mut self, port: u16, limit: std::time::Duration) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if holds_udp_port(self.pid(), port) {
+                return Ok(());
+            }
+            if let Some(status) = self.try_exit()? {
+                anyhow::bail!(
+                    "exited ({status}) before binding UDP port {port}:\n{}",
+                    self.describe()
+                );
+            }
+            if std::time::Instant::now() >= deadline {
+                anyhow::bail!(
+                    "no UDP socket on port {port} within {limit:?}:\n{}",
+                    self.describe()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "--- {} stdout ---\n{}\n--- {} stderr ---\n{}",
@@ -237,6 +262,33 @@ impl Done {
     pub fn get(&self, key: &str) -> u64 {
         self.fields.get(key).copied().unwrap_or(0)
     }
+}
+
+/// Whether `pid` holds a UDP socket bound to local `port`.
+fn holds_udp_port(pid: u32, port: u16) -> bool {
+    let wanted = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["udp", "udp6"] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
+            continue;
+        };
+        // Columns: sl local_address rem_address st ... uid timeout inode
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.get(1).is_some_and(|local| local.ends_with(&wanted)) {
+                if let Some(inode) = cols.get(9) {
+                    inodes.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok).any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| inodes.iter().any(|i| *i == *target.to_string_lossy()))
+    })
 }
 
 #[cfg(test)]

@@ -16,10 +16,6 @@ use serde_json::Value;
 
 use crate::child::Proc;
 
-/// Margin after netop's capture socket is bound, for its first poll of the
-/// ring and the socket table. Startup only: nothing is asserted on it.
-const SETTLE: Duration = Duration::from_millis(300);
-
 /// Finds (or builds) the netop binary; the answer is cached per process.
 pub fn netop_bin() -> anyhow::Result<PathBuf> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -175,13 +171,12 @@ impl NetopRun {
         self.started + Duration::from_secs(self.options.duration_secs)
     }
 
-    /// Waits until netop holds a bound packet socket (its capture is open).
+    /// Waits until netop's capture is open: a bound packet socket with its
+    /// ring mapped (see [`has_running_packet_socket`]).
     pub fn wait_capturing(&mut self, limit: Duration) -> anyhow::Result<()> {
         self.proc
             .wait_capturing(limit)
-            .context("netop did not start capturing")?;
-        std::thread::sleep(SETTLE);
-        Ok(())
+            .context("netop did not start capturing")
     }
 
     /// Waits for netop to print its snapshot and exit, and parses it.
@@ -264,14 +259,23 @@ pub fn has_running_packet_socket(pid: u32) -> bool {
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
     };
-    fds.filter_map(Result::ok).any(|fd| {
-        std::fs::read_link(fd.path()).is_ok_and(|target| {
-            let target = target.to_string_lossy();
-            target
-                .strip_prefix("socket:[")
-                .and_then(|rest| rest.strip_suffix(']'))
-                .is_some_and(|inode| running.contains(&inode))
+    let bound: Vec<String> = fds
+        .filter_map(Result::ok)
+        .filter_map(|fd| {
+            let target = std::fs::read_link(fd.path()).ok()?;
+            let target = target.to_string_lossy().into_owned();
+            let inode = target.strip_prefix("socket:[")?.strip_suffix(']')?;
+            running.contains(&inode).then_some(target)
         })
+        .collect();
+    if bound.is_empty() {
+        return false;
+    }
+    // libpcap maps the ring after binding, and re-binds around setting it
+    // up: the capture is ready once the ring is in the process's memory.
+    std::fs::read_to_string(format!("/proc/{pid}/maps")).is_ok_and(|maps| {
+        maps.lines()
+            .any(|l| bound.iter().any(|b| l.ends_with(b.as_str())))
     })
 }
 

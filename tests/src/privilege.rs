@@ -4,7 +4,6 @@
 //! Not root: a failure under `CI` (CI runs as root, so a missing privilege
 //! there is a broken setup), a printed skip elsewhere.
 
-use std::io::Write;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -24,11 +23,10 @@ pub struct Session {
 /// Returns `Ok(None)` when the test should be skipped (not root, not in CI).
 pub fn begin() -> anyhow::Result<Option<Session>> {
     if !nix::unistd::geteuid().is_root() {
-        if std::env::var_os("CI").is_some() {
+        if netop_core::testing::in_ci() {
             bail!("netop end-to-end tests need root (they create network namespaces and capture packets); CI is set, so this is a failure, not a skip");
         }
-        // Straight to the stream: libtest's capture would hide a println!.
-        let _ = writeln!(std::io::stderr(), "skipped: needs root");
+        netop_core::testing::skip("needs root");
         return Ok(None);
     }
     static LOCK: Mutex<()> = Mutex::new(());

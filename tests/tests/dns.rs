@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use netop_e2e::scratch::ScratchDir;
@@ -57,17 +57,9 @@ fn dnsmasq(cmd: &mut Command, listen: &str, extra: &[String]) -> Command {
     c
 }
 
-fn wait_started(proc: &Proc) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !proc.stderr().contains("started") {
-        if Instant::now() > deadline {
-            bail!("dnsmasq did not start:\n{}", proc.describe());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // It binds its sockets right after saying so.
-    std::thread::sleep(Duration::from_millis(200));
-    Ok(())
+/// Waits until dnsmasq holds its port-53 socket.
+fn wait_started(proc: &mut Proc) -> anyhow::Result<()> {
+    proc.wait_udp_bound(53, Duration::from_secs(10))
 }
 
 struct Resolvers {
@@ -91,20 +83,20 @@ fn resolvers(host: &Netns, scratch: &ScratchDir) -> anyhow::Result<Resolvers> {
         "--cname=www.netop.test,alpha.netop.test".to_string(),
         format!("--addn-hosts={}", hosts.display()),
     ];
-    let server = Proc::spawn(
+    let mut server = Proc::spawn(
         "dnsmasq (test host)",
         dnsmasq(&mut host.command("dnsmasq"), &server_addr, &records),
     )?;
-    wait_started(&server)?;
+    wait_started(&mut server)?;
     let stub_args = [
         "--cache-size=0".to_string(),
         format!("--server={server_addr}"),
     ];
-    let stub = Proc::spawn(
+    let mut stub = Proc::spawn(
         "dnsmasq (stub)",
         dnsmasq(&mut Command::new("dnsmasq"), STUB, &stub_args),
     )?;
-    wait_started(&stub)?;
+    wait_started(&mut stub)?;
     Ok(Resolvers {
         _server: server,
         stub,
@@ -139,7 +131,6 @@ fn window(r: &Resolvers, format: &str) -> anyhow::Result<(String, u32, u32)> {
     let mut netop = Proc::spawn(format!("netop {}", args.join(" ")), netop_cmd)?;
     netop.close_stdin();
     netop.wait_capturing(Duration::from_secs(10))?;
-    std::thread::sleep(Duration::from_millis(300));
     for c in [&mut direct, &mut via_stub] {
         c.send_line("go")?;
     }

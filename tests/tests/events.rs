@@ -16,7 +16,7 @@
 //! why.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use netop_e2e::{
@@ -232,16 +232,8 @@ fn dnsmasq(host: &Netns) -> anyhow::Result<Proc> {
         "--host-record=alpha.netop.test,10.9.0.1",
     ])
     .arg(format!("--listen-address={}", host.ns_addr));
-    let proc = Proc::spawn("dnsmasq (test host)", cmd)?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !proc.stderr().contains("started") {
-        if Instant::now() > deadline {
-            bail!("dnsmasq did not start:\n{}", proc.describe());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // It binds its sockets right after saying so.
-    std::thread::sleep(Duration::from_millis(200));
+    let mut proc = Proc::spawn("dnsmasq (test host)", cmd)?;
+    proc.wait_udp_bound(53, Duration::from_secs(10))?;
     Ok(proc)
 }
 

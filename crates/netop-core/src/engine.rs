@@ -26,6 +26,7 @@ use crate::unknown::{Breakdown, UnknownReason};
 mod dns;
 mod flow_table;
 mod handoff;
+mod lifecycle;
 mod live;
 mod report;
 mod slots;
@@ -53,6 +54,10 @@ pub struct EngineConfig {
     pub lookup_new_flows: bool,
     /// The DNS observatory's settings; `None` (`--no-dns`) reads no DNS.
     pub dns: Option<crate::dns::DnsConfig>,
+    /// A process that has exited and moved no bytes for this long is
+    /// forgotten (the monitor: its state has a lifecycle); `None` keeps
+    /// every process (a snapshot lists all that moved bytes).
+    pub forget_exited_after: Option<Duration>,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +68,7 @@ impl Default for EngineConfig {
             filter: None,
             lookup_new_flows: true,
             dns: Some(crate::dns::DnsConfig::default()),
+            forget_exited_after: None,
         }
     }
 }
@@ -79,6 +85,10 @@ pub struct EngineStats {
     pub flows_expired: u64,
     /// Flows whose socket passed to another process.
     pub handovers: u64,
+    /// Pids seen again with another start time (recycled).
+    pub pids_reused: u64,
+    /// Exited processes forgotten (see `forget_exited_after`).
+    pub processes_forgotten: u64,
 }
 
 /// Bytes credited to one owner (a process, or the unknown bucket).
@@ -88,10 +98,13 @@ struct Account {
     /// Only the flows whose remote address matched the filter.
     matched: Counters,
     history: History,
+    /// The second of the newest byte credited.
+    last_sec: u64,
 }
 
 impl Account {
     fn add(&mut self, dir: Direction, bytes: u64, sec: u64, matched: bool) {
+        self.last_sec = self.last_sec.max(sec);
         self.counters.add(dir, bytes);
         if matched {
             self.matched.add(dir, bytes);
@@ -108,6 +121,7 @@ impl Account {
     }
 
     fn give_flow(&mut self, flow: &Flow, matched: bool) {
+        self.last_sec = self.last_sec.max(flow.last_seen.as_secs());
         self.counters.merge(&flow.counters);
         if matched {
             self.matched.merge(&flow.counters);
@@ -116,10 +130,12 @@ impl Account {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct ProcessState {
     info: ProcessInfo,
     account: Account,
+    /// The backend said it has exited (see `engine/lifecycle.rs`).
+    exited: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -163,6 +179,8 @@ pub struct Engine {
     latest: Duration,
     /// The DNS observatory, when DNS is on (see `engine/dns.rs`).
     dns: Option<crate::dns::DnsObserver>,
+    /// Second of the last lifecycle round (see `engine/lifecycle.rs`).
+    last_aging: Option<u64>,
 }
 
 /// A flow plus what the engine derived about it once.
@@ -252,6 +270,7 @@ impl Engine {
             stats: EngineStats::default(),
             capture: CaptureStats::default(),
             latest: Duration::ZERO,
+            last_aging: None,
         }
     }
 
@@ -284,6 +303,11 @@ impl Engine {
     /// Number of flows currently in the table.
     pub fn flow_count(&self) -> usize {
         self.flows.len()
+    }
+
+    /// Sockets in the last socket table (with the answers since).
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
     }
 
     /// True when some TCP or UDP flow still waits for its owner: only then
@@ -574,13 +598,29 @@ impl Engine {
     }
 
     /// The slot of a process, made on first sight; its name and user are
-    /// updated when they change (exec, setuid).
-    fn register(&mut self, info: ProcessInfo) -> usize {
+    /// updated when they change (exec, setuid). A pid seen again with
+    /// another start time was recycled: a new process, with a new slot
+    /// (the old one keeps its totals).
+    fn register(&mut self, mut info: ProcessInfo) -> usize {
         let slot = self.processes.slot_or_insert(info.pid, || ProcessState {
             info: info.clone(),
-            account: Account::default(),
+            ..ProcessState::default()
         });
         let state = self.processes.get_mut(slot);
+        let known = state.info.start_time;
+        if known != 0 && info.start_time != 0 && known != info.start_time {
+            self.stats.pids_reused += 1;
+            return self.processes.renew(
+                info.pid,
+                ProcessState {
+                    info,
+                    ..ProcessState::default()
+                },
+            );
+        }
+        if info.start_time == 0 {
+            info.start_time = known;
+        }
         if state.info != info {
             state.info = info;
         }

@@ -76,6 +76,11 @@ pub struct ProcessInfo {
     /// The container the process runs in, when asked for (`--containers`)
     /// and it runs in one.
     pub container: Option<Container>,
+    /// When the process started, in clock ticks since boot (Linux:
+    /// `/proc/PID/stat`'s `starttime`); 0 when unknown (a process known
+    /// only from an event after it exited). With the pid it names one
+    /// process: a recycled pid with another start time is another process.
+    pub start_time: u64,
 }
 
 /// A container as its cgroup names it: the runtime and a name or short id.
@@ -153,12 +158,14 @@ pub trait SocketResolver {
     fn owner_changes(&mut self) -> Vec<SocketEntry> {
         Vec::new()
     }
-    /// Which of `pids` have exited. The resolver forgets them, so that a
-    /// socket one of them held is searched for again by the next
-    /// [`SocketResolver::lookup`] (it may live on in a child). A backend
-    /// that cannot tell returns none.
-    fn exited(&mut self, pids: &[u32]) -> Vec<u32> {
-        let _ = pids;
+    /// Which of these processes, each a (pid, start time) as in
+    /// [`ProcessInfo`], have exited: gone, a zombie, or the pid now
+    /// another process's (start time 0 matches any). The resolver forgets
+    /// them, so that a socket one of them held is searched for again by
+    /// the next [`SocketResolver::lookup`] (it may live on in a child). A
+    /// backend that cannot tell returns none.
+    fn exited(&mut self, processes: &[(u32, u64)]) -> Vec<(u32, u64)> {
+        let _ = processes;
         Vec::new()
     }
 }

@@ -213,6 +213,7 @@ impl OwnerIndex {
             name,
             user,
             container,
+            start_time: self.source.start_time(pid).unwrap_or(0),
         };
         self.info.insert(pid, (info.clone(), now));
         Some(info)

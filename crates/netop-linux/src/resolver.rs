@@ -131,11 +131,6 @@ impl LinuxResolver {
         self.owners.set_containers(on);
     }
 
-    /// The recent owners the event source told of.
-    pub fn owner_cache(&self) -> &OwnerCache {
-        &self.cache
-    }
-
     /// Event records the kernel dropped (ring buffer full); 0 when polling.
     pub fn lost_events(&self) -> u64 {
         self.events.as_ref().map_or(0, EventSource::lost)
@@ -196,6 +191,7 @@ impl LinuxResolver {
             name: owner.comm.clone(),
             user: self.owners.user_name(owner.uid),
             container: None,
+            start_time: 0,
         }
     }
 
@@ -328,23 +324,28 @@ impl SocketResolver for LinuxResolver {
         entries
     }
 
-    fn exited(&mut self, pids: &[u32]) -> Vec<u32> {
-        let gone: Vec<u32> = pids
+    fn exited(&mut self, processes: &[(u32, u64)]) -> Vec<(u32, u64)> {
+        let gone: Vec<(u32, u64)> = processes
             .iter()
             .copied()
-            .filter(|&pid| has_exited(pid))
+            .filter(|&(pid, start)| has_exited(pid, start))
             .collect();
-        for &pid in &gone {
+        for &(pid, _) in &gone {
             self.owners.forget(pid);
         }
         gone
     }
 }
 
-/// Gone, or a zombie (exited, not yet reaped: it holds no descriptors).
-fn has_exited(pid: u32) -> bool {
-    match procfs::process::Process::new(pid as i32).and_then(|p| p.stat()) {
-        Ok(stat) => stat.state == 'Z' || stat.state == 'X',
+/// Gone, a zombie (exited, not yet reaped: it holds no descriptors), or
+/// the pid is now another process's (`start`: clock ticks since boot, 0
+/// when unknown).
+fn has_exited(pid: u32, start: u64) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return true;
+    };
+    match procfs::process::Process::new(pid).and_then(|p| p.stat()) {
+        Ok(stat) => matches!(stat.state, 'Z' | 'X') || (start != 0 && stat.starttime != start),
         Err(_) => true,
     }
 }

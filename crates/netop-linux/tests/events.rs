@@ -17,12 +17,10 @@ use netop_linux::{EventMode, LinuxResolver};
 
 /// The event source, or `None` (skip) where it cannot run outside CI.
 fn source() -> Option<EventSource> {
-    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0");
     match EventSource::open() {
         Ok(source) => Some(source),
-        Err(why) if ci => panic!("event source unavailable under CI: {why}"),
         Err(why) => {
-            eprintln!("skipped: event source unavailable: {why}");
+            netop_core::testing::skip(&format!("event source unavailable: {why}"));
             None
         }
     }

@@ -118,6 +118,12 @@ pub struct Args {
     /// [container]`.
     #[arg(long, hide = true, value_name = "FILE", requires = "replay")]
     pub replay_sockets: Option<PathBuf>,
+
+    /// The monitor forgets a process that has exited and moved no bytes for
+    /// this many seconds (tests shorten it; the monitor's default is 60).
+    #[arg(long, hide = true, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub forget_exited_after: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -17,8 +17,23 @@ use crate::platform::Backend;
 
 /// How often sockets and addresses are re-read.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// What frees enough to hand the heap back to the kernel: processes
+/// forgotten in one lifecycle round, or sockets gone between two tables
+/// (a burst's TIME_WAIT sockets expiring), or, at the least, a minute.
+const RELEASE_AFTER_FORGETTING: u64 = 256;
+const RELEASE_AFTER_SOCKETS_GONE: usize = 1024;
+const RELEASE_EVERY: Duration = Duration::from_secs(60);
+/// Longest time between two full socket tables in the monitor.
+const MAX_FULL_TABLE_SPACING: Duration = Duration::from_secs(10);
 /// Frames handled between two looks at the clock and the stop flag.
 const FRAMES_PER_CHECK: usize = 256;
+
+/// Now, as capture timestamps count (since the Unix epoch).
+fn wall_clock() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
 
 /// How a collection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +70,9 @@ pub fn run(
 ) -> anyhow::Result<Ending> {
     let full_tables = tick.is_some();
     let refresh_every = tick.as_ref().map_or(REFRESH_EVERY, |t| t.every);
+    // A live capture's clock is the wall clock (an idle interface brings
+    // no frames, yet flows and processes age); a replay's is its frames'.
+    let live = backend.owners.is_some();
     let Backend {
         capture,
         resolver,
@@ -103,6 +121,8 @@ pub fn run(
     let mut since_check = 0usize;
     // Frame time of the last look at exited owners.
     let mut owners_checked = engine.latest();
+    // The monitor's heap hand-backs: when, and the socket count then.
+    let (mut last_release, mut last_sockets) = (start, 0usize);
     let ending = loop {
         // Sockets that changed hands since the last batch: this batch's
         // bytes go to their new owner.
@@ -134,7 +154,11 @@ pub fn run(
             // The monitor re-reads every socket, but spends at most about
             // 0.2% of the time doing so: on a host with thousands of
             // sockets the kernel's dump is the cost of an idle monitor.
-            let full = full_tables && now - last_full >= refresh_every.max(dump_cost * 500);
+            // One slow dump (a burst of processes to name) must not leave
+            // the screen's sockets stale for long: at most 10 s.
+            let spacing =
+                (dump_cost * 500).clamp(refresh_every, MAX_FULL_TABLE_SPACING.max(refresh_every));
+            let full = full_tables && now - last_full >= spacing;
             if let Some(cost) = refresh(engine, resolver, interfaces, full) {
                 if full {
                     dump_cost = cost;
@@ -143,7 +167,26 @@ pub fn run(
             }
             engine.recheck_exited(owners_checked, resolver.as_mut());
             owners_checked = engine.latest();
-            engine.expire(engine.latest());
+            let clock = if live {
+                wall_clock().max(engine.latest())
+            } else {
+                engine.latest()
+            };
+            engine.expire(clock);
+            let forgotten = engine.stats().processes_forgotten;
+            engine.age_processes(clock, resolver.as_mut());
+            if full_tables {
+                let sockets = engine.socket_count();
+                let freed = engine.stats().processes_forgotten
+                    >= forgotten + RELEASE_AFTER_FORGETTING
+                    || sockets + RELEASE_AFTER_SOCKETS_GONE <= last_sockets
+                    || now - last_release >= RELEASE_EVERY;
+                if freed {
+                    crate::platform::release_memory();
+                    last_release = now;
+                }
+                last_sockets = sockets;
+            }
             last_refresh = now;
             if let Some(tick) = tick.as_mut() {
                 match capture.stats() {

@@ -63,6 +63,10 @@ fn engine_config(args: &Args, snapshot: bool) -> EngineConfig {
     EngineConfig {
         filter: if snapshot { args.filter.clone() } else { None },
         dns: (!args.no_dns).then(netop_core::dns::DnsConfig::default),
+        // A monitor runs for weeks: processes that exited leave it. A
+        // snapshot lists every process that moved bytes in its period.
+        forget_exited_after: (!snapshot)
+            .then(|| std::time::Duration::from_secs(args.forget_exited_after)),
         ..EngineConfig::default()
     }
 }

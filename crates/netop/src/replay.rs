@@ -123,6 +123,7 @@ pub fn parse_sockets(text: &str) -> anyhow::Result<Vec<SocketEntry>> {
                 name: name.to_string(),
                 user: user.to_string(),
                 container,
+                start_time: 0,
             }),
             fd: None,
         });

@@ -95,15 +95,16 @@ impl Engine {
         for e in self.flows.values() {
             if let Some(slot) = e.slot {
                 if e.flow.last_seen >= since {
-                    owners.insert(self.processes.get(slot).info.pid);
+                    let info = &self.processes.get(slot).info;
+                    owners.insert((info.pid, info.start_time));
                 }
             }
         }
         if owners.is_empty() {
             return;
         }
-        let owners: Vec<u32> = owners.into_iter().collect();
-        let gone: FxHashSet<u32> = resolver.exited(&owners).into_iter().collect();
+        let owners: Vec<(u32, u64)> = owners.into_iter().collect();
+        let gone: FxHashSet<(u32, u64)> = resolver.exited(&owners).into_iter().collect();
         if gone.is_empty() {
             return;
         }
@@ -111,8 +112,10 @@ impl Engine {
             .flows
             .iter_mut()
             .filter_map(|(packed, e)| {
-                let pid = self.processes.get(e.slot?).info.pid;
-                (e.flow.last_seen >= since && gone.contains(&pid)).then_some((*packed, e.key, pid))
+                let info = &self.processes.get(e.slot?).info;
+                let id = (info.pid, info.start_time);
+                (e.flow.last_seen >= since && gone.contains(&id))
+                    .then_some((*packed, e.key, info.pid))
             })
             .take(MAX_RECHECKS)
             .collect();

@@ -63,10 +63,15 @@ pub struct LiveProcess {
     /// Bytes since netop started.
     pub totals: Counters,
     /// Per-second (rx, tx) bytes, oldest first, ending at the report's
-    /// second: [`HISTORY_LEN`] samples.
+    /// second: [`HISTORY_LEN`] samples; empty for a row without traffic
+    /// in that time (all zero: a listener, a TIME_WAIT socket), so that
+    /// thousands of idle sockets cost no history on every refresh.
     pub history: Vec<(u64, u64)>,
     /// The unknown row's bytes by reason; empty for processes.
     pub reasons: Vec<(crate::unknown::UnknownReason, Counters)>,
+    /// The process has exited (its recent bytes are still shown; it is
+    /// forgotten once idle, see `engine/lifecycle.rs`).
+    pub exited: bool,
 }
 
 /// One connection (a flow, a connected socket without traffic yet) or one
@@ -233,8 +238,12 @@ impl Engine {
         let mut processes = Vec::new();
         let mut listed: FxHashSet<u32> = FxHashSet::default();
         for p in self.processes.iter() {
-            let history = p.account.history.samples(second, HISTORY_LEN);
             let sockets = per_pid.get(&p.info.pid).copied().unwrap_or(0);
+            let quiet = second.saturating_sub(p.account.last_sec) >= HISTORY_LEN as u64;
+            if sockets == 0 && quiet {
+                continue;
+            }
+            let history = p.account.history.samples(second, HISTORY_LEN);
             let recent = history.iter().any(|s| s.0 + s.1 > 0);
             if sockets == 0 && !recent {
                 continue;
@@ -251,6 +260,7 @@ impl Engine {
                 totals: p.account.counters,
                 history,
                 reasons: Vec::new(),
+                exited: p.exited,
             });
         }
         // Processes with sockets and no traffic yet.
@@ -268,8 +278,9 @@ impl Engine {
                 conns: conns.get(&Some(owner.pid)).copied().unwrap_or(0),
                 rate: Rate::default(),
                 totals: Counters::default(),
-                history: vec![(0, 0); HISTORY_LEN],
+                history: Vec::new(),
                 reasons: Vec::new(),
+                exited: false,
             });
         }
         let unknown = self.unknown.history.samples(second, HISTORY_LEN);
@@ -285,6 +296,7 @@ impl Engine {
                 totals: self.unknown.counters,
                 history: unknown,
                 reasons: self.unknown_why.rows(false),
+                exited: false,
             });
         }
 
@@ -377,7 +389,7 @@ fn socket_row(s: &SocketEntry, listening: &FxHashSet<(Protocol, u16)>) -> LiveCo
         inode: s.inode,
         fd: s.fd,
         remote_name: None,
-        history: vec![(0, 0); HISTORY_LEN],
+        history: Vec::new(),
     }
 }
 

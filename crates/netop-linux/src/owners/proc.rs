@@ -17,6 +17,12 @@ pub(crate) trait ProcSource {
     fn comm(&mut self, pid: u32) -> Option<String>;
     /// The text of the process's `/proc/PID/cgroup`.
     fn cgroup(&mut self, pid: u32) -> Option<String>;
+    /// When the process started (`starttime` of `/proc/PID/stat`, clock
+    /// ticks since boot): with the pid, the process's identity.
+    fn start_time(&mut self, pid: u32) -> Option<u64> {
+        let _ = pid;
+        None
+    }
 }
 
 /// One process's sockets, as read from its fd table.
@@ -81,6 +87,11 @@ impl ProcSource for LiveProc {
 
     fn cgroup(&mut self, pid: u32) -> Option<String> {
         read_proc_file(pid, "cgroup")
+    }
+
+    fn start_time(&mut self, pid: u32) -> Option<u64> {
+        let stat = Process::new(i32::try_from(pid).ok()?).and_then(|p| p.stat());
+        stat.map(|s| s.starttime).ok()
     }
 }
 
@@ -149,6 +160,7 @@ mod tests {
             .comm(me)
             .is_some_and(|c| !c.is_empty() && !c.ends_with('\n')));
         assert!(live.cgroup(me).is_some_and(|c| c.contains(':')));
+        assert!(live.start_time(me).is_some_and(|t| t > 0));
         drop(listener);
         assert_eq!(live.socket_inodes(u32::MAX), None);
     }

@@ -130,7 +130,9 @@ fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Lin
     let tx: Vec<u64> = p.history.iter().map(|s| s.1).collect();
     let marker = if expanded { "▾" } else { "▸" };
     let pid = p.pid.map_or_else(|| "-".to_string(), |pid| pid.to_string());
-    let name = format!("{marker}{}", p.name);
+    // An exited process stays on screen while its bytes are recent.
+    let gone = if p.exited { " (exited)" } else { "" };
+    let name = format!("{marker}{}{gone}", p.name);
     let rate_cell = |samples: &[u64], rate: u64| -> Vec<Span<'static>> {
         vec![
             Span::styled(format::sparkline(samples, w.spark()), theme.rate(rate)),

@@ -220,3 +220,24 @@ fn the_status_bar_names_how_owners_are_found() {
         "{replay}"
     );
 }
+
+#[test]
+fn an_exited_process_is_marked_while_its_bytes_are_recent() {
+    let mut state = fixture::state((120, 30));
+    let mut report = (*state.report).clone();
+    let row = report
+        .processes
+        .iter_mut()
+        .find(|p| p.pid.is_some())
+        .expect("a process row");
+    row.exited = true;
+    let name = row.name.clone();
+    state.report = std::sync::Arc::new(report);
+    let screen = draw(&state);
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains(&format!("{name} (exited)"))),
+        "{screen}"
+    );
+}

@@ -16,7 +16,7 @@ use crate::args::{Args, MAX_BYTES};
 use crate::control::{arm_watchdog, ready_then_wait_for_go, say};
 
 /// Children a launcher runs at most.
-const MAX_PROCS: u64 = 500;
+const MAX_PROCS: u64 = 5000;
 /// How long one child may take before the launcher gives up on it.
 const CHILD_LIMIT: Duration = Duration::from_secs(5);
 /// How long a DNS child waits for its answer.
