@@ -323,6 +323,22 @@ impl OwnerIndex {
             }
         }
 
+        // A process that appeared during the search may hold them now (a
+        // parent that connected, forked and exited while we read it): one
+        // more listing, and the newcomers are read before giving up.
+        let newcomers: Vec<u32> = self
+            .source
+            .pids()
+            .into_iter()
+            .filter(|p| !listed.contains(p))
+            .collect();
+        self.stats.listings += 1;
+        for pid in newcomers {
+            if self.scan_until_found(pid, &mut scanned, &mut missing) {
+                return;
+            }
+        }
+
         // Every process was read and these are still nowhere.
         let now = Instant::now();
         tracing::debug!(count = missing.len(), "socket inodes without an owner");

@@ -14,6 +14,9 @@ struct Table {
     /// pid -> `/proc/PID/cgroup` text
     cgroups: std::collections::BTreeMap<u32, String>,
     cgroup_reads: usize,
+    /// (parent, child): reading the parent's fds makes it fork and exit,
+    /// its sockets now the child's (a race the search must survive).
+    fork_on_scan: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -55,6 +58,13 @@ impl ProcSource for Fake {
     fn socket_inodes(&mut self, pid: u32) -> Option<ProcSockets> {
         let mut t = self.0.lock().expect("lock");
         t.scans.push(pid);
+        if let Some((parent, child)) = t.fork_on_scan {
+            if parent == pid {
+                let held = t.procs.remove(&pid)?;
+                t.procs.insert(child, held);
+                return None;
+            }
+        }
         let (uid, inodes, _) = t.procs.get(&pid)?;
         // fds 3, 4, ... in the order of the inodes, as a shell would open them.
         let fds = (3..).take(inodes.len()).collect();
@@ -293,4 +303,12 @@ fn a_young_process_that_connects_after_being_listed_is_found() {
     fake.set(40, 1000, &[400]);
     assert_eq!(index.resolve(400, 1000), Some(40));
     assert_eq!(index.stats().full_scans, full);
+}
+
+#[test]
+fn a_socket_whose_owner_forks_and_exits_mid_search_is_found_in_the_child() {
+    let (fake, mut index) = setup(Duration::ZERO);
+    fake.set(30, 1000, &[300]);
+    fake.0.lock().expect("lock").fork_on_scan = Some((30, 31));
+    assert_eq!(index.resolve(300, 1000), Some(31));
 }
