@@ -4,8 +4,11 @@
 //! definitions (`netop-cli`) into `packaging/` (committed, so the source
 //! tarball that Homebrew and the AUR build from has them), builds netop,
 //! and makes the .deb (cargo-deb) and the .rpm (cargo-generate-rpm) in
-//! `target/dist/`. `--source` also makes the source tarball and writes its
-//! sha256 into the Homebrew formula and the PKGBUILD. `check` fails when a
+//! `target/dist/<profile>/`. `--profile dev` packages the debug build (the
+//! packaging test does, to spare CI a release build; cargo-deb warns that
+//! it does not like dev profiles, and the pinned version still makes them).
+//! `--source` also makes the source tarball and writes its sha256 into the
+//! Homebrew formula and the PKGBUILD. `check` fails when a
 //! committed generated file is stale or a package recipe states another
 //! version than Cargo.toml.
 
@@ -120,7 +123,7 @@ pub fn dist(args: &[String]) -> Result<()> {
         return Ok(());
     }
     let profile = flag_value(args, "--profile").unwrap_or_else(|| "release".to_string());
-    let out = target_dir().join("dist");
+    let out = target_dir().join("dist").join(&profile);
     std::fs::create_dir_all(&out)?;
     crate::deps(crate::PACKAGES)?;
     install_tools()?;
@@ -150,11 +153,12 @@ pub fn dist(args: &[String]) -> Result<()> {
         .args([
             "generate-rpm",
             "--package",
-            "netop",
+            "crates/netop",
             "--profile",
             &profile,
-            "--output",
         ])
+        .args(rpm_payload_for(&profile))
+        .arg("--output")
         .arg(&out))?;
     if args.iter().any(|a| a == "--source") {
         source_tarball(&root, &out)?;
@@ -163,12 +167,23 @@ pub fn dist(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A development profile's package compresses fast (its binary is big).
+/// A development profile's package compresses fast (its binary is big;
+/// cargo-deb strips it, cargo-generate-rpm does not).
 fn fast_for(profile: &str) -> &'static [&'static str] {
     if profile == "release" {
         &[]
     } else {
         &["--fast"]
+    }
+}
+
+/// The rpm of a development build is not compressed: zstd on its 100 MB
+/// unstripped binary took over a minute of CPU.
+fn rpm_payload_for(profile: &str) -> &'static [&'static str] {
+    if profile == "release" {
+        &[]
+    } else {
+        &["--payload-compress", "none"]
     }
 }
 
