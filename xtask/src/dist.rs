@@ -63,9 +63,12 @@ pub fn generated() -> Result<Vec<(PathBuf, Vec<u8>)>> {
     Ok(files)
 }
 
-/// The workspace's version (netop-cli's, which is the workspace's).
+/// The workspace's version, as netop-cli (and so `netop --version`) has it.
 pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
+    netop_cli::command()
+        .get_version()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// `cargo xtask check`: generated files and stated versions are current.
