@@ -29,8 +29,6 @@ Register-ArgumentCompleter -Native -CommandName 'netop' -ScriptBlock {
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Monitor refresh interval in seconds (0.2 to 60): how often sockets are re-read and the screen redrawn; rates are averaged over it')
             [CompletionResult]::new('--bpf-buffer', '--bpf-buffer', [CompletionResultType]::ParameterName, 'Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB). Raise it if the kernel reports dropped packets')
             [CompletionResult]::new('--completions', '--completions', [CompletionResultType]::ParameterName, 'Print the shell completion script for SHELL on stdout and exit (bash, zsh, fish, elvish, powershell)')
-            [CompletionResult]::new('--replay', '--replay', [CompletionResultType]::ParameterName, 'Replay a pcap file instead of capturing live (tests and fixtures)')
-            [CompletionResult]::new('--replay-sockets', '--replay-sockets', [CompletionResultType]::ParameterName, 'Socket table for --replay: lines of `proto local remote pid name user [container]`')
             [CompletionResult]::new('--monitor', '--monitor', [CompletionResultType]::ParameterName, 'Run the interactive monitor (the default without --duration)')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colored output (also when NO_COLOR is set to any value)')
             [CompletionResult]::new('--no-dns', '--no-dns', [CompletionResultType]::ParameterName, 'Disable the DNS observatory (no capture or parsing of port 53 traffic)')

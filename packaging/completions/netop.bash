@@ -23,7 +23,7 @@ _netop() {
 
     case "${cmd}" in
         netop)
-            opts="-h -V --duration --monitor --format --filter --interface --sort --interval --no-color --no-dns --dns-log --containers --no-events --diagnostics --bpf-buffer --completions --replay --replay-sockets --help --version"
+            opts="-h -V --duration --monitor --format --filter --interface --sort --interval --no-color --no-dns --dns-log --containers --no-events --diagnostics --bpf-buffer --completions --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -59,14 +59,6 @@ _netop() {
                     ;;
                 --completions)
                     COMPREPLY=($(compgen -W "bash elvish fish powershell zsh" -- "${cur}"))
-                    return 0
-                    ;;
-                --replay)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --replay-sockets)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -26,8 +26,6 @@ set edit:completion:arg-completer[netop] = {|@words|
             cand --interval 'Monitor refresh interval in seconds (0.2 to 60): how often sockets are re-read and the screen redrawn; rates are averaged over it'
             cand --bpf-buffer 'Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB). Raise it if the kernel reports dropped packets'
             cand --completions 'Print the shell completion script for SHELL on stdout and exit (bash, zsh, fish, elvish, powershell)'
-            cand --replay 'Replay a pcap file instead of capturing live (tests and fixtures)'
-            cand --replay-sockets 'Socket table for --replay: lines of `proto local remote pid name user [container]`'
             cand --monitor 'Run the interactive monitor (the default without --duration)'
             cand --no-color 'Disable colored output (also when NO_COLOR is set to any value)'
             cand --no-dns 'Disable the DNS observatory (no capture or parsing of port 53 traffic)'

@@ -15,8 +15,6 @@ elvish\t''
 fish\t''
 powershell\t''
 zsh\t''"
-complete -c netop -l replay -d 'Replay a pcap file instead of capturing live (tests and fixtures)' -r -F
-complete -c netop -l replay-sockets -d 'Socket table for --replay: lines of `proto local remote pid name user [container]`' -r -F
 complete -c netop -l monitor -d 'Run the interactive monitor (the default without --duration)'
 complete -c netop -l no-color -d 'Disable colored output (also when NO_COLOR is set to any value)'
 complete -c netop -l no-dns -d 'Disable the DNS observatory (no capture or parsing of port 53 traffic)'

@@ -22,11 +22,29 @@ pub const SHELLS: [Shell; 5] = [
     Shell::PowerShell,
 ];
 
-/// The completion script of `shell` for the full command.
+/// The completion script of `shell` for every flag `--help` shows.
 pub fn completions(shell: Shell) -> Vec<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut command(), "netop", &mut script);
+    clap_complete::generate(shell, &mut visible_command(), "netop", &mut script);
     script
+}
+
+/// The command without its hidden (test-only) flags: clap_complete's
+/// scripts would offer them otherwise.
+fn visible_command() -> clap::Command {
+    let full = bare_command();
+    let visible: Vec<clap::Arg> = full
+        .get_arguments()
+        .filter(|arg| !arg.is_hide_set())
+        .cloned()
+        .collect();
+    let mut cmd = clap::Command::new("netop")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(visible);
+    if let Some(about) = full.get_about() {
+        cmd = cmd.about(about.clone());
+    }
+    cmd
 }
 
 /// Writes the completion script of `shell`. It is built in memory first:
