@@ -66,7 +66,7 @@ fn build_packages() -> (PathBuf, PathBuf) {
         .status()
         .expect("run cargo xtask dist");
     assert!(status.success(), "cargo xtask dist failed: {status}");
-    let out = target.join("dist").join(profile);
+    let out = target.join("packages").join(profile);
     let find = |ext: &str| -> PathBuf {
         let mut found: Vec<PathBuf> = std::fs::read_dir(&out)
             .expect("dist directory")

@@ -4,9 +4,11 @@
 //! definitions (`netop-cli`) into `packaging/` (committed, so the source
 //! tarball that Homebrew and the AUR build from has them), builds netop,
 //! and makes the .deb (cargo-deb) and the .rpm (cargo-generate-rpm) in
-//! `target/dist/<profile>/`. `--profile dev` packages the debug build (the
-//! packaging test does, to spare CI a release build; cargo-deb warns that
-//! it does not like dev profiles, and the pinned version still makes them).
+//! `target/packages/<profile>/`, from the `dist` profile (release without
+//! debug info) unless `--profile` names another. `--profile dev` packages
+//! the debug build (the packaging test does, to spare CI a release build;
+//! cargo-deb warns that it does not like dev profiles, and the pinned
+//! version still makes them).
 //! `--source` also makes the source tarball and writes its sha256 into the
 //! Homebrew formula and the PKGBUILD. `check` fails when a
 //! committed generated file is stale or a package recipe states another
@@ -125,8 +127,8 @@ pub fn dist(args: &[String]) -> Result<()> {
     if args.iter().any(|a| a == "--generate") {
         return Ok(());
     }
-    let profile = flag_value(args, "--profile").unwrap_or_else(|| "release".to_string());
-    let out = target_dir().join("dist").join(&profile);
+    let profile = flag_value(args, "--profile").unwrap_or_else(|| "dist".to_string());
+    let out = target_dir().join("packages").join(&profile);
     std::fs::create_dir_all(&out)?;
     crate::deps(crate::PACKAGES)?;
     install_tools()?;
@@ -147,6 +149,7 @@ pub fn dist(args: &[String]) -> Result<()> {
             "--no-build",
             "--profile",
             &profile,
+            "--strip",
             "--output",
         ])
         .arg(&out)
@@ -170,24 +173,28 @@ pub fn dist(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A development profile's package compresses fast (its binary is big;
-/// cargo-deb strips it, cargo-generate-rpm does not).
+/// A development build's .deb compresses fast (cargo-deb strips its
+/// binary; the package is the test's, not a user's).
 fn fast_for(profile: &str) -> &'static [&'static str] {
-    if profile == "release" {
-        &[]
-    } else {
+    if is_development(profile) {
         &["--fast"]
+    } else {
+        &[]
     }
 }
 
-/// The rpm of a development build is not compressed: zstd on its 100 MB
-/// unstripped binary took over a minute of CPU.
+/// A development build's .rpm is not compressed: cargo-generate-rpm does
+/// not strip, and zstd on the 100 MB debug binary took over a minute of CPU.
 fn rpm_payload_for(profile: &str) -> &'static [&'static str] {
-    if profile == "release" {
-        &[]
-    } else {
+    if is_development(profile) {
         &["--payload-compress", "none"]
+    } else {
+        &[]
     }
+}
+
+fn is_development(profile: &str) -> bool {
+    matches!(profile, "dev" | "test")
 }
 
 fn flag_value(args: &[String], flag: &str) -> Option<String> {
@@ -204,7 +211,14 @@ pub fn install_tools() -> Result<()> {
             .output()
             .is_ok_and(|o| o.status.success());
         if !present {
-            run(cargo().args(["install", "--locked", tool, "--version", version]))?;
+            // In a temporary target directory of its own, not the workspace's.
+            run(cargo().env_remove("CARGO_TARGET_DIR").args([
+                "install",
+                "--locked",
+                tool,
+                "--version",
+                version,
+            ]))?;
         }
     }
     Ok(())
