@@ -115,6 +115,14 @@ pub fn check() -> Result<()> {
 
 /// `cargo xtask dist [--generate] [--profile P] [--source]`.
 pub fn dist(args: &[String]) -> Result<()> {
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--generate" | "--source" => {}
+            "--profile" if rest.next().is_some() => {}
+            other => bail!("cargo xtask dist: unknown or incomplete argument {other:?}; usage: cargo xtask dist [--generate] [--profile P] [--source]"),
+        }
+    }
     let root = workspace_root();
     for (path, content) in generated()? {
         let path = root.join(path);
