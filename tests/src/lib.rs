@@ -20,6 +20,7 @@ pub mod compare;
 pub mod counters;
 pub mod netns;
 pub mod netop;
+pub mod package;
 pub mod privilege;
 pub mod scratch;
 pub mod truth;

@@ -10,12 +10,17 @@
 //! - `cargo xtask deps`: only install the system packages.
 //! - `cargo xtask bench`: the benchmarks behind docs/PERFORMANCE.md.
 //! - `cargo xtask bench-live [ARGS]`: the live-capture benchmark (root).
+//! - `cargo xtask dist [--generate] [--profile P] [--source]`: man page and
+//!   completions into `packaging/`, then the .deb and .rpm (see `dist.rs`).
+//! - `cargo xtask check`: the committed generated files are current.
 
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod dist;
+mod man;
 
 /// Debian packages the build and the tests need.
 const PACKAGES: &[&str] = &[
@@ -34,6 +39,17 @@ const PACKAGES: &[&str] = &[
     // libbpf-dev has bpf/bpf_helpers.h. Without them netop builds and polls.
     "clang",
     "libbpf-dev",
+    // The packaging test (tests/tests/packaging.rs): dpkg-deb and strip for
+    // cargo-deb, rpm for `rpm -qlp`, man-db and groff to render the page,
+    // bash-completion to drive the completion, ruby for `ruby -c` on the
+    // Homebrew formula, passwd for test users.
+    "binutils",
+    "rpm",
+    "man-db",
+    "groff",
+    "bash-completion",
+    "ruby",
+    "passwd",
 ];
 
 fn main() -> Result<()> {
@@ -46,8 +62,10 @@ fn main() -> Result<()> {
         "snapshot" => snapshot(&rest),
         "bench" => bench::run(&rest),
         "bench-live" => bench::live(&rest),
+        "dist" => dist::dist(&rest),
+        "check" => dist::check(),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <deps|test|snapshot [NETOP ARGS]|bench [--quick]|bench-live [--seconds S]>");
+            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]>");
             Ok(())
         }
         other => bail!("unknown task {other:?}; try `cargo xtask help`"),
@@ -118,6 +136,7 @@ fn cargo() -> Command {
 fn test() -> Result<()> {
     deps(PACKAGES)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
+    dist::check()?;
     run(cargo().args([
         "clippy",
         "--workspace",

@@ -1,14 +1,23 @@
-//! Whether this process may open a live capture.
+//! Whether this process may open a live capture, see other users'
+//! processes and enter other network namespaces.
 //!
 //! The frontend asks before opening anything so it can print a precise fix
-//! (run as root, or `setcap cap_net_raw,cap_net_admin=eip`). This module
-//! only reads `/proc/self/status` and the effective uid; it never changes
-//! privileges.
+//! (run as root, or `setcap cap_net_raw,cap_net_admin=eip`), and
+//! `--diagnostics` reports what a binary with file capabilities (the
+//! packages' `netop` group) can attribute. Reading only uses
+//! `/proc/self/status` and the effective uid; [`drop_all`] is the one
+//! change, for runs that read files a user named.
 
+/// `CAP_DAC_READ_SEARCH`, bit 2 of the capability sets.
+const CAP_DAC_READ_SEARCH: u32 = 2;
 /// `CAP_NET_ADMIN`, bit 12 of the capability sets.
 const CAP_NET_ADMIN: u32 = 12;
 /// `CAP_NET_RAW`, bit 13 of the capability sets.
 const CAP_NET_RAW: u32 = 13;
+/// `CAP_SYS_PTRACE`, bit 19 of the capability sets.
+const CAP_SYS_PTRACE: u32 = 19;
+/// `CAP_SYS_ADMIN`, bit 21 of the capability sets.
+const CAP_SYS_ADMIN: u32 = 21;
 
 /// The capture-relevant privileges of the current process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,6 +28,15 @@ pub struct Privileges {
     pub cap_net_raw: bool,
     /// `CAP_NET_ADMIN` is in the effective set.
     pub cap_net_admin: bool,
+    /// `CAP_SYS_PTRACE` is in the effective set: the links in other
+    /// users' `/proc/PID/fd` may be read (a ptrace access check).
+    pub cap_sys_ptrace: bool,
+    /// `CAP_DAC_READ_SEARCH` is in the effective set: other users'
+    /// `/proc/PID/fd` directories (mode 0500) may be listed.
+    pub cap_dac_read_search: bool,
+    /// `CAP_SYS_ADMIN` is in the effective set: `setns` into other
+    /// network namespaces.
+    pub cap_sys_admin: bool,
 }
 
 impl Privileges {
@@ -29,6 +47,9 @@ impl Privileges {
             root: euid == 0,
             cap_net_raw: cap_eff & (1 << CAP_NET_RAW) != 0,
             cap_net_admin: cap_eff & (1 << CAP_NET_ADMIN) != 0,
+            cap_sys_ptrace: cap_eff & (1 << CAP_SYS_PTRACE) != 0,
+            cap_dac_read_search: cap_eff & (1 << CAP_DAC_READ_SEARCH) != 0,
+            cap_sys_admin: cap_eff & (1 << CAP_SYS_ADMIN) != 0,
         }
     }
 
@@ -37,6 +58,36 @@ impl Privileges {
     pub fn can_capture(&self) -> bool {
         self.root || (self.cap_net_raw && self.cap_net_admin)
     }
+
+    /// True when polling can find the owners of other users' sockets:
+    /// listing `/proc/PID/fd` needs CAP_DAC_READ_SEARCH and reading its
+    /// links CAP_SYS_PTRACE; neither alone is enough (measured on 6.18).
+    pub fn sees_other_users(&self) -> bool {
+        self.root || (self.cap_sys_ptrace && self.cap_dac_read_search)
+    }
+
+    /// True when polling can read the sockets of other network namespaces
+    /// (`setns` needs CAP_SYS_ADMIN).
+    pub fn enters_namespaces(&self) -> bool {
+        self.root || self.cap_sys_admin
+    }
+}
+
+/// Drops every capability of this process (effective, permitted,
+/// inheritable, ambient). Runs that read a file the user named (`--replay`)
+/// call it first: a binary with file capabilities (CAP_DAC_READ_SEARCH)
+/// must never open a file for its caller that the caller could not.
+pub fn drop_all() -> Result<(), String> {
+    use caps::CapSet;
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
+        caps::clear(None, set).map_err(|e| format!("cannot drop capabilities: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Reads the privileges of the running process. An unreadable
@@ -100,6 +151,19 @@ mod tests {
         assert!(!p.root);
         assert!(p.cap_net_raw && p.cap_net_admin);
         assert!(p.can_capture());
+    }
+
+    #[test]
+    fn other_users_need_both_ptrace_and_dac_read_search() {
+        let packaged = Privileges::from_parts(1000, 0x00c0_0008_3004);
+        assert!(packaged.can_capture() && packaged.sees_other_users());
+        assert!(!packaged.enters_namespaces());
+        let ptrace_only = Privileges::from_parts(1000, 0x3000 | (1 << 19));
+        assert!(!ptrace_only.sees_other_users());
+        let dac_only = Privileges::from_parts(1000, 0x3000 | (1 << 2));
+        assert!(!dac_only.sees_other_users());
+        let root = Privileges::from_parts(0, 0);
+        assert!(root.sees_other_users() && root.enters_namespaces());
     }
 
     #[test]

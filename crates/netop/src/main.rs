@@ -11,7 +11,6 @@ use std::time::Duration;
 use netop::tui::OwnerMode;
 use netop_core::{Engine, EngineConfig};
 
-mod args;
 mod collect;
 mod failure;
 mod monitor;
@@ -20,12 +19,23 @@ mod platform;
 mod replay;
 mod terminal;
 
-use args::Args;
 use collect::Ending;
 use failure::Failure;
+use netop_cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse_env();
+    if let Some(shell) = args.completions {
+        // Before anything else: completions need no privileges. A closed
+        // pipe is not an error here either.
+        return match netop_cli::write_completions(shell, &mut io::stdout().lock()) {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                let _ = writeln!(io::stderr(), "error: cannot write completions: {e}");
+                ExitCode::from(1)
+            }
+            _ => ExitCode::SUCCESS,
+        };
+    }
     init_tracing(args.duration.is_none());
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

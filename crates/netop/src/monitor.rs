@@ -20,12 +20,12 @@ use crossterm::event::{self, Event as TermEvent};
 use netop_core::engine::LiveReport;
 use netop_core::Engine;
 
-use crate::args::Args;
 use crate::collect::{self, Tick};
 use crate::failure::Failure;
 use crate::platform;
 use crate::terminal::TerminalGuard;
-use netop::tui::{self, AppState, Effect, Event, OwnerMode, Settings};
+use netop::tui::{self, AppState, Effect, Event, OwnerMode, Settings, SortColumn};
+use netop_cli::Args;
 
 /// How long the screen loop waits for input before looking for a report.
 const POLL: Duration = Duration::from_millis(50);
@@ -65,7 +65,7 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
         }
     };
     let settings = Settings {
-        sort: args.sort.into(),
+        sort: sort_column(args.sort),
         filter: args.filter.clone(),
         interval,
         color: !args.no_color && std::env::var_os("NO_COLOR").is_none(),
@@ -211,4 +211,14 @@ fn input(state: &mut AppState, wait: Duration) -> io::Result<Input> {
         changed = Input::Changed;
     }
     Ok(changed)
+}
+
+/// The command line's sort column as the screen's.
+fn sort_column(column: netop_cli::SortColumn) -> SortColumn {
+    match column {
+        netop_cli::SortColumn::Traffic => SortColumn::Traffic,
+        netop_cli::SortColumn::Pid => SortColumn::Pid,
+        netop_cli::SortColumn::Name => SortColumn::Name,
+        netop_cli::SortColumn::Connections => SortColumn::Connections,
+    }
 }

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use netop_core::ProcessReport;
 
-use crate::args::Format;
+use netop_cli::Format;
 
 pub mod dns_log;
 mod json;

@@ -6,9 +6,9 @@ use anyhow::Context;
 use netop::tui::OwnerMode;
 use netop_core::{Capture, CaptureError, HostInterfaces, SocketResolver, SocketTable};
 
-use crate::args::Args;
 use crate::failure::Failure;
 use crate::replay;
+use netop_cli::Args;
 
 /// The three backend parts a run needs.
 pub struct Backend {
@@ -40,6 +40,9 @@ pub fn open(args: &Args) -> Result<Backend, Failure> {
 
 #[cfg(target_os = "linux")]
 fn file_capture(path: &std::path::Path) -> Result<Box<dyn Capture>, Failure> {
+    // A packaged netop has file capabilities (CAP_DAC_READ_SEARCH among
+    // them); a replay needs none and must not read what its user cannot.
+    netop_linux::privileges::drop_all().map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
     let capture = netop_linux::capture::PcapFileCapture::open(path)
         .with_context(|| format!("cannot replay {}", path.display()))?;
     Ok(Box::new(capture))
@@ -116,14 +119,30 @@ fn owner_mode(resolver: &netop_linux::LinuxResolver) -> OwnerMode {
 pub fn diagnostics(args: &Args) -> Vec<String> {
     let privileges = netop_linux::privileges::capture_privileges();
     let mut lines = vec![format!("netop {}", env!("CARGO_PKG_VERSION"))];
-    lines.push(format!(
-        "capture: {}",
-        if privileges.can_capture() {
-            "permitted"
-        } else {
-            "not permitted (needs root, or CAP_NET_RAW and CAP_NET_ADMIN)"
-        }
-    ));
+    let how = if privileges.root {
+        "root"
+    } else {
+        "file capabilities"
+    };
+    lines.push(if privileges.can_capture() {
+        format!("capture: permitted ({how})")
+    } else {
+        "capture: not permitted (needs root, or CAP_NET_RAW and CAP_NET_ADMIN)".to_string()
+    });
+    lines.push(if privileges.sees_other_users() {
+        format!("other users' processes: visible ({how})")
+    } else {
+        "other users' processes: not visible to polling (needs root, or CAP_SYS_PTRACE and \
+         CAP_DAC_READ_SEARCH); their sockets are found by the event source only"
+            .to_string()
+    });
+    lines.push(if privileges.enters_namespaces() {
+        format!("other network namespaces: entered ({how})")
+    } else {
+        "other network namespaces: not entered by polling (needs root, or CAP_SYS_ADMIN); \
+         their sockets are found by the event source only"
+            .to_string()
+    });
     lines.push(format!(
         "event source: {}",
         if netop_linux::events::EventSource::built_with_ebpf() {

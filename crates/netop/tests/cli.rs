@@ -135,6 +135,58 @@ fn unprivileged(args: &[&str]) -> assert_cmd::Command {
 }
 
 #[test]
+fn completions_for_every_shell_name_the_flags() {
+    for (shell, marker) in [
+        ("bash", "complete -F _netop"),
+        ("zsh", "#compdef netop"),
+        ("fish", "complete -c netop"),
+        ("elvish", "edit:completion:arg-completer[netop]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        netop()
+            .args(["--completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(marker))
+            .stdout(predicate::str::contains("format"))
+            .stdout(predicate::str::contains("replay").not());
+    }
+}
+
+#[test]
+fn completions_reject_unknown_shells_and_other_flags() {
+    netop()
+        .args(["--completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid value 'tcsh'"));
+    netop()
+        .args(["--completions", "bash", "--duration", "2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot be used with"));
+}
+
+#[test]
+fn completions_into_a_closed_pipe_exit_zero() {
+    let mut child = Command::cargo_bin("netop")
+        .expect("binary")
+        .args(["--completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn diagnostics_without_privileges_say_why_owners_are_polled() {
     unprivileged(&["--diagnostics"])
         .assert()

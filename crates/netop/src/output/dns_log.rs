@@ -18,7 +18,7 @@ use netop_core::dns::{QueryRecord, ResolverStats};
 use serde::Serialize;
 
 use super::cell;
-use crate::args::Format;
+use netop_cli::Format;
 
 /// TSV columns and JSON fields (JSON then adds `seq`, `upstream`,
 /// `downstream`).

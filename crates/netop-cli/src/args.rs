@@ -1,12 +1,13 @@
 //! Command-line arguments: the user guide's flags, their ranges and their
-//! messages. This is the one place that defines them; `cargo xtask dist`
-//! builds completions and the man page from it.
+//! messages. This is the one place that defines them; `netop --completions`
+//! and `cargo xtask dist` build completions and the man page from it.
 
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
-const EXAMPLES: &str = "\
+/// The examples and notes `--help` ends with (the man page's EXAMPLES too).
+pub const EXAMPLES: &str = "\
 Examples:
   sudo netop                                interactive monitor (? for keys)
   sudo netop --interval 2 --sort name       monitor, 2 s refresh, sorted by name
@@ -110,6 +111,11 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(4096..=67_108_864))]
     pub bpf_buffer: u32,
 
+    /// Print the shell completion script for SHELL on stdout and exit
+    /// (bash, zsh, fish, elvish, powershell).
+    #[arg(long, value_enum, value_name = "SHELL", exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
+
     /// Replay a pcap file instead of capturing live (tests and fixtures).
     #[arg(long, hide = true, value_name = "FILE")]
     pub replay: Option<PathBuf>,
@@ -144,17 +150,6 @@ pub enum SortColumn {
     Connections,
 }
 
-impl From<SortColumn> for netop::tui::SortColumn {
-    fn from(c: SortColumn) -> Self {
-        match c {
-            SortColumn::Traffic => netop::tui::SortColumn::Traffic,
-            SortColumn::Pid => netop::tui::SortColumn::Pid,
-            SortColumn::Name => netop::tui::SortColumn::Name,
-            SortColumn::Connections => netop::tui::SortColumn::Connections,
-        }
-    }
-}
-
 fn parse_duration(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
@@ -179,7 +174,13 @@ fn parse_interval(s: &str) -> Result<f64, String> {
 
 /// The full command, with examples and exit codes after the options.
 pub fn command() -> clap::Command {
-    Args::command().after_help(format!("{EXAMPLES}\n\n{EXIT_CODES}"))
+    bare_command().after_help(format!("{EXAMPLES}\n\n{EXIT_CODES}"))
+}
+
+/// The command without the text after the options: the man page gives the
+/// examples and exit codes sections of their own.
+pub fn bare_command() -> clap::Command {
+    Args::command()
 }
 
 impl Args {
