@@ -10,6 +10,7 @@
 //! with frames and with explicit calls, so every behaviour here is testable
 //! with fakes (see the `testing` feature).
 
+pub mod backend;
 pub mod capture;
 pub mod container;
 pub mod decode;
@@ -24,6 +25,7 @@ pub mod socket;
 pub mod testing;
 pub mod unknown;
 
+pub use backend::{Backend, BackendOptions, OpenError, OwnerMode};
 pub use capture::{Batch, Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
 pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
 pub use flow::{FlowKey, Protocol};

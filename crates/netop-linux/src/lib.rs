@@ -17,6 +17,8 @@
 //! [`HostInterfaces`]: netop_core::HostInterfaces
 
 #[cfg(target_os = "linux")]
+pub mod backend;
+#[cfg(target_os = "linux")]
 pub mod capture;
 #[cfg(target_os = "linux")]
 pub mod conntrack;
@@ -44,7 +46,11 @@ pub use interfaces::{interface_counters, IfCounters, LinuxInterfaces};
 #[cfg(target_os = "linux")]
 pub use privileges::{capture_privileges, Privileges};
 #[cfg(target_os = "linux")]
-pub use resolver::{EventMode, LinuxResolver};
+pub use resolver::LinuxResolver;
+
+/// The backend's factory (see `netop_core::backend`).
+#[cfg(target_os = "linux")]
+pub use backend::{diagnostics, open, replay};
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {

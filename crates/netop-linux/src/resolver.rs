@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use netop_core::{
-    FlowKey, ProcessInfo, Protocol, ResolveError, SocketEntry, SocketResolver, SocketTable,
-    TcpState,
+    FlowKey, OwnerMode, ProcessInfo, Protocol, ResolveError, SocketEntry, SocketResolver,
+    SocketTable, TcpState,
 };
 use rustc_hash::FxHashSet;
 
@@ -31,24 +31,6 @@ use crate::sockdiag::{Family, SockDiag, SockDiagError};
 /// tables), and older closed sockets would only crowd the monitor.
 const GONE_SOCKETS_WITHIN: Duration = Duration::from_secs(15);
 
-/// How the resolver learns owners.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventMode {
-    /// The eBPF event source runs; polling fills what it missed.
-    Events,
-    /// sock_diag and `/proc` only, and why.
-    Polling { reason: String },
-}
-
-impl std::fmt::Display for EventMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EventMode::Events => f.write_str("events (eBPF)"),
-            EventMode::Polling { reason } => write!(f, "polling ({reason})"),
-        }
-    }
-}
-
 /// The Linux socket resolver.
 #[derive(Debug)]
 pub struct LinuxResolver {
@@ -58,7 +40,7 @@ pub struct LinuxResolver {
     elsewhere: Elsewhere,
     events: Option<EventSource>,
     cache: OwnerCache,
-    mode: EventMode,
+    mode: OwnerMode,
     /// Lost event records already warned about.
     lost_reported: u64,
     /// Sockets the events showed changing hands, not yet handed to the
@@ -80,7 +62,7 @@ impl LinuxResolver {
             elsewhere: Elsewhere::new(),
             events: None,
             cache: OwnerCache::default(),
-            mode: EventMode::Polling {
+            mode: OwnerMode::Polling {
                 reason: "not requested".to_string(),
             },
             lost_reported: 0,
@@ -104,11 +86,11 @@ impl LinuxResolver {
                     resolver.cache.set_home_netns(netns);
                 }
                 resolver.events = Some(source);
-                resolver.mode = EventMode::Events;
+                resolver.mode = OwnerMode::Events;
             }
             Err(why) => {
                 tracing::info!(reason = %why, "per-socket events unavailable; polling");
-                resolver.mode = EventMode::Polling {
+                resolver.mode = OwnerMode::Polling {
                     reason: why.to_string(),
                 };
             }
@@ -117,7 +99,7 @@ impl LinuxResolver {
     }
 
     /// Whether owners come from events or from polling alone.
-    pub fn event_mode(&self) -> EventMode {
+    pub fn event_mode(&self) -> OwnerMode {
         self.mode.clone()
     }
 

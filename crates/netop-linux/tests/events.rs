@@ -11,9 +11,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 
+use netop_core::OwnerMode;
 use netop_core::{FlowKey, Protocol, SocketResolver};
 use netop_linux::events::{own_netns, EventKind, EventSource, SocketEvent};
-use netop_linux::{EventMode, LinuxResolver};
+use netop_linux::LinuxResolver;
 
 /// The event source, or `None` (skip) where it cannot run outside CI.
 fn source() -> Option<EventSource> {
@@ -145,7 +146,7 @@ fn the_resolver_names_the_owner_of_a_connection_whose_process_exited() {
         return;
     }
     let mut resolver = LinuxResolver::with_events(true).expect("resolver");
-    assert_eq!(resolver.event_mode(), EventMode::Events);
+    assert_eq!(resolver.event_mode(), OwnerMode::Events);
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
     let server = listener.local_addr().expect("addr");
     // A process that connects, sends a line and exits at once.
@@ -188,7 +189,7 @@ fn the_resolver_names_the_owner_of_a_connection_whose_process_exited() {
 fn turned_off_events_say_so() {
     let resolver = LinuxResolver::with_events(false).expect("resolver");
     match resolver.event_mode() {
-        EventMode::Polling { reason } => assert!(reason.contains("--no-events"), "{reason}"),
+        OwnerMode::Polling { reason } => assert!(reason.contains("--no-events"), "{reason}"),
         other => panic!("expected polling, got {other:?}"),
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use netop_core::{Batch, Engine};
 
-use crate::platform::Backend;
+use netop_core::Backend;
 
 /// How often sockets and addresses are re-read.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);

@@ -1,182 +1,54 @@
-//! The one place that picks the backend for this OS (and the replay
-//! backend used by tests). Everything else in the frontend sees only the
-//! core traits.
+//! The one place that picks the backend for this OS: every backend crate
+//! has the same factory (`open`, `diagnostics`, `replay`; see
+//! `netop_core::backend`), so choosing one is a single `use`. Everything
+//! else in the frontend sees only the core's types.
 
-use anyhow::Context;
-use netop::tui::OwnerMode;
-use netop_core::{Capture, CaptureError, HostInterfaces, SocketResolver, SocketTable};
+use netop_cli::Args;
+use netop_core::{Backend, BackendOptions, OpenError};
+
+#[cfg(target_os = "linux")]
+use netop_linux as os;
+#[cfg(not(target_os = "linux"))]
+use unsupported as os;
 
 use crate::failure::Failure;
 use crate::replay;
-use netop_cli::Args;
 
-/// The three backend parts a run needs.
-pub struct Backend {
-    pub capture: Box<dyn Capture>,
-    pub resolver: Box<dyn SocketResolver>,
-    pub interfaces: Box<dyn HostInterfaces>,
-    /// The socket table read just before the capture was opened, so the
-    /// first packets are attributed without waiting for another read.
-    pub sockets: Option<SocketTable>,
-    /// How socket owners are found (events or polling); `None` for
-    /// replays, whose socket table is fixed.
-    pub owners: Option<OwnerMode>,
-}
-
-impl std::fmt::Debug for Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Backend")
+/// What the arguments ask of the backend.
+fn options(args: &Args) -> BackendOptions {
+    BackendOptions {
+        interface: args.interface.clone(),
+        buffer_size: args.bpf_buffer,
+        whole_dns: !args.no_dns,
+        events: !args.no_events,
+        containers: args.containers,
     }
 }
 
-/// Opens the backend the arguments ask for.
+/// Opens the backend the arguments ask for: a replay, or the OS's.
 pub fn open(args: &Args) -> Result<Backend, Failure> {
     if let Some(path) = &args.replay {
-        let capture = file_capture(path)?;
+        let capture = os::replay(path).map_err(failure)?;
         return replay::backend(capture, args.replay_sockets.as_deref(), args.containers);
     }
-    live(args)
-}
-
-#[cfg(target_os = "linux")]
-fn file_capture(path: &std::path::Path) -> Result<Box<dyn Capture>, Failure> {
-    // A packaged netop has file capabilities (CAP_DAC_READ_SEARCH among
-    // them); a replay needs none and must not read what its user cannot.
-    netop_linux::privileges::drop_all().map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
-    let capture = netop_linux::capture::PcapFileCapture::open(path)
-        .with_context(|| format!("cannot replay {}", path.display()))?;
-    Ok(Box::new(capture))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn file_capture(path: &std::path::Path) -> Result<Box<dyn Capture>, Failure> {
-    Err(Failure::Runtime(anyhow::anyhow!(
-        "cannot replay {}: not supported on this operating system yet",
-        path.display()
-    )))
-}
-
-#[cfg(target_os = "linux")]
-fn live(args: &Args) -> Result<Backend, Failure> {
-    use netop_linux::capture::{list_interfaces, CaptureOptions, PcapCapture};
-
-    if let Some(name) = &args.interface {
-        let available = list_interfaces();
-        if !available.iter().any(|a| a == name) {
-            return Err(Failure::UnknownInterface {
-                name: name.clone(),
-                available: available.into_iter().filter(|a| a != "any").collect(),
-            });
-        }
-    }
-    if !netop_linux::privileges::capture_privileges().can_capture() {
-        return Err(Failure::Privileges);
-    }
-    let mut resolver = netop_linux::resolver::LinuxResolver::with_events(!args.no_events)
-        .context("cannot read the socket table (netlink sock_diag)")?;
-    resolver.set_containers(args.containers);
-    let owners = owner_mode(&resolver);
-    // Read every process's sockets before capturing: the first, cold pass
-    // over /proc is the slow one, and packets queued behind it would be
-    // looked up late, when short-lived sockets may be gone.
-    let sockets = resolver
-        .sockets()
-        .map_err(|e| tracing::warn!(error = %e, "cannot read the socket table"))
-        .ok();
-    let options = CaptureOptions {
-        device: args.interface.clone(),
-        buffer_size: i32::try_from(args.bpf_buffer).unwrap_or(i32::MAX),
-        whole_dns: !args.no_dns,
-        ..CaptureOptions::default()
-    };
-    let capture = PcapCapture::open(&options).map_err(|e| match e {
-        CaptureError::PermissionDenied { .. } => Failure::Privileges,
-        CaptureError::NoSuchInterface { device } => Failure::UnknownInterface {
-            name: device,
-            available: list_interfaces(),
-        },
-        other => Failure::Runtime(other.into()),
-    })?;
-    Ok(Backend {
-        capture: Box::new(capture),
-        resolver: Box::new(resolver),
-        interfaces: Box::new(netop_linux::interfaces::LinuxInterfaces::new()),
-        sockets,
-        owners: Some(owners),
-    })
-}
-
-#[cfg(target_os = "linux")]
-fn owner_mode(resolver: &netop_linux::LinuxResolver) -> OwnerMode {
-    match resolver.event_mode() {
-        netop_linux::EventMode::Events => OwnerMode::Events,
-        netop_linux::EventMode::Polling { reason } => OwnerMode::Polling { reason },
-    }
+    os::open(&options(args)).map_err(failure)
 }
 
 /// `--diagnostics`: what netop finds on this host, one fact a line.
-#[cfg(target_os = "linux")]
 pub fn diagnostics(args: &Args) -> Vec<String> {
-    let privileges = netop_linux::privileges::capture_privileges();
     let mut lines = vec![format!("netop {}", env!("CARGO_PKG_VERSION"))];
-    let how = if privileges.root {
-        "root"
-    } else {
-        "file capabilities"
-    };
-    lines.push(if privileges.can_capture() {
-        format!("capture: permitted ({how})")
-    } else {
-        "capture: not permitted (needs root, or CAP_NET_RAW and CAP_NET_ADMIN)".to_string()
-    });
-    lines.push(if privileges.sees_other_users() {
-        format!("other users' processes: visible ({how})")
-    } else {
-        "other users' processes: not visible to polling (needs root, or CAP_SYS_PTRACE and \
-         CAP_DAC_READ_SEARCH); their sockets are found by the event source only"
-            .to_string()
-    });
-    lines.push(if privileges.enters_namespaces() {
-        format!("other network namespaces: entered ({how})")
-    } else {
-        "other network namespaces: not entered by polling (needs root, or CAP_SYS_ADMIN); \
-         their sockets are found by the event source only"
-            .to_string()
-    });
-    lines.push(format!(
-        "event source: {}",
-        if netop_linux::events::EventSource::built_with_ebpf() {
-            "built in"
-        } else {
-            "not built in (no clang at build time)"
-        }
-    ));
-    let owners = match netop_linux::resolver::LinuxResolver::with_events(!args.no_events) {
-        Ok(resolver) => match owner_mode(&resolver) {
-            OwnerMode::Events => {
-                "events (eBPF: every socket's owner as it sends or receives)".to_string()
-            }
-            OwnerMode::Polling { reason } => format!("polling ({reason})"),
-        },
-        Err(e) => format!("unavailable ({e})"),
-    };
-    lines.push(format!("socket owners: {owners}"));
+    lines.extend(os::diagnostics(&options(args)));
     lines
 }
 
-#[cfg(not(target_os = "linux"))]
-pub fn diagnostics(_args: &Args) -> Vec<String> {
-    vec![
-        format!("netop {}", env!("CARGO_PKG_VERSION")),
-        "live capture: not supported on this operating system yet".to_string(),
-    ]
-}
-
-#[cfg(not(target_os = "linux"))]
-fn live(_args: &Args) -> Result<Backend, Failure> {
-    Err(Failure::Runtime(anyhow::anyhow!(
-        "live capture is not supported on this operating system yet"
-    )))
+fn failure(e: OpenError) -> Failure {
+    match e {
+        OpenError::Privileges => Failure::Privileges,
+        OpenError::UnknownInterface { name, available } => {
+            Failure::UnknownInterface { name, available }
+        }
+        OpenError::Failed(message) => Failure::Runtime(anyhow::anyhow!(message)),
+    }
 }
 
 /// Hands free heap memory back to the kernel, after the monitor forgot
@@ -193,3 +65,28 @@ pub fn release_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn release_memory() {}
+
+/// An OS without a backend yet: every live run says so.
+#[cfg(not(target_os = "linux"))]
+mod unsupported {
+    use std::path::Path;
+
+    use netop_core::{Backend, BackendOptions, Capture, OpenError};
+
+    const WHY: &str = "live capture is not supported on this operating system yet";
+
+    pub fn open(_: &BackendOptions) -> Result<Backend, OpenError> {
+        Err(OpenError::Failed(WHY.to_string()))
+    }
+
+    pub fn replay(path: &Path) -> Result<Box<dyn Capture>, OpenError> {
+        Err(OpenError::Failed(format!(
+            "cannot replay {}: {WHY}",
+            path.display()
+        )))
+    }
+
+    pub fn diagnostics(_: &BackendOptions) -> Vec<String> {
+        vec![WHY.to_string()]
+    }
+}

@@ -17,7 +17,7 @@ use netop_core::{
 };
 
 use crate::failure::Failure;
-use crate::platform::Backend;
+use netop_core::Backend;
 
 /// Builds a backend around a file capture and an optional socket file;
 /// owners carry their container when `containers` is on.

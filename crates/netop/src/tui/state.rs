@@ -7,6 +7,7 @@
 //! and resizes all go through `update`, so every key of the guide's table is
 //! testable without a terminal.
 
+pub use netop_core::OwnerMode;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,16 +170,6 @@ pub struct Settings {
     pub interface: Option<String>,
     pub containers: bool,
     pub owners: Option<OwnerMode>,
-}
-
-/// How the backend finds socket owners, as the status bar names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OwnerMode {
-    /// The kernel tells each socket's owner as it sends or receives.
-    Events,
-    /// sock_diag and /proc only; `reason` says why (for stderr and
-    /// `--diagnostics`; the status bar only says "polling").
-    Polling { reason: String },
 }
 
 impl AppState {

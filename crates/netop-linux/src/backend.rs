@@ -1,0 +1,126 @@
+//! The Linux backend's factory: the parts of one run from the frontend's
+//! options, what `--diagnostics` says about this host, and replays.
+
+use std::path::Path;
+
+use netop_core::{
+    Backend, BackendOptions, Capture, CaptureError, OpenError, OwnerMode, SocketResolver,
+};
+
+use crate::capture::{list_interfaces, CaptureOptions, PcapCapture, PcapFileCapture};
+use crate::events::EventSource;
+use crate::interfaces::LinuxInterfaces;
+use crate::privileges::{capture_privileges, drop_all};
+use crate::resolver::LinuxResolver;
+
+/// Opens capture, socket resolver and interface listing for a live run.
+pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
+    if let Some(name) = &options.interface {
+        let available = list_interfaces();
+        if !available.iter().any(|a| a == name) {
+            return Err(OpenError::UnknownInterface {
+                name: name.clone(),
+                available: available.into_iter().filter(|a| a != "any").collect(),
+            });
+        }
+    }
+    if !capture_privileges().can_capture() {
+        return Err(OpenError::Privileges);
+    }
+    let mut resolver = LinuxResolver::with_events(options.events).map_err(|e| {
+        OpenError::Failed(format!(
+            "cannot read the socket table (netlink sock_diag): {e}"
+        ))
+    })?;
+    resolver.set_containers(options.containers);
+    let owners = resolver.event_mode();
+    // Read every process's sockets before capturing: the first, cold pass
+    // over /proc is the slow one, and packets queued behind it would be
+    // looked up late, when short-lived sockets may be gone.
+    let sockets = resolver
+        .sockets()
+        .map_err(|e| tracing::warn!(error = %e, "cannot read the socket table"))
+        .ok();
+    let capture_options = CaptureOptions {
+        device: options.interface.clone(),
+        buffer_size: i32::try_from(options.buffer_size).unwrap_or(i32::MAX),
+        whole_dns: options.whole_dns,
+        ..CaptureOptions::default()
+    };
+    let capture = PcapCapture::open(&capture_options).map_err(|e| match e {
+        CaptureError::PermissionDenied { .. } => OpenError::Privileges,
+        CaptureError::NoSuchInterface { device } => OpenError::UnknownInterface {
+            name: device,
+            available: list_interfaces(),
+        },
+        other => OpenError::Failed(other.to_string()),
+    })?;
+    Ok(Backend {
+        capture: Box::new(capture),
+        resolver: Box::new(resolver),
+        interfaces: Box::new(LinuxInterfaces::new()),
+        sockets,
+        owners: Some(owners),
+    })
+}
+
+/// A recorded capture (pcap or pcapng file).
+pub fn replay(path: &Path) -> Result<Box<dyn Capture>, OpenError> {
+    // A packaged netop has file capabilities (CAP_DAC_READ_SEARCH among
+    // them); a replay needs none and must not read what its user cannot.
+    drop_all().map_err(|e| OpenError::Failed(e.to_string()))?;
+    let capture = PcapFileCapture::open(path)
+        .map_err(|e| OpenError::Failed(format!("cannot replay {}: {e}", path.display())))?;
+    Ok(Box::new(capture))
+}
+
+/// What netop finds on this host, one fact a line: whether it may
+/// capture, see other users' processes and other namespaces, and how it
+/// would find socket owners.
+pub fn diagnostics(options: &BackendOptions) -> Vec<String> {
+    let privileges = capture_privileges();
+    let mut lines = Vec::new();
+    let how = if privileges.root {
+        "root"
+    } else {
+        "file capabilities"
+    };
+    lines.push(if privileges.can_capture() {
+        format!("capture: permitted ({how})")
+    } else {
+        "capture: not permitted (needs root, or CAP_NET_RAW and CAP_NET_ADMIN)".to_string()
+    });
+    lines.push(if privileges.sees_other_users() {
+        format!("other users' processes: visible ({how})")
+    } else {
+        "other users' processes: not visible to polling (needs root, or CAP_SYS_PTRACE and \
+         CAP_DAC_READ_SEARCH); their sockets are found by the event source only"
+            .to_string()
+    });
+    lines.push(if privileges.enters_namespaces() {
+        format!("other network namespaces: entered ({how})")
+    } else {
+        "other network namespaces: not entered by polling (needs root, or CAP_SYS_ADMIN); \
+         their sockets are found by the event source only"
+            .to_string()
+    });
+    lines.push(format!(
+        "event source: {}",
+        if EventSource::built_with_ebpf() {
+            "built in"
+        } else {
+            "not built in (no clang at build time)"
+        }
+    ));
+    let owners = match LinuxResolver::with_events(options.events) {
+        Ok(resolver) => match resolver.event_mode() {
+            OwnerMode::Events => {
+                "events (eBPF: every socket's owner as it sends or receives)".to_string()
+            }
+            OwnerMode::Polling { reason } => format!("polling ({reason})"),
+        },
+        Err(e) => format!("unavailable ({e})"),
+    };
+    lines.push(format!("socket owners: {owners}"));
+    lines
+}
