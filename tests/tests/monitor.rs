@@ -381,15 +381,16 @@ fn rss_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
 /// here, through the hidden `--forget-exited-after`; 60 s by default).
 /// Two waves of 2,500 processes: after each has aged out, no row of them
 /// with bytes is left, and the second wave leaves the monitor's heap
-/// within 2 MB of where the first left it (figures in PERFORMANCE.md).
+/// within 6 MB of where the first left it (figures in PERFORMANCE.md).
 #[test]
 fn the_monitor_forgets_thousands_of_exited_processes() -> anyhow::Result<()> {
     let Some(_session) = begin()? else {
         return Ok(());
     };
     const WAVE: u32 = 2_500;
-    /// Allocator noise between two equal waves.
-    const SLACK_KIB: u64 = 2 * 1024;
+    /// Allocator noise between two equal waves. Keeping what the old
+    /// engine kept (about 8 KB a process) would add 20 MB a wave.
+    const SLACK_KIB: u64 = 6 * 1024;
     let host = Netns::create("age", 43)?;
     let to = format!("{}:{SERVER_PORT}", host.ns_addr);
     let mut sink = Proc::spawn("sink", {
