@@ -146,6 +146,11 @@ pub trait SocketResolver {
     /// flows the last table did not know, so short-lived connections are
     /// caught while their socket still exists.
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError>;
+    /// Owner records the source of owners had to drop (an event ring
+    /// that overflowed); 0 for resolvers that never drop any.
+    fn lost_events(&self) -> u64 {
+        0
+    }
 }
 
 /// Unwraps IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) so dual-stack

@@ -38,7 +38,9 @@ pub mod resolver;
 pub mod sockdiag;
 
 #[cfg(target_os = "linux")]
-pub use capture::{list_interfaces, CaptureOptions, PcapCapture, PcapFileCapture};
+pub use capture::{
+    list_interfaces, CaptureOptions, PcapCapture, PcapFileCapture, ReopeningCapture,
+};
 #[cfg(target_os = "linux")]
 pub use interfaces::{interface_counters, IfCounters, LinuxInterfaces};
 #[cfg(target_os = "linux")]
@@ -54,6 +56,7 @@ mod tests {
         fn send<T: Send>() {}
         send::<crate::PcapCapture>();
         send::<crate::PcapFileCapture>();
+        send::<crate::ReopeningCapture>();
         send::<crate::LinuxResolver>();
         send::<crate::LinuxInterfaces>();
     }

@@ -127,11 +127,6 @@ impl LinuxResolver {
         &self.cache
     }
 
-    /// Event records the kernel dropped (ring buffer full); 0 when polling.
-    pub fn lost_events(&self) -> u64 {
-        self.events.as_ref().map_or(0, EventSource::lost)
-    }
-
     fn drain(&mut self) {
         if let Some(source) = self.events.as_mut() {
             source.drain(&mut self.cache);
@@ -210,6 +205,11 @@ impl LinuxResolver {
 }
 
 impl SocketResolver for LinuxResolver {
+    /// Event records the kernel dropped (ring buffer full); 0 when polling.
+    fn lost_events(&self) -> u64 {
+        self.events.as_ref().map_or(0, EventSource::lost)
+    }
+
     fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
         self.drain();
         let mut entries = Vec::new();

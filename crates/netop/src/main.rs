@@ -14,6 +14,7 @@ use netop_core::{Engine, EngineConfig};
 mod args;
 mod collect;
 mod failure;
+mod losses;
 mod monitor;
 mod output;
 mod platform;
@@ -107,12 +108,9 @@ fn run(args: &Args) -> Result<(), Failure> {
             elapsed.as_secs_f64()
         );
     }
-    let drops = report.capture.dropped + report.capture.if_dropped;
-    if drops > 0 {
-        let _ = writeln!(
-            stderr,
-            "netop: the kernel dropped {drops} packets; totals are short (raise --bpf-buffer)"
-        );
+    let health = collect::Health::of(backend.capture.as_ref(), backend.resolver.as_ref());
+    for line in losses::snapshot_notes(&health, report.capture, engine.stats()) {
+        let _ = writeln!(stderr, "{line}");
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -55,7 +55,7 @@ fn file_capture(path: &std::path::Path) -> Result<Box<dyn Capture>, Failure> {
 
 #[cfg(target_os = "linux")]
 fn live(args: &Args) -> Result<Backend, Failure> {
-    use netop_linux::capture::{list_interfaces, CaptureOptions, PcapCapture};
+    use netop_linux::capture::{list_interfaces, CaptureOptions, ReopeningCapture};
 
     if let Some(name) = &args.interface {
         let available = list_interfaces();
@@ -86,7 +86,7 @@ fn live(args: &Args) -> Result<Backend, Failure> {
         whole_dns: !args.no_dns,
         ..CaptureOptions::default()
     };
-    let capture = PcapCapture::open(&options).map_err(|e| match e {
+    let capture = ReopeningCapture::open(&options).map_err(|e| match e {
         CaptureError::PermissionDenied { .. } => Failure::Privileges,
         CaptureError::NoSuchInterface { device } => Failure::UnknownInterface {
             name: device,
