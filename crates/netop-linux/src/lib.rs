@@ -19,6 +19,8 @@
 #[cfg(target_os = "linux")]
 pub mod capture;
 #[cfg(target_os = "linux")]
+pub mod confine;
+#[cfg(target_os = "linux")]
 pub mod conntrack;
 #[cfg(target_os = "linux")]
 pub mod dns_config;

@@ -85,6 +85,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         return monitor::run(args, stop);
     };
     let mut backend = platform::open(args)?;
+    let held = platform::confine(platform::Role::Capture);
+    tracing::debug!(%held, "confined");
     if let Some(OwnerMode::Polling { reason }) = &backend.owners {
         let _ = writeln!(
             io::stderr(),

@@ -75,6 +75,8 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
         containers: args.containers,
         owners,
     };
+    let held = platform::confine(platform::Role::Screen);
+    tracing::debug!(%held, "screen thread confined");
     let screen_result = screen_loop(settings, &reports, &stop);
     stop.store(true, Ordering::Relaxed);
     // The terminal is already restored here: errors print on a sane screen.
@@ -111,6 +113,8 @@ fn capture_thread(
             return Ok(());
         }
     };
+    let held = platform::confine(platform::Role::Capture);
+    tracing::debug!(%held, "capture thread confined");
     let _ = opened.send(Ok(backend.owners.clone()));
     let mut engine = Engine::new(crate::engine_config(args, false));
     // Rates are averaged over the refresh interval (whole seconds).

@@ -111,6 +111,34 @@ fn owner_mode(resolver: &netop_linux::LinuxResolver) -> OwnerMode {
     }
 }
 
+/// Which thread is being confined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Captures and finds owners: reads other processes' `/proc/PID/fd`,
+    /// which Landlock would forbid, so capabilities only.
+    Capture,
+    /// The monitor's screen: also Landlocked (it writes no files yet).
+    Screen,
+}
+
+/// Confines the calling thread once the backend is open: `no_new_privs`,
+/// only the capabilities netop still needs, and for the screen thread
+/// Landlock on the file system. Every long-lived thread calls it.
+/// Returns what it holds, for logs and `--diagnostics`.
+#[cfg(target_os = "linux")]
+pub fn confine(role: Role) -> String {
+    let landlock: Option<&[std::path::PathBuf]> = match role {
+        Role::Capture => None,
+        Role::Screen => Some(&[]),
+    };
+    netop_linux::confine::after_startup(landlock).describe()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn confine(_role: Role) -> String {
+    "not confined on this operating system".to_string()
+}
+
 /// `--diagnostics`: what netop finds on this host, one fact a line.
 #[cfg(target_os = "linux")]
 pub fn diagnostics(args: &Args) -> Vec<String> {
@@ -142,6 +170,18 @@ pub fn diagnostics(args: &Args) -> Vec<String> {
         Err(e) => format!("unavailable ({e})"),
     };
     lines.push(format!("socket owners: {owners}"));
+    // What a run holds once started: confine scratch threads and ask them.
+    for (role, name) in [(Role::Capture, "capture"), (Role::Screen, "screen")] {
+        let after = std::thread::spawn(move || confine(role))
+            .join()
+            .unwrap_or_else(|_| "unknown (the probe thread panicked)".to_string());
+        lines.push(format!("after start-up, {name} thread: {after}"));
+    }
+    let kept: Vec<String> = netop_linux::confine::KEPT
+        .iter()
+        .map(|(cap, why)| format!("{} ({why})", cap.to_string().to_lowercase()))
+        .collect();
+    lines.push(format!("kept when held: {}", kept.join("; ")));
     lines
 }
 
