@@ -10,12 +10,18 @@
 //! - `cargo xtask deps`: only install the system packages.
 //! - `cargo xtask bench`: the benchmarks behind docs/PERFORMANCE.md.
 //! - `cargo xtask bench-live [ARGS]`: the live-capture benchmark (root).
+//! - `cargo xtask fuzz [--seconds N]`: every fuzz target of `fuzz/` for N
+//!   seconds (`test` runs it with 10).
+//! - `cargo xtask soak [--minutes N]`: the monitor under churn for N
+//!   minutes, RSS/fds/CPU every 10 s (root; not part of `test`).
 
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod fuzz;
+mod soak;
 
 /// Debian packages the build and the tests need.
 const PACKAGES: &[&str] = &[
@@ -46,8 +52,10 @@ fn main() -> Result<()> {
         "snapshot" => snapshot(&rest),
         "bench" => bench::run(&rest),
         "bench-live" => bench::live(&rest),
+        "fuzz" => fuzz::cli(&rest),
+        "soak" => soak::run(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <deps|test|snapshot [NETOP ARGS]|bench [--quick]|bench-live [--seconds S]>");
+            println!("usage: cargo xtask <deps|test|snapshot [NETOP ARGS]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N]>");
             Ok(())
         }
         other => bail!("unknown task {other:?}; try `cargo xtask help`"),
@@ -128,7 +136,11 @@ fn test() -> Result<()> {
     ]))?;
     // The end-to-end tests run the built binary, so build it first.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
-    test_with_summary(cargo().args(["test", "--workspace", "--no-fail-fast"]))
+    let tests = test_with_summary(cargo().args(["test", "--workspace", "--no-fail-fast"]));
+    // Fuzzing runs even when a test failed, so one run reports both.
+    let fuzzing = fuzz::run(fuzz::TEST_SECONDS);
+    tests?;
+    fuzzing
 }
 
 /// Runs `cargo test`, passing its output through, and ends with one line
