@@ -96,6 +96,30 @@ impl Netns {
     }
 
     fn setup(&self) -> anyhow::Result<()> {
+        ip(&["netns", "add", &self.name])?;
+        // New interfaces in the namespace inherit `default`: no IPv6 on them.
+        // Best effort: a kernel without IPv6 has no such file.
+        let _ = run(self.command("sh").args([
+            "-c",
+            "for f in all default; do echo 1 > /proc/sys/net/ipv6/conf/$f/disable_ipv6; done 2>/dev/null; true",
+        ]));
+        self.link()
+    }
+
+    /// Deletes the veth pair (both ends), as a container's teardown does;
+    /// processes in the namespace keep running.
+    pub fn unlink(&self) -> anyhow::Result<()> {
+        ip(&["link", "del", &self.host_if])
+    }
+
+    /// Makes the veth pair again after [`Netns::unlink`], with the same
+    /// names, addresses and neighbours.
+    pub fn relink(&self) -> anyhow::Result<()> {
+        self.link()
+            .with_context(|| format!("re-creating the link of {}", self.name))
+    }
+
+    fn link(&self) -> anyhow::Result<()> {
         let (name, host_if, ns_if) = (
             self.name.as_str(),
             self.host_if.as_str(),
@@ -103,13 +127,6 @@ impl Netns {
         );
         let host_cidr = format!("{}/24", self.host_addr);
         let ns_cidr = format!("{}/24", self.ns_addr);
-        ip(&["netns", "add", name])?;
-        // New interfaces in the namespace inherit `default`: no IPv6 on them.
-        // Best effort: a kernel without IPv6 has no such file.
-        let _ = run(self.command("sh").args([
-            "-c",
-            "for f in all default; do echo 1 > /proc/sys/net/ipv6/conf/$f/disable_ipv6; done 2>/dev/null; true",
-        ]));
         ip(&[
             "link",
             "add",

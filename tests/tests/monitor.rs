@@ -489,3 +489,56 @@ fn the_monitor_forgets_thousands_of_exited_processes() -> anyhow::Result<()> {
     tmux.assert_restored()?;
     Ok(())
 }
+
+/// Issue 15: the monitor keeps its screen while its interface is deleted,
+/// says so in the status bar, and shows traffic again once it is back.
+#[test]
+fn issue_15_monitor_keeps_its_screen_while_the_interface_is_gone() -> anyhow::Result<()> {
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    let host = Netns::create("mflap", 48)?;
+    let to = format!("{}:{SERVER_PORT}", host.ns_addr);
+    let mut echo = Proc::spawn("echo", {
+        let mut c = host.command(TRAFFICGEN);
+        c.args(["udp-echo-server", "--listen", &to, "--seconds", "40"])
+            .args(["--count", "1000"]);
+        c
+    })?;
+    echo.expect_line("ready", Duration::from_secs(10))?;
+    let netop = netop_bin()?;
+    let tmux = Tmux::start(
+        "mflap",
+        &format!("{} --interface {}", netop.display(), host.host_if),
+        (140, 30),
+    )?;
+    tmux.wait_for("the Process view", |s| {
+        s.contains("PID") && s.contains("RX Rate")
+    })?;
+    let gone = format!("{}: gone, retrying", host.host_if);
+    host.unlink()?;
+    tmux.wait_for("the gap in the status bar", |s| s.contains(&gone))?;
+    host.relink()?;
+    tmux.wait_for("the gap to end", |s| !s.contains(&gone))?;
+
+    let mut client = Proc::spawn("client", {
+        let mut c = Command::new(TRAFFICGEN);
+        c.args(["udp-client", "--to", &to, "--bind-port", "48101"])
+            .args(["--count", "800", "--size", "1000", "--interval-ms", "10"]);
+        c
+    })?;
+    client.expect_line("ready", Duration::from_secs(10))?;
+    client.send_line("go")?;
+    let pid = client.pid().to_string();
+    tmux.wait_for("the new client's traffic after the gap", |s| {
+        s.lines().any(|l| {
+            l.trim_start().starts_with(&pid)
+                && l.contains("trafficgen")
+                && largest_k_rate(l).is_some_and(|k| k > 10.0)
+        })
+    })?;
+    tmux.keys(&["q"])?;
+    tmux.wait_for("netop to exit", |s| s.contains("EXIT=0"))?;
+    tmux.assert_restored()?;
+    Ok(())
+}

@@ -73,3 +73,56 @@ fn set_mode(path: &std::path::Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
+
+/// Issue 15: once capturing, a root netop holds only the capabilities
+/// docs/ARCHITECTURE.md names (CAP_DAC_READ_SEARCH, CAP_NET_ADMIN,
+/// CAP_NET_RAW, CAP_SYS_PTRACE, CAP_SYS_ADMIN), in its effective,
+/// permitted and bounding sets, with `no_new_privs`.
+#[test]
+fn issue_15_a_running_netop_holds_the_documented_reduced_set() {
+    let Some(_session) = begin().expect("privileged session") else {
+        return;
+    };
+    const DOCUMENTED: u64 = (1 << 2) | (1 << 12) | (1 << 13) | (1 << 19) | (1 << 21);
+    let mut child = Command::new(netop_bin().expect("netop binary"))
+        .args(["--duration", "4", "--interface", "lo", "--format", "json"])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start netop");
+    let pid = child.id();
+    let field = |status: &str, name: &str| -> Option<String> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+    };
+    let started = std::time::Instant::now();
+    let mut last = String::new();
+    let mut seen = None;
+    while started.elapsed() < std::time::Duration::from_secs(3) {
+        last = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let eff = field(&last, "CapEff:").and_then(|v| u64::from_str_radix(&v, 16).ok());
+        if eff == Some(DOCUMENTED) {
+            seen = Some(last.clone());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.wait();
+    let status = seen.unwrap_or_else(|| panic!("CapEff never became {DOCUMENTED:x}:\n{last}"));
+    for name in ["CapPrm:", "CapBnd:"] {
+        let value = field(&status, name).and_then(|v| u64::from_str_radix(&v, 16).ok());
+        assert_eq!(value, Some(DOCUMENTED), "{name}\n{status}");
+    }
+    assert_eq!(
+        field(&status, "CapInh:").as_deref(),
+        Some("0000000000000000")
+    );
+    assert_eq!(
+        field(&status, "NoNewPrivs:").as_deref(),
+        Some("1"),
+        "{status}"
+    );
+}

@@ -13,6 +13,10 @@
 //! - `cargo xtask dist [--generate] [--profile P] [--source]`: man page and
 //!   completions into `packaging/`, then the .deb and .rpm (see `dist.rs`).
 //! - `cargo xtask check`: the committed generated files are current.
+//! - `cargo xtask fuzz [--seconds N]`: every fuzz target of `fuzz/` for N
+//!   seconds (`test` runs it with 10).
+//! - `cargo xtask soak [--minutes N]`: the monitor under churn for N
+//!   minutes, RSS/fds/CPU every 10 s (root; not part of `test`).
 
 use std::process::Command;
 
@@ -20,7 +24,9 @@ use anyhow::{bail, Context, Result};
 
 mod bench;
 mod dist;
+mod fuzz;
 mod man;
+mod soak;
 
 /// Debian packages the build and the tests need.
 const PACKAGES: &[&str] = &[
@@ -64,8 +70,10 @@ fn main() -> Result<()> {
         "bench-live" => bench::live(&rest),
         "dist" => dist::dist(&rest),
         "check" => dist::check(),
+        "fuzz" => fuzz::cli(&rest),
+        "soak" => soak::run(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]>");
+            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N]>");
             Ok(())
         }
         other => bail!("unknown task {other:?}; try `cargo xtask help`"),
@@ -147,7 +155,11 @@ fn test() -> Result<()> {
     ]))?;
     // The end-to-end tests run the built binary, so build it first.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
-    test_with_summary(cargo().args(["test", "--workspace", "--no-fail-fast"]))
+    let tests = test_with_summary(cargo().args(["test", "--workspace", "--no-fail-fast"]));
+    // Fuzzing runs even when a test failed, so one run reports both.
+    let fuzzing = fuzz::run(fuzz::TEST_SECONDS);
+    tests?;
+    fuzzing
 }
 
 /// Runs `cargo test`, passing its output through, and ends with one line

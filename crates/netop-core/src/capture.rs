@@ -92,6 +92,34 @@ pub struct CaptureStats {
     pub if_dropped: u64,
 }
 
+/// A stretch of time a live capture could not read its interface (it
+/// disappeared, went down, or libpcap failed) and was reopening it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    /// The device that was gone.
+    pub device: String,
+    /// When it went, counted from the moment the capture first opened.
+    pub after: Duration,
+    /// How long it was gone (so far, for an ongoing gap).
+    pub length: Duration,
+}
+
+/// Whether a capture is reading, and the gaps it healed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaptureHealth {
+    /// The gap going on now: the device is gone and being reopened.
+    pub gone: Option<Gap>,
+    /// Gaps that ended with the device back.
+    pub healed: Vec<Gap>,
+}
+
+impl CaptureHealth {
+    /// Every gap, healed first, then the ongoing one.
+    pub fn gaps(&self) -> impl Iterator<Item = &Gap> {
+        self.healed.iter().chain(self.gone.iter())
+    }
+}
+
 /// Errors a capture backend reports. Variants name the input that failed so
 /// the frontend can print a one-line fix.
 #[derive(Debug, thiserror::Error)]
@@ -137,4 +165,10 @@ pub trait Capture {
 
     /// Kernel counters so far; zeros for sources that have none.
     fn stats(&mut self) -> Result<CaptureStats, CaptureError>;
+
+    /// Gaps in the capture; none for sources that cannot lose their
+    /// device (files, fakes).
+    fn health(&self) -> CaptureHealth {
+        CaptureHealth::default()
+    }
 }

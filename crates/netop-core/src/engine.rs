@@ -173,6 +173,9 @@ pub struct Engine {
     host_interfaces: Vec<InterfaceInfo>,
     /// The interface of the previous packet: (ifindex, slot).
     last_interface: Option<(u32, usize)>,
+    /// A packet came on an interface the last list did not have (one
+    /// created during the run): its addresses are worth reading now.
+    unlisted_interface: bool,
     stats: EngineStats,
     capture: CaptureStats,
     /// Timestamp of the newest frame.
@@ -267,6 +270,7 @@ impl Engine {
             interfaces: Slots::default(),
             host_interfaces: Vec::new(),
             last_interface: None,
+            unlisted_interface: false,
             stats: EngineStats::default(),
             capture: CaptureStats::default(),
             latest: Duration::ZERO,
@@ -286,6 +290,7 @@ impl Engine {
             }
         }
         self.host_interfaces = interfaces.to_vec();
+        self.unlisted_interface = false;
         if let Some(dns) = &mut self.dns {
             dns.set_interfaces(interfaces);
         }
@@ -381,12 +386,25 @@ impl Engine {
                 return slot;
             }
         }
-        let slot = self.interfaces.slot_or_insert(ifindex, || InterfaceState {
-            index: ifindex,
-            ..InterfaceState::default()
+        let mut inserted = false;
+        let slot = self.interfaces.slot_or_insert(ifindex, || {
+            inserted = true;
+            InterfaceState {
+                index: ifindex,
+                ..InterfaceState::default()
+            }
         });
+        self.unlisted_interface |= inserted && ifindex != 0;
         self.last_interface = Some((ifindex, slot));
         slot
+    }
+
+    /// True once after a packet arrived on an interface the last
+    /// [`Engine::set_interfaces`] did not list: the caller should list
+    /// them again now rather than at the next refresh, so the new
+    /// interface's addresses decide the direction of its next packets.
+    pub fn take_unlisted_interface(&mut self) -> bool {
+        std::mem::take(&mut self.unlisted_interface)
     }
 
     fn count_interface(&mut self, ifindex: u32, dir: Direction, bytes: u64, sec: u64) {

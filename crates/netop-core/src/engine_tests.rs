@@ -297,6 +297,23 @@ fn per_interface_totals_follow_the_frame_ifindex() {
 }
 
 #[test]
+fn a_packet_on_an_unlisted_interface_asks_for_the_list_once() {
+    let mut r = StaticResolver::new(vec![]);
+    let mut e = engine();
+    assert!(
+        !e.take_unlisted_interface(),
+        "set_interfaces listed them all"
+    );
+    let spec = PacketSpec::udp("192.0.2.10:1", "198.51.100.1:2", 0);
+    e.ingest(&spec.sll2(at(0), 2, true, 128).as_frame(), &mut r);
+    assert!(!e.take_unlisted_interface(), "eth0 is listed");
+    e.ingest(&spec.sll2(at(1), 7, true, 128).as_frame(), &mut r);
+    assert!(e.take_unlisted_interface(), "if7 appeared after the list");
+    e.ingest(&spec.sll2(at(2), 7, true, 128).as_frame(), &mut r);
+    assert!(!e.take_unlisted_interface(), "asked once per interface");
+}
+
+#[test]
 fn idle_and_closed_flows_expire_but_totals_stay() {
     let mut r = StaticResolver::new(vec![socket(
         Protocol::Tcp,

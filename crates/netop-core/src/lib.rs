@@ -26,7 +26,9 @@ pub mod testing;
 pub mod unknown;
 
 pub use backend::{Backend, BackendOptions, OpenError, OwnerMode};
-pub use capture::{Batch, Capture, CaptureError, CaptureStats, Frame, LinkType, Poll};
+pub use capture::{
+    Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Frame, Gap, LinkType, Poll,
+};
 pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
 pub use flow::{FlowKey, Protocol};
 pub use interfaces::{HostInterfaces, InterfaceInfo};

@@ -168,6 +168,11 @@ pub trait SocketResolver {
         let _ = processes;
         Vec::new()
     }
+    /// Owner records the source of owners had to drop (an event ring
+    /// that overflowed); 0 for resolvers that never drop any.
+    fn lost_events(&self) -> u64 {
+        0
+    }
 }
 
 /// Unwraps IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) so dual-stack

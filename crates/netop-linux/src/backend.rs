@@ -7,7 +7,7 @@ use netop_core::{
     Backend, BackendOptions, Capture, CaptureError, OpenError, OwnerMode, SocketResolver,
 };
 
-use crate::capture::{list_interfaces, CaptureOptions, PcapCapture, PcapFileCapture};
+use crate::capture::{list_interfaces, CaptureOptions, PcapFileCapture, ReopeningCapture};
 use crate::events::EventSource;
 use crate::interfaces::LinuxInterfaces;
 use crate::privileges::{capture_privileges, drop_all};
@@ -47,7 +47,7 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
         whole_dns: options.whole_dns,
         ..CaptureOptions::default()
     };
-    let capture = PcapCapture::open(&capture_options).map_err(|e| match e {
+    let capture = ReopeningCapture::open(&capture_options).map_err(|e| match e {
         CaptureError::PermissionDenied { .. } => OpenError::Privileges,
         CaptureError::NoSuchInterface { device } => OpenError::UnknownInterface {
             name: device,
@@ -122,5 +122,17 @@ pub fn diagnostics(options: &BackendOptions) -> Vec<String> {
         Err(e) => format!("unavailable ({e})"),
     };
     lines.push(format!("socket owners: {owners}"));
+    let kept: Vec<String> = crate::confine::KEPT
+        .iter()
+        .map(|(cap, why)| format!("{} ({why})", cap.to_string().to_lowercase()))
+        .collect();
+    lines.push(format!("kept when held: {}", kept.join("; ")));
     lines
+}
+
+/// Confines the calling thread after start-up (see `confine.rs`): the
+/// capabilities netop still needs, `no_new_privs`, and Landlock when
+/// `landlock` lists the paths it may write. Returns what it holds.
+pub fn confine(landlock: Option<&[std::path::PathBuf]>) -> String {
+    crate::confine::after_startup(landlock).describe()
 }

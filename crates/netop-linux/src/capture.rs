@@ -12,9 +12,12 @@ use netop_core::{Batch, Capture, CaptureError, CaptureStats, Frame, LinkType, Po
 use pcap::{Active, Linktype, Offline, PacketHeader};
 
 mod dns_snap;
+mod reopen;
+
+pub use reopen::ReopeningCapture;
 
 /// The pseudo-device that captures on every interface.
-const ANY_DEVICE: &str = "any";
+pub(crate) const ANY_DEVICE: &str = "any";
 /// DLT_LINUX_SLL2: cooked capture v2, whose header carries the ifindex.
 const DLT_LINUX_SLL2: i32 = 276;
 

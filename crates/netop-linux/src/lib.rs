@@ -21,6 +21,8 @@ pub mod backend;
 #[cfg(target_os = "linux")]
 pub mod capture;
 #[cfg(target_os = "linux")]
+pub mod confine;
+#[cfg(target_os = "linux")]
 pub mod conntrack;
 #[cfg(target_os = "linux")]
 pub mod dns_config;
@@ -40,7 +42,9 @@ pub mod resolver;
 pub mod sockdiag;
 
 #[cfg(target_os = "linux")]
-pub use capture::{list_interfaces, CaptureOptions, PcapCapture, PcapFileCapture};
+pub use capture::{
+    list_interfaces, CaptureOptions, PcapCapture, PcapFileCapture, ReopeningCapture,
+};
 #[cfg(target_os = "linux")]
 pub use interfaces::{interface_counters, IfCounters, LinuxInterfaces};
 #[cfg(target_os = "linux")]
@@ -50,7 +54,7 @@ pub use resolver::LinuxResolver;
 
 /// The backend's factory (see `netop_core::backend`).
 #[cfg(target_os = "linux")]
-pub use backend::{diagnostics, open, replay};
+pub use backend::{confine, diagnostics, open, replay};
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
@@ -60,6 +64,7 @@ mod tests {
         fn send<T: Send>() {}
         send::<crate::PcapCapture>();
         send::<crate::PcapFileCapture>();
+        send::<crate::ReopeningCapture>();
         send::<crate::LinuxResolver>();
         send::<crate::LinuxInterfaces>();
     }

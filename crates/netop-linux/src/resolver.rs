@@ -113,11 +113,6 @@ impl LinuxResolver {
         self.owners.set_containers(on);
     }
 
-    /// Event records the kernel dropped (ring buffer full); 0 when polling.
-    pub fn lost_events(&self) -> u64 {
-        self.events.as_ref().map_or(0, EventSource::lost)
-    }
-
     /// Moves the waiting events into the cache, noting sockets that
     /// changed hands.
     fn drain(&mut self) {
@@ -209,6 +204,11 @@ impl LinuxResolver {
 }
 
 impl SocketResolver for LinuxResolver {
+    /// Event records the kernel dropped (ring buffer full); 0 when polling.
+    fn lost_events(&self) -> u64 {
+        self.events.as_ref().map_or(0, EventSource::lost)
+    }
+
     fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
         self.drain();
         let mut entries = Vec::new();

@@ -315,6 +315,23 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Decodes every socket of a dump reply datagram, skipping what does not
+/// parse: the entry point of the `sockdiag_reply` fuzz target (`fuzz/`),
+/// which must find no input that panics.
+#[doc(hidden)]
+pub fn decode_reply(buf: &[u8], proto: Protocol) -> Vec<SocketEntry> {
+    let mut out = Vec::new();
+    for msg in wire::messages(buf) {
+        let Ok(msg) = msg else { break };
+        let _ = wire::decode_error(msg.payload);
+        let _ = wire::decode_done(msg.payload);
+        if let Ok(entry) = wire::decode_socket(msg.payload, proto) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

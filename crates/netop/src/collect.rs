@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use netop_core::{Batch, Engine};
+use netop_core::{Batch, Capture, CaptureHealth, Engine, SocketResolver};
 
 use netop_core::Backend;
 
@@ -46,11 +46,29 @@ pub enum Ending {
     Interrupted { elapsed: Duration },
 }
 
+/// What the backend lost so far, beside the engine's own counters: gaps
+/// in the capture and owner events the kernel dropped.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    pub capture: CaptureHealth,
+    pub lost_events: u64,
+}
+
+impl Health {
+    /// Asks the backend's parts.
+    pub fn of(capture: &dyn Capture, resolver: &dyn SocketResolver) -> Self {
+        Health {
+            capture: capture.health(),
+            lost_events: resolver.lost_events(),
+        }
+    }
+}
+
 /// Periodic work during a collection: the monitor's refresh.
 pub struct Tick<'a> {
     pub every: Duration,
     /// Called after each refresh.
-    pub run: &'a mut dyn FnMut(&mut Engine),
+    pub run: &'a mut dyn FnMut(&mut Engine, &Health),
 }
 
 impl std::fmt::Debug for Tick<'_> {
@@ -112,7 +130,7 @@ pub fn run(
         }
     }
     if let Some(tick) = tick.as_mut() {
-        (tick.run)(engine);
+        (tick.run)(engine, &Health::of(capture.as_ref(), resolver.as_ref()));
     }
     let start = Instant::now();
     let deadline = duration.map(|d| start + d);
@@ -130,6 +148,12 @@ pub fn run(
         let batch = capture
             .dispatch(&mut |frame| engine.ingest(frame, resolver.as_mut()))
             .context("capture failed")?;
+        if engine.take_unlisted_interface() {
+            match interfaces.interfaces() {
+                Ok(list) => engine.set_interfaces(&list),
+                Err(e) => tracing::warn!(error = %e, "cannot list interfaces"),
+            }
+        }
         match batch {
             Batch::Frames(n) => {
                 since_check += n;
@@ -193,7 +217,7 @@ pub fn run(
                     Ok(stats) => engine.set_capture_stats(stats),
                     Err(e) => tracing::debug!(error = %e, "cannot read capture statistics"),
                 }
-                (tick.run)(engine);
+                (tick.run)(engine, &Health::of(capture.as_ref(), resolver.as_ref()));
             }
         }
     };

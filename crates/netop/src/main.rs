@@ -13,6 +13,7 @@ use netop_core::{Engine, EngineConfig};
 
 mod collect;
 mod failure;
+mod losses;
 mod monitor;
 mod output;
 mod platform;
@@ -98,6 +99,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         return monitor::run(args, stop);
     };
     let mut backend = platform::open(args)?;
+    let held = platform::confine(platform::Role::Capture);
+    tracing::debug!(%held, "confined");
     if let Some(OwnerMode::Polling { reason }) = &backend.owners {
         let _ = writeln!(
             io::stderr(),
@@ -121,12 +124,9 @@ fn run(args: &Args) -> Result<(), Failure> {
             elapsed.as_secs_f64()
         );
     }
-    let drops = report.capture.dropped + report.capture.if_dropped;
-    if drops > 0 {
-        let _ = writeln!(
-            stderr,
-            "netop: the kernel dropped {drops} packets; totals are short (raise --bpf-buffer)"
-        );
+    let health = collect::Health::of(backend.capture.as_ref(), backend.resolver.as_ref());
+    for line in losses::snapshot_notes(&health, report.capture, engine.stats()) {
+        let _ = writeln!(stderr, "{line}");
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -75,6 +75,8 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
         containers: args.containers,
         owners,
     };
+    let held = platform::confine(platform::Role::Screen);
+    tracing::debug!(%held, "screen thread confined");
     let screen_result = screen_loop(settings, &reports, &stop);
     stop.store(true, Ordering::Relaxed);
     // The terminal is already restored here: errors print on a sane screen.
@@ -111,12 +113,16 @@ fn capture_thread(
             return Ok(());
         }
     };
+    let held = platform::confine(platform::Role::Capture);
+    tracing::debug!(%held, "capture thread confined");
     let _ = opened.send(Ok(backend.owners.clone()));
     let mut engine = Engine::new(crate::engine_config(args, false));
     // Rates are averaged over the refresh interval (whole seconds).
     let window = interval.as_secs_f64().ceil().max(1.0) as u32;
-    let mut send = |engine: &mut Engine| {
-        let report = engine.live_report(last_complete_second(), window);
+    let mut send = |engine: &mut Engine, health: &collect::Health| {
+        let mut report = engine.live_report(last_complete_second(), window);
+        report.capture_gone = health.capture.gone.clone();
+        report.lost_events = health.lost_events;
         // Full: the screen has not taken the previous one yet; it gets
         // the next. Disconnected: the screen is gone and stop is set.
         let _ = reports.try_send(Arc::new(report));

@@ -38,7 +38,36 @@ pub fn open(args: &Args) -> Result<Backend, Failure> {
 pub fn diagnostics(args: &Args) -> Vec<String> {
     let mut lines = vec![format!("netop {}", env!("CARGO_PKG_VERSION"))];
     lines.extend(os::diagnostics(&options(args)));
+    // What a run holds once started: confine scratch threads and ask them.
+    for (role, name) in [(Role::Capture, "capture"), (Role::Screen, "screen")] {
+        let after = std::thread::spawn(move || confine(role))
+            .join()
+            .unwrap_or_else(|_| "unknown (the probe thread panicked)".to_string());
+        lines.push(format!("after start-up, {name} thread: {after}"));
+    }
     lines
+}
+
+/// Which thread is being confined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Captures and finds owners: reads other processes' `/proc/PID/fd`,
+    /// which Landlock would forbid, so capabilities only.
+    Capture,
+    /// The monitor's screen: also Landlocked (it writes no files yet).
+    Screen,
+}
+
+/// Confines the calling thread once the backend is open: `no_new_privs`,
+/// only the capabilities netop still needs, and for the screen thread
+/// Landlock on the file system. Every long-lived thread calls it.
+/// Returns what it holds, for logs and `--diagnostics`.
+pub fn confine(role: Role) -> String {
+    let landlock: Option<&[std::path::PathBuf]> = match role {
+        Role::Capture => None,
+        Role::Screen => Some(&[]),
+    };
+    os::confine(landlock)
 }
 
 fn failure(e: OpenError) -> Failure {
@@ -88,5 +117,9 @@ mod unsupported {
 
     pub fn diagnostics(_: &BackendOptions) -> Vec<String> {
         vec![WHY.to_string()]
+    }
+
+    pub fn confine(_: Option<&[std::path::PathBuf]>) -> String {
+        "not confined on this operating system".to_string()
     }
 }

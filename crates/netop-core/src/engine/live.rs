@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::capture::CaptureStats;
+use crate::capture::{CaptureStats, Gap};
 use crate::dns::{QueryRecord, ResolverStats};
 use crate::flow::{Counters, Direction, FlowKey, Protocol};
 use crate::history::HISTORY_LEN;
@@ -131,6 +131,11 @@ pub struct LiveReport {
     pub connections: Vec<LiveConnection>,
     pub interfaces: Vec<LiveInterface>,
     pub capture: CaptureStats,
+    /// The captured device while it is gone and being reopened (set by
+    /// the capture loop, not the engine).
+    pub capture_gone: Option<Gap>,
+    /// Owner events the kernel dropped so far (set by the capture loop).
+    pub lost_events: u64,
     pub stats: EngineStats,
     /// Flows in the engine's table.
     pub flows: usize,
@@ -306,6 +311,8 @@ impl Engine {
             connections,
             interfaces: self.live_interfaces(second, window),
             capture: self.capture,
+            capture_gone: None,
+            lost_events: 0,
             stats: self.stats,
             flows: self.flows.len(),
             dns: self.dns.as_ref().map(|dns| {

@@ -152,11 +152,30 @@ fn status_bar(state: &AppState, theme: Theme, frame: &mut Frame<'_>, rect: Rect)
         }
         None => {}
     }
-    if drops > 0 {
+    let alarm = theme.fg(Color::Red).add_modifier(Modifier::BOLD);
+    if let Some(gap) = &report.capture_gone {
         spans.push(Span::raw(" │ "));
         spans.push(Span::styled(
-            format!("dropped {drops} packets"),
-            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+            format!("{}: gone, retrying", gap.device),
+            alarm,
+        ));
+    }
+    if drops > 0 {
+        spans.push(Span::raw(" │ "));
+        spans.push(Span::styled(format!("dropped {drops} packets"), alarm));
+    }
+    if report.lost_events > 0 {
+        spans.push(Span::raw(" │ "));
+        spans.push(Span::styled(
+            format!("lost {} events", report.lost_events),
+            theme.fg(Color::Yellow),
+        ));
+    }
+    if report.stats.decode_errors > 0 {
+        spans.push(Span::raw(" │ "));
+        spans.push(Span::styled(
+            format!("{} malformed", report.stats.decode_errors),
+            theme.fg(Color::Yellow),
         ));
     }
     if !state.started {
