@@ -3,8 +3,8 @@
 //! socket passes to another process, which moves the payload:
 //!
 //! - fork: the parent connects, forks and exits; the child streams.
-//!   With the event source and with polling (`--no-events`): polling
-//!   re-checks the owners that have exited.
+//!   With the event source (99 %) and with polling (`--no-events`, 60 %:
+//!   polling re-checks the owners that have exited once a refresh).
 //! - pass: the socket is passed over a UNIX socket (SCM_RIGHTS) to a
 //!   process that existed before it; the sender stays alive. The event
 //!   source names the new user as soon as it sends.
@@ -21,6 +21,11 @@ const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
 const NETOP_SECONDS: u64 = 6;
 const SERVER_PORT: u16 = 5001;
 const AT_LEAST: f64 = 99.0;
+/// Polling notices an exited owner once a refresh (1 s) and the stream
+/// lasts 3 s: up to a third may go to the parent before the child is
+/// found. (When the parent has exited before netop first looks the
+/// socket up, the child gets it all.)
+const POLLING_AT_LEAST: f64 = 60.0;
 
 /// Runs one handoff upload (`how`: fork or pass) and checks that the
 /// process that streamed got its bytes.
@@ -30,6 +35,7 @@ fn handoff(
     port: u16,
     how: &str,
     netop_flags: &[&str],
+    at_least: f64,
 ) -> anyhow::Result<()> {
     let Some(_session) = begin()? else {
         return Ok(());
@@ -45,7 +51,7 @@ fn handoff(
         "handoff",
         Transport::Tcp,
         [port],
-        Tolerance::at_least(AT_LEAST),
+        Tolerance::at_least(at_least),
         [
             "handoff",
             "--how",
@@ -101,15 +107,15 @@ fn credit_the_streamer(outcome: &mut Outcome) -> anyhow::Result<()> {
 
 #[test]
 fn a_socket_kept_by_a_forked_child_is_the_childs() -> anyhow::Result<()> {
-    handoff("hof", 91, 36000, "fork", &[])
+    handoff("hof", 91, 36000, "fork", &[], AT_LEAST)
 }
 
 #[test]
 fn a_socket_kept_by_a_forked_child_is_the_childs_when_polling() -> anyhow::Result<()> {
-    handoff("hon", 92, 36010, "fork", &["--no-events"])
+    handoff("hon", 92, 36010, "fork", &["--no-events"], POLLING_AT_LEAST)
 }
 
 #[test]
 fn a_socket_passed_over_a_unix_socket_is_the_receivers() -> anyhow::Result<()> {
-    handoff("hop", 93, 36020, "pass", &[])
+    handoff("hop", 93, 36020, "pass", &[], AT_LEAST)
 }
