@@ -1,17 +1,21 @@
-//! `cargo xtask soak [--minutes N]` (root; not part of `test`): the
-//! monitor in a real terminal (tmux) for N minutes (default 10) under
-//! steady churn, watched from outside.
+//! `cargo xtask soak [--minutes N] [-- NETOP ARGS]` (root; not part of
+//! `test`): the monitor in a real terminal (tmux) for N minutes (default
+//! 10) under steady churn, watched from outside.
 //!
 //! Churn, every 10 s, all inside a test host made for the run (namespace
 //! `netop-t-soak`, 10.231.39.0/24): 10 short-lived processes with one TCP
 //! upload each, 10 short-lived DNS clients, a UDP client of 50 datagrams;
-//! and every 30 s a second veth pair (`netop-t-soakx`) is deleted or made
-//! again, so interfaces come and go under the `any` capture.
+//! and every 30 s the test host's veth is deleted and made again a second
+//! later (an interface that flaps: under `any` it goes and comes, under
+//! `-- --interface netop-t-soakh` netop re-opens its capture).
 //!
-//! Every 10 s it records netop's RSS, open file descriptors and CPU. It
-//! fails when RSS or the descriptor count at the end is more than 5 %
-//! above the first minute's, or when the terminal is not restored after
-//! `q`. Everything it made is removed on the way out, failure or not.
+//! Every 10 s it records netop's RSS (and the share of it that is the
+//! capture's packet ring, a kernel buffer mapped into netop: it is
+//! resident from the start and constant, so growth is netop's own),
+//! open file descriptors and CPU. It fails when RSS or the descriptor
+//! count at the end is more than 5 % above the first minute's, or when
+//! the terminal is not restored after `q`. Everything it made is removed
+//! on the way out, failure or not.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -22,8 +26,6 @@ use anyhow::{bail, Context, Result};
 const NS: &str = "netop-t-soak";
 const HOST_IF: &str = "netop-t-soakh";
 const NS_IF: &str = "netop-t-soakn";
-const FLAP_IF: &str = "netop-t-soakx";
-const FLAP_PEER: &str = "netop-t-soaky";
 const HOST_ADDR: &str = "10.231.39.1";
 const NS_ADDR: &str = "10.231.39.2";
 const SESSION: &str = "netop-t-soak";
@@ -31,12 +33,16 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 /// Allowed growth after the first minute.
 const MAX_GROWTH: f64 = 0.05;
 
-/// `cargo xtask soak [--minutes N]`.
+/// `cargo xtask soak [--minutes N] [-- NETOP ARGS]`.
 pub fn run(rest: &[String]) -> Result<()> {
-    let minutes: u64 = match rest {
+    let (ours, netop_args) = match rest.iter().position(|a| a == "--") {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &rest[rest.len()..]),
+    };
+    let minutes: u64 = match ours {
         [] => 10,
         [flag, n] if flag == "--minutes" => n.parse().context("--minutes takes a number")?,
-        _ => bail!("usage: cargo xtask soak [--minutes N]"),
+        _ => bail!("usage: cargo xtask soak [--minutes N] [-- NETOP ARGS]"),
     };
     if minutes < 2 {
         bail!("--minutes must be at least 2: growth is measured after the first minute");
@@ -64,7 +70,11 @@ pub fn run(rest: &[String]) -> Result<()> {
     cleanup();
     make_host()?;
 
-    let shell = format!("{}; echo EXIT=$?; sleep 600", netop.display());
+    let shell = format!(
+        "{} {}; echo EXIT=$?; sleep 600",
+        netop.display(),
+        netop_args.join(" ")
+    );
     super::run(
         Command::new("tmux")
             .args(["new-session", "-d", "-s", SESSION, "-x", "160", "-y", "45"])
@@ -78,13 +88,13 @@ pub fn run(rest: &[String]) -> Result<()> {
     let mut samples: Vec<Sample> = Vec::new();
     let mut last_cpu = cpu_ticks(pid)?;
     let mut cycle = 0u64;
-    println!("| t (s) | RSS (KiB) | fds | CPU (%) |");
-    println!("|---:|---:|---:|---:|");
+    println!("| t (s) | RSS (KiB) | of it, packet ring (KiB) | fds | CPU (%) |");
+    println!("|---:|---:|---:|---:|---:|");
     while Instant::now() < end {
         let cycle_start = Instant::now();
         churn(&trafficgen, cycle)?;
         if cycle % 3 == 2 {
-            flap((cycle / 3).is_multiple_of(2));
+            flap();
         }
         cycle += 1;
         std::thread::sleep(SAMPLE_EVERY.saturating_sub(cycle_start.elapsed()));
@@ -92,13 +102,14 @@ pub fn run(rest: &[String]) -> Result<()> {
         let sample = Sample {
             at: start.elapsed().as_secs(),
             rss_kib: rss_kib(pid)?,
+            ring_kib: ring_kib(pid),
             fds: fd_count(pid)?,
             cpu_percent: (cpu - last_cpu) as f64 / ticks / SAMPLE_EVERY.as_secs_f64() * 100.0,
         };
         last_cpu = cpu;
         println!(
-            "| {} | {} | {} | {:.1} |",
-            sample.at, sample.rss_kib, sample.fds, sample.cpu_percent
+            "| {} | {} | {} | {} | {:.1} |",
+            sample.at, sample.rss_kib, sample.ring_kib, sample.fds, sample.cpu_percent
         );
         samples.push(sample);
     }
@@ -119,6 +130,7 @@ pub fn run(rest: &[String]) -> Result<()> {
 struct Sample {
     at: u64,
     rss_kib: u64,
+    ring_kib: u64,
     fds: u64,
     cpu_percent: f64,
 }
@@ -138,12 +150,13 @@ fn judge(samples: &[Sample]) -> Result<String> {
         growth(base.fds, last.fds),
     );
     let summary = format!(
-        "RSS {} KiB at {} s -> {} KiB at {} s ({:+.1} %, peak {peak_rss} KiB); fds {} -> {} ({:+.1} %); mean CPU {cpu_mean:.1} %",
+        "RSS {} KiB at {} s -> {} KiB at {} s ({:+.1} %, peak {peak_rss} KiB, packet ring {} KiB of it); fds {} -> {} ({:+.1} %); mean CPU {cpu_mean:.1} %",
         base.rss_kib,
         base.at,
         last.rss_kib,
         last.at,
         rss * 100.0,
+        last.ring_kib,
         base.fds,
         last.fds,
         fds * 100.0
@@ -182,6 +195,10 @@ fn ip(args: &[&str]) -> Result<()> {
 
 fn make_host() -> Result<()> {
     ip(&["netns", "add", NS])?;
+    make_link()
+}
+
+fn make_link() -> Result<()> {
     ip(&[
         "link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF, "netns", NS,
     ])?;
@@ -211,7 +228,6 @@ fn cleanup() {
             }
         });
     let _ = Command::new("ip").args(["link", "del", HOST_IF]).output();
-    let _ = Command::new("ip").args(["link", "del", FLAP_IF]).output();
     let _ = Command::new("ip").args(["netns", "del", NS]).output();
 }
 
@@ -262,18 +278,16 @@ fn spawn(command: &str) -> Result<()> {
     Ok(())
 }
 
-/// Makes (`up`) or deletes the flapping veth pair.
-fn flap(up: bool) {
-    let result = if up {
-        ip(&[
-            "link", "add", FLAP_IF, "type", "veth", "peer", "name", FLAP_PEER,
-        ])
-        .and_then(|()| ip(&["link", "set", FLAP_IF, "up"]))
-    } else {
-        ip(&["link", "del", FLAP_IF])
-    };
+/// Deletes the test host's veth pair and makes it again a second later,
+/// as a container restart does: under `any` an interface goes and comes,
+/// under `--interface netop-t-soakh` netop re-opens its capture.
+fn flap() {
+    let result = ip(&["link", "del", HOST_IF]).and_then(|()| {
+        std::thread::sleep(Duration::from_secs(1));
+        make_link()
+    });
     if let Err(e) = result {
-        eprintln!("xtask: flapping {FLAP_IF}: {e}");
+        eprintln!("xtask: flapping {HOST_IF}: {e}");
     }
 }
 
@@ -349,6 +363,32 @@ fn status_field(pid: u32, name: &str) -> Result<u64> {
 
 fn rss_kib(pid: u32) -> Result<u64> {
     status_field(pid, "VmRSS:")
+}
+
+/// Resident KiB of the packet ring: the mappings of packet sockets
+/// (`socket:[inode]` in smaps).
+fn ring_kib(pid: u32) -> u64 {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut in_socket = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        let header = line
+            .split_whitespace()
+            .next()
+            .is_some_and(|first| first.contains('-') && !first.ends_with(':'));
+        if header {
+            in_socket = line.ends_with(']') && line.contains("socket:[");
+        } else if in_socket {
+            if let Some(v) = line.strip_prefix("Rss:") {
+                total += v
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    total
 }
 
 fn fd_count(pid: u32) -> Result<u64> {

@@ -241,3 +241,31 @@ fn an_exited_process_is_marked_while_its_bytes_are_recent() {
         "{screen}"
     );
 }
+
+#[test]
+fn issue_15_the_status_bar_says_a_lost_interface_and_counted_losses() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let mut state = fixture::state((200, 50));
+    let mut report = (*state.report).clone();
+    report.capture_gone = Some(netop_core::Gap {
+        device: "vflap0".into(),
+        after: Duration::from_secs(3),
+        length: Duration::from_millis(800),
+    });
+    report.lost_events = 12;
+    report.stats.decode_errors = 3;
+    state.report = Arc::new(report);
+    let screen = draw(&state);
+    let status = screen.lines().last().unwrap_or_default();
+    assert!(status.contains("│ vflap0: gone, retrying"), "{status}");
+    assert!(status.contains("│ lost 12 events"), "{status}");
+    assert!(status.contains("│ 3 malformed"), "{status}");
+    // Back: the words go away.
+    let mut report = (*state.report).clone();
+    report.capture_gone = None;
+    state.report = Arc::new(report);
+    let screen = draw(&state);
+    assert!(!screen.contains("gone, retrying"), "{screen}");
+}
