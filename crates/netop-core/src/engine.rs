@@ -26,6 +26,7 @@ use crate::unknown::{Breakdown, UnknownReason};
 mod dns;
 mod flow_table;
 mod live;
+mod once;
 mod report;
 mod slots;
 
@@ -33,6 +34,7 @@ use flow_table::FlowTable;
 pub use live::{
     LiveConnection, LiveDns, LiveInterface, LiveProcess, LiveReport, Rate, LIVE_DNS_ENTRIES,
 };
+use once::{CreditAt, Identity, Seats};
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
 use slots::Slots;
 
@@ -141,6 +143,9 @@ pub struct Engine {
     /// outgoing (single-interface captures carry no direction).
     macs: Vec<[u8; 6]>,
     flows: FlowTable<FlowEntry>,
+    /// Where each owner's packets are credited when they cross several
+    /// interfaces (`engine/once.rs`).
+    seats: Seats,
     sockets: SocketTable,
     /// Processes by pid; flows point at their slot, so crediting bytes
     /// needs no second hash lookup.
@@ -178,9 +183,54 @@ struct FlowEntry {
     last_try: Duration,
     /// Socket tables this flow was matched against without finding one.
     tables: u8,
+    /// What its bytes are credited to, once per packet (`engine/once.rs`).
+    identity: Identity,
+    /// Its sides are swapped in the identity's seats (forwarded paths).
+    flip: bool,
+    /// Per side of the identity: where packets are credited.
+    at: [CreditAt; 2],
+    /// The path its owning socket sees (marked owned in `seats`).
+    owned_path: Option<PackedKey>,
+}
+
+/// An owner found for a flow: its process slot, and the flow as the
+/// socket sees it (through NAT: the untranslated tuple).
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    slot: usize,
+    view: FlowKey,
 }
 
 impl FlowEntry {
+    /// Only a sighting of packets another flow credits (a container's
+    /// flow seen again after NAT): not a connection of its own to show.
+    fn is_sighting_only(&self) -> bool {
+        self.flow.counters.total_bytes() == 0
+            && !self.at.iter().any(|a| matches!(a, CreditAt::Here(_)))
+    }
+
+    /// Whether a packet of this flow travelling `dir`, seen on `ifindex`,
+    /// is credited (its seat) or only a sighting of a packet credited
+    /// elsewhere. Decides the seat on the first packet each way.
+    fn credits(
+        &mut self,
+        seats: &mut Seats,
+        packed: PackedKey,
+        dir: Direction,
+        ifindex: u32,
+    ) -> bool {
+        let side = once::side(dir, self.flip);
+        match self.at[side] {
+            CreditAt::Here(at) => at == ifindex,
+            CreditAt::Elsewhere => false,
+            CreditAt::Undecided => {
+                let at = seats.decide(self.identity, side, packed, ifindex);
+                self.at[side] = at;
+                at == CreditAt::Here(ifindex)
+            }
+        }
+    }
+
     /// No owner yet, and time for another search.
     fn wants_retry(&self, now: Duration) -> bool {
         self.slot.is_none()
@@ -239,6 +289,7 @@ impl Engine {
             local: LocalAddrs::default(),
             macs: Vec::new(),
             flows: FlowTable::default(),
+            seats: Seats::default(),
             sockets: SocketTable::default(),
             processes: Slots::default(),
             unknown: Account::default(),
@@ -381,37 +432,32 @@ impl Engine {
         let packed = PackedKey::from(&key);
         let retry = self.config.lookup_new_flows;
         if let Some(entry) = self.flows.get_mut(&packed) {
-            if !(retry && entry.wants_retry(u.ts)) {
-                credit(
-                    entry,
-                    &mut self.processes,
-                    &mut self.unknown,
-                    &mut self.unknown_why,
-                    dir,
-                    u,
-                );
-                return;
+            if retry && entry.wants_retry(u.ts) {
+                self.retry_owner(&packed, u.ts, resolver);
             }
-            self.retry_owner(&packed, u.ts, resolver);
             if let Some(entry) = self.flows.get_mut(&packed) {
-                credit(
-                    entry,
-                    &mut self.processes,
-                    &mut self.unknown,
-                    &mut self.unknown_why,
-                    dir,
-                    u,
-                );
+                if entry.credits(&mut self.seats, packed, dir, u.ifindex) {
+                    credit(
+                        entry,
+                        &mut self.processes,
+                        &mut self.unknown,
+                        &mut self.unknown_why,
+                        dir,
+                        u,
+                    );
+                } else {
+                    entry.flow.last_seen = entry.flow.last_seen.max(u.ts);
+                }
             }
             return;
         }
         let found = self.owner_of(&key, dir, resolver);
         let matched = self.remote_matches(&key);
         let (slot, why) = match found {
-            Ok(slot) => (Some(slot), UnknownReason::OwnerGone),
+            Ok(owner) => (Some(owner.slot), UnknownReason::OwnerGone),
             Err(why) => (None, why),
         };
-        let mut flow = Flow {
+        let flow = Flow {
             counters: Counters::default(),
             first_seen: u.ts,
             last_seen: u.ts,
@@ -420,29 +466,93 @@ impl Engine {
             opened_by: dir,
             history: FlowHistory::default(),
         };
-        flow.counters.add(dir, u.bytes);
-        flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
-        let account = match slot {
-            Some(slot) => &mut self.processes.get_mut(slot).account,
-            None => {
-                self.unknown_why.add(why, dir, u.bytes, matched);
-                &mut self.unknown
-            }
+        let mut entry = FlowEntry {
+            key,
+            flow,
+            matched,
+            slot,
+            why,
+            tries: 1,
+            last_try: u.ts,
+            tables: 0,
+            identity: Identity::Key(packed),
+            flip: false,
+            at: [CreditAt::Undecided; 2],
+            owned_path: None,
         };
-        account.add(dir, u.bytes, u.sec, matched);
-        self.flows.insert(
-            packed,
-            FlowEntry {
-                key,
-                flow,
-                matched,
-                slot,
-                why,
-                tries: 1,
-                last_try: u.ts,
-                tables: 0,
-            },
-        );
+        (entry.identity, entry.flip, entry.owned_path) = self.identity_of(&key, why, found.ok());
+        if entry.credits(&mut self.seats, packed, dir, u.ifindex) {
+            entry.flow.counters.add(dir, u.bytes);
+            entry.flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
+            let account = match slot {
+                Some(slot) => &mut self.processes.get_mut(slot).account,
+                None => {
+                    self.unknown_why.add(why, dir, u.bytes, matched);
+                    &mut self.unknown
+                }
+            };
+            account.add(dir, u.bytes, u.sec, matched);
+        }
+        self.flows.insert(packed, entry);
+    }
+
+    /// A flow's identity (`engine/once.rs`) from its owner, or from its key
+    /// and reason when it has none: (identity, flip, owned path). Joins
+    /// the identity's seats; an owner's path is marked owned, and the
+    /// forwarded sightings of it that held a seat are taken back (their
+    /// bytes leave the unknown bucket).
+    fn identity_of(
+        &mut self,
+        key: &FlowKey,
+        why: UnknownReason,
+        owner: Option<Owner>,
+    ) -> (Identity, bool, Option<PackedKey>) {
+        let found = match owner {
+            Some(owner) => {
+                let (path, _) = once::path_of(&owner.view);
+                for taken in self.seats.own_path(path) {
+                    self.take_back(&taken);
+                }
+                (
+                    once::socket_identity(owner.slot, &owner.view),
+                    false,
+                    Some(path),
+                )
+            }
+            None if why == UnknownReason::Forwarded => {
+                let (path, flip) = once::path_of(key);
+                (Identity::Path(path), flip, None)
+            }
+            None => (Identity::Key(PackedKey::from(key)), false, None),
+        };
+        self.seats.join(found.0);
+        found
+    }
+
+    /// Leaves a flow's identity (before it gets another, or expires).
+    /// True when it held a seat.
+    fn drop_identity(seats: &mut Seats, entry: &FlowEntry) -> bool {
+        if let Some(path) = entry.owned_path {
+            seats.disown_path(path);
+        }
+        seats.leave(entry.identity, &PackedKey::from(&entry.key))
+    }
+
+    /// A forwarded flow turned out to be a sighting of a local socket's
+    /// traffic: its bytes so far leave the unknown bucket (the socket's
+    /// flow credits them) and it credits nothing more.
+    fn take_back(&mut self, packed: &PackedKey) {
+        let Some(entry) = self.flows.get_mut(packed) else {
+            return;
+        };
+        if entry.slot.is_none() {
+            self.unknown.take_flow(&entry.flow, entry.matched);
+            self.unknown_why
+                .take(entry.why, &entry.flow.counters, entry.matched);
+            entry.flow.counters = Counters::default();
+            entry.flow.history = FlowHistory::default();
+        }
+        entry.at = [CreditAt::Elsewhere; 2];
     }
 
     fn remote_matches(&self, key: &FlowKey) -> bool {
@@ -471,14 +581,17 @@ impl Engine {
             _ => return,
         };
         match self.owner_of(&key, dir, resolver) {
-            Ok(slot) => self.attach(packed, slot),
+            Ok(owner) => self.attach(packed, owner),
             Err(why) => self.refile(packed, why),
         }
     }
 
     /// Gives a flow without an owner to the process in `slot`, moving its
     /// bytes out of the unknown bucket.
-    fn attach(&mut self, packed: &PackedKey, slot: usize) {
+    /// Its identity becomes the owner's socket end; its seats are decided
+    /// again on its next packets.
+    fn attach(&mut self, packed: &PackedKey, owner: Owner) {
+        let slot = owner.slot;
         let Some(entry) = self.flows.get_mut(packed) else {
             return;
         };
@@ -489,7 +602,28 @@ impl Engine {
             .take(entry.why, &entry.flow.counters, entry.matched);
         process.account.give_flow(&entry.flow, entry.matched);
         let key = entry.key;
+        let why = entry.why;
+        Self::drop_identity(&mut self.seats, entry);
+        self.reidentify(packed, &key, why, Some(owner));
         self.dns_owner_found(&key, slot);
+    }
+
+    /// Gives a flow in the table a new identity (after it left its old
+    /// one); its seats are decided again.
+    fn reidentify(
+        &mut self,
+        packed: &PackedKey,
+        key: &FlowKey,
+        why: UnknownReason,
+        owner: Option<Owner>,
+    ) {
+        let (identity, flip, owned_path) = self.identity_of(key, why, owner);
+        if let Some(entry) = self.flows.get_mut(packed) {
+            entry.identity = identity;
+            entry.flip = flip;
+            entry.owned_path = owned_path;
+            entry.at = [CreditAt::Undecided; 2];
+        }
     }
 
     /// Files an unowned flow's bytes under a new reason.
@@ -504,7 +638,13 @@ impl Engine {
             .take(entry.why, &entry.flow.counters, entry.matched);
         self.unknown_why
             .give(why, &entry.flow.counters, entry.matched);
+        let was_forwarded = entry.why == UnknownReason::Forwarded;
         entry.why = why;
+        if was_forwarded != (why == UnknownReason::Forwarded) {
+            let key = entry.key;
+            Self::drop_identity(&mut self.seats, entry);
+            self.reidentify(packed, &key, why, None);
+        }
     }
 
     /// Finds the owner of a flow (`opened_by`: the direction of its first
@@ -515,11 +655,16 @@ impl Engine {
         key: &FlowKey,
         opened_by: Direction,
         resolver: &mut dyn SocketResolver,
-    ) -> Result<usize, UnknownReason> {
-        let known = self.sockets.find(key).map(|s| s.owner.clone());
-        if let Some(Some(info)) = known {
-            return Ok(self.register(info));
+    ) -> Result<Owner, UnknownReason> {
+        let known = self
+            .sockets
+            .find(key)
+            .map(|s| (s.owner.clone(), once::socket_view(s, key)));
+        if let Some((Some(info), view)) = known {
+            let slot = self.register(info);
+            return Ok(Owner { slot, view });
         }
+        let known = known.map(|(owner, _)| owner);
         if !key.proto.has_ports() {
             return Err(UnknownReason::Kernel);
         }
@@ -544,13 +689,15 @@ impl Engine {
         match resolver.lookup(key) {
             Ok(Some(entry)) => {
                 let owner = entry.owner.clone();
+                let view = once::socket_view(&entry, key);
                 if owner.is_none() {
                     tracing::debug!(flow = %key, inode = entry.inode, state = entry.state.as_str(), "socket found, owner not");
                 }
                 self.sockets.insert(entry);
                 if let Some(info) = owner {
                     self.stats.lookup_hits += 1;
-                    return Ok(self.register(info));
+                    let slot = self.register(info);
+                    return Ok(Owner { slot, view });
                 }
                 Err(UnknownReason::OwnerGone)
             }
@@ -594,14 +741,15 @@ impl Engine {
             if entry.slot.is_some() {
                 continue;
             }
-            match self.sockets.find(&entry.key).and_then(|s| s.owner.clone()) {
-                Some(info) => found.push((*packed, info)),
+            let socket = self.sockets.find(&entry.key);
+            match socket.and_then(|s| s.owner.clone().map(|o| (o, s))) {
+                Some((info, s)) => found.push((*packed, info, once::socket_view(s, &entry.key))),
                 None => entry.tables = entry.tables.saturating_add(1),
             }
         }
-        for (packed, info) in found {
+        for (packed, info, view) in found {
             let slot = self.register(info);
-            self.attach(&packed, slot);
+            self.attach(&packed, Owner { slot, view });
         }
     }
 
@@ -611,10 +759,25 @@ impl Engine {
         let idle = self.config.idle_timeout;
         let closed = self.config.closed_timeout;
         let before = self.flows.len();
+        let seats = &mut self.seats;
+        let mut freed = Vec::new();
         self.flows.retain(|e| {
             let limit = if e.flow.closing { closed } else { idle };
-            now.saturating_sub(e.flow.last_seen) < limit
+            let keep = now.saturating_sub(e.flow.last_seen) < limit;
+            if !keep && Self::drop_identity(seats, e) {
+                freed.push(e.identity);
+            }
+            keep
         });
+        // A seat whose flow expired is free: the identity's other flows,
+        // if any still carry packets, decide again.
+        if !freed.is_empty() {
+            for (_, e) in self.flows.iter_mut() {
+                if freed.contains(&e.identity) {
+                    e.at = [CreditAt::Undecided; 2];
+                }
+            }
+        }
         self.stats.flows_expired += (before - self.flows.len()) as u64;
         if let Some(dns) = &mut self.dns {
             dns.expire(now);
@@ -634,3 +797,7 @@ struct Update {
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine_once_tests.rs"]
+mod once_tests;

@@ -1,0 +1,345 @@
+//! Each byte once: a packet that crosses several interfaces of this host
+//! is credited to its owner at one of its sightings only.
+//!
+//! Captured on `any`, one packet from a container behind a bridge and a
+//! masquerade is seen on the container's veth, on the bridge device and,
+//! translated, on the uplink. Every sighting counts on its own interface
+//! (the Interface view equals the kernel's counters), but only one may
+//! count for the owner, or a per-process monitor shows containers' traffic
+//! two or three times.
+//!
+//! The rule: every flow key belongs to one *identity*, the thing its bytes
+//! are credited to:
+//! - owned flows: the owning socket's end, (process, protocol, the
+//!   socket's own port, its peer) as the socket sees it, so a flow
+//!   translated by NAT (the resolver maps it through conntrack to the same
+//!   socket) is the same identity as the untranslated one;
+//! - forwarded flows (no local socket, neither end local): the path, the
+//!   two ends sorted, so the packet entering on one interface (its
+//!   sender's side) and leaving on another (its receiver's side) is one;
+//!   a path a local socket owns (a container's routed traffic, seen
+//!   owned on its veth and as forwarded on the uplink) is never credited
+//!   as forwarded;
+//! - any other unowned flow: its own key.
+//!
+//! Per identity and per direction of travel, the first sighting holds the
+//! *seat*: that flow key on that interface (when another key already holds
+//! the other direction, that key gets this one too, at its first sighting
+//! this way, so a connection is shown under one key). A packet is credited
+//! when it is seen at the seat, and only counted on its interface
+//! elsewhere. Every
+//! packet of a flow crosses its seat as long as a direction keeps its path
+//! (routes and bridges do), so each is credited exactly once. On a single
+//! captured interface each flow key is its own first sighting, so nothing
+//! changes there: processes plus unknown equal the interface's counters.
+//!
+//! Seats are decided once per flow and direction (the flow entry caches
+//! the answer), so a packet pays one comparison, not a second hash lookup.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use rustc_hash::FxHashMap;
+
+use crate::flow::{Direction, FlowKey, PackedKey};
+use crate::socket::{canonical, canonical_ip, SocketEntry};
+
+/// What a flow's bytes are credited to, for the once-only rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Identity {
+    /// A local socket's end: the owner's process slot and (protocol, the
+    /// socket's port, its peer) with the local address left out (NAT
+    /// changes it, the socket's port and peer it does not).
+    Socket(usize, PackedKey),
+    /// A forwarded path: the two ends, sorted.
+    Path(PackedKey),
+    /// An unowned flow that is not forwarded: itself.
+    Key(PackedKey),
+}
+
+/// Where a flow's packets of one direction are credited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CreditAt {
+    /// Not decided yet (no packet this way since the flow got its identity).
+    Undecided,
+    /// On this flow key, when seen on this interface.
+    Here(u32),
+    /// On another flow key: this one is only a sighting.
+    Elsewhere,
+}
+
+/// The flow key and interface where an identity's packets are credited,
+/// per direction of travel, and who refers to it.
+#[derive(Debug, Clone, Default)]
+struct Seat {
+    /// The flow key, and the interface once it was seen there (a side is
+    /// reserved for the key holding the other side, interface unknown).
+    holder: [Option<(PackedKey, Option<u32>)>; 2],
+    /// Flows with this identity.
+    flows: u32,
+    /// Owned flows whose socket's path this is (`Path` identities only).
+    owners: u32,
+}
+
+/// The seats of every identity with a flow in the table.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Seats {
+    map: FxHashMap<Identity, Seat>,
+}
+
+impl Seats {
+    /// A flow takes `id` as its identity.
+    pub(super) fn join(&mut self, id: Identity) {
+        self.map.entry(id).or_default().flows += 1;
+    }
+
+    /// A flow (`key`) leaves `id` (expired, or given another identity).
+    /// True when it held a seat, which is then free for another flow.
+    pub(super) fn leave(&mut self, id: Identity, key: &PackedKey) -> bool {
+        let Some(seat) = self.map.get_mut(&id) else {
+            return false;
+        };
+        let mut released = false;
+        for holder in &mut seat.holder {
+            if holder.is_some_and(|(k, _)| k == *key) {
+                *holder = None;
+                released = true;
+            }
+        }
+        seat.flows = seat.flows.saturating_sub(1);
+        if seat.flows == 0 && seat.owners == 0 {
+            self.map.remove(&id);
+        }
+        released
+    }
+
+    /// A socket owns `path`: from now on it is never credited as
+    /// forwarded. Returns the forwarded flows that held its seats, whose
+    /// bytes so far the caller takes back.
+    pub(super) fn own_path(&mut self, path: PackedKey) -> Vec<PackedKey> {
+        let seat = self.map.entry(Identity::Path(path)).or_default();
+        seat.owners += 1;
+        seat.holder
+            .iter_mut()
+            .filter_map(|h| h.take().map(|(k, _)| k))
+            .collect()
+    }
+
+    /// The owner of `path` went (its flow expired or changed owner).
+    pub(super) fn disown_path(&mut self, path: PackedKey) {
+        let id = Identity::Path(path);
+        if let Some(seat) = self.map.get_mut(&id) {
+            seat.owners = seat.owners.saturating_sub(1);
+            if seat.flows == 0 && seat.owners == 0 {
+                self.map.remove(&id);
+            }
+        }
+    }
+
+    /// Where the packets of `id` travelling `side` are credited, taking
+    /// the seat for `key` on `ifindex` if it is free.
+    pub(super) fn decide(
+        &mut self,
+        id: Identity,
+        side: usize,
+        key: PackedKey,
+        ifindex: u32,
+    ) -> CreditAt {
+        let seat = self.map.entry(id).or_default();
+        if seat.owners > 0 {
+            return CreditAt::Elsewhere;
+        }
+        match seat.holder[side] {
+            // One connection is credited under one flow key when it can
+            // be: the key holding the other side gets this one too, at
+            // its first sighting this way.
+            None => match seat.holder[1 - side] {
+                Some((other, _)) if other != key => {
+                    seat.holder[side] = Some((other, None));
+                    CreditAt::Elsewhere
+                }
+                _ => {
+                    seat.holder[side] = Some((key, Some(ifindex)));
+                    CreditAt::Here(ifindex)
+                }
+            },
+            Some((k, None)) if k == key => {
+                seat.holder[side] = Some((key, Some(ifindex)));
+                CreditAt::Here(ifindex)
+            }
+            Some((k, Some(at))) if k == key => CreditAt::Here(at),
+            Some(_) => CreditAt::Elsewhere,
+        }
+    }
+
+    /// Identities with a seat or a reference.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// Index of a direction in [`Seat::holder`] and a flow's `at`.
+pub(super) fn side(dir: Direction, flip: bool) -> usize {
+    let d = match dir {
+        Direction::Tx => 0,
+        Direction::Rx => 1,
+    };
+    d ^ usize::from(flip)
+}
+
+/// The flow as the owning socket sees it: its own port (and address, when
+/// bound to one) and its peer, which differ from the packet's under NAT.
+/// An unconnected socket (a listener, an unconnected UDP socket) has no
+/// peer of its own: the packet's is the socket's.
+pub(super) fn socket_view(entry: &SocketEntry, key: &FlowKey) -> FlowKey {
+    let local = canonical(entry.local);
+    let (remote_ip, remote_port) = if entry.is_unconnected() {
+        (key.remote_ip, key.remote_port)
+    } else {
+        let r = canonical(entry.remote);
+        (r.ip(), r.port())
+    };
+    FlowKey {
+        proto: key.proto,
+        local_ip: if local.ip().is_unspecified() {
+            key.local_ip
+        } else {
+            canonical_ip(local.ip())
+        },
+        local_port: if local.port() == 0 {
+            key.local_port
+        } else {
+            local.port()
+        },
+        remote_ip,
+        remote_port,
+    }
+}
+
+/// The identity of a flow owned by the process in `slot`, whose socket
+/// sees it as `view`.
+pub(super) fn socket_identity(slot: usize, view: &FlowKey) -> Identity {
+    let mut end = *view;
+    end.local_ip = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    Identity::Socket(slot, PackedKey::from(&end))
+}
+
+/// A flow's path with its ends sorted, and whether its local end is the
+/// higher one (so its sides are swapped in the path's seats).
+pub(super) fn path_of(key: &FlowKey) -> (PackedKey, bool) {
+    let local = (key.local_ip, key.local_port);
+    let remote = (key.remote_ip, key.remote_port);
+    if local <= remote {
+        (PackedKey::from(key), false)
+    } else {
+        let sorted = FlowKey {
+            proto: key.proto,
+            local_ip: key.remote_ip,
+            local_port: key.remote_port,
+            remote_ip: key.local_ip,
+            remote_port: key.local_port,
+        };
+        (PackedKey::from(&sorted), true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Protocol;
+
+    fn key(local: &str, remote: &str) -> FlowKey {
+        let l: std::net::SocketAddr = local.parse().expect("addr");
+        let r: std::net::SocketAddr = remote.parse().expect("addr");
+        FlowKey {
+            proto: Protocol::Tcp,
+            local_ip: l.ip(),
+            local_port: l.port(),
+            remote_ip: r.ip(),
+            remote_port: r.port(),
+        }
+    }
+
+    #[test]
+    fn the_first_sighting_holds_the_seat_per_direction() {
+        let mut seats = Seats::default();
+        let a = PackedKey::from(&key("10.0.0.2:1000", "192.0.2.1:80"));
+        let b = PackedKey::from(&key("192.0.2.9:1000", "192.0.2.1:80"));
+        let id = Identity::Key(a);
+        seats.join(id);
+        seats.join(id);
+        assert_eq!(seats.decide(id, 0, a, 7), CreditAt::Here(7));
+        assert_eq!(seats.decide(id, 0, a, 8), CreditAt::Here(7), "same key");
+        assert_eq!(seats.decide(id, 0, b, 9), CreditAt::Elsewhere);
+        assert_eq!(
+            seats.decide(id, 1, b, 9),
+            CreditAt::Elsewhere,
+            "the other way is kept for the key that holds this way"
+        );
+        assert_eq!(seats.decide(id, 1, a, 8), CreditAt::Here(8));
+        assert!(seats.leave(id, &a), "held a seat");
+        assert_eq!(seats.decide(id, 0, b, 9), CreditAt::Here(9), "freed");
+        assert!(seats.leave(id, &b));
+        assert_eq!(seats.len(), 0, "forgotten with its last flow");
+    }
+
+    #[test]
+    fn an_owned_path_is_never_credited_as_forwarded() {
+        let mut seats = Seats::default();
+        let (path, _) = path_of(&key("192.0.2.1:80", "10.0.0.2:1000"));
+        let fwd = PackedKey::from(&key("192.0.2.1:80", "10.0.0.2:1000"));
+        let id = Identity::Path(path);
+        seats.join(id);
+        assert_eq!(seats.decide(id, 1, fwd, 3), CreditAt::Here(3));
+        assert_eq!(seats.own_path(path), vec![fwd], "taken back");
+        assert_eq!(seats.decide(id, 1, fwd, 3), CreditAt::Elsewhere);
+        assert_eq!(seats.decide(id, 0, fwd, 3), CreditAt::Elsewhere);
+        seats.disown_path(path);
+        assert_eq!(seats.decide(id, 0, fwd, 3), CreditAt::Here(3));
+    }
+
+    #[test]
+    fn both_ends_of_a_path_sort_to_one_key_with_swapped_sides() {
+        let there = key("10.0.0.2:1000", "192.0.2.1:80");
+        let back = key("192.0.2.1:80", "10.0.0.2:1000");
+        let (p1, f1) = path_of(&there);
+        let (p2, f2) = path_of(&back);
+        assert_eq!(p1, p2);
+        assert_ne!(f1, f2);
+        // The container's packet: sent by its end (Tx on `there`), and
+        // received by the other end (Rx on `back`): the same side.
+        assert_eq!(side(Direction::Tx, f1), side(Direction::Rx, f2));
+    }
+
+    #[test]
+    fn a_translated_flow_and_its_socket_share_an_identity() {
+        let socket = crate::testing::socket(
+            Protocol::Tcp,
+            "10.0.3.2:40000",
+            "198.51.100.7:443",
+            42,
+            "curl",
+        );
+        let inside = key("10.0.3.2:40000", "198.51.100.7:443");
+        let masqueraded = key("192.0.2.10:40000", "198.51.100.7:443");
+        let a = socket_identity(1, &socket_view(&socket, &inside));
+        let b = socket_identity(1, &socket_view(&socket, &masqueraded));
+        assert_eq!(a, b);
+        assert_eq!(socket_view(&socket, &masqueraded), inside);
+        // A published port: the listener has no peer; the packet's is kept,
+        // and the socket's port replaces the published one.
+        let listener =
+            crate::testing::socket(Protocol::Tcp, "0.0.0.0:5001", "0.0.0.0:0", 7, "sink");
+        let outer = key("192.0.2.10:8080", "203.0.113.5:33000");
+        let inner = key("10.0.3.2:5001", "203.0.113.5:33000");
+        assert_eq!(
+            socket_identity(2, &socket_view(&listener, &outer)),
+            socket_identity(2, &socket_view(&listener, &inner))
+        );
+        assert_ne!(
+            socket_identity(2, &socket_view(&listener, &inner)),
+            socket_identity(3, &socket_view(&listener, &inner)),
+            "another process's socket is another end"
+        );
+    }
+}
