@@ -22,6 +22,7 @@ pub mod netns;
 pub mod netop;
 pub mod privilege;
 pub mod scratch;
+pub mod topology;
 pub mod truth;
 pub mod workload;
 
@@ -29,7 +30,7 @@ pub use child::Proc;
 pub use compare::{Expectation, Report, Tolerance};
 pub use counters::Counts;
 pub use netns::Netns;
-pub use netop::{netop_bin, run_netop, NetopOptions, NetopRun, UsageRow};
+pub use netop::{interface_totals, netop_bin, run_netop, NetopOptions, NetopRun, UsageRow};
 pub use privilege::{begin, install_package, Session};
 pub use truth::{Transport, Truth, TruthCapture};
 pub use workload::{Outcome, Scenario, Watch};

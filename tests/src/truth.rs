@@ -147,10 +147,29 @@ pub struct TruthCapture {
 impl TruthCapture {
     /// Starts tcpdump on `iface` and waits until it is capturing.
     pub fn start(iface: &str, local_ip: Ipv4Addr, local_mac: &str) -> anyhow::Result<Self> {
+        Self::start_with(Command::new("tcpdump"), iface, local_ip, local_mac)
+    }
+
+    /// [`TruthCapture::start`] inside a test host's namespace (a
+    /// container's own view of its traffic).
+    pub fn start_in(
+        ns: &crate::Netns,
+        iface: &str,
+        local_ip: Ipv4Addr,
+        local_mac: &str,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(ns.command("tcpdump"), iface, local_ip, local_mac)
+    }
+
+    fn start_with(
+        mut cmd: Command,
+        iface: &str,
+        local_ip: Ipv4Addr,
+        local_mac: &str,
+    ) -> anyhow::Result<Self> {
         let local_mac = parse_mac(local_mac)?;
         let dir = ScratchDir::new(iface.trim_start_matches(crate::netns::PREFIX))?;
         let file = dir.path().join("truth.pcap");
-        let mut cmd = Command::new("tcpdump");
         cmd.args(["-i", iface, "-w"])
             .arg(&file)
             .args(["-s", SNAPLEN, "-U", "--immediate-mode", "-n", "-p"])

@@ -390,8 +390,23 @@ impl Engine {
             ifindex,
             tcp: ip.tcp,
         };
+        // The interface counts the frame the way its kernel counters do:
+        // by the packet's own direction when the capture says it, whatever
+        // end it is credited to (a container's upload is received by the
+        // host's end of its veth). Loopback's second side is the other way.
+        let on_link = match packet.outgoing {
+            Some(true) => Direction::Tx,
+            Some(false) => Direction::Rx,
+            None => sides.first.0,
+        };
+        self.count_interface(ifindex, on_link, bytes, sec);
         self.account(sides.first.0, sides.first.1, &update, resolver);
         if let Some((dir, key)) = sides.second {
+            let back = match on_link {
+                Direction::Tx => Direction::Rx,
+                Direction::Rx => Direction::Tx,
+            };
+            self.count_interface(ifindex, back, bytes, sec);
             self.account(dir, key, &update, resolver);
         }
         if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
@@ -428,7 +443,6 @@ impl Engine {
         u: &Update,
         resolver: &mut dyn SocketResolver,
     ) {
-        self.count_interface(u.ifindex, dir, u.bytes, u.sec);
         let packed = PackedKey::from(&key);
         let retry = self.config.lookup_new_flows;
         if let Some(entry) = self.flows.get_mut(&packed) {
@@ -600,10 +614,20 @@ impl Engine {
         self.unknown.take_flow(&entry.flow, entry.matched);
         self.unknown_why
             .take(entry.why, &entry.flow.counters, entry.matched);
-        process.account.give_flow(&entry.flow, entry.matched);
         let key = entry.key;
         let why = entry.why;
         Self::drop_identity(&mut self.seats, entry);
+        // Another flow of the same socket end already credits its packets
+        // (a container's flow, seen owned on its veth while this translated
+        // sighting waited for conntrack): the bytes this one collected are
+        // those same packets, so they are dropped, not given.
+        let identity = once::socket_identity(slot, &owner.view);
+        if self.seats.held_by_other(identity, &PackedKey::from(&key)) {
+            entry.flow.counters = Counters::default();
+            entry.flow.history = FlowHistory::default();
+        } else {
+            process.account.give_flow(&entry.flow, entry.matched);
+        }
         self.reidentify(packed, &key, why, Some(owner));
         self.dns_owner_found(&key, slot);
     }

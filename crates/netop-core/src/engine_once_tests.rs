@@ -347,3 +347,93 @@ fn a_seat_is_given_up_when_its_flow_expires() {
     );
     assert_eq!(counters_of(&e.report(), Some(99)).tx_packets, 2);
 }
+
+#[test]
+fn a_translated_sighting_owned_late_gives_no_bytes_twice() {
+    let mut e = engine();
+    let listener = socket(Protocol::Tcp, "0.0.0.0:5001", "0.0.0.0:0", 77, "sink");
+    // Conntrack has no entry yet when the first packets on the uplink are
+    // looked up (the capture runs ahead of the NAT hook).
+    let mut r = Nat {
+        sockets: StaticResolver {
+            dump: Vec::new(),
+            live: vec![listener],
+            lookups: 0,
+        },
+        map: Vec::new(),
+    };
+    let in_out = PacketSpec::tcp("203.0.113.5:33000", "192.0.2.10:8080", 1200);
+    let in_in = PacketSpec::tcp("203.0.113.5:33000", "10.0.3.2:5001", 1200);
+    let back_in = PacketSpec::tcp("10.0.3.2:5001", "203.0.113.5:33000", 60);
+    let back_out = PacketSpec::tcp("192.0.2.10:8080", "203.0.113.5:33000", 60);
+    for i in 0..N {
+        if i == 2 {
+            r.map.push((
+                key("192.0.2.10:8080", "203.0.113.5:33000"),
+                key("10.0.3.2:5001", "203.0.113.5:33000"),
+            ));
+        }
+        // 100 ms apart: the translated flow is searched again.
+        let ms = i * 100;
+        cross(
+            &mut e,
+            &mut r,
+            ms,
+            &[(in_out, UPLINK, false), (in_in, BR0, true)],
+        );
+        cross(
+            &mut e,
+            &mut r,
+            ms,
+            &[(back_in, BR0, false), (back_out, UPLINK, true)],
+        );
+    }
+    let report = e.report();
+    assert_once(&report, Some(77), back_in, in_in);
+    assert_eq!(
+        counters_of(&report, None),
+        Counters::default(),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn interfaces_count_frames_the_way_the_kernel_does() {
+    let mut e = engine();
+    let socket = socket(
+        Protocol::Tcp,
+        "10.0.3.2:40000",
+        "198.51.100.7:80",
+        99,
+        "wget",
+    );
+    let mut r = StaticResolver::new(vec![socket]);
+    let up = PacketSpec::tcp("10.0.3.2:40000", "198.51.100.7:80", 1000);
+    let down = PacketSpec::tcp("198.51.100.7:80", "10.0.3.2:40000", 100);
+    cross(&mut e, &mut r, 0, &[(up, VETH, false), (up, UPLINK, true)]);
+    cross(
+        &mut e,
+        &mut r,
+        1,
+        &[(down, UPLINK, false), (down, VETH, true)],
+    );
+    let report = e.report();
+    // The container's upload is received by the host's end of its veth
+    // and sent by the uplink, as their kernel counters say.
+    let veth = interface(&report, VETH);
+    assert_eq!((veth.rx_bytes, veth.tx_bytes), (wire(up), wire(down)));
+    let uplink = interface(&report, UPLINK);
+    assert_eq!((uplink.rx_bytes, uplink.tx_bytes), (wire(down), wire(up)));
+    // The process: its own upload is its tx.
+    assert_once_n(&report, 99, up, down, 1);
+}
+
+fn assert_once_n(report: &EngineReport, pid: u32, up: PacketSpec, down: PacketSpec, n: u64) {
+    let want = Counters {
+        tx_bytes: n * wire(up),
+        rx_bytes: n * wire(down),
+        tx_packets: n,
+        rx_packets: n,
+    };
+    assert_eq!(counters_of(report, Some(pid)), want, "{report:#?}");
+}

@@ -135,6 +135,15 @@ impl Seats {
         }
     }
 
+    /// True when some other flow than `key` holds a seat of `id`.
+    pub(super) fn held_by_other(&self, id: Identity, key: &PackedKey) -> bool {
+        self.map.get(&id).is_some_and(|seat| {
+            seat.holder
+                .iter()
+                .any(|h| h.is_some_and(|(k, _)| k != *key))
+        })
+    }
+
     /// Where the packets of `id` travelling `side` are credited, taking
     /// the seat for `key` on `ifindex` if it is free.
     pub(super) fn decide(
