@@ -34,7 +34,7 @@ use flow_table::FlowTable;
 pub use live::{
     LiveConnection, LiveDns, LiveInterface, LiveProcess, LiveReport, Rate, LIVE_DNS_ENTRIES,
 };
-use once::{CreditAt, Identity, Seats};
+use once::{Identity, Membership, Seats, ELSEWHERE, UNDECIDED};
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
 use slots::Slots;
 
@@ -183,14 +183,10 @@ struct FlowEntry {
     last_try: Duration,
     /// Socket tables this flow was matched against without finding one.
     tables: u8,
-    /// What its bytes are credited to, once per packet (`engine/once.rs`).
-    identity: Identity,
-    /// Its sides are swapped in the identity's seats (forwarded paths).
-    flip: bool,
-    /// Per side of the identity: where packets are credited.
-    at: [CreditAt; 2],
-    /// The path its owning socket sees (marked owned in `seats`).
-    owned_path: Option<PackedKey>,
+    /// Per direction (tx, rx): the interface where this key's packets are
+    /// credited, or `UNDECIDED`/`ELSEWHERE` (`engine/once.rs`; its
+    /// identity is kept in `Engine::seats`).
+    at: [u32; 2],
 }
 
 /// An owner found for a flow: its process slot, and the flow as the
@@ -206,7 +202,7 @@ impl FlowEntry {
     /// flow seen again after NAT): not a connection of its own to show.
     fn is_sighting_only(&self) -> bool {
         self.flow.counters.total_bytes() == 0
-            && !self.at.iter().any(|a| matches!(a, CreditAt::Here(_)))
+            && self.at.iter().all(|&a| a == ELSEWHERE || a == UNDECIDED)
     }
 
     /// Whether a packet of this flow travelling `dir`, seen on `ifindex`,
@@ -219,16 +215,17 @@ impl FlowEntry {
         dir: Direction,
         ifindex: u32,
     ) -> bool {
-        let side = once::side(dir, self.flip);
-        match self.at[side] {
-            CreditAt::Here(at) => at == ifindex,
-            CreditAt::Elsewhere => false,
-            CreditAt::Undecided => {
-                let at = seats.decide(self.identity, side, packed, ifindex);
-                self.at[side] = at;
-                at == CreditAt::Here(ifindex)
-            }
+        let d = once::side(dir, false);
+        let at = self.at[d];
+        if at == ifindex {
+            return true;
         }
+        if at != UNDECIDED {
+            return false;
+        }
+        let at = seats.decide(packed, dir, ifindex);
+        self.at[d] = at;
+        at == ifindex
     }
 
     /// No owner yet, and time for another search.
@@ -263,6 +260,24 @@ fn credit(
         }
     };
     account.add(dir, u.bytes, u.sec, entry.matched);
+}
+
+/// One packet of a known flow: credited at its seat (`engine/once.rs`),
+/// else only a sighting, which keeps the flow alive.
+fn sight(
+    entry: &mut FlowEntry,
+    seats: &mut Seats,
+    processes: &mut Slots<ProcessState>,
+    unknown: &mut Account,
+    unknown_why: &mut Breakdown,
+    (packed, dir): (PackedKey, Direction),
+    u: &Update,
+) {
+    if entry.credits(seats, packed, dir, u.ifindex) {
+        credit(entry, processes, unknown, unknown_why, dir, u);
+    } else {
+        entry.flow.last_seen = entry.flow.last_seen.max(u.ts);
+    }
 }
 
 /// Owner searches for one flow: when it is first seen, and again on later
@@ -446,22 +461,29 @@ impl Engine {
         let packed = PackedKey::from(&key);
         let retry = self.config.lookup_new_flows;
         if let Some(entry) = self.flows.get_mut(&packed) {
-            if retry && entry.wants_retry(u.ts) {
-                self.retry_owner(&packed, u.ts, resolver);
+            if !(retry && entry.wants_retry(u.ts)) {
+                sight(
+                    entry,
+                    &mut self.seats,
+                    &mut self.processes,
+                    &mut self.unknown,
+                    &mut self.unknown_why,
+                    (packed, dir),
+                    u,
+                );
+                return;
             }
+            self.retry_owner(&packed, u.ts, resolver);
             if let Some(entry) = self.flows.get_mut(&packed) {
-                if entry.credits(&mut self.seats, packed, dir, u.ifindex) {
-                    credit(
-                        entry,
-                        &mut self.processes,
-                        &mut self.unknown,
-                        &mut self.unknown_why,
-                        dir,
-                        u,
-                    );
-                } else {
-                    entry.flow.last_seen = entry.flow.last_seen.max(u.ts);
-                }
+                sight(
+                    entry,
+                    &mut self.seats,
+                    &mut self.processes,
+                    &mut self.unknown,
+                    &mut self.unknown_why,
+                    (packed, dir),
+                    u,
+                );
             }
             return;
         }
@@ -489,12 +511,9 @@ impl Engine {
             tries: 1,
             last_try: u.ts,
             tables: 0,
-            identity: Identity::Key(packed),
-            flip: false,
-            at: [CreditAt::Undecided; 2],
-            owned_path: None,
+            at: [UNDECIDED; 2],
         };
-        (entry.identity, entry.flip, entry.owned_path) = self.identity_of(&key, why, found.ok());
+        self.identity_of(packed, &key, why, found.ok());
         if entry.credits(&mut self.seats, packed, dir, u.ifindex) {
             entry.flow.counters.add(dir, u.bytes);
             entry.flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
@@ -510,46 +529,44 @@ impl Engine {
         self.flows.insert(packed, entry);
     }
 
-    /// A flow's identity (`engine/once.rs`) from its owner, or from its key
-    /// and reason when it has none: (identity, flip, owned path). Joins
-    /// the identity's seats; an owner's path is marked owned, and the
-    /// forwarded sightings of it that held a seat are taken back (their
-    /// bytes leave the unknown bucket).
+    /// Gives flow `packed` its identity (`engine/once.rs`): from its
+    /// owner, or from its key and reason when it has none. An owner's path
+    /// is marked owned, and the forwarded sightings of it that held a
+    /// seat are taken back (their bytes leave the unknown bucket).
     fn identity_of(
         &mut self,
+        packed: PackedKey,
         key: &FlowKey,
         why: UnknownReason,
         owner: Option<Owner>,
-    ) -> (Identity, bool, Option<PackedKey>) {
-        let found = match owner {
+    ) {
+        let m = match owner {
             Some(owner) => {
                 let (path, _) = once::path_of(&owner.view);
                 for taken in self.seats.own_path(path) {
                     self.take_back(&taken);
                 }
-                (
-                    once::socket_identity(owner.slot, &owner.view),
-                    false,
-                    Some(path),
-                )
+                Membership {
+                    identity: once::socket_identity(owner.slot, &owner.view),
+                    flip: false,
+                    owned_path: Some(path),
+                }
             }
             None if why == UnknownReason::Forwarded => {
                 let (path, flip) = once::path_of(key);
-                (Identity::Path(path), flip, None)
+                Membership {
+                    identity: Identity::Path(path),
+                    flip,
+                    owned_path: None,
+                }
             }
-            None => (Identity::Key(PackedKey::from(key)), false, None),
+            None => Membership {
+                identity: Identity::Key(packed),
+                flip: false,
+                owned_path: None,
+            },
         };
-        self.seats.join(found.0);
-        found
-    }
-
-    /// Leaves a flow's identity (before it gets another, or expires).
-    /// True when it held a seat.
-    fn drop_identity(seats: &mut Seats, entry: &FlowEntry) -> bool {
-        if let Some(path) = entry.owned_path {
-            seats.disown_path(path);
-        }
-        seats.leave(entry.identity, &PackedKey::from(&entry.key))
+        self.seats.enter(packed, m);
     }
 
     /// A forwarded flow turned out to be a sighting of a local socket's
@@ -566,7 +583,7 @@ impl Engine {
             entry.flow.counters = Counters::default();
             entry.flow.history = FlowHistory::default();
         }
-        entry.at = [CreditAt::Elsewhere; 2];
+        entry.at = [ELSEWHERE; 2];
     }
 
     fn remote_matches(&self, key: &FlowKey) -> bool {
@@ -616,7 +633,7 @@ impl Engine {
             .take(entry.why, &entry.flow.counters, entry.matched);
         let key = entry.key;
         let why = entry.why;
-        Self::drop_identity(&mut self.seats, entry);
+        self.seats.exit(packed);
         // Another flow of the same socket end already credits its packets
         // (a container's flow, seen owned on its veth while this translated
         // sighting waited for conntrack): the bytes this one collected are
@@ -641,12 +658,9 @@ impl Engine {
         why: UnknownReason,
         owner: Option<Owner>,
     ) {
-        let (identity, flip, owned_path) = self.identity_of(key, why, owner);
+        self.identity_of(*packed, key, why, owner);
         if let Some(entry) = self.flows.get_mut(packed) {
-            entry.identity = identity;
-            entry.flip = flip;
-            entry.owned_path = owned_path;
-            entry.at = [CreditAt::Undecided; 2];
+            entry.at = [UNDECIDED; 2];
         }
     }
 
@@ -666,7 +680,7 @@ impl Engine {
         entry.why = why;
         if was_forwarded != (why == UnknownReason::Forwarded) {
             let key = entry.key;
-            Self::drop_identity(&mut self.seats, entry);
+            self.seats.exit(packed);
             self.reidentify(packed, &key, why, None);
         }
     }
@@ -788,17 +802,23 @@ impl Engine {
         self.flows.retain(|e| {
             let limit = if e.flow.closing { closed } else { idle };
             let keep = now.saturating_sub(e.flow.last_seen) < limit;
-            if !keep && Self::drop_identity(seats, e) {
-                freed.push(e.identity);
+            if !keep {
+                if let Some((identity, true)) = seats.exit(&PackedKey::from(&e.key)) {
+                    freed.push(identity);
+                }
             }
             keep
         });
         // A seat whose flow expired is free: the identity's other flows,
         // if any still carry packets, decide again.
         if !freed.is_empty() {
-            for (_, e) in self.flows.iter_mut() {
-                if freed.contains(&e.identity) {
-                    e.at = [CreditAt::Undecided; 2];
+            for (packed, e) in self.flows.iter_mut() {
+                if self
+                    .seats
+                    .identity(packed)
+                    .is_some_and(|id| freed.contains(&id))
+                {
+                    e.at = [UNDECIDED; 2];
                 }
             }
         }

@@ -33,8 +33,10 @@
 //! captured interface each flow key is its own first sighting, so nothing
 //! changes there: processes plus unknown equal the interface's counters.
 //!
-//! Seats are decided once per flow and direction (the flow entry caches
-//! the answer), so a packet pays one comparison, not a second hash lookup.
+//! Seats are decided once per flow and direction: the flow entry caches
+//! the answer in 8 bytes (the interface, or [`UNDECIDED`]/[`ELSEWHERE`]),
+//! so a packet pays one comparison, not a second hash lookup, and the flow
+//! table's slots stay small; identities live here, beside the table.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -56,15 +58,22 @@ pub(super) enum Identity {
     Key(PackedKey),
 }
 
-/// Where a flow's packets of one direction are credited.
+/// A flow's cached answer for one direction: not decided yet (no packet
+/// this way since it got its identity). Any other value but
+/// [`ELSEWHERE`] is the interface where this flow key credits.
+pub(super) const UNDECIDED: u32 = u32::MAX;
+/// Credited on another flow key: this one is only a sighting.
+pub(super) const ELSEWHERE: u32 = u32::MAX - 1;
+
+/// A flow key's place in the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CreditAt {
-    /// Not decided yet (no packet this way since the flow got its identity).
-    Undecided,
-    /// On this flow key, when seen on this interface.
-    Here(u32),
-    /// On another flow key: this one is only a sighting.
-    Elsewhere,
+pub(super) struct Membership {
+    pub(super) identity: Identity,
+    /// Its directions are swapped in the identity's seats (a forwarded
+    /// path whose local end is the higher one).
+    pub(super) flip: bool,
+    /// The path its owning socket sees, marked owned while it lives.
+    pub(super) owned_path: Option<PackedKey>,
 }
 
 /// The flow key and interface where an identity's packets are credited,
@@ -80,21 +89,39 @@ struct Seat {
     owners: u32,
 }
 
-/// The seats of every identity with a flow in the table.
+/// The seats of every identity with a flow in the table, and each flow
+/// key's membership.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Seats {
     map: FxHashMap<Identity, Seat>,
+    members: FxHashMap<PackedKey, Membership>,
 }
 
 impl Seats {
-    /// A flow takes `id` as its identity.
-    pub(super) fn join(&mut self, id: Identity) {
-        self.map.entry(id).or_default().flows += 1;
+    /// A flow key takes its place (after leaving any earlier one).
+    pub(super) fn enter(&mut self, key: PackedKey, m: Membership) {
+        self.exit(&key);
+        self.map.entry(m.identity).or_default().flows += 1;
+        self.members.insert(key, m);
     }
 
-    /// A flow (`key`) leaves `id` (expired, or given another identity).
-    /// True when it held a seat, which is then free for another flow.
-    pub(super) fn leave(&mut self, id: Identity, key: &PackedKey) -> bool {
+    /// A flow key leaves (expired, or about to get another identity).
+    /// Returns its identity and whether it held a seat, which is then
+    /// free for the identity's other flows.
+    pub(super) fn exit(&mut self, key: &PackedKey) -> Option<(Identity, bool)> {
+        let m = self.members.remove(key)?;
+        if let Some(path) = m.owned_path {
+            self.disown_path(path);
+        }
+        Some((m.identity, self.leave(m.identity, key)))
+    }
+
+    /// The identity of a flow key.
+    pub(super) fn identity(&self, key: &PackedKey) -> Option<Identity> {
+        self.members.get(key).map(|m| m.identity)
+    }
+
+    fn leave(&mut self, id: Identity, key: &PackedKey) -> bool {
         let Some(seat) = self.map.get_mut(&id) else {
             return false;
         };
@@ -125,7 +152,7 @@ impl Seats {
     }
 
     /// The owner of `path` went (its flow expired or changed owner).
-    pub(super) fn disown_path(&mut self, path: PackedKey) {
+    fn disown_path(&mut self, path: PackedKey) {
         let id = Identity::Path(path);
         if let Some(seat) = self.map.get_mut(&id) {
             seat.owners = seat.owners.saturating_sub(1);
@@ -144,18 +171,21 @@ impl Seats {
         })
     }
 
-    /// Where the packets of `id` travelling `side` are credited, taking
-    /// the seat for `key` on `ifindex` if it is free.
-    pub(super) fn decide(
-        &mut self,
-        id: Identity,
-        side: usize,
-        key: PackedKey,
-        ifindex: u32,
-    ) -> CreditAt {
+    /// Where the packets of flow `key` travelling `dir` are credited:
+    /// the interface of its seat, or [`ELSEWHERE`]; takes the seat for
+    /// `key` on `ifindex` if it is free. A key with no membership credits
+    /// where it is seen.
+    pub(super) fn decide(&mut self, key: PackedKey, dir: Direction, ifindex: u32) -> u32 {
+        let Some(m) = self.members.get(&key) else {
+            return ifindex;
+        };
+        self.take(m.identity, side(dir, m.flip), key, ifindex)
+    }
+
+    fn take(&mut self, id: Identity, side: usize, key: PackedKey, ifindex: u32) -> u32 {
         let seat = self.map.entry(id).or_default();
         if seat.owners > 0 {
-            return CreditAt::Elsewhere;
+            return ELSEWHERE;
         }
         match seat.holder[side] {
             // One connection is credited under one flow key when it can
@@ -164,19 +194,19 @@ impl Seats {
             None => match seat.holder[1 - side] {
                 Some((other, _)) if other != key => {
                     seat.holder[side] = Some((other, None));
-                    CreditAt::Elsewhere
+                    ELSEWHERE
                 }
                 _ => {
                     seat.holder[side] = Some((key, Some(ifindex)));
-                    CreditAt::Here(ifindex)
+                    ifindex
                 }
             },
             Some((k, None)) if k == key => {
                 seat.holder[side] = Some((key, Some(ifindex)));
-                CreditAt::Here(ifindex)
+                ifindex
             }
-            Some((k, Some(at))) if k == key => CreditAt::Here(at),
-            Some(_) => CreditAt::Elsewhere,
+            Some((k, Some(at))) if k == key => at,
+            Some(_) => ELSEWHERE,
         }
     }
 
@@ -187,7 +217,8 @@ impl Seats {
     }
 }
 
-/// Index of a direction in [`Seat::holder`] and a flow's `at`.
+/// Index of a direction in [`Seat::holder`] (and, unflipped, in a flow's
+/// cached answers).
 pub(super) fn side(dir: Direction, flip: bool) -> usize {
     let d = match dir {
         Direction::Tx => 0,
@@ -269,27 +300,37 @@ mod tests {
         }
     }
 
+    fn member(identity: Identity) -> Membership {
+        Membership {
+            identity,
+            flip: false,
+            owned_path: None,
+        }
+    }
+
     #[test]
     fn the_first_sighting_holds_the_seat_per_direction() {
         let mut seats = Seats::default();
         let a = PackedKey::from(&key("10.0.0.2:1000", "192.0.2.1:80"));
         let b = PackedKey::from(&key("192.0.2.9:1000", "192.0.2.1:80"));
         let id = Identity::Key(a);
-        seats.join(id);
-        seats.join(id);
-        assert_eq!(seats.decide(id, 0, a, 7), CreditAt::Here(7));
-        assert_eq!(seats.decide(id, 0, a, 8), CreditAt::Here(7), "same key");
-        assert_eq!(seats.decide(id, 0, b, 9), CreditAt::Elsewhere);
+        seats.enter(a, member(id));
+        seats.enter(b, member(id));
+        let (tx, rx) = (Direction::Tx, Direction::Rx);
+        assert_eq!(seats.decide(a, tx, 7), 7);
+        assert_eq!(seats.decide(a, tx, 8), 7, "same key");
+        assert_eq!(seats.decide(b, tx, 9), ELSEWHERE);
         assert_eq!(
-            seats.decide(id, 1, b, 9),
-            CreditAt::Elsewhere,
+            seats.decide(b, rx, 9),
+            ELSEWHERE,
             "the other way is kept for the key that holds this way"
         );
-        assert_eq!(seats.decide(id, 1, a, 8), CreditAt::Here(8));
-        assert!(seats.leave(id, &a), "held a seat");
-        assert_eq!(seats.decide(id, 0, b, 9), CreditAt::Here(9), "freed");
-        assert!(seats.leave(id, &b));
+        assert_eq!(seats.decide(a, rx, 8), 8);
+        assert_eq!(seats.exit(&a), Some((id, true)), "held a seat");
+        assert_eq!(seats.decide(b, tx, 9), 9, "freed");
+        assert_eq!(seats.exit(&b), Some((id, true)));
         assert_eq!(seats.len(), 0, "forgotten with its last flow");
+        assert_eq!(seats.decide(b, tx, 4), 4, "no membership: credited");
     }
 
     #[test]
@@ -297,14 +338,23 @@ mod tests {
         let mut seats = Seats::default();
         let (path, _) = path_of(&key("192.0.2.1:80", "10.0.0.2:1000"));
         let fwd = PackedKey::from(&key("192.0.2.1:80", "10.0.0.2:1000"));
-        let id = Identity::Path(path);
-        seats.join(id);
-        assert_eq!(seats.decide(id, 1, fwd, 3), CreditAt::Here(3));
+        let owned = PackedKey::from(&key("10.0.0.2:1000", "192.0.2.1:80"));
+        seats.enter(fwd, member(Identity::Path(path)));
+        assert_eq!(seats.decide(fwd, Direction::Rx, 3), 3);
         assert_eq!(seats.own_path(path), vec![fwd], "taken back");
-        assert_eq!(seats.decide(id, 1, fwd, 3), CreditAt::Elsewhere);
-        assert_eq!(seats.decide(id, 0, fwd, 3), CreditAt::Elsewhere);
-        seats.disown_path(path);
-        assert_eq!(seats.decide(id, 0, fwd, 3), CreditAt::Here(3));
+        seats.enter(
+            owned,
+            Membership {
+                identity: Identity::Key(owned),
+                flip: false,
+                owned_path: Some(path),
+            },
+        );
+        assert_eq!(seats.decide(fwd, Direction::Rx, 3), ELSEWHERE);
+        assert_eq!(seats.decide(fwd, Direction::Tx, 3), ELSEWHERE);
+        // The owner leaves: its path is forwarded again.
+        seats.exit(&owned);
+        assert_eq!(seats.decide(fwd, Direction::Tx, 3), 3);
     }
 
     #[test]
