@@ -18,6 +18,7 @@ pub mod cgroup;
 pub mod child;
 pub mod compare;
 pub mod counters;
+pub mod everywhere;
 pub mod netns;
 pub mod netop;
 pub mod privilege;

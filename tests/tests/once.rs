@@ -18,16 +18,13 @@
 //!
 //! Not root: skipped, or a failure when `CI` is set.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context};
-use netop_e2e::compare::compare;
+use anyhow::bail;
+use netop_e2e::everywhere::Everywhere;
 use netop_e2e::netns::run;
 use netop_e2e::topology::{sysctl, Bridge, NftTable};
-use netop_e2e::{
-    begin, interface_totals, Counts, Expectation, Netns, NetopOptions, NetopRun, Proc, Tolerance,
-    Transport, TruthCapture,
-};
+use netop_e2e::{begin, Expectation, Netns, Proc, Tolerance, Transport, TruthCapture};
 
 const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
 /// Long enough for four netop runs to start one after the other and the
@@ -38,10 +35,6 @@ const PUBLISHED: u16 = 8080;
 const RATE: &str = "1000000";
 /// The process's bytes on its PID: within 1 % of the truth, both ways.
 const TOLERANCE: f64 = 1.0;
-const MAX_UNKNOWN_PERCENT: f64 = 0.5;
-/// netop's sums against the kernel's counters of an interface.
-const MAX_TOTAL_PERCENT: f64 = 0.5;
-const LOG: &str = "netop::interfaces=info";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Nat {
@@ -150,11 +143,6 @@ fn spawn(label: &str, ns: &Netns, args: &[&str]) -> anyhow::Result<Proc> {
 /// `any` plus each interface of the path, then checks every run.
 fn check(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
     let (container, outside) = (&host.container, &host.outside);
-    let path = host.path();
-    let before: Vec<Counts> = path
-        .iter()
-        .map(|i| Counts::of_interface(i))
-        .collect::<anyhow::Result<_>>()?;
     let truth = TruthCapture::start_in(
         container,
         &container.ns_if,
@@ -163,18 +151,7 @@ fn check(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
     )?;
     let outside_truth =
         TruthCapture::start_in(outside, &outside.ns_if, outside.ns_addr, &outside.ns_mac)?;
-    let mut runs = Vec::new();
-    for iface in std::iter::once(None).chain(path.iter().cloned().map(Some)) {
-        let options = NetopOptions {
-            duration_secs: NETOP_SECONDS,
-            interface: iface.clone(),
-            bpf_buffer: None,
-            extra: Vec::new(),
-        };
-        let mut netop = NetopRun::start_logging(options, Some(LOG))?;
-        netop.wait_capturing(Duration::from_secs(10))?;
-        runs.push((iface, netop));
-    }
+    let mut netop = Everywhere::start(&host.path(), NETOP_SECONDS)?;
 
     // (the container's process and its port, the outside one's and its)
     let (mut server, mut client, inside, outside_end) = match workload {
@@ -241,17 +218,9 @@ fn check(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
     client.send_line("go")?;
     client.expect_line("done", Duration::from_secs(20))?;
     server.expect_line("done", Duration::from_secs(20))?;
-    let finished = Instant::now();
-    for iface in &path {
-        netop_e2e::counters::wait_quiet(iface, Duration::from_millis(150), Duration::from_secs(5))?;
-    }
+    netop.quiet()?;
     let truth = truth.stop()?;
     let outside_truth = outside_truth.stop()?;
-    let kernel: Vec<Counts> = path
-        .iter()
-        .zip(&before)
-        .map(|(i, b)| Counts::of_interface(i).map(|now| now.since(b)))
-        .collect::<anyhow::Result<_>>()?;
 
     let in_container = Expectation {
         label: "container process".to_string(),
@@ -273,73 +242,17 @@ fn check(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
         truth: outside_truth.ports(Transport::Tcp, [outside_end.1]),
         tolerance: Tolerance::within(TOLERANCE),
     };
-    let uplink = &outside.host_if;
-    let mut failures = Vec::new();
-    for (iface, netop) in runs {
-        if finished > netop.window_end() {
-            bail!(
-                "harness timing: the workload ended after netop's window; lengthen NETOP_SECONDS"
-            );
-        }
-        let name = iface.clone().unwrap_or_else(|| "any".to_string());
-        let json = netop.finish_json_with_stderr(Duration::from_secs(10));
-        let (json, stderr) = json.with_context(|| format!("netop on {name}"))?;
-        let rows = netop_e2e::UsageRow::from_json(&json)?;
+    let uplink = outside.host_if.as_str();
+    netop.check(|iface| {
         let mut expected = Vec::new();
-        if iface.as_ref() != Some(uplink) || host.nat != Nat::None {
+        if iface != Some(uplink) || host.nat != Nat::None {
             expected.push(in_container.clone());
         }
-        if host.nat == Nat::None && (iface.is_none() || iface.as_ref() == Some(uplink)) {
+        if host.nat == Nat::None && (iface.is_none() || iface == Some(uplink)) {
             expected.push(outside_process.clone());
         }
-        let report = compare(&expected, &rows, MAX_UNKNOWN_PERCENT);
-        println!("netop on {name}:\n{report}");
-        if !report.is_ok() {
-            failures.push(format!(
-                "netop on {name}: the process's bytes are off:\n{report}"
-            ));
-        }
-        let logged = interface_totals(&stderr)?;
-        for (iface, kernel) in path.iter().zip(&kernel) {
-            // Every run logs the interfaces it captured: one, or all.
-            if name != "any" && name != *iface {
-                continue;
-            }
-            let seen = logged
-                .iter()
-                .find(|(n, _)| n == iface)
-                .map_or_else(Counts::default, |(_, c)| *c);
-            let off = percent_apart(seen.total_bytes(), kernel.total_bytes());
-            println!("  {iface}: netop {seen} / kernel {kernel} ({off:.3} % apart)");
-            if off > MAX_TOTAL_PERCENT {
-                failures.push(format!(
-                    "netop on {name}: interface {iface} {seen} vs kernel {kernel} ({off:.3} % apart)"
-                ));
-            }
-            if name == *iface {
-                // One interface: processes plus unknown are its counters.
-                let sum: u64 = rows.iter().map(|r| r.rx_bytes + r.tx_bytes).sum();
-                let off = percent_apart(sum, kernel.total_bytes());
-                println!(
-                    "  rows {sum} B vs kernel {} B ({off:.3} % apart)",
-                    kernel.total_bytes()
-                );
-                if off > MAX_TOTAL_PERCENT {
-                    failures.push(format!(
-                        "netop on {name}: rows add up to {sum} B, the kernel counted {kernel} ({off:.3} % apart)"
-                    ));
-                }
-            }
-        }
-    }
-    if !failures.is_empty() {
-        bail!("{}", failures.join("\n"));
-    }
-    Ok(())
-}
-
-fn percent_apart(a: u64, b: u64) -> f64 {
-    100.0 * a.abs_diff(b) as f64 / b.max(1) as f64
+        expected
+    })
 }
 
 /// Subnets no other test uses (10.231.N.0/24).
