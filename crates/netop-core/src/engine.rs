@@ -223,7 +223,7 @@ impl FlowEntry {
         if at != UNDECIDED {
             return false;
         }
-        let at = seats.decide(packed, dir, ifindex);
+        let at = seats.decide(&packed, dir, ifindex);
         self.at[d] = at;
         at == ifindex
     }
@@ -543,36 +543,40 @@ impl Engine {
         let m = match owner {
             Some(owner) => {
                 let (path, _) = once::path_of(&owner.view);
-                for taken in self.seats.own_path(path) {
-                    self.take_back(&taken);
+                if self.seats.own_path(&path) {
+                    self.take_back(Seats::path_id(&path));
                 }
-                Membership {
-                    identity: once::socket_identity(owner.slot, &owner.view),
-                    flip: false,
-                    owned_path: Some(path),
-                }
+                let identity = once::socket_identity(owner.slot, &owner.view);
+                Membership::new(&identity, false, Some(&path))
             }
             None if why == UnknownReason::Forwarded => {
                 let (path, flip) = once::path_of(key);
-                Membership {
-                    identity: Identity::Path(path),
-                    flip,
-                    owned_path: None,
-                }
+                Membership::new(&Identity::Path(path), flip, None)
             }
-            None => Membership {
-                identity: Identity::Key(packed),
-                flip: false,
-                owned_path: None,
-            },
+            None => Membership::new(&Identity::Key(packed), false, None),
         };
-        self.seats.enter(packed, m);
+        self.seats.enter(&packed, m);
     }
 
-    /// A forwarded flow turned out to be a sighting of a local socket's
-    /// traffic: its bytes so far leave the unknown bucket (the socket's
-    /// flow credits them) and it credits nothing more.
-    fn take_back(&mut self, packed: &PackedKey) {
+    /// Forwarded flows (of path `path_id`) turned out to be sightings of a
+    /// local socket's traffic: their bytes so far leave the unknown bucket
+    /// (the socket's flow credits them) and they credit nothing more.
+    /// Rare (a routed container's connection first seen on the uplink), so
+    /// the table is searched.
+    fn take_back(&mut self, path_id: u64) {
+        let seats = &self.seats;
+        let sightings: Vec<PackedKey> = self
+            .flows
+            .iter_mut()
+            .filter(|(packed, _)| seats.identity(packed) == Some(path_id))
+            .map(|(packed, _)| *packed)
+            .collect();
+        for packed in sightings {
+            self.take_back_flow(&packed);
+        }
+    }
+
+    fn take_back_flow(&mut self, packed: &PackedKey) {
         let Some(entry) = self.flows.get_mut(packed) else {
             return;
         };
@@ -639,7 +643,7 @@ impl Engine {
         // sighting waited for conntrack): the bytes this one collected are
         // those same packets, so they are dropped, not given.
         let identity = once::socket_identity(slot, &owner.view);
-        if self.seats.held_by_other(identity, &PackedKey::from(&key)) {
+        if self.seats.held_by_other(&identity, packed) {
             entry.flow.counters = Counters::default();
             entry.flow.history = FlowHistory::default();
         } else {

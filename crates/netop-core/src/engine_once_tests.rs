@@ -334,7 +334,11 @@ fn a_seat_is_given_up_when_its_flow_expires() {
     };
     let up = PacketSpec::tcp("10.0.3.2:40000", "198.51.100.7:80", 500);
     cross(&mut e, &mut r, 0, &[(up, VETH, false), (up, BR0, false)]);
-    assert_eq!(e.seats.len(), 2, "the socket's end and its path");
+    assert_eq!(
+        e.seats.len(),
+        3,
+        "the socket's end, its owned path, the flow"
+    );
     e.expire(at(0) + Duration::from_secs(120));
     assert_eq!(e.flow_count(), 0);
     assert_eq!(e.seats.len(), 0, "nothing left behind");

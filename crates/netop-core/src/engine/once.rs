@@ -38,6 +38,7 @@
 //! so a packet pays one comparison, not a second hash lookup, and the flow
 //! table's slots stay small; identities live here, beside the table.
 
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr};
 
 use rustc_hash::FxHashMap;
@@ -65,155 +66,180 @@ pub(super) const UNDECIDED: u32 = u32::MAX;
 /// Credited on another flow key: this one is only a sighting.
 pub(super) const ELSEWHERE: u32 = u32::MAX - 1;
 
+/// A 64-bit tag standing for a flow key or an identity in the seats
+/// (SipHash with fixed keys, never 0, which means "none"). Tags keep the
+/// seats small (a flow costs about 100 bytes here, not the 1 KB that
+/// whole keys cost); two different keys of one host sharing a tag is a
+/// 2^-64 event. Computed only when a seat is decided, never per packet.
+fn tag(value: &impl Hash) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish().max(1)
+}
+
 /// A flow key's place in the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Membership {
-    pub(super) identity: Identity,
+    /// The tag of its identity.
+    id: u64,
     /// Its directions are swapped in the identity's seats (a forwarded
     /// path whose local end is the higher one).
-    pub(super) flip: bool,
-    /// The path its owning socket sees, marked owned while it lives.
-    pub(super) owned_path: Option<PackedKey>,
+    flip: bool,
+    /// The tag of the path its owning socket sees (marked owned while it
+    /// lives), or 0.
+    owned_path: u64,
+}
+
+impl Membership {
+    pub(super) fn new(identity: &Identity, flip: bool, owned_path: Option<&PackedKey>) -> Self {
+        Membership {
+            id: tag(identity),
+            flip,
+            owned_path: owned_path.map_or(0, |p| tag(&Identity::Path(*p))),
+        }
+    }
 }
 
 /// The flow key and interface where an identity's packets are credited,
-/// per direction of travel, and who refers to it.
+/// per direction of travel (tags; 0 is none), and how many flows have it.
 #[derive(Debug, Clone, Default)]
 struct Seat {
-    /// The flow key, and the interface once it was seen there (a side is
-    /// reserved for the key holding the other side, interface unknown).
-    holder: [Option<(PackedKey, Option<u32>)>; 2],
-    /// Flows with this identity.
+    holder: [u64; 2],
+    /// The holder's interface, or [`UNDECIDED`] when the direction is
+    /// reserved for the key holding the other one and not seen yet.
+    at: [u32; 2],
     flows: u32,
-    /// Owned flows whose socket's path this is (`Path` identities only).
-    owners: u32,
 }
 
-/// The seats of every identity with a flow in the table, and each flow
-/// key's membership.
+/// The seats of every identity with a flow in the table, the paths local
+/// sockets own, and each flow key's membership.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Seats {
-    map: FxHashMap<Identity, Seat>,
-    members: FxHashMap<PackedKey, Membership>,
+    seats: FxHashMap<u64, Seat>,
+    /// Owned paths (their tags) and how many owned flows mark each.
+    owned: FxHashMap<u64, u32>,
+    members: FxHashMap<u64, Membership>,
 }
 
 impl Seats {
     /// A flow key takes its place (after leaving any earlier one).
-    pub(super) fn enter(&mut self, key: PackedKey, m: Membership) {
-        self.exit(&key);
-        self.map.entry(m.identity).or_default().flows += 1;
-        self.members.insert(key, m);
+    pub(super) fn enter(&mut self, key: &PackedKey, m: Membership) {
+        self.exit(key);
+        self.seats.entry(m.id).or_default().flows += 1;
+        if m.owned_path != 0 {
+            *self.owned.entry(m.owned_path).or_default() += 1;
+        }
+        self.members.insert(tag(key), m);
     }
 
     /// A flow key leaves (expired, or about to get another identity).
-    /// Returns its identity and whether it held a seat, which is then
-    /// free for the identity's other flows.
-    pub(super) fn exit(&mut self, key: &PackedKey) -> Option<(Identity, bool)> {
-        let m = self.members.remove(key)?;
-        if let Some(path) = m.owned_path {
-            self.disown_path(path);
+    /// Returns its identity's tag and whether it held a seat, which is
+    /// then free for the identity's other flows.
+    pub(super) fn exit(&mut self, key: &PackedKey) -> Option<(u64, bool)> {
+        let k = tag(key);
+        let m = self.members.remove(&k)?;
+        if m.owned_path != 0 {
+            if let Some(n) = self.owned.get_mut(&m.owned_path) {
+                *n -= 1;
+                if *n == 0 {
+                    self.owned.remove(&m.owned_path);
+                }
+            }
         }
-        Some((m.identity, self.leave(m.identity, key)))
-    }
-
-    /// The identity of a flow key.
-    pub(super) fn identity(&self, key: &PackedKey) -> Option<Identity> {
-        self.members.get(key).map(|m| m.identity)
-    }
-
-    fn leave(&mut self, id: Identity, key: &PackedKey) -> bool {
-        let Some(seat) = self.map.get_mut(&id) else {
-            return false;
+        let Some(seat) = self.seats.get_mut(&m.id) else {
+            return Some((m.id, false));
         };
         let mut released = false;
         for holder in &mut seat.holder {
-            if holder.is_some_and(|(k, _)| k == *key) {
-                *holder = None;
+            if *holder == k {
+                *holder = 0;
                 released = true;
             }
         }
         seat.flows = seat.flows.saturating_sub(1);
-        if seat.flows == 0 && seat.owners == 0 {
-            self.map.remove(&id);
+        if seat.flows == 0 {
+            self.seats.remove(&m.id);
         }
-        released
+        Some((m.id, released))
     }
 
-    /// A socket owns `path`: from now on it is never credited as
-    /// forwarded. Returns the forwarded flows that held its seats, whose
-    /// bytes so far the caller takes back.
-    pub(super) fn own_path(&mut self, path: PackedKey) -> Vec<PackedKey> {
-        let seat = self.map.entry(Identity::Path(path)).or_default();
-        seat.owners += 1;
-        seat.holder
-            .iter_mut()
-            .filter_map(|h| h.take().map(|(k, _)| k))
-            .collect()
+    /// The identity tag of a flow key.
+    pub(super) fn identity(&self, key: &PackedKey) -> Option<u64> {
+        self.members.get(&tag(key)).map(|m| m.id)
     }
 
-    /// The owner of `path` went (its flow expired or changed owner).
-    fn disown_path(&mut self, path: PackedKey) {
-        let id = Identity::Path(path);
-        if let Some(seat) = self.map.get_mut(&id) {
-            seat.owners = seat.owners.saturating_sub(1);
-            if seat.flows == 0 && seat.owners == 0 {
-                self.map.remove(&id);
+    /// The tag of a forwarded path's identity.
+    pub(super) fn path_id(path: &PackedKey) -> u64 {
+        tag(&Identity::Path(*path))
+    }
+
+    /// A socket is about to own `path` (its flow enters with it as its
+    /// `owned_path`): from then on it is never credited as forwarded.
+    /// True when forwarded flows held its seats: the caller takes their
+    /// bytes back (they are the flows whose identity is the path's).
+    pub(super) fn own_path(&mut self, path: &PackedKey) -> bool {
+        match self.seats.get_mut(&Self::path_id(path)) {
+            Some(seat) if seat.holder != [0, 0] => {
+                seat.holder = [0, 0];
+                true
             }
+            _ => false,
         }
     }
 
-    /// True when some other flow than `key` holds a seat of `id`.
-    pub(super) fn held_by_other(&self, id: Identity, key: &PackedKey) -> bool {
-        self.map.get(&id).is_some_and(|seat| {
-            seat.holder
-                .iter()
-                .any(|h| h.is_some_and(|(k, _)| k != *key))
-        })
+    /// True when some other flow than `key` holds a seat of `identity`.
+    pub(super) fn held_by_other(&self, identity: &Identity, key: &PackedKey) -> bool {
+        let k = tag(key);
+        self.seats
+            .get(&tag(identity))
+            .is_some_and(|seat| seat.holder.iter().any(|&h| h != 0 && h != k))
     }
 
     /// Where the packets of flow `key` travelling `dir` are credited:
     /// the interface of its seat, or [`ELSEWHERE`]; takes the seat for
     /// `key` on `ifindex` if it is free. A key with no membership credits
     /// where it is seen.
-    pub(super) fn decide(&mut self, key: PackedKey, dir: Direction, ifindex: u32) -> u32 {
-        let Some(m) = self.members.get(&key) else {
+    pub(super) fn decide(&mut self, key: &PackedKey, dir: Direction, ifindex: u32) -> u32 {
+        let k = tag(key);
+        let Some(m) = self.members.get(&k).copied() else {
             return ifindex;
         };
-        self.take(m.identity, side(dir, m.flip), key, ifindex)
-    }
-
-    fn take(&mut self, id: Identity, side: usize, key: PackedKey, ifindex: u32) -> u32 {
-        let seat = self.map.entry(id).or_default();
-        if seat.owners > 0 {
+        if self.owned.contains_key(&m.id) {
             return ELSEWHERE;
         }
+        let side = side(dir, m.flip);
+        let seat = self.seats.entry(m.id).or_default();
         match seat.holder[side] {
             // One connection is credited under one flow key when it can
             // be: the key holding the other side gets this one too, at
             // its first sighting this way.
-            None => match seat.holder[1 - side] {
-                Some((other, _)) if other != key => {
-                    seat.holder[side] = Some((other, None));
+            0 => {
+                let other = seat.holder[1 - side];
+                if other != 0 && other != k {
+                    seat.holder[side] = other;
+                    seat.at[side] = UNDECIDED;
                     ELSEWHERE
-                }
-                _ => {
-                    seat.holder[side] = Some((key, Some(ifindex)));
+                } else {
+                    seat.holder[side] = k;
+                    seat.at[side] = ifindex;
                     ifindex
                 }
-            },
-            Some((k, None)) if k == key => {
-                seat.holder[side] = Some((key, Some(ifindex)));
-                ifindex
             }
-            Some((k, Some(at))) if k == key => at,
-            Some(_) => ELSEWHERE,
+            h if h == k => {
+                if seat.at[side] == UNDECIDED {
+                    seat.at[side] = ifindex;
+                }
+                seat.at[side]
+            }
+            _ => ELSEWHERE,
         }
     }
 
-    /// Identities with a seat or a reference.
+    /// Identities, owned paths and members held (none once every flow
+    /// has left).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.map.len()
+        self.seats.len() + self.owned.len() + self.members.len()
     }
 }
 
@@ -300,37 +326,31 @@ mod tests {
         }
     }
 
-    fn member(identity: Identity) -> Membership {
-        Membership {
-            identity,
-            flip: false,
-            owned_path: None,
-        }
-    }
-
     #[test]
     fn the_first_sighting_holds_the_seat_per_direction() {
         let mut seats = Seats::default();
         let a = PackedKey::from(&key("10.0.0.2:1000", "192.0.2.1:80"));
         let b = PackedKey::from(&key("192.0.2.9:1000", "192.0.2.1:80"));
         let id = Identity::Key(a);
-        seats.enter(a, member(id));
-        seats.enter(b, member(id));
+        seats.enter(&a, Membership::new(&id, false, None));
+        seats.enter(&b, Membership::new(&id, false, None));
         let (tx, rx) = (Direction::Tx, Direction::Rx);
-        assert_eq!(seats.decide(a, tx, 7), 7);
-        assert_eq!(seats.decide(a, tx, 8), 7, "same key");
-        assert_eq!(seats.decide(b, tx, 9), ELSEWHERE);
+        assert_eq!(seats.decide(&a, tx, 7), 7);
+        assert_eq!(seats.decide(&a, tx, 8), 7, "same key");
+        assert_eq!(seats.decide(&b, tx, 9), ELSEWHERE);
         assert_eq!(
-            seats.decide(b, rx, 9),
+            seats.decide(&b, rx, 9),
             ELSEWHERE,
             "the other way is kept for the key that holds this way"
         );
-        assert_eq!(seats.decide(a, rx, 8), 8);
-        assert_eq!(seats.exit(&a), Some((id, true)), "held a seat");
-        assert_eq!(seats.decide(b, tx, 9), 9, "freed");
-        assert_eq!(seats.exit(&b), Some((id, true)));
+        assert_eq!(seats.decide(&a, rx, 8), 8);
+        assert!(seats.held_by_other(&id, &b));
+        assert_eq!(seats.exit(&a), Some((tag(&id), true)), "held a seat");
+        assert!(!seats.held_by_other(&id, &b));
+        assert_eq!(seats.decide(&b, tx, 9), 9, "freed");
+        assert_eq!(seats.exit(&b), Some((tag(&id), true)));
         assert_eq!(seats.len(), 0, "forgotten with its last flow");
-        assert_eq!(seats.decide(b, tx, 4), 4, "no membership: credited");
+        assert_eq!(seats.decide(&b, tx, 4), 4, "no membership: credited");
     }
 
     #[test]
@@ -339,22 +359,20 @@ mod tests {
         let (path, _) = path_of(&key("192.0.2.1:80", "10.0.0.2:1000"));
         let fwd = PackedKey::from(&key("192.0.2.1:80", "10.0.0.2:1000"));
         let owned = PackedKey::from(&key("10.0.0.2:1000", "192.0.2.1:80"));
-        seats.enter(fwd, member(Identity::Path(path)));
-        assert_eq!(seats.decide(fwd, Direction::Rx, 3), 3);
-        assert_eq!(seats.own_path(path), vec![fwd], "taken back");
-        seats.enter(
-            owned,
-            Membership {
-                identity: Identity::Key(owned),
-                flip: false,
-                owned_path: Some(path),
-            },
-        );
-        assert_eq!(seats.decide(fwd, Direction::Rx, 3), ELSEWHERE);
-        assert_eq!(seats.decide(fwd, Direction::Tx, 3), ELSEWHERE);
+        seats.enter(&fwd, Membership::new(&Identity::Path(path), false, None));
+        assert_eq!(seats.identity(&fwd), Some(Seats::path_id(&path)));
+        assert_eq!(seats.decide(&fwd, Direction::Rx, 3), 3);
+        assert!(seats.own_path(&path), "its holder is taken back");
+        let socket = Identity::Socket(1, owned);
+        seats.enter(&owned, Membership::new(&socket, false, Some(&path)));
+        assert!(!seats.own_path(&path), "nothing more to take back");
+        assert_eq!(seats.decide(&fwd, Direction::Rx, 3), ELSEWHERE);
+        assert_eq!(seats.decide(&fwd, Direction::Tx, 3), ELSEWHERE);
         // The owner leaves: its path is forwarded again.
         seats.exit(&owned);
-        assert_eq!(seats.decide(fwd, Direction::Tx, 3), 3);
+        assert_eq!(seats.decide(&fwd, Direction::Tx, 3), 3);
+        seats.exit(&fwd);
+        assert_eq!(seats.len(), 0);
     }
 
     #[test]
