@@ -1,7 +1,9 @@
 //! The engine: frames in, attributed per-process and per-interface totals out.
 //!
 //! One [`Engine`] is owned by one capture loop. For each frame it decodes,
-//! decides direction, updates the flow, and credits the flow's owner. A
+//! decides direction, counts the frame on its interface, updates the flow,
+//! and credits the flow's owner, once per packet however many of the
+//! host's interfaces it crosses (`engine/once.rs`). A
 //! flow's owner is decided once, when the flow is first seen: from the
 //! last socket table, or, if that does not know the flow, by an immediate
 //! exact lookup through the [`SocketResolver`], so that connections living
