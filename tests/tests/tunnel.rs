@@ -22,6 +22,7 @@ use netop_e2e::scratch::ScratchDir;
 use netop_e2e::{
     begin, install_package, Expectation, Netns, Proc, Tolerance, Transport, TruthCapture,
 };
+use nix::sys::signal::Signal;
 
 const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
 const NETOP_SECONDS: u64 = 8;
@@ -38,10 +39,20 @@ const TOLERANCE: f64 = 1.0;
 /// wireguard-go refuses to start on Linux without it.
 const USERSPACE_OK: &str = "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD";
 
-/// One end of the tunnel: wireguard-go in the foreground (killed on drop,
-/// which removes its interface) and its configuration.
+/// One end of the tunnel: wireguard-go in the foreground and its
+/// configuration. Stopped on drop, which removes its interface and its
+/// control socket.
 struct Peer {
     proc: Proc,
+    socket: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.proc.signal(Signal::SIGTERM);
+        let _ = self.proc.wait_exit(Duration::from_secs(3));
+        let _ = std::fs::remove_file(&self.socket);
+    }
 }
 
 impl Peer {
@@ -62,15 +73,21 @@ impl Peer {
             Some(ns) => ns.command(program),
             None => Command::new(program),
         };
+        // `wg` talks to it through its control socket, made after the
+        // device; one left by a killed run would answer nothing.
+        let socket = format!("/var/run/wireguard/{iface}.sock");
+        let _ = std::fs::remove_file(&socket);
         let mut cmd = command("wireguard-go");
         cmd.args(["-f", iface]).env(USERSPACE_OK, "1");
         let proc = Proc::spawn(format!("wireguard-go {iface}"), cmd)?;
-        // `wg` talks to it through its UAPI socket, made after the device.
-        let socket = format!("/var/run/wireguard/{iface}.sock");
+        let peer = Peer { proc, socket };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !Path::new(&socket).exists() {
+        while !Path::new(&peer.socket).exists() {
             if Instant::now() > deadline {
-                bail!("wireguard-go did not make {iface}:\n{}", proc.describe());
+                bail!(
+                    "wireguard-go did not make {iface}:\n{}",
+                    peer.proc.describe()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -82,7 +99,7 @@ impl Peer {
             .args(["endpoint", &endpoint]))?;
         run(command("ip").args(["addr", "add", &format!("{addr}/24"), "dev", iface]))?;
         run(command("ip").args(["link", "set", iface, "up"]))?;
-        Ok(Peer { proc })
+        Ok(peer)
     }
 }
 
