@@ -212,6 +212,7 @@ impl FlowEntry {
     /// Whether a packet of this flow travelling `dir`, seen on `ifindex`,
     /// is credited (its seat) or only a sighting of a packet credited
     /// elsewhere. Decides the seat on the first packet each way.
+    #[inline]
     fn credits(
         &mut self,
         seats: &mut Seats,

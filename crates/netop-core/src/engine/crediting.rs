@@ -12,6 +12,7 @@ use crate::unknown::{Breakdown, UnknownReason};
 
 /// One packet of a known flow: credited at its seat (`engine/once.rs`),
 /// else only a sighting, which keeps the flow alive.
+#[inline]
 pub(super) fn sight(
     entry: &mut FlowEntry,
     seats: &mut Seats,
