@@ -90,6 +90,10 @@ impl Everywhere {
                 .finish_json_with_stderr(Duration::from_secs(10))
                 .with_context(|| format!("netop on {name}"))?;
             let rows = UsageRow::from_json(&json)?;
+            // A short capture (the kernel's drops) says so on stderr.
+            for line in stderr.lines().filter(|l| l.contains("dropped")) {
+                println!("netop on {name}: {line}");
+            }
             let report = compare(&expected(iface.as_deref()), &rows, MAX_UNKNOWN_PERCENT);
             println!("netop on {name}:\n{report}");
             if !report.is_ok() {
