@@ -15,6 +15,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::child::Proc;
+use crate::counters::Counts;
 
 /// Finds (or builds) the netop binary; the answer is cached per process.
 pub fn netop_bin() -> anyhow::Result<PathBuf> {
@@ -149,9 +150,19 @@ pub struct NetopRun {
 
 impl NetopRun {
     pub fn start(options: NetopOptions) -> anyhow::Result<Self> {
+        Self::start_logging(options, None)
+    }
+
+    /// [`NetopRun::start`] with `RUST_LOG` set to `log` (e.g.
+    /// `netop::interfaces=info` for the per-interface totals, see
+    /// [`interface_totals`]).
+    pub fn start_logging(options: NetopOptions, log: Option<&str>) -> anyhow::Result<Self> {
         let bin = netop_bin()?;
         let mut cmd = Command::new(&bin);
         cmd.args(options.args()).env("NO_COLOR", "1");
+        if let Some(filter) = log {
+            cmd.env("RUST_LOG", filter);
+        }
         let started = Instant::now();
         let mut proc = Proc::spawn(format!("netop {}", options.args().join(" ")), cmd)?;
         proc.close_stdin();
@@ -279,6 +290,36 @@ pub fn has_running_packet_socket(pid: u32) -> bool {
     })
 }
 
+/// The per-interface totals a snapshot logs under
+/// `RUST_LOG=netop::interfaces=info` (lines `... interface totals index=3
+/// name=eth0 rx_bytes=... tx_bytes=... rx_packets=... tx_packets=...`), by
+/// interface name.
+pub fn interface_totals(stderr: &str) -> anyhow::Result<Vec<(String, Counts)>> {
+    let mut out = Vec::new();
+    for line in stderr.lines().filter(|l| l.contains("interface totals")) {
+        let field = |key: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+                .with_context(|| format!("no {key}= in {line:?}"))
+        };
+        let num = |key: &str| -> anyhow::Result<u64> {
+            field(key)?
+                .parse()
+                .with_context(|| format!("bad {key} in {line:?}"))
+        };
+        out.push((
+            field("name")?.trim_matches('"').to_owned(),
+            Counts {
+                rx_bytes: num("rx_bytes")?,
+                tx_bytes: num("tx_bytes")?,
+                rx_packets: num("rx_packets")?,
+                tx_packets: num("tx_packets")?,
+            },
+        ));
+    }
+    Ok(out)
+}
+
 /// One object of netop's JSON output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRow {
@@ -349,6 +390,17 @@ mod tests {
         assert_eq!(rows[1].pid, None);
         assert!(UsageRow::from_json(&serde_json::json!({"pid": 1})).is_err());
         assert!(UsageRow::from_json(&serde_json::json!([{"pid": 1}])).is_err());
+    }
+
+    #[test]
+    fn interface_totals_are_read_from_the_log_lines() {
+        let stderr = " WARN something else\n INFO interface totals index=7 name=br0 rx_bytes=10 tx_bytes=20 rx_packets=1 tx_packets=2\n";
+        let totals = super::interface_totals(stderr).expect("parsed");
+        assert_eq!(totals.len(), 1);
+        assert_eq!(totals[0].0, "br0");
+        assert_eq!(totals[0].1.tx_bytes, 20);
+        assert_eq!(totals[0].1.rx_packets, 1);
+        assert!(super::interface_totals(" INFO interface totals index=1").is_err());
     }
 
     #[test]

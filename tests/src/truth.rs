@@ -44,15 +44,22 @@ pub struct Truth {
 }
 
 impl Truth {
-    /// Sums a pcap file (Ethernet link type). `local_ip`/`local_mac` identify
-    /// the root-side veth, whose outgoing packets are tx.
+    /// Sums a pcap file (Ethernet, or raw IP as on tun devices).
+    /// `local_ip`/`local_mac` identify the root-side veth, whose outgoing
+    /// packets are tx (on raw IP: packets from `local_ip`).
     pub fn from_pcap(path: &Path, local_ip: Ipv4Addr, local_mac: [u8; 6]) -> anyhow::Result<Self> {
         let mut cap = pcap::Capture::from_file(path)
             .with_context(|| format!("opening {}", path.display()))?;
         let link = cap.get_datalink();
-        if link != pcap::Linktype::ETHERNET {
-            bail!("{}: link type {link:?}, expected Ethernet", path.display());
-        }
+        let ethernet = match link {
+            pcap::Linktype::ETHERNET => true,
+            // DLT_RAW is 12 in libpcap's headers, LINKTYPE_RAW 101 in files.
+            pcap::Linktype(12) | pcap::Linktype::RAW | pcap::Linktype::IPV4 => false,
+            _ => bail!(
+                "{}: link type {link:?}, expected Ethernet or raw IP",
+                path.display()
+            ),
+        };
         let mut truth = Truth::default();
         loop {
             let packet = match cap.next_packet() {
@@ -60,12 +67,12 @@ impl Truth {
                 Err(pcap::Error::NoMorePackets) => break,
                 Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
             };
-            truth.add_frame(
-                packet.data,
-                u64::from(packet.header.len),
-                local_ip,
-                local_mac,
-            );
+            let wire_len = u64::from(packet.header.len);
+            if ethernet {
+                truth.add_frame(packet.data, wire_len, local_ip, local_mac);
+            } else {
+                truth.add_raw(packet.data, wire_len, local_ip);
+            }
         }
         Ok(truth)
     }
@@ -82,7 +89,30 @@ impl Truth {
         if eth.ether_type() != EtherType::IPV4 {
             return;
         }
-        let ip_bytes = &data[eth.slice().len()..];
+        self.add_ip(
+            &data[eth.slice().len()..],
+            ETHERNET_HEADER,
+            wire_len,
+            local_ip,
+        );
+    }
+
+    /// A frame of a raw-IP capture (a tun device): no link header, and
+    /// tx when it comes from `local_ip`.
+    fn add_raw(&mut self, data: &[u8], wire_len: u64, local_ip: Ipv4Addr) {
+        let from_local =
+            Ipv4HeaderSlice::from_slice(data).is_ok_and(|ip| ip.source_addr() == local_ip);
+        if from_local {
+            self.frames.add_tx(wire_len);
+        } else {
+            self.frames.add_rx(wire_len);
+        }
+        self.add_ip(data, 0, wire_len, local_ip);
+    }
+
+    /// The per-port sums of one IPv4 packet; `link_header` is what the
+    /// interface counts beyond the IP packet.
+    fn add_ip(&mut self, ip_bytes: &[u8], link_header: u64, wire_len: u64, local_ip: Ipv4Addr) {
         let Ok(ip) = Ipv4HeaderSlice::from_slice(ip_bytes) else {
             return;
         };
@@ -100,7 +130,7 @@ impl Truth {
         // A BIG TCP super-packet (> 64 KiB) carries total length 0.
         let bytes = match ip.total_len() {
             0 => wire_len,
-            len => u64::from(len) + ETHERNET_HEADER,
+            len => u64::from(len) + link_header,
         };
         if ip.source_addr() == local_ip {
             self.per_port
@@ -147,10 +177,29 @@ pub struct TruthCapture {
 impl TruthCapture {
     /// Starts tcpdump on `iface` and waits until it is capturing.
     pub fn start(iface: &str, local_ip: Ipv4Addr, local_mac: &str) -> anyhow::Result<Self> {
+        Self::start_with(Command::new("tcpdump"), iface, local_ip, local_mac)
+    }
+
+    /// [`TruthCapture::start`] inside a test host's namespace (a
+    /// container's own view of its traffic).
+    pub fn start_in(
+        ns: &crate::Netns,
+        iface: &str,
+        local_ip: Ipv4Addr,
+        local_mac: &str,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(ns.command("tcpdump"), iface, local_ip, local_mac)
+    }
+
+    fn start_with(
+        mut cmd: Command,
+        iface: &str,
+        local_ip: Ipv4Addr,
+        local_mac: &str,
+    ) -> anyhow::Result<Self> {
         let local_mac = parse_mac(local_mac)?;
         let dir = ScratchDir::new(iface.trim_start_matches(crate::netns::PREFIX))?;
         let file = dir.path().join("truth.pcap");
-        let mut cmd = Command::new("tcpdump");
         cmd.args(["-i", iface, "-w"])
             .arg(&file)
             .args(["-s", SNAPLEN, "-U", "--immediate-mode", "-n", "-p"])

@@ -41,9 +41,13 @@ fn udp_out(local_port: u16, payload: usize) -> Vec<u8> {
 
 /// Writes frames with a snap length of 128, as the harness's tcpdump does.
 fn write_pcap(frames: &[Vec<u8>]) -> (ScratchDir, std::path::PathBuf) {
+    write_pcap_as(pcap::Linktype::ETHERNET, frames)
+}
+
+fn write_pcap_as(link: pcap::Linktype, frames: &[Vec<u8>]) -> (ScratchDir, std::path::PathBuf) {
     let dir = ScratchDir::new("unit").expect("scratch dir");
     let path = dir.path().join("t.pcap");
-    let cap = pcap::Capture::dead(pcap::Linktype::ETHERNET).expect("dead capture");
+    let cap = pcap::Capture::dead(link).expect("dead capture");
     let mut save = cap.savefile(&path).expect("savefile");
     for frame in frames {
         let caplen = frame.len().min(128);
@@ -86,6 +90,24 @@ fn truth_sums_ip_length_plus_ethernet_per_local_port_and_direction() {
     assert_eq!(truth.ports(Transport::Udp, [21001]).total_bytes(), 0);
     assert_eq!(truth.frames.total_bytes(), 1054 + 54 + 3054 + 142);
     assert_eq!(truth.all_ports().total_bytes(), truth.frames.total_bytes());
+}
+
+#[test]
+fn a_tun_capture_is_raw_ip_without_a_link_header() {
+    // The same packets with their Ethernet header cut off.
+    let frames: Vec<Vec<u8>> = [tcp(true, 21001, 1000), tcp(false, 21001, 0)]
+        .iter()
+        .map(|f| f[14..].to_vec())
+        .collect();
+    // DLT_RAW: libpcap takes the DLT and writes LINKTYPE_RAW (101).
+    let (_dir, path) = write_pcap_as(pcap::Linktype(12), &frames);
+    let truth = Truth::from_pcap(&path, Ipv4Addr::from(HOST), HOST_MAC).expect("parse");
+    let a = truth.ports(Transport::Tcp, [21001]);
+    assert_eq!(
+        (a.tx_bytes, a.tx_packets, a.rx_bytes, a.rx_packets),
+        (1040, 1, 40, 1)
+    );
+    assert_eq!(truth.frames.total_bytes(), 1080);
 }
 
 #[test]

@@ -41,6 +41,10 @@ const PACKAGES: &[&str] = &[
     "dnsmasq-base",
     // nft: the namespace tests' masquerade NAT.
     "nftables",
+    // The VPN test (tests/tunnel.rs): WireGuard in userspace on a tun
+    // device, so it runs where the kernel has no WireGuard module.
+    "wireguard-tools",
+    "wireguard-go",
     // The event source's eBPF program: clang compiles it (build.rs),
     // libbpf-dev has bpf/bpf_helpers.h. Without them netop builds and polls.
     "clang",

@@ -8,11 +8,11 @@
 //! When neither address is the host's (a container behind a veth, a
 //! routed or bridged packet), the packet belongs to the end behind the
 //! link it was captured on: received from the link, its sender (tx);
-//! sent onto the link, its receiver (rx). So a container's process is
-//! credited once per interface its traffic crosses, from its own side,
-//! and each captured packet is credited once. The direction comes from
-//! the kernel (`PACKET_OUTGOING` in cooked captures) or from the frame's
-//! source MAC; without either, the receiver (rx).
+//! sent onto the link, its receiver (rx). The direction comes from the
+//! kernel (`PACKET_OUTGOING` in cooked captures) or from the frame's
+//! source MAC; without either, the receiver (rx). A packet seen on several
+//! interfaces gives a flow update on each; the engine credits only one of
+//! them (`engine/once.rs`).
 
 use std::net::IpAddr;
 

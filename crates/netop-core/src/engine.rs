@@ -1,7 +1,9 @@
 //! The engine: frames in, attributed per-process and per-interface totals out.
 //!
 //! One [`Engine`] is owned by one capture loop. For each frame it decodes,
-//! decides direction, updates the flow, and credits the flow's owner. A
+//! decides direction, counts the frame on its interface, updates the flow,
+//! and credits the flow's owner, once per packet however many of the
+//! host's interfaces it crosses (`engine/once.rs`). A
 //! flow's owner is decided once, when the flow is first seen: from the
 //! last socket table, or, if that does not know the flow, by an immediate
 //! exact lookup through the [`SocketResolver`], so that connections living
@@ -23,18 +25,22 @@ use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, ResolveError, SocketResolver, SocketTable};
 use crate::unknown::{Breakdown, UnknownReason};
 
+mod crediting;
 mod dns;
 mod flow_table;
 mod handoff;
 mod lifecycle;
 mod live;
+mod once;
 mod report;
 mod slots;
 
+use crediting::sight;
 use flow_table::FlowTable;
 pub use live::{
     LiveConnection, LiveDns, LiveInterface, LiveProcess, LiveReport, Rate, LIVE_DNS_ENTRIES,
 };
+use once::{Seats, ELSEWHERE, UNDECIDED};
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
 use slots::Slots;
 
@@ -160,6 +166,9 @@ pub struct Engine {
     /// outgoing (single-interface captures carry no direction).
     macs: Vec<[u8; 6]>,
     flows: FlowTable<FlowEntry>,
+    /// Where each owner's packets are credited when they cross several
+    /// interfaces (`engine/once.rs`).
+    seats: Seats,
     sockets: SocketTable,
     /// Processes by pid; flows point at their slot, so crediting bytes
     /// needs no second hash lookup.
@@ -202,9 +211,52 @@ struct FlowEntry {
     last_try: Duration,
     /// Socket tables this flow was matched against without finding one.
     tables: u8,
+    /// Per direction (tx, rx): the interface where this key's packets are
+    /// credited, or `UNDECIDED`/`ELSEWHERE` (`engine/once.rs`; its
+    /// identity is kept in `Engine::seats`).
+    at: [u32; 2],
+}
+
+/// An owner found for a flow: its process slot, and the flow as the
+/// socket sees it (through NAT: the untranslated tuple).
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    slot: usize,
+    view: FlowKey,
 }
 
 impl FlowEntry {
+    /// Only a sighting of packets another flow credits (a container's
+    /// flow seen again after NAT): not a connection of its own to show.
+    fn is_sighting_only(&self) -> bool {
+        self.flow.counters.total_bytes() == 0
+            && self.at.iter().all(|&a| a == ELSEWHERE || a == UNDECIDED)
+    }
+
+    /// Whether a packet of this flow travelling `dir`, seen on `ifindex`,
+    /// is credited (its seat) or only a sighting of a packet credited
+    /// elsewhere. Decides the seat on the first packet each way.
+    #[inline]
+    fn credits(
+        &mut self,
+        seats: &mut Seats,
+        packed: PackedKey,
+        dir: Direction,
+        ifindex: u32,
+    ) -> bool {
+        let d = once::side(dir, false);
+        let at = self.at[d];
+        if at == ifindex {
+            return true;
+        }
+        if at != UNDECIDED {
+            return false;
+        }
+        let at = seats.decide(&packed, dir, ifindex);
+        self.at[d] = at;
+        at == ifindex
+    }
+
     /// No owner yet, and time for another search.
     fn wants_retry(&self, now: Duration) -> bool {
         self.slot.is_none()
@@ -263,6 +315,7 @@ impl Engine {
             local: LocalAddrs::default(),
             macs: Vec::new(),
             flows: FlowTable::default(),
+            seats: Seats::default(),
             sockets: SocketTable::default(),
             processes: Slots::default(),
             unknown: Account::default(),
@@ -371,8 +424,23 @@ impl Engine {
             ifindex,
             tcp: ip.tcp,
         };
+        // The interface counts the frame the way its kernel counters do:
+        // by the packet's own direction when the capture says it, whatever
+        // end it is credited to (a container's upload is received by the
+        // host's end of its veth). Loopback's second side is the other way.
+        let on_link = match packet.outgoing {
+            Some(true) => Direction::Tx,
+            Some(false) => Direction::Rx,
+            None => sides.first.0,
+        };
+        self.count_interface(ifindex, on_link, bytes, sec);
         self.account(sides.first.0, sides.first.1, &update, resolver);
         if let Some((dir, key)) = sides.second {
+            let back = match on_link {
+                Direction::Tx => Direction::Rx,
+                Direction::Rx => Direction::Tx,
+            };
+            self.count_interface(ifindex, back, bytes, sec);
             self.account(dir, key, &update, resolver);
         }
         if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
@@ -422,29 +490,30 @@ impl Engine {
         u: &Update,
         resolver: &mut dyn SocketResolver,
     ) {
-        self.count_interface(u.ifindex, dir, u.bytes, u.sec);
         let packed = PackedKey::from(&key);
         let retry = self.config.lookup_new_flows;
         if let Some(entry) = self.flows.get_mut(&packed) {
             if !(retry && entry.wants_retry(u.ts)) {
-                credit(
+                sight(
                     entry,
+                    &mut self.seats,
                     &mut self.processes,
                     &mut self.unknown,
                     &mut self.unknown_why,
-                    dir,
+                    (packed, dir),
                     u,
                 );
                 return;
             }
             self.retry_owner(&packed, u.ts, resolver);
             if let Some(entry) = self.flows.get_mut(&packed) {
-                credit(
+                sight(
                     entry,
+                    &mut self.seats,
                     &mut self.processes,
                     &mut self.unknown,
                     &mut self.unknown_why,
-                    dir,
+                    (packed, dir),
                     u,
                 );
             }
@@ -453,10 +522,10 @@ impl Engine {
         let found = self.owner_of(&key, dir, resolver);
         let matched = self.remote_matches(&key);
         let (slot, why) = match found {
-            Ok(slot) => (Some(slot), UnknownReason::OwnerGone),
+            Ok(owner) => (Some(owner.slot), UnknownReason::OwnerGone),
             Err(why) => (None, why),
         };
-        let mut flow = Flow {
+        let flow = Flow {
             counters: Counters::default(),
             first_seen: u.ts,
             last_seen: u.ts,
@@ -465,29 +534,31 @@ impl Engine {
             opened_by: dir,
             history: FlowHistory::default(),
         };
-        flow.counters.add(dir, u.bytes);
-        flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
-        let account = match slot {
-            Some(slot) => &mut self.processes.get_mut(slot).account,
-            None => {
-                self.unknown_why.add(why, dir, u.bytes, matched);
-                &mut self.unknown
-            }
+        let mut entry = FlowEntry {
+            key,
+            flow,
+            matched,
+            slot,
+            why,
+            tries: 1,
+            last_try: u.ts,
+            tables: 0,
+            at: [UNDECIDED; 2],
         };
-        account.add(dir, u.bytes, u.sec, matched);
-        self.flows.insert(
-            packed,
-            FlowEntry {
-                key,
-                flow,
-                matched,
-                slot,
-                why,
-                tries: 1,
-                last_try: u.ts,
-                tables: 0,
-            },
-        );
+        self.identity_of(packed, &key, why, found.ok());
+        if entry.credits(&mut self.seats, packed, dir, u.ifindex) {
+            entry.flow.counters.add(dir, u.bytes);
+            entry.flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
+            let account = match slot {
+                Some(slot) => &mut self.processes.get_mut(slot).account,
+                None => {
+                    self.unknown_why.add(why, dir, u.bytes, matched);
+                    &mut self.unknown
+                }
+            };
+            account.add(dir, u.bytes, u.sec, matched);
+        }
+        self.flows.insert(packed, entry);
     }
 
     fn remote_matches(&self, key: &FlowKey) -> bool {
@@ -516,14 +587,18 @@ impl Engine {
             _ => return,
         };
         match self.owner_of(&key, dir, resolver) {
-            Ok(slot) => self.attach(packed, slot),
+            Ok(owner) => self.attach(packed, owner),
             Err(why) => self.refile(packed, why),
         }
     }
 
     /// Gives a flow without an owner to the process in `slot`, moving its
     /// bytes out of the unknown bucket.
-    fn attach(&mut self, packed: &PackedKey, slot: usize) {
+    /// Its identity becomes the owner's socket end; its seats are decided
+    /// again on its next packets.
+    fn attach(&mut self, packed: &PackedKey, owner: Owner) {
+        let slot = owner.slot;
+        let process_key = self.process_key(slot);
         let Some(entry) = self.flows.get_mut(packed) else {
             return;
         };
@@ -532,8 +607,21 @@ impl Engine {
         self.unknown.take_flow(&entry.flow, entry.matched);
         self.unknown_why
             .take(entry.why, &entry.flow.counters, entry.matched);
-        process.account.give_flow(&entry.flow, entry.matched);
         let key = entry.key;
+        let why = entry.why;
+        self.seats.exit(packed);
+        // Another flow of the same socket end already credits its packets
+        // (a container's flow, seen owned on its veth while this translated
+        // sighting waited for conntrack): the bytes this one collected are
+        // those same packets, so they are dropped, not given.
+        let identity = once::socket_identity(process_key, &owner.view);
+        if self.seats.held_by_other(&identity, packed) {
+            entry.flow.counters = Counters::default();
+            entry.flow.history = FlowHistory::default();
+        } else {
+            process.account.give_flow(&entry.flow, entry.matched);
+        }
+        self.reidentify(packed, &key, why, Some(owner));
         self.dns_owner_found(&key, slot);
     }
 
@@ -549,7 +637,13 @@ impl Engine {
             .take(entry.why, &entry.flow.counters, entry.matched);
         self.unknown_why
             .give(why, &entry.flow.counters, entry.matched);
+        let was_forwarded = entry.why == UnknownReason::Forwarded;
         entry.why = why;
+        if was_forwarded != (why == UnknownReason::Forwarded) {
+            let key = entry.key;
+            self.seats.exit(packed);
+            self.reidentify(packed, &key, why, None);
+        }
     }
 
     /// Finds the owner of a flow (`opened_by`: the direction of its first
@@ -560,11 +654,16 @@ impl Engine {
         key: &FlowKey,
         opened_by: Direction,
         resolver: &mut dyn SocketResolver,
-    ) -> Result<usize, UnknownReason> {
-        let known = self.sockets.find(key).map(|s| s.owner.clone());
-        if let Some(Some(info)) = known {
-            return Ok(self.register(info));
+    ) -> Result<Owner, UnknownReason> {
+        let known = self
+            .sockets
+            .find(key)
+            .map(|s| (s.owner.clone(), once::socket_view(s, key)));
+        if let Some((Some(info), view)) = known {
+            let slot = self.register(info);
+            return Ok(Owner { slot, view });
         }
+        let known = known.map(|(owner, _)| owner);
         if !key.proto.has_ports() {
             return Err(UnknownReason::Kernel);
         }
@@ -589,13 +688,15 @@ impl Engine {
         match resolver.lookup(key) {
             Ok(Some(entry)) => {
                 let owner = entry.owner.clone();
+                let view = once::socket_view(&entry, key);
                 if owner.is_none() {
                     tracing::debug!(flow = %key, inode = entry.inode, state = entry.state.as_str(), "socket found, owner not");
                 }
                 self.sockets.insert(entry);
                 if let Some(info) = owner {
                     self.stats.lookup_hits += 1;
-                    return Ok(self.register(info));
+                    let slot = self.register(info);
+                    return Ok(Owner { slot, view });
                 }
                 Err(UnknownReason::OwnerGone)
             }
@@ -655,14 +756,15 @@ impl Engine {
             if entry.slot.is_some() {
                 continue;
             }
-            match self.sockets.find(&entry.key).and_then(|s| s.owner.clone()) {
-                Some(info) => found.push((*packed, info)),
+            let socket = self.sockets.find(&entry.key);
+            match socket.and_then(|s| s.owner.clone().map(|o| (o, s))) {
+                Some((info, s)) => found.push((*packed, info, once::socket_view(s, &entry.key))),
                 None => entry.tables = entry.tables.saturating_add(1),
             }
         }
-        for (packed, info) in found {
+        for (packed, info, view) in found {
             let slot = self.register(info);
-            self.attach(&packed, slot);
+            self.attach(&packed, Owner { slot, view });
         }
     }
 
@@ -671,15 +773,46 @@ impl Engine {
     pub fn expire(&mut self, now: Duration) {
         let idle = self.config.idle_timeout;
         let closed = self.config.closed_timeout;
-        let before = self.flows.len();
-        self.flows.retain(|e| {
+        self.drop_flows(|e| {
             let limit = if e.flow.closing { closed } else { idle };
-            now.saturating_sub(e.flow.last_seen) < limit
+            now.saturating_sub(e.flow.last_seen) >= limit
         });
-        self.stats.flows_expired += (before - self.flows.len()) as u64;
         if let Some(dns) = &mut self.dns {
             dns.expire(now);
         }
+    }
+
+    /// Forgets the flows `gone` picks (their bytes stay with their owner)
+    /// and frees their seats; returns how many went.
+    fn drop_flows(&mut self, mut gone: impl FnMut(&FlowEntry) -> bool) -> usize {
+        let before = self.flows.len();
+        let seats = &mut self.seats;
+        let mut freed = Vec::new();
+        self.flows.retain(|e| {
+            let drop = gone(e);
+            if drop {
+                if let Some((identity, true)) = seats.exit(&PackedKey::from(&e.key)) {
+                    freed.push(identity);
+                }
+            }
+            !drop
+        });
+        // A seat whose flow went is free: the identity's other flows, if
+        // any still carry packets, decide again.
+        if !freed.is_empty() {
+            for (packed, e) in self.flows.iter_mut() {
+                if self
+                    .seats
+                    .identity(packed)
+                    .is_some_and(|id| freed.contains(&id))
+                {
+                    e.at = [UNDECIDED; 2];
+                }
+            }
+        }
+        let dropped = before - self.flows.len();
+        self.stats.flows_expired += dropped as u64;
+        dropped
     }
 }
 
@@ -695,3 +828,7 @@ struct Update {
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine_once_tests.rs"]
+mod once_tests;

@@ -116,6 +116,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         None,
     )?;
     let report = engine.report();
+    log_interface_totals(&report);
     let mut stderr = io::stderr();
     if let Ending::Interrupted { elapsed } = ending {
         let _ = writeln!(
@@ -146,6 +147,26 @@ fn run(args: &Args) -> Result<(), Failure> {
         Err(e) => Err(Failure::Runtime(anyhow::anyhow!(
             "cannot write output: {e}"
         ))),
+    }
+}
+
+/// Each interface's totals, as the monitor's Interface view counts them
+/// (every frame seen there, whatever it was credited to), on stderr under
+/// `RUST_LOG=netop::interfaces=info`: the snapshot's table is per process,
+/// and this is how to compare interfaces with the kernel's counters.
+fn log_interface_totals(report: &netop_core::EngineReport) {
+    for i in &report.interfaces {
+        let c = &i.counters;
+        tracing::info!(
+            target: "netop::interfaces",
+            index = i.index,
+            name = %i.name,
+            rx_bytes = c.rx_bytes,
+            tx_bytes = c.tx_bytes,
+            rx_packets = c.rx_packets,
+            tx_packets = c.tx_packets,
+            "interface totals"
+        );
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use rustc_hash::FxHashSet;
 
-use super::Engine;
+use super::{once, Engine, Owner};
 use crate::flow::{FlowKey, PackedKey};
 use crate::socket::{SocketEntry, SocketResolver};
 
@@ -51,7 +51,7 @@ impl Engine {
                     && k.local_port == entry.local.port()
                     && (entry.local.ip().is_unspecified() || entry.local.ip() == k.local_ip)
                 {
-                    flows.push(*packed);
+                    flows.push((*packed, e.key));
                 }
             }
         } else {
@@ -62,27 +62,30 @@ impl Engine {
                 remote_ip: entry.remote.ip(),
                 remote_port: entry.remote.port(),
             };
-            flows.push(PackedKey::from(&key));
+            flows.push((PackedKey::from(&key), key));
         }
         let slot = self.register(info);
-        for packed in flows {
-            self.repoint(&packed, slot);
+        for (packed, key) in flows {
+            let view = once::socket_view(&entry, &key);
+            self.repoint(&packed, Owner { slot, view });
         }
         self.sockets.insert(entry);
     }
 
-    /// The flow's further bytes go to the process in `slot`.
-    fn repoint(&mut self, packed: &PackedKey, slot: usize) {
+    /// The flow's further bytes go to `owner`. An owned flow keeps its
+    /// identity across interfaces (it is still the same socket, so its
+    /// other sightings stay uncredited); an unowned one is attached, its
+    /// unknown bytes moving to the owner.
+    fn repoint(&mut self, packed: &PackedKey, owner: Owner) {
         let Some(entry) = self.flows.get_mut(packed) else {
             return;
         };
         match entry.slot {
-            Some(old) if old != slot => {
-                entry.slot = Some(slot);
+            Some(old) if old != owner.slot => {
+                entry.slot = Some(owner.slot);
                 self.stats.handovers += 1;
             }
-            // Not owned yet: the usual way, moving its unknown bytes.
-            None => self.attach(packed, slot),
+            None => self.attach(packed, owner),
             Some(_) => {}
         }
     }
@@ -133,7 +136,8 @@ impl Engine {
             }
             self.stats.lookup_hits += 1;
             let slot = self.register(info);
-            self.repoint(&packed, slot);
+            let view = once::socket_view(&found, &key);
+            self.repoint(&packed, Owner { slot, view });
             self.sockets.insert(found);
         }
     }

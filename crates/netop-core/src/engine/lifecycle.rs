@@ -87,10 +87,7 @@ impl Engine {
         // that lived on in another process makes a new flow with its next
         // packet, and a new owner search.
         let slots: FxHashSet<usize> = due.iter().map(|&(slot, _)| slot).collect();
-        let before = self.flows.len();
-        self.flows
-            .retain(|e| !e.slot.is_some_and(|slot| slots.contains(&slot)));
-        self.stats.flows_expired += (before - self.flows.len()) as u64;
+        self.drop_flows(|e| e.slot.is_some_and(|slot| slots.contains(&slot)));
         for (slot, pid) in due {
             self.processes.remove(pid, slot, ProcessState::default());
             self.stats.processes_forgotten += 1;

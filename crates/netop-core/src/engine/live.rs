@@ -178,6 +178,9 @@ impl Engine {
         let mut connections = Vec::with_capacity(self.flows.len());
         let mut seen_sockets: FxHashSet<u64> = FxHashSet::default();
         for entry in self.flows.values() {
+            if entry.is_sighting_only() {
+                continue;
+            }
             let history = entry.flow.history.samples(second, HISTORY_LEN);
             let owner = entry.slot.map(|slot| &self.processes.get(slot).info);
             let socket = self.sockets.find(&entry.key);

@@ -1,0 +1,115 @@
+//! The engine's side of "each packet once" (`once.rs` holds the rule and
+//! the seats): giving flows their identity, deciding whether a packet of a
+//! known flow is credited, and taking back forwarded sightings a local
+//! socket turned out to own.
+
+use super::once::{self, Identity, Membership, Seats, ELSEWHERE, UNDECIDED};
+use super::slots::Slots;
+use super::{credit, Account, Engine, FlowEntry, Owner, ProcessState, Update};
+use crate::flow::{Counters, Direction, FlowKey, PackedKey};
+use crate::history::FlowHistory;
+use crate::unknown::{Breakdown, UnknownReason};
+
+/// One packet of a known flow: credited at its seat (`engine/once.rs`),
+/// else only a sighting, which keeps the flow alive.
+#[inline]
+pub(super) fn sight(
+    entry: &mut FlowEntry,
+    seats: &mut Seats,
+    processes: &mut Slots<ProcessState>,
+    unknown: &mut Account,
+    unknown_why: &mut Breakdown,
+    (packed, dir): (PackedKey, Direction),
+    u: &Update,
+) {
+    if entry.credits(seats, packed, dir, u.ifindex) {
+        credit(entry, processes, unknown, unknown_why, dir, u);
+    } else {
+        entry.flow.last_seen = entry.flow.last_seen.max(u.ts);
+    }
+}
+
+impl Engine {
+    /// Gives flow `packed` its identity (`engine/once.rs`): from its
+    /// owner, or from its key and reason when it has none. An owner's path
+    /// is marked owned, and the forwarded sightings of it that held a
+    /// seat are taken back (their bytes leave the unknown bucket).
+    /// What names the owning process in a socket's identity: its pid and
+    /// start time, which stay when slots are renumbered (`lifecycle.rs`).
+    pub(super) fn process_key(&self, slot: usize) -> u64 {
+        let info = &self.processes.get(slot).info;
+        (u64::from(info.pid) << 32) ^ info.start_time
+    }
+
+    pub(super) fn identity_of(
+        &mut self,
+        packed: PackedKey,
+        key: &FlowKey,
+        why: UnknownReason,
+        owner: Option<Owner>,
+    ) {
+        let m = match owner {
+            Some(owner) => {
+                let (path, _) = once::path_of(&owner.view);
+                if self.seats.own_path(&path) {
+                    self.take_back(Seats::path_id(&path));
+                }
+                let identity = once::socket_identity(self.process_key(owner.slot), &owner.view);
+                Membership::new(&identity, false, Some(&path))
+            }
+            None if why == UnknownReason::Forwarded => {
+                let (path, flip) = once::path_of(key);
+                Membership::new(&Identity::Path(path), flip, None)
+            }
+            None => Membership::new(&Identity::Key(packed), false, None),
+        };
+        self.seats.enter(&packed, m);
+    }
+
+    /// Forwarded flows (of path `path_id`) turned out to be sightings of a
+    /// local socket's traffic: their bytes so far leave the unknown bucket
+    /// (the socket's flow credits them) and they credit nothing more.
+    /// Rare (a routed container's connection first seen on the uplink), so
+    /// the table is searched.
+    fn take_back(&mut self, path_id: u64) {
+        let seats = &self.seats;
+        let sightings: Vec<PackedKey> = self
+            .flows
+            .iter_mut()
+            .filter(|(packed, _)| seats.identity(packed) == Some(path_id))
+            .map(|(packed, _)| *packed)
+            .collect();
+        for packed in sightings {
+            self.take_back_flow(&packed);
+        }
+    }
+
+    fn take_back_flow(&mut self, packed: &PackedKey) {
+        let Some(entry) = self.flows.get_mut(packed) else {
+            return;
+        };
+        if entry.slot.is_none() {
+            self.unknown.take_flow(&entry.flow, entry.matched);
+            self.unknown_why
+                .take(entry.why, &entry.flow.counters, entry.matched);
+            entry.flow.counters = Counters::default();
+            entry.flow.history = FlowHistory::default();
+        }
+        entry.at = [ELSEWHERE; 2];
+    }
+
+    /// Gives a flow in the table a new identity (after it left its old
+    /// one); its seats are decided again.
+    pub(super) fn reidentify(
+        &mut self,
+        packed: &PackedKey,
+        key: &FlowKey,
+        why: UnknownReason,
+        owner: Option<Owner>,
+    ) {
+        self.identity_of(*packed, key, why, owner);
+        if let Some(entry) = self.flows.get_mut(packed) {
+            entry.at = [UNDECIDED; 2];
+        }
+    }
+}
