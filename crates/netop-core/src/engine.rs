@@ -104,13 +104,15 @@ struct Account {
     /// Only the flows whose remote address matched the filter.
     matched: Counters,
     history: History,
-    /// The second of the newest byte credited.
-    last_sec: u64,
 }
 
 impl Account {
+    /// The second of the newest byte credited (0: none yet).
+    fn last_sec(&self) -> u64 {
+        self.history.newest()
+    }
+
     fn add(&mut self, dir: Direction, bytes: u64, sec: u64, matched: bool) {
-        self.last_sec = self.last_sec.max(sec);
         self.counters.add(dir, bytes);
         if matched {
             self.matched.add(dir, bytes);
@@ -127,7 +129,6 @@ impl Account {
     }
 
     fn give_flow(&mut self, flow: &Flow, matched: bool) {
-        self.last_sec = self.last_sec.max(flow.last_seen.as_secs());
         self.counters.merge(&flow.counters);
         if matched {
             self.matched.merge(&flow.counters);

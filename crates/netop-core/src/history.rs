@@ -100,6 +100,12 @@ impl<T: Slot> Default for History<T> {
 }
 
 impl<T: Slot> History<T> {
+    /// The newest second that has a slot (0 for an empty history): the
+    /// second of the newest bytes added or merged.
+    pub fn newest(&self) -> u64 {
+        self.head
+    }
+
     /// Moves the ring forward to `sec`, zeroing the seconds skipped.
     fn advance(&mut self, sec: u64) {
         if sec <= self.head {

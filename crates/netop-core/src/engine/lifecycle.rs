@@ -46,7 +46,7 @@ impl Engine {
             return;
         }
         self.last_aging = Some(now);
-        let idle = |p: &ProcessState, secs: u64| now.saturating_sub(p.account.last_sec) >= secs;
+        let idle = |p: &ProcessState, secs: u64| now.saturating_sub(p.account.last_sec()) >= secs;
         let asked: Vec<(u32, u64)> = self
             .processes
             .iter()

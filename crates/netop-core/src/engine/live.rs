@@ -247,7 +247,7 @@ impl Engine {
         let mut listed: FxHashSet<u32> = FxHashSet::default();
         for p in self.processes.iter() {
             let sockets = per_pid.get(&p.info.pid).copied().unwrap_or(0);
-            let quiet = second.saturating_sub(p.account.last_sec) >= HISTORY_LEN as u64;
+            let quiet = second.saturating_sub(p.account.last_sec()) >= HISTORY_LEN as u64;
             if sockets == 0 && quiet {
                 continue;
             }
