@@ -5,7 +5,7 @@
 //! land in the same flow, split into rx and tx.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::history::FlowHistory;
@@ -59,6 +59,29 @@ pub struct FlowKey {
     pub local_port: u16,
     pub remote_ip: IpAddr,
     pub remote_port: u16,
+}
+
+impl FlowKey {
+    /// The flow between `local` and `remote` (as the host sees them).
+    pub fn new(proto: Protocol, local: SocketAddr, remote: SocketAddr) -> Self {
+        FlowKey {
+            proto,
+            local_ip: local.ip(),
+            local_port: local.port(),
+            remote_ip: remote.ip(),
+            remote_port: remote.port(),
+        }
+    }
+
+    /// The local end, address and port.
+    pub fn local(&self) -> SocketAddr {
+        SocketAddr::new(self.local_ip, self.local_port)
+    }
+
+    /// The remote end, address and port.
+    pub fn remote(&self) -> SocketAddr {
+        SocketAddr::new(self.remote_ip, self.remote_port)
+    }
 }
 
 /// A [`FlowKey`] as three integers, the flow table's own key: the table
@@ -178,15 +201,11 @@ mod tests {
     use super::*;
 
     fn key(local: &str, remote: &str) -> FlowKey {
-        let l: std::net::SocketAddr = local.parse().expect("addr");
-        let r: std::net::SocketAddr = remote.parse().expect("addr");
-        FlowKey {
-            proto: Protocol::Tcp,
-            local_ip: l.ip(),
-            local_port: l.port(),
-            remote_ip: r.ip(),
-            remote_port: r.port(),
-        }
+        FlowKey::new(
+            Protocol::Tcp,
+            local.parse().expect("addr"),
+            remote.parse().expect("addr"),
+        )
     }
 
     #[test]

@@ -265,8 +265,8 @@ impl SocketTable {
     /// 4-tuple, else an unconnected socket bound to the local port on the
     /// flow's local address or on the wildcard address.
     pub fn find(&self, key: &FlowKey) -> Option<&SocketEntry> {
-        let local = SocketAddr::new(key.local_ip, key.local_port);
-        let remote = SocketAddr::new(key.remote_ip, key.remote_port);
+        let local = key.local();
+        let remote = key.remote();
         if let Some(&i) = self.exact.get(&(key.proto, local, remote)) {
             return Some(&self.entries[i]);
         }

@@ -27,17 +27,11 @@ fn entry(proto: Protocol, local: &str, remote: &str, pid: u32) -> SocketEntry {
 }
 
 fn key(proto: Protocol, local: &str, remote: &str) -> FlowKey {
-    let (l, r): (SocketAddr, SocketAddr) = (
+    FlowKey::new(
+        proto,
         local.parse().expect("local"),
         remote.parse().expect("remote"),
-    );
-    FlowKey {
-        proto,
-        local_ip: l.ip(),
-        local_port: l.port(),
-        remote_ip: r.ip(),
-        remote_port: r.port(),
-    }
+    )
 }
 
 fn pid(table: &SocketTable, k: &FlowKey) -> Option<u32> {

@@ -75,8 +75,8 @@ impl Conntrack {
         if !key.proto.has_ports() {
             return None;
         }
-        let local = SocketAddr::new(key.local_ip, key.local_port);
-        let remote = SocketAddr::new(key.remote_ip, key.remote_port);
+        let local = key.local();
+        let remote = key.remote();
         let asked = CtTuple {
             src: remote,
             dst: local,
@@ -174,21 +174,11 @@ fn inner_of(
     reply: CtTuple,
 ) -> Option<FlowKey> {
     let inner = match side {
-        Side::Reply if reply == asked => flow(key.proto, orig.src, orig.dst),
-        Side::Orig if orig == asked => flow(key.proto, reply.src, reply.dst),
+        Side::Reply if reply == asked => FlowKey::new(key.proto, orig.src, orig.dst),
+        Side::Orig if orig == asked => FlowKey::new(key.proto, reply.src, reply.dst),
         _ => return None,
     };
     (inner != *key).then_some(inner)
-}
-
-fn flow(proto: Protocol, local: SocketAddr, remote: SocketAddr) -> FlowKey {
-    FlowKey {
-        proto,
-        local_ip: local.ip(),
-        local_port: local.port(),
-        remote_ip: remote.ip(),
-        remote_port: remote.port(),
-    }
 }
 
 fn tuple_attrs(proto: Protocol, t: CtTuple) -> Vec<Tuple> {
@@ -298,14 +288,14 @@ mod tests {
             src: world,
             dst: host,
         };
-        let key = flow(Protocol::Tcp, host, world);
+        let key = FlowKey::new(Protocol::Tcp, host, world);
         let asked = CtTuple {
             src: world,
             dst: host,
         };
         assert_eq!(
             inner_of(&key, Side::Reply, asked, orig, reply),
-            Some(flow(Protocol::Tcp, container, world))
+            Some(FlowKey::new(Protocol::Tcp, container, world))
         );
         // Published port: world -> host:8080, forwarded to container:80.
         let published = addr("192.0.2.1:8080");
@@ -319,14 +309,14 @@ mod tests {
             src: server,
             dst: client,
         };
-        let key = flow(Protocol::Tcp, published, client);
+        let key = FlowKey::new(Protocol::Tcp, published, client);
         let asked = CtTuple {
             src: client,
             dst: published,
         };
         assert_eq!(
             inner_of(&key, Side::Orig, asked, orig, reply),
-            Some(flow(Protocol::Tcp, server, client))
+            Some(FlowKey::new(Protocol::Tcp, server, client))
         );
         // The same entry found by its original when asked for a reply
         // tuple is not a masquerade: the client's own socket is not the
@@ -338,7 +328,7 @@ mod tests {
     fn an_untranslated_entry_maps_to_nothing() {
         let a = addr("192.0.2.1:1000");
         let b = addr("192.0.2.2:80");
-        let key = flow(Protocol::Udp, a, b);
+        let key = FlowKey::new(Protocol::Udp, a, b);
         let asked = CtTuple { src: b, dst: a };
         let orig = CtTuple { src: a, dst: b };
         assert_eq!(inner_of(&key, Side::Reply, asked, orig, asked), None);
@@ -354,7 +344,7 @@ mod tests {
                 return;
             }
         };
-        let key = flow(
+        let key = FlowKey::new(
             Protocol::Tcp,
             "192.0.2.1:1".parse().expect("addr"),
             "192.0.2.2:2".parse().expect("addr"),

@@ -265,12 +265,7 @@ impl SocketResolver for LinuxResolver {
             self.drain();
             let hit = self
                 .cache
-                .find_socket(
-                    key.proto,
-                    SocketAddr::new(key.local_ip, key.local_port),
-                    SocketAddr::new(key.remote_ip, key.remote_port),
-                    Instant::now(),
-                )
+                .find_socket(key.proto, key.local(), key.remote(), Instant::now())
                 .map(|hit| (hit.local, hit.remote, hit.owner.clone()));
             if let Some((local, remote, owner)) = hit {
                 return Ok(Some(

@@ -164,8 +164,8 @@ impl SockDiag {
         let Some(ipproto) = ip_proto(key.proto) else {
             return Ok(None);
         };
-        let local = std::net::SocketAddr::new(key.local_ip, key.local_port);
-        let remote = std::net::SocketAddr::new(key.remote_ip, key.remote_port);
+        let local = key.local();
+        let remote = key.remote();
         let family = Family::of(key.local_ip);
         if family != Family::of(key.remote_ip) {
             return Ok(None);

@@ -31,13 +31,7 @@ impl Attribution<'_> {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Option<&ProcessInfo> {
-        let key = FlowKey {
-            proto,
-            local_ip: local.ip(),
-            local_port: local.port(),
-            remote_ip: remote.ip(),
-            remote_port: remote.port(),
-        };
+        let key = FlowKey::new(proto, local, remote);
         let slot = self.flows.get_mut(&PackedKey::from(&key))?.slot?;
         Some(&self.processes.get(slot).info)
     }
@@ -112,11 +106,7 @@ impl Engine {
             return;
         }
         let info = &self.processes.get(slot).info;
-        dns.set_owner(
-            SocketAddr::new(key.local_ip, key.local_port),
-            SocketAddr::new(key.remote_ip, key.remote_port),
-            info,
-        );
+        dns.set_owner(key.local(), key.remote(), info);
     }
 
     /// The remote address's passive name contains the (lower-case)

@@ -55,13 +55,7 @@ impl Engine {
                 }
             }
         } else {
-            let key = FlowKey {
-                proto: entry.proto,
-                local_ip: entry.local.ip(),
-                local_port: entry.local.port(),
-                remote_ip: entry.remote.ip(),
-                remote_port: entry.remote.port(),
-            };
+            let key = FlowKey::new(entry.proto, entry.local, entry.remote);
             flows.push((PackedKey::from(&key), key));
         }
         let slot = self.register(info);

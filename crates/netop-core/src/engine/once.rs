@@ -315,15 +315,11 @@ mod tests {
     use crate::flow::Protocol;
 
     fn key(local: &str, remote: &str) -> FlowKey {
-        let l: std::net::SocketAddr = local.parse().expect("addr");
-        let r: std::net::SocketAddr = remote.parse().expect("addr");
-        FlowKey {
-            proto: Protocol::Tcp,
-            local_ip: l.ip(),
-            local_port: l.port(),
-            remote_ip: r.ip(),
-            remote_port: r.port(),
-        }
+        FlowKey::new(
+            Protocol::Tcp,
+            local.parse().expect("addr"),
+            remote.parse().expect("addr"),
+        )
     }
 
     #[test]

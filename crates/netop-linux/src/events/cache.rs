@@ -306,12 +306,7 @@ impl OwnerCache {
 
     /// [`OwnerCache::find`] for a flow.
     pub fn find_flow(&self, key: &FlowKey, now: Instant) -> Option<&CachedOwner> {
-        self.find(
-            key.proto,
-            SocketAddr::new(key.local_ip, key.local_port),
-            SocketAddr::new(key.remote_ip, key.remote_port),
-            now,
-        )
+        self.find(key.proto, key.local(), key.remote(), now)
     }
 
     /// Every owner still fresh at `now`, with its socket's (protocol,
