@@ -9,6 +9,7 @@
 //! an answer the cache knows wins; without them (or for what they missed)
 //! polling answers as before.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -45,7 +46,7 @@ pub struct LinuxResolver {
     lost_reported: u64,
     /// Sockets the events showed changing hands, not yet handed to the
     /// engine (see [`SocketResolver::owner_changes`]).
-    changed: Vec<(Protocol, SocketAddr, SocketAddr)>,
+    changed: VecDeque<(Protocol, SocketAddr, SocketAddr)>,
 }
 
 /// Changes of hands kept between two [`SocketResolver::owner_changes`]
@@ -66,7 +67,7 @@ impl LinuxResolver {
                 reason: "not requested".to_string(),
             },
             lost_reported: 0,
-            changed: Vec::new(),
+            changed: VecDeque::new(),
         })
     }
 
@@ -124,9 +125,9 @@ impl LinuxResolver {
         source.drain_with(&mut |event| {
             if cache.insert(event, now) {
                 if changed.len() >= MAX_CHANGES {
-                    changed.remove(0);
+                    changed.pop_front();
                 }
-                changed.push((event.proto, canonical(event.local), canonical(event.remote)));
+                changed.push_back((event.proto, canonical(event.local), canonical(event.remote)));
             }
         });
     }
