@@ -68,8 +68,8 @@ pub struct Args {
 
     /// Monitor refresh interval in seconds (0.2 to 60): how often sockets
     /// are re-read and the screen redrawn; rates are averaged over it.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_interval,
-          conflicts_with = "duration")]
+    /// With --format ndjson: the time between two lines.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_interval)]
     pub interval: f64,
 
     /// Disable colored output (also when NO_COLOR is set to any value).
@@ -140,6 +140,9 @@ pub enum Format {
     Json,
     /// A human-readable table with a TOTAL line.
     Pretty,
+    /// A stream: one JSON object per --interval (deltas and totals), until
+    /// stopped or for --duration.
+    Ndjson,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,8 +189,37 @@ pub fn bare_command() -> clap::Command {
 impl Args {
     /// Parses the process's arguments; on error clap prints and exits 2.
     pub fn parse_env() -> Args {
-        let matches = command().get_matches();
-        Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+        Args::try_parse_from_iter(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the program name first) as the command line does.
+    pub fn try_parse_from_iter<I, T>(args: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let parsed = Args::from_arg_matches(&matches)?;
+        // `--interval` paces the monitor and the NDJSON stream; a table
+        // snapshot has nothing to pace (clap cannot say "conflicts unless").
+        let explicit = |id: &str| {
+            matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+        };
+        if explicit("interval") && explicit("duration") && parsed.format != Format::Ndjson {
+            return Err(command.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "the argument '--interval <SECONDS>' cannot be used with '--duration <SECONDS>' \
+                 (except with --format ndjson)",
+            ));
+        }
+        if parsed.dns_log && parsed.format == Format::Ndjson {
+            return Err(command.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--dns-log prints a table: use --format tsv, json or pretty",
+            ));
+        }
+        Ok(parsed)
     }
 }
 
@@ -211,6 +243,16 @@ mod tests {
         assert_eq!(parse_interval("60"), Ok(60.0));
         assert!(parse_interval("0.1").is_err());
         assert!(parse_interval("61").is_err());
+    }
+
+    #[test]
+    fn interval_paces_only_the_monitor_and_the_stream() {
+        let parse = |line: &str| Args::try_parse_from_iter(line.split_whitespace());
+        assert!(parse("netop --duration 3 --interval 2").is_err());
+        let stream = parse("netop --format ndjson --duration 3 --interval 2").expect("ndjson");
+        assert_eq!(stream.interval, 2.0);
+        assert!(parse("netop --interval 2").is_ok());
+        assert!(parse("netop --duration 3").is_ok());
     }
 
     #[test]

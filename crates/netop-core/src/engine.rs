@@ -41,7 +41,7 @@ pub use live::{
     LiveConnection, LiveDns, LiveInterface, LiveProcess, LiveReport, Rate, LIVE_DNS_ENTRIES,
 };
 use once::{Seats, ELSEWHERE, UNDECIDED};
-pub use report::{EngineReport, InterfaceReport, ProcessReport};
+pub use report::{EngineReport, InterfaceReport, ProcessReport, UNKNOWN};
 use slots::Slots;
 
 /// Settings of an [`Engine`].

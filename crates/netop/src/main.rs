@@ -12,12 +12,14 @@ use netop::tui::OwnerMode;
 use netop_core::{Engine, EngineConfig};
 
 mod collect;
+mod deltas;
 mod failure;
 mod losses;
 mod monitor;
 mod output;
 mod platform;
 mod replay;
+mod stream;
 mod terminal;
 
 use collect::Ending;
@@ -94,6 +96,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot handle signals: {e}")))?;
+    }
+    if args.format == netop_cli::Format::Ndjson {
+        return stream::run(args, &stop);
     }
     let Some(seconds) = args.duration else {
         return monitor::run(args, stop);

@@ -57,7 +57,9 @@ pub fn write_table(
 ) -> io::Result<()> {
     match format {
         Format::Tsv => tsv::write(rows, options, out),
-        Format::Json => json::write(rows, options, out),
+        // The stream (`stream.rs`) writes its own lines; a table asked for
+        // in NDJSON is the JSON table.
+        Format::Json | Format::Ndjson => json::write(rows, options, out),
         Format::Pretty => pretty::write(rows, options, out),
     }?;
     out.flush()

@@ -17,6 +17,7 @@ const CONTAINERS: TableOptions = TableOptions { containers: true };
 fn rows() -> Vec<ProcessReport> {
     let row = |pid: Option<u32>, name: &str, c: [u64; 4]| ProcessReport {
         pid,
+        start_time: 0,
         name: name.to_string(),
         user: "alice".to_string(),
         container: (name == "curl").then(|| Container {

@@ -266,3 +266,74 @@ fn truncated_and_garbage_frames_do_not_stop_a_replay() {
     assert_eq!(json[0]["pid"], 1842);
     assert_eq!(json[0]["rx_packets"], 1);
 }
+
+/// `--format ndjson` over a replay: every line parses, and each process's
+/// deltas sum to its last total, which is the measured truth.
+#[test]
+fn replayed_ndjson_stream_sums_to_the_measured_numbers() {
+    let fx = fixture();
+    let mut cmd = netop();
+    cmd.args(["--format", "ndjson", "--interval", "1", "--replay"])
+        .arg(&fx.pcap)
+        .arg("--replay-sockets")
+        .arg(&fx.sockets);
+    let text = String::from_utf8(stdout_of(cmd)).expect("utf-8");
+    assert!(text.lines().count() >= 1, "no line: {text:?}");
+    let mut sums = std::collections::BTreeMap::<Option<u64>, [i64; 4]>::new();
+    let mut totals = std::collections::BTreeMap::<Option<u64>, [u64; 4]>::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        assert_eq!(v["schema_version"], 1);
+        for p in v["processes"].as_array().expect("processes") {
+            let pid = p["pid"].as_u64();
+            let sum = sums.entry(pid).or_default();
+            for (i, f) in ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"]
+                .iter()
+                .enumerate()
+            {
+                sum[i] += p[f].as_i64().expect("delta");
+            }
+            let t = &p["total"];
+            totals.insert(
+                pid,
+                ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"]
+                    .map(|f| t[f].as_u64().expect("total")),
+            );
+        }
+    }
+    for (pid, rx, tx, rp, tp) in &fx.expected {
+        let pid = pid.map(u64::from);
+        assert_eq!(totals.get(&pid), Some(&[*rx, *tx, *rp, *tp]), "pid {pid:?}");
+        assert_eq!(
+            sums.get(&pid),
+            Some(&[*rx as i64, *tx as i64, *rp as i64, *tp as i64]),
+            "pid {pid:?}"
+        );
+    }
+}
+
+#[test]
+fn ndjson_stream_to_a_closed_pipe_exits_quietly_with_success() {
+    let fx = fixture();
+    let mut child = Command::cargo_bin("netop")
+        .expect("binary")
+        .args(["--format", "ndjson", "--replay"])
+        .arg(&fx.pcap)
+        .arg("--replay-sockets")
+        .arg(&fx.sockets)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(stderr, "");
+}

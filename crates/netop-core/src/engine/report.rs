@@ -12,6 +12,9 @@ use super::{Engine, EngineStats};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessReport {
     pub pid: Option<u32>,
+    /// With `pid`, names the process: clock ticks since boot (see
+    /// `ProcessInfo::start_time`); 0 when unknown and for the unknown row.
+    pub start_time: u64,
     pub name: String,
     pub user: String,
     /// The process's container, when the backend was asked to find it.
@@ -72,6 +75,7 @@ impl Engine {
                 let counters = pick(&p.info.name, &p.account.counters, &p.account.matched)?;
                 Some(ProcessReport {
                     pid: Some(p.info.pid),
+                    start_time: p.info.start_time,
                     name: p.info.name.clone(),
                     user: p.info.user.clone(),
                     container: p.info.container.clone(),
@@ -83,6 +87,7 @@ impl Engine {
         if let Some(counters) = pick(UNKNOWN, &self.unknown.counters, &self.unknown.matched) {
             processes.push(ProcessReport {
                 pid: None,
+                start_time: 0,
                 name: UNKNOWN.to_string(),
                 user: String::new(),
                 container: None,

@@ -44,7 +44,7 @@ pub fn write_dns_log(
 ) -> io::Result<()> {
     match format {
         Format::Tsv => tsv(records, out),
-        Format::Json => json(records, out),
+        Format::Json | Format::Ndjson => json(records, out),
         Format::Pretty => {
             pretty_resolvers(resolvers, out)?;
             writeln!(out)?;
