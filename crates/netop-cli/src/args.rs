@@ -59,7 +59,7 @@ pub struct Args {
     pub filter: Option<String>,
 
     /// Capture only on this interface (default: all interfaces).
-    #[arg(long, value_name = "IFACE")]
+    #[arg(long, value_name = "IFACE", global = true)]
     pub interface: Option<String>,
 
     /// Initial sort column of the monitor.
@@ -77,7 +77,7 @@ pub struct Args {
     pub no_color: bool,
 
     /// Disable the DNS observatory (no capture or parsing of port 53 traffic).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub no_dns: bool,
 
     /// Snapshot: print the DNS query log of the period instead of the
@@ -90,14 +90,14 @@ pub struct Args {
     /// from its cgroup; e.g. docker:3f2a1b4c5d6e): a Container column in
     /// the monitor's Process view and in --format pretty, a "container"
     /// field in JSON and a trailing container column in TSV (`-` for none).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub containers: bool,
 
     /// Do not load the per-socket event source (eBPF): find socket owners
     /// by polling sock_diag and /proc only. Short-lived connections and
     /// processes may then show as unknown. netop also polls, and says so,
     /// where the event source cannot run (no root/CAP_BPF, no kernel BTF).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub no_events: bool,
 
     /// Print how netop would find socket owners here (the event source, or
@@ -107,7 +107,7 @@ pub struct Args {
 
     /// Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB).
     /// Raise it if the kernel reports dropped packets.
-    #[arg(long, value_name = "BYTES", default_value_t = 8_388_608,
+    #[arg(long, value_name = "BYTES", default_value_t = 8_388_608, global = true,
           value_parser = clap::value_parser!(u32).range(4096..=67_108_864))]
     pub bpf_buffer: u32,
 
@@ -130,6 +130,11 @@ pub struct Args {
     #[arg(long, hide = true, value_name = "SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub forget_exited_after: u64,
+
+    // netop as a service: the `serve` and `history` subcommands, defined
+    // in their own block at the end of this file.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -213,6 +218,17 @@ impl Args {
                  (except with --format ndjson)",
             ));
         }
+        if parsed.command.is_some() {
+            if let Some(flag) = ["duration", "monitor", "dns_log", "diagnostics", "format", "filter"]
+                .into_iter()
+                .find(|id| explicit(id))
+            {
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("--{} cannot be used with a subcommand", flag.replace('_', "-")),
+                ));
+            }
+        }
         if parsed.dns_log && parsed.format == Format::Ndjson {
             return Err(command.error(
                 clap::error::ErrorKind::ArgumentConflict,
@@ -221,6 +237,142 @@ impl Args {
         }
         Ok(parsed)
     }
+}
+
+// ---------------------------------------------------------------------
+// netop as a service: `netop serve` and `netop history` (docs/SERVICE.md).
+// ---------------------------------------------------------------------
+
+/// Where `serve` writes history and `history` reads it, unless told.
+pub const DEFAULT_HISTORY: &str = "/var/lib/netop/history.db";
+
+/// `serve`'s port when `--listen` names an address only.
+pub const DEFAULT_PORT: u16 = 9474;
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Run as a service: capture continuously, keep per-process history in
+    /// a database, and serve /metrics (Prometheus, OpenMetrics) and a live
+    /// dashboard over HTTP. Ctrl-C or SIGTERM writes the last minute and
+    /// exits 0.
+    Serve(ServeArgs),
+    /// Per-process traffic of the past from the history `serve` keeps
+    /// (reading needs no root, only read access to the database).
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address (and port) to serve HTTP on; a non-loopback address also
+    /// needs --token-file or --insecure.
+    #[arg(long, value_name = "ADDR[:PORT]", default_value = "127.0.0.1:9474",
+          value_parser = parse_listen)]
+    pub listen: std::net::SocketAddr,
+
+    /// The history database (created with its directory).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_HISTORY)]
+    pub history: PathBuf,
+
+    /// Keep per-minute rows this long before folding them into hours
+    /// (e.g. 36h, 7d, 2w; at least 1h).
+    #[arg(long, value_name = "SPAN", default_value = "7d", value_parser = parse_span)]
+    pub keep_minutes: std::time::Duration,
+
+    /// Keep per-hour rows this long (e.g. 90d, 52w; at least 1d).
+    #[arg(long, value_name = "SPAN", default_value = "365d", value_parser = parse_span)]
+    pub keep_hours: std::time::Duration,
+
+    /// /metrics lists the N processes (by name, user, container) that
+    /// moved the most bytes; the others are summed as process="other".
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub metrics_top: u32,
+
+    /// Once capturing, run as this user (default: netop if it exists,
+    /// else nobody), keeping only the capabilities still needed.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Require `Authorization: Bearer TOKEN` on every request, TOKEN
+    /// being this file's first line.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Allow a non-loopback --listen without --token-file.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct HistoryArgs {
+    /// The history database `netop serve` writes.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_HISTORY)]
+    pub history: PathBuf,
+
+    /// Start of the period: a duration before now (30m, 24h, 7d), or a
+    /// date and time (2026-11-30, 2026-11-30T08:00; local time unless it
+    /// ends in Z or an offset).
+    #[arg(long, value_name = "WHEN", default_value = "24h")]
+    pub since: String,
+
+    /// End of the period (the same forms; default: now).
+    #[arg(long, value_name = "WHEN", default_value = "now")]
+    pub until: String,
+
+    /// One row per process name, user, container or interface.
+    #[arg(long, value_enum, value_name = "GROUPING", default_value_t = Grouping::Process)]
+    pub by: Grouping,
+
+    /// Output format, as a snapshot's.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = HistoryFormat::Tsv)]
+    pub format: HistoryFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Grouping {
+    Process,
+    User,
+    Container,
+    Interface,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// Tab-separated, with a header row.
+    Tsv,
+    /// A JSON array of objects.
+    Json,
+    /// A human-readable table with a TOTAL line.
+    Pretty,
+}
+
+/// `ADDR` or `ADDR:PORT` (IPv6 as `[ADDR]:PORT`).
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = s.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    s.trim_matches(|c| c == '[' || c == ']')
+        .parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, DEFAULT_PORT))
+        .map_err(|_| format!("'{s}' is not an address: use e.g. 127.0.0.1, 0.0.0.0:9474 or [::1]:9474"))
+}
+
+/// A span of hours, days or weeks: `36h`, `7d`, `2w`.
+fn parse_span(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("'{s}' is not a span: use hours, days or weeks, e.g. 36h, 7d, 2w");
+    let t = s.trim();
+    let unit = t.chars().last().ok_or_else(bad)?;
+    let n: u64 = t[..t.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+    let hours = match unit {
+        'h' => n,
+        'd' => n.saturating_mul(24),
+        'w' => n.saturating_mul(24 * 7),
+        _ => return Err(bad()),
+    };
+    if hours == 0 || hours > 100 * 365 * 24 {
+        return Err(format!("{s} is out of range: use 1h to 100 years"));
+    }
+    Ok(std::time::Duration::from_secs(hours * 3600))
 }
 
 #[cfg(test)]
@@ -253,6 +405,30 @@ mod tests {
         assert_eq!(stream.interval, 2.0);
         assert!(parse("netop --interval 2").is_ok());
         assert!(parse("netop --duration 3").is_ok());
+    }
+
+    #[test]
+    fn service_subcommands_take_the_capture_flags() {
+        let parse = |line: &str| Args::try_parse_from_iter(line.split_whitespace());
+        let args = parse("netop serve --interface eth0 --listen 0.0.0.0 --token-file /t")
+            .expect("serve");
+        assert_eq!(args.interface.as_deref(), Some("eth0"));
+        match args.command {
+            Some(Command::Serve(s)) => {
+                assert_eq!(s.listen.port(), DEFAULT_PORT);
+                assert_eq!(s.metrics_top, 50);
+                assert_eq!(s.keep_minutes, std::time::Duration::from_secs(7 * 86_400));
+            }
+            other => panic!("not serve: {other:?}"),
+        }
+        assert!(parse("netop --duration 5 serve").is_err());
+        assert!(parse("netop serve --metrics-top 0").is_err());
+        assert!(parse("netop serve --listen nowhere").is_err());
+        assert!(parse("netop serve --keep-minutes 0h").is_err());
+        assert!(parse("netop serve --keep-minutes 7é").is_err());
+        assert!(parse("netop serve --keep-minutes é").is_err());
+        let h = parse("netop history --since 7d --by user --format json").expect("history");
+        assert!(matches!(h.command, Some(Command::History(HistoryArgs { by: Grouping::User, .. }))));
     }
 
     #[test]

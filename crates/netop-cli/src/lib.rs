@@ -10,7 +10,10 @@ mod args;
 
 use std::io::Write;
 
-pub use args::{bare_command, command, Args, Format, SortColumn, EXAMPLES, EXIT_CODES};
+pub use args::{
+    bare_command, command, Args, Command, Format, Grouping, HistoryArgs, HistoryFormat, ServeArgs,
+    SortColumn, DEFAULT_HISTORY, DEFAULT_PORT, EXAMPLES, EXIT_CODES,
+};
 pub use clap_complete::Shell;
 
 /// Every shell `--completions` and `cargo xtask dist` write a script for.
