@@ -19,6 +19,7 @@ mod monitor;
 mod output;
 mod platform;
 mod replay;
+mod serve;
 mod stream;
 mod terminal;
 

@@ -1,0 +1,3 @@
+//! `netop serve`: placeholder, filled in below.
+pub mod ledger;
+pub mod metrics;
