@@ -60,6 +60,11 @@ const PACKAGES: &[&str] = &[
     "bash-completion",
     "ruby",
     "passwd",
+    // `netop serve`'s end-to-end tests (tests/tests/serve.rs): a real
+    // Prometheus server scrapes it (the package also has promtool), and a
+    // headless Chromium loads the dashboard.
+    "prometheus",
+    "chromium",
 ];
 
 fn main() -> Result<()> {

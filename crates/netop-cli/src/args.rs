@@ -208,9 +208,8 @@ impl Args {
         let parsed = Args::from_arg_matches(&matches)?;
         // `--interval` paces the monitor and the NDJSON stream; a table
         // snapshot has nothing to pace (clap cannot say "conflicts unless").
-        let explicit = |id: &str| {
-            matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
-        };
+        let explicit =
+            |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
         if explicit("interval") && explicit("duration") && parsed.format != Format::Ndjson {
             return Err(command.error(
                 clap::error::ErrorKind::ArgumentConflict,
@@ -219,13 +218,23 @@ impl Args {
             ));
         }
         if parsed.command.is_some() {
-            if let Some(flag) = ["duration", "monitor", "dns_log", "diagnostics", "format", "filter"]
-                .into_iter()
-                .find(|id| explicit(id))
+            if let Some(flag) = [
+                "duration",
+                "monitor",
+                "dns_log",
+                "diagnostics",
+                "format",
+                "filter",
+            ]
+            .into_iter()
+            .find(|id| explicit(id))
             {
                 return Err(command.error(
                     clap::error::ErrorKind::ArgumentConflict,
-                    format!("--{} cannot be used with a subcommand", flag.replace('_', "-")),
+                    format!(
+                        "--{} cannot be used with a subcommand",
+                        flag.replace('_', "-")
+                    ),
                 ));
             }
         }
@@ -354,7 +363,9 @@ fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
     s.trim_matches(|c| c == '[' || c == ']')
         .parse::<std::net::IpAddr>()
         .map(|ip| std::net::SocketAddr::new(ip, DEFAULT_PORT))
-        .map_err(|_| format!("'{s}' is not an address: use e.g. 127.0.0.1, 0.0.0.0:9474 or [::1]:9474"))
+        .map_err(|_| {
+            format!("'{s}' is not an address: use e.g. 127.0.0.1, 0.0.0.0:9474 or [::1]:9474")
+        })
 }
 
 /// A span of hours, days or weeks: `36h`, `7d`, `2w`.
@@ -410,8 +421,8 @@ mod tests {
     #[test]
     fn service_subcommands_take_the_capture_flags() {
         let parse = |line: &str| Args::try_parse_from_iter(line.split_whitespace());
-        let args = parse("netop serve --interface eth0 --listen 0.0.0.0 --token-file /t")
-            .expect("serve");
+        let args =
+            parse("netop serve --interface eth0 --listen 0.0.0.0 --token-file /t").expect("serve");
         assert_eq!(args.interface.as_deref(), Some("eth0"));
         match args.command {
             Some(Command::Serve(s)) => {
@@ -428,7 +439,13 @@ mod tests {
         assert!(parse("netop serve --keep-minutes 7é").is_err());
         assert!(parse("netop serve --keep-minutes é").is_err());
         let h = parse("netop history --since 7d --by user --format json").expect("history");
-        assert!(matches!(h.command, Some(Command::History(HistoryArgs { by: Grouping::User, .. }))));
+        assert!(matches!(
+            h.command,
+            Some(Command::History(HistoryArgs {
+                by: Grouping::User,
+                ..
+            }))
+        ));
     }
 
     #[test]

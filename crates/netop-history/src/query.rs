@@ -101,7 +101,13 @@ impl History {
                  ORDER BY bucket, process",
             )?;
             let rows = stmt.query_map(
-                params![since, until, step, Kind::Process as i64, Kind::Unknown as i64],
+                params![
+                    since,
+                    until,
+                    step,
+                    Kind::Process as i64,
+                    Kind::Unknown as i64
+                ],
                 |r| {
                     Ok(Sample {
                         start: r.get(0)?,

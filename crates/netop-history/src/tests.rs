@@ -46,7 +46,11 @@ fn open(dir: &tempfile::TempDir) -> History {
 fn rows_per_tier(h: &History) -> (i64, i64) {
     let count = |tier: i64| -> i64 {
         h.conn
-            .query_row("SELECT COUNT(*) FROM traffic WHERE tier = ?1", [tier], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM traffic WHERE tier = ?1",
+                [tier],
+                |r| r.get(0),
+            )
             .expect("count")
     };
     (count(MINUTE), count(HOUR))
@@ -91,11 +95,17 @@ fn minutes_add_up_by_every_grouping() {
     );
     assert_eq!(
         totals(&h, DAY0, end, Grouping::User),
-        vec![("www-data".into(), 2000, 50_000), ("alice".into(), 10_000, 100)]
+        vec![
+            ("www-data".into(), 2000, 50_000),
+            ("alice".into(), 10_000, 100)
+        ]
     );
     assert_eq!(
         totals(&h, DAY0, end, Grouping::Container),
-        vec![("docker:web".into(), 2000, 50_000), ("".into(), 10_000, 100)]
+        vec![
+            ("docker:web".into(), 2000, 50_000),
+            ("".into(), 10_000, 100)
+        ]
     );
     assert_eq!(
         totals(&h, DAY0, end, Grouping::Interface),
@@ -162,12 +172,12 @@ fn minutes_older_than_the_retention_fold_into_hours_and_totals_stay() {
     // Folding is idempotent: ageing again changes nothing.
     h.age(now).expect("age");
     assert_eq!(rows_per_tier(&h), (minutes, hours));
-    assert_eq!(
-        totals(&h, DAY0, now, Grouping::Process)[0].1,
-        240 * 2 * 100
-    );
+    assert_eq!(totals(&h, DAY0, now, Grouping::Process)[0].1, 240 * 2 * 100);
     // DNS rows fold the same way.
-    assert_eq!(h.dns_totals(DAY0, now).expect("dns")[0].1.queries, 240 * 2 * 3);
+    assert_eq!(
+        h.dns_totals(DAY0, now).expect("dns")[0].1.queries,
+        240 * 2 * 3
+    );
     // The series: one bucket a day, oldest first.
     let series = h.series(DAY0, now, 86_400).expect("series");
     assert_eq!(series.len(), 10);
@@ -238,8 +248,13 @@ fn negative_unknown_changes_net_out() {
 fn a_missing_file_is_an_error_naming_it_and_the_fix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("nope.db");
-    let e = History::open_read_only(&path).expect_err("missing").to_string();
-    assert!(e.contains(&path.display().to_string()) && e.contains("--history"), "{e}");
+    let e = History::open_read_only(&path)
+        .expect_err("missing")
+        .to_string();
+    assert!(
+        e.contains(&path.display().to_string()) && e.contains("--history"),
+        "{e}"
+    );
     assert!(!path.exists(), "reading never creates the file");
 }
 
@@ -248,7 +263,9 @@ fn a_file_that_is_not_a_history_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, "shopping list\n".repeat(100)).expect("write");
-    let e = History::open_read_only(&path).expect_err("not a db").to_string();
+    let e = History::open_read_only(&path)
+        .expect_err("not a db")
+        .to_string();
     assert!(e.contains("not a netop history"), "{e}");
 }
 

@@ -65,7 +65,12 @@ fn ago(text: &str) -> Option<Result<i64, String>> {
 }
 
 fn naive(text: &str) -> Option<NaiveDateTime> {
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
             return Some(t);
         }
@@ -101,13 +106,23 @@ mod tests {
         );
         assert_eq!(parse("2025-12-02T09:00", NOW, &paris), Ok(NOW - 3600));
         assert_eq!(parse("2025-12-02T08:00Z", NOW, &paris), Ok(NOW - 3600));
-        assert_eq!(parse("2025-12-02T08:00:00+00:00", NOW, &paris), Ok(NOW - 3600));
+        assert_eq!(
+            parse("2025-12-02T08:00:00+00:00", NOW, &paris),
+            Ok(NOW - 3600)
+        );
         assert_eq!(parse("2025-12-02", NOW, &Utc), Ok(NOW - 9 * 3600));
     }
 
     #[test]
     fn nonsense_is_an_error_naming_the_forms() {
-        for bad in ["yesterday", "24", "h", "-5h", "2025-13-01", "99999999999999999d"] {
+        for bad in [
+            "yesterday",
+            "24",
+            "h",
+            "-5h",
+            "2025-13-01",
+            "99999999999999999d",
+        ] {
             let e = parse(bad, NOW, &Utc).expect_err(bad);
             assert!(e.contains(bad), "{e}");
         }

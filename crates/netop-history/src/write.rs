@@ -36,7 +36,11 @@ impl History {
                     t.tx_packets
                 ])?;
             }
-            for (resolver, d) in minute.dns.iter().filter(|(_, d)| d.queries != 0 || d.failures != 0) {
+            for (resolver, d) in minute
+                .dns
+                .iter()
+                .filter(|(_, d)| d.queries != 0 || d.failures != 0)
+            {
                 tx.prepare_cached(
                     "INSERT INTO dns (tier, start, resolver, queries, failures)
                      VALUES (?1, ?2, ?3, ?4, ?5)

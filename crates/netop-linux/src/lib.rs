@@ -36,8 +36,11 @@ pub mod netns;
 pub mod owners;
 #[cfg(target_os = "linux")]
 pub mod privileges;
+// `netop serve`'s switch to an unprivileged user.
 #[cfg(target_os = "linux")]
 pub mod resolver;
+#[cfg(target_os = "linux")]
+pub mod service_user;
 #[cfg(target_os = "linux")]
 pub mod sockdiag;
 

@@ -105,7 +105,10 @@ fn unknown_bytes_that_find_their_owner_are_a_negative_delta() {
     ));
     // The owner turned up: 300 bytes move to pid 7.
     let step = deltas.step(&report(
-        vec![process(7, 3, 300, 0), unknown(&[(UnknownReason::Kernel, 50)])],
+        vec![
+            process(7, 3, 300, 0),
+            unknown(&[(UnknownReason::Kernel, 50)]),
+        ],
         350,
     ));
     let unknown_row = step

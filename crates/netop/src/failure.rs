@@ -15,6 +15,8 @@ pub enum Failure {
     },
     /// The monitor was asked for, but stdin or stdout is not a terminal.
     NotATerminal,
+    /// A combination of flags the parser cannot refuse on its own.
+    Usage(String),
     /// Anything else that went wrong at run time.
     Runtime(anyhow::Error),
 }
@@ -24,6 +26,7 @@ impl Failure {
         match self {
             Failure::Runtime(_) | Failure::NotATerminal => 1,
             Failure::Privileges => 3,
+            Failure::Usage(_) => 2,
             Failure::UnknownInterface { .. } => 4,
         }
     }
@@ -52,6 +55,7 @@ impl fmt::Display for Failure {
                 "the interactive monitor needs a terminal; \
                  for output to a pipe or file run a snapshot with --duration SECONDS",
             ),
+            Failure::Usage(message) => f.write_str(message),
             // `{:#}` prints the whole context chain on one line.
             Failure::Runtime(e) => write!(f, "{e:#}"),
         }

@@ -14,6 +14,7 @@ use netop_core::{Engine, EngineConfig};
 mod collect;
 mod deltas;
 mod failure;
+mod history_query;
 mod losses;
 mod monitor;
 mod output;
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
             _ => ExitCode::SUCCESS,
         };
     }
-    init_tracing(args.duration.is_none());
+    init_tracing(args.duration.is_none() && args.command.is_none());
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -93,10 +94,16 @@ fn run(args: &Args) -> Result<(), Failure> {
         }
         return Ok(());
     }
+    if let Some(netop_cli::Command::History(history)) = &args.command {
+        return history_query::run(history);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot handle signals: {e}")))?;
+    }
+    if let Some(netop_cli::Command::Serve(serve)) = &args.command {
+        return serve::run(args, serve, stop);
     }
     if args.format == netop_cli::Format::Ndjson {
         return stream::run(args, &stop);

@@ -12,6 +12,7 @@ use netop_core::ProcessReport;
 use netop_cli::Format;
 
 pub mod dns_log;
+pub mod history;
 mod json;
 mod pretty;
 mod tsv;

@@ -7,7 +7,7 @@ use netop_cli::Args;
 use netop_core::{Backend, BackendOptions, OpenError};
 
 #[cfg(target_os = "linux")]
-use netop_linux as os;
+use linux as os;
 #[cfg(not(target_os = "linux"))]
 use unsupported as os;
 
@@ -70,6 +70,32 @@ pub fn confine(role: Role) -> String {
     os::confine(landlock)
 }
 
+/// Confines a `netop serve` worker thread (HTTP, history writer) and
+/// every thread it starts: no capabilities at all, and Landlock to reading
+/// the system's files and writing `writable` (the history's directory).
+pub fn confine_worker(writable: &[std::path::PathBuf]) -> String {
+    let held = os::confine(Some(writable));
+    if let Err(e) = os::drop_capabilities() {
+        return format!("{held}; {e}");
+    }
+    // The description starts with the capabilities confine kept.
+    let rest = held.split_once("; ").map_or("", |(_, rest)| rest);
+    format!("capabilities none; {rest}")
+}
+
+/// Drops every capability (a packaged binary's file capabilities) before
+/// reading a file the user named.
+pub fn drop_capabilities() -> Result<(), Failure> {
+    os::drop_capabilities().map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))
+}
+
+/// `netop serve`: switches to an unprivileged user when root (see
+/// `netop_linux::service_user`), giving it `own` first. Returns the user
+/// now running.
+pub fn become_user(wanted: Option<&str>, own: &[std::path::PathBuf]) -> Result<String, Failure> {
+    os::become_user(wanted, own).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))
+}
+
 fn failure(e: OpenError) -> Failure {
     match e {
         OpenError::Privileges => Failure::Privileges,
@@ -94,6 +120,23 @@ pub fn release_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn release_memory() {}
+
+/// The Linux backend, plus what `netop serve` needs of it.
+#[cfg(target_os = "linux")]
+mod linux {
+    pub use netop_linux::{confine, diagnostics, open, replay};
+
+    pub fn drop_capabilities() -> Result<(), String> {
+        netop_linux::privileges::drop_all()
+    }
+
+    pub fn become_user(wanted: Option<&str>, own: &[std::path::PathBuf]) -> Result<String, String> {
+        use netop_linux::service_user::{become_user, Became};
+        Ok(match become_user(wanted, own)? {
+            Became::Unchanged { user } | Became::User { name: user, .. } => user,
+        })
+    }
+}
 
 /// An OS without a backend yet: every live run says so.
 #[cfg(not(target_os = "linux"))]
@@ -121,5 +164,13 @@ mod unsupported {
 
     pub fn confine(_: Option<&[std::path::PathBuf]>) -> String {
         "not confined on this operating system".to_string()
+    }
+
+    pub fn drop_capabilities() -> Result<(), String> {
+        Ok(())
+    }
+
+    pub fn become_user(_: Option<&str>, _: &[std::path::PathBuf]) -> Result<String, String> {
+        Err(WHY.to_string())
     }
 }

@@ -14,9 +14,9 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use netop_cli::Args;
 use netop_core::flow::Counters;
 use netop_core::{Engine, EngineConfig};
-use netop_cli::Args;
 use serde::Serialize;
 
 use crate::collect::{self, Tick};
@@ -259,7 +259,9 @@ pub fn run(args: &Args, stop: &AtomicBool) -> Result<(), Failure> {
         None => Ok(()),
         // A reader that stopped (`| head -1`) ends the stream quietly.
         Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Some(e) => Err(Failure::Runtime(anyhow::anyhow!("cannot write output: {e}"))),
+        Some(e) => Err(Failure::Runtime(anyhow::anyhow!(
+            "cannot write output: {e}"
+        ))),
     }
 }
 

@@ -159,7 +159,10 @@ fn a_closed_pipe_stops_the_writer() {
         failed: None,
     };
     assert!(!writer.emit(&engine, false));
-    assert!(!writer.emit(&engine, true), "nothing is written after a failure");
+    assert!(
+        !writer.emit(&engine, true),
+        "nothing is written after a failure"
+    );
     assert_eq!(
         writer.failed.map(|e| e.kind()),
         Some(io::ErrorKind::BrokenPipe)

@@ -273,7 +273,10 @@ impl Ledger {
                 .add(&traffic(&r.delta));
         }
         for i in &step.interfaces {
-            growth_of(self.interfaces.entry(i.key.1.clone()).or_default(), &i.delta);
+            growth_of(
+                self.interfaces.entry(i.key.1.clone()).or_default(),
+                &i.delta,
+            );
             minute
                 .entry(Label::interface(&i.key.1))
                 .or_default()

@@ -70,7 +70,10 @@ fn counters_only_grow_when_unknown_bytes_find_their_owner() {
         T0 + 1,
     );
     assert_eq!(ledger.unknown[&UnknownReason::OwnerGone].rx_bytes, 900);
-    assert_eq!(series(&ledger), vec![("curl".into(), 600), ("other".into(), 0)]);
+    assert_eq!(
+        series(&ledger),
+        vec![("curl".into(), 600), ("other".into(), 0)]
+    );
     // The history keeps the net change: 300 unknown, 600 curl.
     let minute = ledger.take_minute(T0 + 2);
     let unknown: i64 = minute
@@ -100,7 +103,11 @@ fn the_cap_sends_the_rest_to_other_and_idle_members_give_up_their_place() {
     // The two largest of the first second take the places.
     assert_eq!(
         series(&ledger),
-        vec![("big".into(), 1000), ("mid".into(), 100), ("other".into(), 10)]
+        vec![
+            ("big".into(), 1000),
+            ("mid".into(), 100),
+            ("other".into(), 10)
+        ]
     );
     // "mid" stays quiet; "big" and "small" go on.
     for s in 1..=MEMBER_IDLE + 1 {
@@ -121,7 +128,10 @@ fn the_cap_sends_the_rest_to_other_and_idle_members_give_up_their_place() {
     assert!(after[2].1 >= 10, "{after:?}");
     let mut before_other = after[2].1;
     for s in 1..100 {
-        ledger.apply(&step(vec![process_step(9, "late", 5, 0)]), T0 + MEMBER_IDLE + 1 + s);
+        ledger.apply(
+            &step(vec![process_step(9, "late", 5, 0)]),
+            T0 + MEMBER_IDLE + 1 + s,
+        );
         let other = series(&ledger).last().map_or(0, |o| o.1);
         assert!(other >= before_other);
         before_other = other;

@@ -115,7 +115,9 @@ struct BuildLabels {
 }
 
 /// Four counter families: bytes and packets, received and sent.
-struct Four<L: EncodeLabelSet + Clone + Eq + std::hash::Hash + Send + Sync + std::fmt::Debug + 'static> {
+struct Four<
+    L: EncodeLabelSet + Clone + Eq + std::hash::Hash + Send + Sync + std::fmt::Debug + 'static,
+> {
     rx_bytes: Family<L, Counter>,
     tx_bytes: Family<L, Counter>,
     rx_packets: Family<L, Counter>,
@@ -172,11 +174,7 @@ pub fn registry(ledger: &Ledger, status: &Status, containers: bool) -> Registry 
     let what = "by the process (frames as the interface counts them; the --metrics-top \
                 processes that moved most, the rest as process=\"other\")";
     if containers {
-        let four = Four::<ContainerProcessLabels>::register(
-            &mut registry,
-            "process_network",
-            what,
-        );
+        let four = Four::<ContainerProcessLabels>::register(&mut registry, "process_network", what);
         for (l, c) in ledger.process_series() {
             four.set(
                 &ContainerProcessLabels {
@@ -289,7 +287,9 @@ pub fn encode(registry: &Registry, format: Exposition) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = match format {
-        Exposition::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, registry),
+        Exposition::Text => {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, registry)
+        }
         Exposition::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, registry),
     };
     out

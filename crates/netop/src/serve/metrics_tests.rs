@@ -87,14 +87,19 @@ fn status() -> Status {
 fn text_format_matches_golden() {
     let body = encode(&registry(&ledger(), &status(), false), Exposition::Text);
     golden("metrics.txt", &body);
-    assert!(body.contains("netop_process_network_receive_bytes_total{process=\"chrome\",user=\"alice\"} 1200000"));
+    assert!(body.contains(
+        "netop_process_network_receive_bytes_total{process=\"chrome\",user=\"alice\"} 1200000"
+    ));
     assert!(body.contains("process=\"other\""));
     assert!(!body.contains("pid"));
 }
 
 #[test]
 fn openmetrics_matches_golden() {
-    let body = encode(&registry(&ledger(), &status(), false), Exposition::OpenMetrics);
+    let body = encode(
+        &registry(&ledger(), &status(), false),
+        Exposition::OpenMetrics,
+    );
     golden("metrics.openmetrics.txt", &body);
     assert!(body.ends_with("# EOF\n"));
 }
