@@ -148,6 +148,11 @@ impl Default for Retention {
 pub enum HistoryError {
     #[error("no history database at {path} (netop serve creates it; pass --history PATH to read another)")]
     Missing { path: PathBuf },
+    #[error("cannot read {path}: {source} (run as root, or as a member of the group of netop serve's user, e.g. netop)")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot create the directory of {path}: {source}")]
     Directory {
         path: PathBuf,
@@ -185,15 +190,26 @@ impl History {
     /// Opens `path` for writing, creating the file and its directory.
     pub fn create(path: &Path, retention: Retention) -> Result<Self, HistoryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| HistoryError::Directory {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            if !dir.exists() {
+                create_private_dir(dir).map_err(|source| HistoryError::Directory {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            }
         }
+        let new = !path.exists();
         let conn = Connection::open(path).map_err(|source| HistoryError::Open {
             path: path.to_path_buf(),
             source,
         })?;
+        if new {
+            // Who used the network is not everyone's business: the owner
+            // and its group (SQLite gives its side files the same mode).
+            set_mode(path, 0o640).map_err(|source| HistoryError::Directory {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
         let history = History {
             conn,
             path: path.to_path_buf(),
@@ -208,15 +224,54 @@ impl History {
     /// Opens an existing database to read (`netop history`, the
     /// dashboard); never creates one.
     pub fn open_read_only(path: &Path) -> Result<Self, HistoryError> {
-        if !path.exists() {
-            return Err(HistoryError::Missing {
-                path: path.to_path_buf(),
-            });
+        match std::fs::metadata(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(HistoryError::Missing {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(source) => {
+                return Err(HistoryError::Unreadable {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
+        let open = |uri: bool| {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            if uri {
+                // The writer has stopped (its log is folded in and gone),
+                // and this user may not create SQLite's shared-memory file
+                // beside the database: read the file as it is.
+                let mut name = String::from("file:");
+                name.push_str(
+                    &path
+                        .to_string_lossy()
+                        .replace('?', "%3f")
+                        .replace('#', "%23"),
+                );
+                name.push_str("?immutable=1");
+                Connection::open_with_flags(name, flags | OpenFlags::SQLITE_OPEN_URI)
+            } else {
+                Connection::open_with_flags(path, flags)
+            }
+        };
+        let opened = open(false).and_then(|conn| {
+            // The first read opens the log; a failure shows here.
+            conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
+            Ok(conn)
+        });
+        let wal = {
+            let mut p = path.as_os_str().to_owned();
+            p.push("-wal");
+            PathBuf::from(p)
+        };
+        let conn = match opened {
+            Ok(conn) => Ok(conn),
+            Err(_) if !wal.exists() => open(true),
+            Err(e) => Err(e),
+        }
         .map_err(|source| HistoryError::Open {
             path: path.to_path_buf(),
             source,
@@ -251,6 +306,32 @@ impl History {
             source,
         }
     }
+}
+
+/// Creates `dir` (and its parents) readable by its owner and group only.
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]

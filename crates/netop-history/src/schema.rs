@@ -91,9 +91,12 @@ pub fn check(conn: &Connection, path: &Path) -> Result<(), HistoryError> {
                 source,
             })
         }
-        // No meta table, or not a database at all.
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::NotADatabase =>
+        // Not a database at all, or one without netop's tables.
+        Err(rusqlite::Error::SqliteFailure(e, message))
+            if e.code == rusqlite::ErrorCode::NotADatabase
+                || message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("no such table")) =>
         {
             Err(HistoryError::Schema {
                 path: path.to_path_buf(),
@@ -101,10 +104,9 @@ pub fn check(conn: &Connection, path: &Path) -> Result<(), HistoryError> {
                 expected: VERSION,
             })
         }
-        Err(_) => Err(HistoryError::Schema {
+        Err(source) => Err(HistoryError::Sql {
             path: path.to_path_buf(),
-            found: None,
-            expected: VERSION,
+            source,
         }),
     }
 }

@@ -281,3 +281,37 @@ fn readers_see_what_the_writer_committed() {
         vec![("curl".into(), 100, 0)]
     );
 }
+
+#[test]
+fn a_stopped_writers_file_is_readable_without_write_access_to_its_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sub/history.db");
+    {
+        let mut h = open(&dir);
+        h.write(&minute(DAY0, &[(curl(), traffic(100, 0))]), DAY0 + MINUTE)
+            .expect("write");
+    }
+    // The writer closed: its log was folded in and removed.
+    assert!(!dir.path().join("sub/history.db-wal").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(mode(&dir.path().join("sub")), 0o750);
+        // A reader that may not create files there (as an unprivileged
+        // user would be; root ignores modes, so the test cannot drop
+        // them): the immutable fallback is what it gets.
+        std::fs::set_permissions(
+            dir.path().join("sub"),
+            std::fs::Permissions::from_mode(0o550),
+        )
+        .expect("chmod");
+    }
+    let reader = History::open_read_only(&path).expect("reader");
+    assert_eq!(
+        totals(&reader, DAY0, DAY0 + HOUR, Grouping::Process),
+        vec![("curl".into(), 100, 0)]
+    );
+}
