@@ -24,6 +24,7 @@ pub mod netop;
 pub mod package;
 pub mod privilege;
 pub mod scratch;
+pub mod service;
 pub mod topology;
 pub mod truth;
 pub mod workload;

@@ -1,0 +1,235 @@
+//! `netop serve` end to end, as root in a test host: known uploads from a
+//! process with a known name, a real Prometheus server (Debian's
+//! `prometheus`) scraping `/metrics` every second, its HTTP API asked for
+//! the process's counters, which must be within 2 % of an independent
+//! tcpdump truth; `promtool check metrics` accepting the exposition; the
+//! history surviving a restart (SIGTERM: exit 0, the minute in progress
+//! written) and a `kill -9` (at most the minute in progress lost). Also
+//! the NDJSON stream into a closed pipe.
+//!
+//! Not root: skipped, or a failure when `CI` is set.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use netop_e2e::netop::netop_bin;
+use netop_e2e::scratch::ScratchDir;
+use netop_e2e::service::{renamed_copy, sample, wait_for, Prometheus, Serve};
+use netop_e2e::{begin, Counts, Netns, Proc, Scenario, Tolerance, Transport};
+use nix::sys::signal::Signal;
+
+const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
+/// The upload's process name (a copy of trafficgen under this name).
+const UPLOADER: &str = "e2eupload";
+const SINK_PORT: u16 = 5001;
+const TX: &str = "netop_process_network_transmit_bytes_total";
+/// The bound: counters within 2 % of the truth.
+const PERCENT: f64 = 2.0;
+
+fn within(value: f64, truth: u64, percent: f64) -> bool {
+    let truth = truth as f64;
+    truth > 0.0 && (value - truth).abs() <= truth * percent / 100.0
+}
+
+/// Uploads `rate` bytes a second for `seconds` from `uploader` on local
+/// `port` to a sink in `host`; returns the truth of that port.
+fn upload(host: &Netns, uploader: &Path, port: u16, rate: u64, seconds: u64) -> Counts {
+    let to = format!("{}:{SINK_PORT}", host.ns_addr);
+    // The sink is plain trafficgen in the test host: another name, so the
+    // uploader's label holds only the upload.
+    let mut sink_cmd = host.command(TRAFFICGEN);
+    sink_cmd.args(["sink", "--listen", &to, "--seconds", "30", "--conns", "1"]);
+    let mut sink = Proc::spawn("sink", sink_cmd).expect("sink");
+    sink.expect_line("ready", Duration::from_secs(10))
+        .expect("sink ready");
+    let mut scenario = Scenario::new(host, uploader);
+    scenario
+        .client(
+            "upload",
+            Transport::Tcp,
+            [port],
+            Tolerance::within(PERCENT),
+            [
+                "stream",
+                "--to",
+                &to,
+                "--bind-port",
+                &port.to_string(),
+                "--rate",
+                &rate.to_string(),
+                "--seconds",
+                &seconds.to_string(),
+            ],
+        )
+        .expect("uploader");
+    let outcome = scenario.run(None).expect("workload");
+    sink.expect_line("done", Duration::from_secs(20))
+        .expect("sink done");
+    eprintln!("{}", outcome.summary());
+    outcome.expectations[0].truth.clone()
+}
+
+/// `netop history` as JSON: the uploader's (rx, tx) bytes.
+fn history_of(db: &Path) -> Option<(u64, u64)> {
+    let out = Command::new(netop_bin().expect("netop"))
+        .args(["history", "--since", "2h", "--format", "json", "--history"])
+        .arg(db)
+        .output()
+        .expect("netop history");
+    assert!(out.status.success(), "netop history: {out:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    rows.as_array()?
+        .iter()
+        .find(|r| r["process"] == UPLOADER)
+        .map(|r| {
+            (
+                r["rx_bytes"].as_u64().unwrap_or(0),
+                r["tx_bytes"].as_u64().unwrap_or(0),
+            )
+        })
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[test]
+fn prometheus_scrapes_the_truth_and_history_survives_restart_and_kill() {
+    let Some(_session) = begin().expect("privileged session") else {
+        return;
+    };
+    let host = Netns::create("srv", 71).expect("test host");
+    let scratch = ScratchDir::new("serve").expect("scratch");
+    let db = scratch.path().join("history/netop.db");
+    let uploader =
+        renamed_copy(Path::new(TRAFFICGEN), scratch.path(), UPLOADER).expect("uploader copy");
+    let args = [
+        "--interface",
+        host.host_if.as_str(),
+        "--history",
+        db.to_str().expect("utf-8 path"),
+    ];
+    let serve = Serve::start(&args).expect("netop serve");
+    let prometheus = Prometheus::start(serve.addr).expect("prometheus");
+
+    let truth = upload(&host, &uploader, 5101, 1_000_000, 3);
+    let label = format!("process=\"{UPLOADER}\",user=\"root\"");
+    // /metrics settles at the truth within a tick or two.
+    let served = wait_for(Duration::from_secs(20), || {
+        let body = serve.metrics().ok()?;
+        sample(&body, TX, &label).filter(|v| within(*v, truth.tx_bytes, PERCENT))
+    });
+    let body = serve.metrics().expect("metrics");
+    assert!(
+        served.is_some(),
+        "netop's {TX}{{{label}}} is not within {PERCENT} % of the truth {}:\n{body}",
+        truth.tx_bytes
+    );
+    assert!(!body.contains("pid="), "a pid label: {body}");
+    // Prometheus scraped the same.
+    let query = format!("{TX}{{{label}}}");
+    let scraped = wait_for(Duration::from_secs(30), || {
+        prometheus
+            .query_one(&query)
+            .ok()
+            .flatten()
+            .filter(|v| within(*v, truth.tx_bytes, PERCENT))
+    });
+    assert!(
+        scraped.is_some(),
+        "Prometheus's {query} = {:?}, truth {}",
+        prometheus.query_one(&query),
+        truth.tx_bytes
+    );
+    let rx = prometheus
+        .query_one(&format!(
+            "netop_process_network_receive_bytes_total{{{label}}}"
+        ))
+        .expect("query")
+        .expect("rx series");
+    assert!(
+        within(rx, truth.rx_bytes, PERCENT),
+        "rx {rx} vs {}",
+        truth.rx_bytes
+    );
+
+    // promtool accepts the exposition.
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package)");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("feed promtool");
+    let checked = promtool.wait_with_output().expect("promtool");
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {checked:?}"
+    );
+
+    // SIGTERM: exit 0, the minute in progress written.
+    let mut serve = serve;
+    serve.proc.signal(Signal::SIGTERM).expect("SIGTERM");
+    let status = serve.proc.wait_exit(Duration::from_secs(10)).expect("exit");
+    assert_eq!(status.code(), Some(0), "{}", serve.proc.describe());
+    let (_, tx) = history_of(&db).expect("the upload in the history");
+    assert!(
+        within(tx as f64, truth.tx_bytes, PERCENT),
+        "history {tx} vs {}",
+        truth.tx_bytes
+    );
+
+    // Restarted: the history still has it, and adds what comes.
+    let mut serve = Serve::start(&args).expect("netop serve again");
+    let before = history_of(&db).expect("the upload after the restart");
+    assert_eq!(before.1, tx);
+    let second = upload(&host, &uploader, 5102, 500_000, 2);
+    // Past the end of the minute the upload finished in, and a tick more,
+    // that minute is written; then kill -9 loses only the current one.
+    let finished = unix_now();
+    let boundary = finished - finished % 60 + 60;
+    wait_for(Duration::from_secs(75), || {
+        (unix_now() >= boundary + 3).then_some(())
+    });
+    serve.proc.signal(Signal::SIGKILL).expect("SIGKILL");
+    let _ = serve.proc.wait_exit(Duration::from_secs(10));
+    let (_, after) = history_of(&db).expect("the uploads after kill -9");
+    let both = truth.tx_bytes + second.tx_bytes;
+    assert!(
+        within(after as f64, both, PERCENT),
+        "after kill -9 the history has {after}, the two uploads' truth is {both}"
+    );
+    drop(prometheus);
+}
+
+/// `netop --format ndjson --interval 1 --duration 3 | head -1` exits 0
+/// with one JSON line.
+#[test]
+fn the_stream_into_head_exits_zero() {
+    let Some(_session) = begin().expect("privileged session") else {
+        return;
+    };
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; '{}' --format ndjson --interval 1 --duration 3 --interface lo | head -1",
+            netop_bin().expect("netop").display()
+        ))
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let line: serde_json::Value = serde_json::from_str(text.trim()).expect("a JSON line");
+    assert_eq!(line["schema_version"], 1);
+}
