@@ -11,9 +11,10 @@
 //! | `/api/dns` | the last DNS queries |
 //! | `/healthz` | `ok` |
 //!
-//! With a token (`--token-file`) every path needs `Authorization: Bearer
-//! TOKEN` or, for the browser, `?token=TOKEN` (an `EventSource` cannot
-//! set headers).
+//! With a token (`--token-file`) every path but the page and its script
+//! needs `Authorization: Bearer TOKEN` or, for the browser, `?token=TOKEN`
+//! (an `EventSource` cannot set headers; the page passes on the token of
+//! its own URL).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -82,7 +83,10 @@ fn authorized(shared: &Shared, r: &Request) -> bool {
 
 /// Answers one request.
 pub fn handle(shared: &Arc<Shared>, r: &Request) -> Response {
-    if !authorized(shared, r) {
+    // The page and its script hold no data (the same for everyone); the
+    // data comes from the API, which the page asks with the token.
+    let asset = matches!(r.path.as_str(), "/" | "/index.html" | "/app.js");
+    if !asset && !authorized(shared, r) {
         return Response::error(401).with_header("WWW-Authenticate", "Bearer realm=\"netop\"");
     }
     match r.path.as_str() {

@@ -95,8 +95,12 @@ fn a_token_is_required_when_set() {
         handle(&s, &get("/metrics", &[("authorization", "Bearer s3cret")])).status,
         200
     );
-    assert_eq!(handle(&s, &get("/?token=s3cret", &[])).status, 200);
-    assert_eq!(handle(&s, &get("/?token=nope", &[])).status, 401);
+    assert_eq!(handle(&s, &get("/api/dns?token=s3cret", &[])).status, 200);
+    assert_eq!(handle(&s, &get("/api/dns?token=nope", &[])).status, 401);
+    assert_eq!(handle(&s, &get("/api/live", &[])).status, 401);
+    // The page and its script carry no data.
+    assert_eq!(handle(&s, &get("/", &[])).status, 200);
+    assert_eq!(handle(&s, &get("/app.js", &[])).status, 200);
 }
 
 #[test]
