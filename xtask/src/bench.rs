@@ -21,6 +21,16 @@ pub fn run(rest: &[String]) -> Result<()> {
         cmd.args(["--", "--warm-up-time", "1", "--measurement-time", "3"]);
     }
     super::run(&mut cmd)?;
+    // `netop serve`: /metrics and the ledger with 1,000 processes, and a
+    // minute of history for as many.
+    for (package, bench) in [("netop", "service"), ("netop-history", "write")] {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
+        cmd.args(["bench", "--package", package, "--bench", bench]);
+        if rest.iter().any(|a| a == "--quick") {
+            cmd.args(["--", "--warm-up-time", "1", "--measurement-time", "3"]);
+        }
+        super::run(&mut cmd)?;
+    }
     let mut mem = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
     mem.args([
         "run",

@@ -73,9 +73,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     history.age(end + 8 * 86_400)?;
     history.checkpoint()?;
     println!(
-        "after folding into hours: {:.1} MiB ({} hour rows a day)",
+        "after folding into hours: file {:.1} MiB, in use {:.2} MiB ({} hour rows a day; \
+         free pages are reused before the file grows)",
         history.size() as f64 / 1048576.0,
-        24 * processes
+        history.used_bytes()? as f64 / 1048576.0,
+        24 * processes * days as usize
     );
     let _ = HOUR;
     Ok(())

@@ -88,6 +88,21 @@ impl History {
             .sum()
     }
 
+    /// Bytes of the database's pages in use (free pages, which SQLite
+    /// reuses before it grows the file, left out).
+    pub fn used_bytes(&self) -> Result<u64, HistoryError> {
+        let pragma = |name: &str| -> rusqlite::Result<i64> {
+            self.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+        };
+        let used = (|| {
+            Ok::<i64, rusqlite::Error>(
+                (pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?,
+            )
+        })();
+        used.map(|b| b.max(0) as u64).map_err(|e| self.sql(e))
+    }
+
     /// Copies the write-ahead log into the database file and empties it
     /// (SQLite does so itself every 1000 pages; for measuring sizes).
     pub fn checkpoint(&mut self) -> Result<(), HistoryError> {

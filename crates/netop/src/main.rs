@@ -12,7 +12,6 @@ use netop::tui::OwnerMode;
 use netop_core::{Engine, EngineConfig};
 
 mod collect;
-mod deltas;
 mod failure;
 mod history_query;
 mod losses;

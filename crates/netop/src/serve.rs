@@ -30,16 +30,15 @@ use netop_core::Engine;
 use netop_history::{History, Minute, Retention};
 
 use crate::collect::{self, Tick};
-use crate::deltas::Deltas;
 use crate::failure::Failure;
 use crate::platform;
+use netop::deltas::Deltas;
 
 pub mod http;
-pub mod ledger;
-pub mod metrics;
 pub mod routes;
 
-use ledger::Ledger;
+use netop::service::ledger::Ledger;
+use netop::service::metrics;
 use routes::Shared;
 
 /// How often the ledger takes the engine's change (and streams send).

@@ -20,9 +20,9 @@ use netop_core::{Engine, EngineConfig};
 use serde::Serialize;
 
 use crate::collect::{self, Tick};
-use crate::deltas::{Delta, Deltas, Step};
 use crate::failure::Failure;
 use crate::platform;
+use netop::deltas::{Delta, Deltas, Step};
 
 /// The version of the line's fields; raised when a field changes meaning
 /// or goes away (new fields may be added without it).

@@ -10,6 +10,7 @@ use netop_core::flow::Counters;
 use netop_core::{Container, EngineReport, ProcessReport, UnknownReason};
 
 use super::*;
+use netop::deltas::Deltas;
 
 fn counters(c: [u64; 4]) -> Counters {
     Counters {

@@ -25,8 +25,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::http::{Body, Request, Response};
-use super::ledger::Ledger;
-use super::metrics::{self, Exposition, Status};
+use netop::service::ledger::Ledger;
+use netop::service::metrics::{self, Exposition, Status};
 
 const INDEX_HTML: &str = include_str!("web/index.html");
 const APP_JS: &str = include_str!("web/app.js");

@@ -7,9 +7,31 @@ use std::sync::{Arc, Condvar, Mutex};
 use netop_history::{History, Label, Minute, Retention, Traffic};
 
 use super::*;
-use crate::deltas::Step;
+use netop::deltas::{Delta, ProcessStep, Step};
+use netop_core::flow::Counters;
+use netop_core::ProcessReport;
+
 use crate::serve::http::Body;
-use crate::serve::ledger::tests::process_step;
+
+fn process_step(pid: u32, name: &str, rx: i64, tx: i64) -> ProcessStep {
+    ProcessStep {
+        process: ProcessReport {
+            pid: Some(pid),
+            start_time: 1,
+            name: name.to_string(),
+            user: "alice".to_string(),
+            container: None,
+            counters: Counters::default(),
+            reasons: Vec::new(),
+        },
+        delta: Delta {
+            rx_bytes: rx,
+            tx_bytes: tx,
+            rx_packets: 1,
+            tx_packets: 1,
+        },
+    }
+}
 
 fn shared(history: PathBuf, token: Option<&str>) -> Arc<Shared> {
     let now = now();

@@ -7,7 +7,7 @@ use netop_core::UnknownReason;
 
 use super::*;
 use crate::deltas::{CounterStep, Delta, Step};
-use crate::serve::ledger::tests::process_step;
+use crate::service::ledger::tests::process_step;
 
 /// The encoders write a family's series in hash order: sort each block of
 /// samples (between comment lines) so the file is stable.

@@ -374,7 +374,7 @@ impl Ledger {
             }
             self.dns_log.push_back(DnsEntry {
                 seq: record.seq,
-                time: crate::stream::utc(record.ts),
+                time: utc(record.ts),
                 process: record.process.clone(),
                 query: record.name.clone(),
                 qtype: record.qtype.clone(),
@@ -424,6 +424,14 @@ impl Ledger {
     fn roll_minute(&mut self, now: u64) -> Option<Minute> {
         (minute_of(now) > self.minute.start).then(|| self.take_minute(now))
     }
+}
+
+/// RFC 3339 in UTC with milliseconds, from time since the Unix epoch.
+fn utc(at: std::time::Duration) -> String {
+    let secs = i64::try_from(at.as_secs()).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp(secs, at.subsec_nanos())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
 }
 
 /// The start of the minute holding Unix second `now`.
