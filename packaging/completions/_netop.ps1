@@ -26,7 +26,7 @@ Register-ArgumentCompleter -Native -CommandName 'netop' -ScriptBlock {
             [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'Show only processes whose name, or traffic whose remote address, contains PATTERN (case-insensitive)')
             [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'Capture only on this interface (default: all interfaces)')
             [CompletionResult]::new('--sort', '--sort', [CompletionResultType]::ParameterName, 'Initial sort column of the monitor')
-            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Monitor refresh interval in seconds (0.2 to 60): how often sockets are re-read and the screen redrawn; rates are averaged over it')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Monitor refresh interval in seconds (0.2 to 60): how often sockets are re-read and the screen redrawn; rates are averaged over it. With --format ndjson: the time between two lines')
             [CompletionResult]::new('--bpf-buffer', '--bpf-buffer', [CompletionResultType]::ParameterName, 'Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB). Raise it if the kernel reports dropped packets')
             [CompletionResult]::new('--completions', '--completions', [CompletionResultType]::ParameterName, 'Print the shell completion script for SHELL on stdout and exit (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('--monitor', '--monitor', [CompletionResultType]::ParameterName, 'Run the interactive monitor (the default without --duration)')

@@ -34,7 +34,7 @@ _netop() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "tsv json pretty" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "tsv json pretty ndjson" -- "${cur}"))
                     return 0
                     ;;
                 --filter)

@@ -23,7 +23,7 @@ set edit:completion:arg-completer[netop] = {|@words|
             cand --filter 'Show only processes whose name, or traffic whose remote address, contains PATTERN (case-insensitive)'
             cand --interface 'Capture only on this interface (default: all interfaces)'
             cand --sort 'Initial sort column of the monitor'
-            cand --interval 'Monitor refresh interval in seconds (0.2 to 60): how often sockets are re-read and the screen redrawn; rates are averaged over it'
+            cand --interval 'Monitor refresh interval in seconds (0.2 to 60): how often sockets are re-read and the screen redrawn; rates are averaged over it. With --format ndjson: the time between two lines'
             cand --bpf-buffer 'Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB). Raise it if the kernel reports dropped packets'
             cand --completions 'Print the shell completion script for SHELL on stdout and exit (bash, zsh, fish, elvish, powershell)'
             cand --monitor 'Run the interactive monitor (the default without --duration)'

@@ -1,14 +1,15 @@
 complete -c netop -l duration -d 'Snapshot mode: collect per-process traffic for SECONDS (1.0 to 3600.0), print it and exit. Without it, netop runs the interactive monitor' -r
 complete -c netop -l format -d 'Snapshot output format' -r -f -a "tsv\t'Tab-separated, with a header row'
 json\t'A JSON array of objects'
-pretty\t'A human-readable table with a TOTAL line'"
+pretty\t'A human-readable table with a TOTAL line'
+ndjson\t'A stream: one JSON object per --interval (deltas and totals), until stopped or for --duration'"
 complete -c netop -l filter -d 'Show only processes whose name, or traffic whose remote address, contains PATTERN (case-insensitive)' -r
 complete -c netop -l interface -d 'Capture only on this interface (default: all interfaces)' -r
 complete -c netop -l sort -d 'Initial sort column of the monitor' -r -f -a "traffic\t''
 pid\t''
 name\t''
 connections\t''"
-complete -c netop -l interval -d 'Monitor refresh interval in seconds (0.2 to 60): how often sockets are re-read and the screen redrawn; rates are averaged over it' -r
+complete -c netop -l interval -d 'Monitor refresh interval in seconds (0.2 to 60): how often sockets are re-read and the screen redrawn; rates are averaged over it. With --format ndjson: the time between two lines' -r
 complete -c netop -l bpf-buffer -d 'Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB). Raise it if the kernel reports dropped packets' -r
 complete -c netop -l completions -d 'Print the shell completion script for SHELL on stdout and exit (bash, zsh, fish, elvish, powershell)' -r -f -a "bash\t''
 elvish\t''

@@ -23,6 +23,7 @@ pub fn render() -> anyhow::Result<String> {
     description().to_writer(&mut out)?;
     modes().to_writer(&mut out)?;
     man.render_options_section(&mut out)?;
+    subcommands().to_writer(&mut out)?;
     keys().to_writer(&mut out)?;
     formats().to_writer(&mut out)?;
     exit_status().to_writer(&mut out)?;
@@ -103,10 +104,89 @@ fn modes() -> Roff {
     );
     item(
         &mut r,
+        "stream (--format ndjson)",
+        "One JSON object a line per --interval (per-process deltas and totals, unknown by \
+         reason, interfaces), until stopped or for --duration. A closed pipe ends it \
+         with status 0.",
+    );
+    item(
+        &mut r,
+        "service (netop serve)",
+        "Capture continuously, keep per-process history in a database, serve /metrics \
+         and a live dashboard over HTTP. See SUBCOMMANDS.",
+    );
+    item(
+        &mut r,
+        "history (netop history)",
+        "Per-process totals of a past period from the database netop serve keeps; no \
+         root needed. See SUBCOMMANDS.",
+    );
+    item(
+        &mut r,
         "diagnostics (--diagnostics)",
         "Print whether netop may capture, whether it can see other users' processes and \
          other network namespaces, and how it finds socket owners here (events or \
          polling, and why), then exit.",
+    );
+    r
+}
+
+/// `netop serve` and `netop history` with their options, from their clap
+/// definitions (the capture flags they share are the global ones above).
+fn subcommands() -> Roff {
+    let mut r = Roff::new();
+    section(&mut r, "SUBCOMMANDS");
+    let cmd = netop_cli::bare_command();
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name();
+        r.control("SS", [format!("netop {name}").as_str()]);
+        if let Some(about) = sub.get_about() {
+            r.text([roman(about.to_string())]);
+        }
+        for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" {
+                continue;
+            }
+            let takes_value = arg.get_action().takes_values();
+            let mut tag = format!("--{long}");
+            if let Some(value) = arg
+                .get_value_names()
+                .and_then(|v| v.first())
+                .filter(|_| takes_value)
+            {
+                tag.push_str(&format!(" <{value}>"));
+            }
+            let mut text = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let defaults: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .filter(|_| takes_value)
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            if !defaults.is_empty() {
+                text.push_str(&format!(" [default: {}]", defaults.join(", ")));
+            }
+            let values: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .filter(|_| takes_value)
+                .filter(|v| !v.is_hide_set())
+                .map(|v| v.get_name().to_string())
+                .collect();
+            if !values.is_empty() {
+                text.push_str(&format!(" [possible values: {}]", values.join(", ")));
+            }
+            item(&mut r, &tag, &text);
+        }
+    }
+    paragraph(
+        &mut r,
+        "netop serve listens on 127.0.0.1:9474 unless told: / is the dashboard, /metrics \
+         the Prometheus text format or OpenMetrics (by the Accept header), /api/series, \
+         /api/live and /api/dns what the dashboard reads. After start-up it runs as the \
+         user netop (or nobody), keeping only the capabilities its capture thread needs. \
+         Ctrl-C and SIGTERM write the minute in progress and exit 0.",
     );
     r
 }
@@ -227,6 +307,14 @@ fn files() -> Roff {
             "the configured DNS resolvers",
         ),
         ("/run/netns", "named network namespaces"),
+        (
+            "/var/lib/netop/history.db",
+            "netop serve's history (SQLite), read by netop history",
+        ),
+        (
+            "/usr/lib/systemd/system/netop.service",
+            "the systemd unit of netop serve (installed disabled by the packages)",
+        ),
     ] {
         item(&mut r, file, what);
     }

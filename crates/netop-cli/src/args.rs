@@ -291,8 +291,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SPAN", default_value = "365d", value_parser = parse_span)]
     pub keep_hours: std::time::Duration,
 
-    /// /metrics lists the N processes (by name, user, container) that
-    /// moved the most bytes; the others are summed as process="other".
+    /// /metrics gives at most N processes (name, user, container) series
+    /// of their own, the busiest when a place is free (a process idle for
+    /// 10 minutes gives its place up); the others are summed as
+    /// process="other".
     #[arg(long, value_name = "N", default_value_t = 50,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub metrics_top: u32,
