@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod capture;
+pub mod clock;
 pub mod container;
 pub mod decode;
 pub mod direction;
@@ -29,6 +30,7 @@ pub use backend::{Backend, BackendOptions, OpenError, OwnerMode};
 pub use capture::{
     Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Frame, Gap, LinkType, Poll,
 };
+pub use clock::{Clock, SystemClock};
 pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
 pub use flow::{FlowKey, Protocol};
 pub use interfaces::{HostInterfaces, InterfaceInfo};
