@@ -227,7 +227,7 @@ fn candidates() -> Vec<PathBuf> {
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
             let name = entry.file_name();
-            if name.to_str().and_then(crate::owners::parse_pid).is_some() {
+            if name.to_str().and_then(crate::procs::parse_pid).is_some() {
                 out.push(entry.path().join("ns/net"));
             }
         }

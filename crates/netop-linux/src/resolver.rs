@@ -23,7 +23,7 @@ use netop_core::socket::canonical;
 
 use crate::events::{CachedOwner, EventSource, EventsUnavailable, OwnerCache};
 use crate::netns::Elsewhere;
-use crate::owners::OwnerIndex;
+use netop_core::owners::OwnerIndex;
 use crate::sockdiag::{Family, SockDiag, SockDiagError};
 
 /// Sockets the event source saw within this long are added to a socket
@@ -59,7 +59,7 @@ impl LinuxResolver {
     pub fn new() -> Result<Self, ResolveError> {
         Ok(LinuxResolver {
             diag: SockDiag::open().map_err(to_resolve_error)?,
-            owners: OwnerIndex::new(),
+            owners: crate::procs::live_index(),
             elsewhere: Elsewhere::new(),
             events: None,
             cache: OwnerCache::default(),
@@ -104,7 +104,7 @@ impl LinuxResolver {
         self.mode.clone()
     }
 
-    /// The owner index, e.g. for its [`crate::owners::ScanStats`].
+    /// The owner index, e.g. for its [`netop_core::owners::ScanStats`].
     pub fn owners(&self) -> &OwnerIndex {
         &self.owners
     }
@@ -123,7 +123,7 @@ impl LinuxResolver {
         let (cache, changed) = (&mut self.cache, &mut self.changed);
         let now = Instant::now();
         source.drain_with(&mut |event| {
-            if cache.insert(event, now) {
+            if cache.insert(event.proto, event.local, event.remote, event.owner(now)) {
                 if changed.len() >= MAX_CHANGES {
                     changed.pop_front();
                 }
