@@ -9,7 +9,9 @@
 //! a backend's socket dumps and lookup answers (`merge.rs`).
 
 pub mod cache;
+pub mod merge;
 pub mod search;
 
 pub use cache::{CachedOwner, Hit, OwnerCache, DEFAULT_CAPACITY, DEFAULT_MAX_AGE};
+pub use merge::Owners;
 pub use search::{OwnerIndex, ProcSockets, ProcessSource, ScanStats};

@@ -221,7 +221,10 @@ impl<V> TupleIndex<V> {
     ) -> Option<&V> {
         let (local, remote) = (canonical(local), canonical(remote));
         if !is_unconnected(&remote) {
-            return self.exact.get(&(proto, local, remote)).filter(|v| usable(v));
+            return self
+                .exact
+                .get(&(proto, local, remote))
+                .filter(|v| usable(v));
         }
         self.bound
             .get(&(proto, local.port()))?

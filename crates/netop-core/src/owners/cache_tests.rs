@@ -298,17 +298,11 @@ fn insert_says_when_a_socket_changed_hands() {
     let mut c = cache();
     let first = event(Protocol::Tcp, "10.0.0.1:40000", "10.0.0.2:80", 7);
     assert!(!c.tell(&first, t0), "a new socket is not a change");
-    assert!(
-        !c.tell(&first, t0),
-        "the same owner again is not a change"
-    );
+    assert!(!c.tell(&first, t0), "the same owner again is not a change");
     let child = event(Protocol::Tcp, "10.0.0.1:40000", "10.0.0.2:80", 8);
     assert!(c.tell(&child, t0), "another process: changed hands");
     let bound = event(Protocol::Udp, "0.0.0.0:5353", "0.0.0.0:0", 7);
     assert!(!c.tell(&bound, t0));
     let bound_child = event(Protocol::Udp, "0.0.0.0:5353", "0.0.0.0:0", 9);
-    assert!(
-        c.tell(&bound_child, t0),
-        "a bound socket changes hands too"
-    );
+    assert!(c.tell(&bound_child, t0), "a bound socket changes hands too");
 }

@@ -105,7 +105,12 @@ fn setup(interval: Duration) -> (Fake, OwnerIndex) {
     fake.set(2, 0, &[]);
     fake.set(10, 1000, &[100, 101]);
     fake.set(20, 0, &[200]);
-    let mut index = OwnerIndex::with_clock(Box::new(fake.clone()), Box::new(SystemClock), interval, Duration::ZERO);
+    let mut index = OwnerIndex::with_clock(
+        Box::new(fake.clone()),
+        Box::new(SystemClock),
+        interval,
+        Duration::ZERO,
+    );
     index.refresh_for(&[100, 101, 200]);
     assert_eq!(index.cached(100), Some(10));
     assert_eq!(index.cached(200), Some(20));
@@ -133,7 +138,12 @@ fn first_refresh_reads_every_process_once() {
     let fake = Fake::default();
     fake.set(10, 1000, &[100]);
     fake.set(20, 0, &[200]);
-    let mut index = OwnerIndex::with_clock(Box::new(fake.clone()), Box::new(SystemClock), Duration::ZERO, Duration::ZERO);
+    let mut index = OwnerIndex::with_clock(
+        Box::new(fake.clone()),
+        Box::new(SystemClock),
+        Duration::ZERO,
+        Duration::ZERO,
+    );
     index.refresh_for(&[100, 200]);
     assert_eq!(fake.take_scans(), vec![10, 20]);
     assert_eq!(index.resolve(200, 0), Some(20));
