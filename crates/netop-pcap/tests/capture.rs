@@ -6,7 +6,12 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use netop_core::{Capture, CaptureError, LinkType, Poll};
-use netop_pcap::{CaptureOptions, PcapCapture, PcapFileCapture, Posix};
+use std::sync::{Arc, Mutex};
+
+use netop_pcap::pcap::{Active, Inactive};
+use netop_pcap::{
+    CaptureOptions, LinkState, PcapCapture, PcapFileCapture, Platform, Posix, ReopeningCapture,
+};
 use nix::net::if_::InterfaceFlags;
 
 /// The host's loopback interface, whatever the OS calls it.
@@ -102,6 +107,82 @@ fn unknown_device_is_no_such_interface() {
     // Listing needs no privilege either.
     let names = netop_pcap::list_interfaces();
     assert!(names.contains(&loopback()), "{names:?}");
+}
+
+/// A platform that records what the capture asks of it.
+#[derive(Debug, Default, Clone)]
+struct Recording {
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl Recording {
+    fn note(&self, call: String) {
+        self.calls.lock().expect("lock").push(call);
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("lock").clone()
+    }
+}
+
+impl Platform for Recording {
+    fn configure(
+        &self,
+        inactive: netop_pcap::pcap::Capture<Inactive>,
+        device: &str,
+    ) -> netop_pcap::pcap::Capture<Inactive> {
+        self.note(format!("configure {device}"));
+        inactive
+    }
+
+    fn activated(&self, _cap: &mut netop_pcap::pcap::Capture<Active>, device: &str) {
+        self.note(format!("activated {device}"));
+    }
+
+    fn link_state(&self, device: &str) -> LinkState {
+        self.note(format!("link_state {device}"));
+        Posix.link_state(device)
+    }
+}
+
+#[test]
+fn the_platform_configures_each_handle_before_and_after_activation() {
+    let lo = loopback();
+    let platform = Recording::default();
+    let opened = ReopeningCapture::open(
+        &CaptureOptions::new(lo.as_str()),
+        Box::new(platform.clone()),
+    );
+    let mut cap = match opened {
+        Ok(cap) => cap,
+        Err(CaptureError::PermissionDenied { .. }) => {
+            return netop_core::testing::skip("platform hooks: needs capture privileges")
+        }
+        Err(other) => panic!("open {lo}: {other}"),
+    };
+    assert_eq!(
+        platform.calls(),
+        [format!("configure {lo}"), format!("activated {lo}")]
+    );
+    // A healthy capture never asks about its link.
+    let _ = cap.dispatch(&mut |_| {}).expect("dispatch");
+    assert_eq!(platform.calls().len(), 2, "{:?}", platform.calls());
+    assert!(cap.health().gone.is_none());
+}
+
+#[test]
+fn an_unknown_device_fails_at_once_without_asking_the_platform() {
+    let platform = Recording::default();
+    let err = ReopeningCapture::open(
+        &CaptureOptions::new("netop-nope0"),
+        Box::new(platform.clone()),
+    )
+    .expect_err("must fail");
+    assert!(
+        matches!(err, CaptureError::NoSuchInterface { .. }),
+        "{err:?}"
+    );
+    assert!(platform.calls().is_empty(), "{:?}", platform.calls());
 }
 
 /// A classic pcap file (microsecond timestamps, Ethernet) with two frames.
