@@ -117,6 +117,7 @@ pub fn run(
     let wave = began.elapsed();
     let done = Done::parse(&line)?;
     let after_wave = Memory::of(pid)?;
+    during = during.max(after_wave);
     let ended = Instant::now();
     eprintln!(
         "livebench: wave done in {:.0} s; waiting for it to age out",
@@ -210,7 +211,7 @@ pub fn markdown(run: &anyhow::Result<ProcessesRun>) -> String {
     let _ = writeln!(
         out,
         "The monitor (tmux, 120x32) on the root-side veth, forgetting exited processes after \
-         {forget}; `trafficgen proc-wave` ran {} processes ({} at a time, {} failed) in {:.0} s \
+         {forget}; `trafficgen proc-wave` ran {} processes ({} at a time, {} failed) in {:.1} s \
          ({:.0} a second), each one TCP upload of 2,000 bytes into the test host. \"aged out\": \
          {:.0} s after the wave, once no TIME_WAIT socket was left and no row of the wave with \
          bytes was on screen{}; the lowest heap reading over {} s. The issue's target: flat \
