@@ -3,13 +3,15 @@
 //! One [`Engine`] is owned by one capture loop. For each frame it decodes,
 //! decides direction, counts the frame on its interface, updates the flow,
 //! and credits the flow's owner, once per packet however many of the
-//! host's interfaces it crosses (`engine/once.rs`). A
-//! flow's owner is decided once, when the flow is first seen: from the
-//! last socket table, or, if that does not know the flow, by an immediate
-//! exact lookup through the [`SocketResolver`], so that connections living
-//! a few milliseconds are caught while their socket still exists. Flows
-//! still without an owner keep their bytes in the unknown bucket until a
-//! later socket table names the owner, and then the bytes move.
+//! host's interfaces it crosses (`engine/once.rs`). A flow's owner comes
+//! from the last socket table when it knows the flow; otherwise the flow
+//! is queued for an exact lookup through the [`SocketResolver`], which the
+//! capture loop runs between batches ([`Engine::resolve_pending`],
+//! `engine/queue.rs`): soon enough to catch connections that live a few
+//! milliseconds while their socket still exists, and never inside
+//! [`Engine::ingest`]. Flows without an owner keep their bytes in the
+//! unknown bucket until a search or a later socket table names the
+//! owner, and then the bytes move.
 //!
 //! The engine does no I/O of its own and reads no clock: time comes from
 //! frame timestamps and from the `now` given to [`Engine::expire`].

@@ -21,9 +21,12 @@ pub mod engine;
 pub mod flow;
 pub mod history;
 pub mod interfaces;
+pub mod owners;
+pub mod rate;
 pub mod socket;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tuples;
 pub mod unknown;
 
 pub use backend::{Backend, BackendOptions, OpenError, OwnerMode};
