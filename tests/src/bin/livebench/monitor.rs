@@ -21,8 +21,9 @@ use nix::sys::signal::Signal;
 
 /// How long a monitor may take to open its capture.
 const START_LIMIT: Duration = Duration::from_secs(15);
-/// How long a stopped monitor may take to exit before it is killed.
-const STOP_LIMIT: Duration = Duration::from_secs(5);
+/// How long a stopped monitor may take to exit before it is killed (a
+/// netop far behind after a flood of new flows drains its ring first).
+const STOP_LIMIT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
