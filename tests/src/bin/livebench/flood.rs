@@ -263,27 +263,15 @@ fn spawn(name: &str, mut cmd: Command, args: &[&str]) -> anyhow::Result<Proc> {
 /// with no peer), comma-separated: the flood must not reach a service.
 fn listening_ports() -> anyhow::Result<String> {
     let mut ports = Vec::new();
-    for (table, listening) in [("tcp", "0A"), ("tcp6", "0A"), ("udp", ""), ("udp6", "")] {
-        let path = format!("/proc/net/{table}");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        // Columns: sl local_address rem_address st ...
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(remote), Some(state)) = (cols.get(1), cols.get(2), cols.get(3))
-            else {
-                continue;
-            };
-            let open = if listening.is_empty() {
-                remote.ends_with(":0000")
-            } else {
-                *state == listening
-            };
-            let port = local.rsplit(':').next().map(|p| u16::from_str_radix(p, 16));
-            if let (true, Some(Ok(port))) = (open, port) {
-                ports.push(port);
-            }
+    for (table, tcp) in [
+        ("tcp", true),
+        ("tcp6", true),
+        ("udp", false),
+        ("udp6", false),
+    ] {
+        // A kernel without IPv6 has no tcp6/udp6.
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/net/{table}")) {
+            ports.extend(listeners(&text, tcp));
         }
     }
     ports.sort_unstable();
@@ -293,6 +281,27 @@ fn listening_ports() -> anyhow::Result<String> {
         .map(u16::to_string)
         .collect::<Vec<_>>()
         .join(","))
+}
+
+/// The local ports of a `/proc/net/{tcp,udp}[6]` table's listeners: TCP
+/// sockets in LISTEN (`0A`), UDP sockets with no peer (remote port 0).
+fn listeners(table: &str, tcp: bool) -> Vec<u16> {
+    // Columns: sl local_address rem_address st ...
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (local, remote, state) = (cols.get(1)?, cols.get(2)?, cols.get(3)?);
+            let open = if tcp {
+                *state == "0A"
+            } else {
+                remote.ends_with(":0000")
+            };
+            let port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
+            open.then_some(port)
+        })
+        .collect()
 }
 
 pub fn markdown(seconds: u64, runs: &anyhow::Result<Vec<FloodRun>>) -> String {
@@ -367,4 +376,37 @@ pub fn markdown(seconds: u64, runs: &anyhow::Result<Vec<FloodRun>>) -> String {
     }
     let _ = writeln!(out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{listeners, NetopFigures, TCP_HEADERS};
+    use crate::memory::Memory;
+    use crate::monitor::CpuTime;
+
+    #[test]
+    fn listeners_are_tcp_in_listen_and_udp_without_peer() {
+        let tcp = "  sl  local_address rem_address   st tx_queue\n\
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000\n\
+   1: 0100007F:9C40 0100007F:0016 01 00000000:00000000\n";
+        assert_eq!(listeners(tcp, true), vec![22]);
+        let udp = "  sl  local_address rem_address   st\n\
+   5: 3500007F:0035 00000000:0000 07\n\
+   6: 0100007F:D431 0100007F:0035 01\n";
+        assert_eq!(listeners(udp, false), vec![53]);
+    }
+
+    #[test]
+    fn stream_share_takes_the_headers_off_each_packet() {
+        let figures = NetopFigures {
+            cpu: CpuTime::default(),
+            drops: 0,
+            memory: Memory::default(),
+            stream_truth: 10_000,
+            stream_bytes: 9_900 + 10 * TCP_HEADERS,
+            stream_packets: 10,
+            unknown_bytes: 0,
+        };
+        assert!((figures.stream_share() - 0.99).abs() < 1e-9);
+    }
 }

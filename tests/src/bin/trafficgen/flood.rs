@@ -168,3 +168,18 @@ impl Rng {
         self.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Ports, Rng};
+
+    #[test]
+    fn ports_skip_the_listeners_and_picks_stay_among_them() {
+        let ports = Ports::new("1024,8080,").expect("valid list");
+        assert_eq!(ports.0.len(), 65_535 - 1024 - 1);
+        assert!(!ports.0.contains(&8080) && !ports.0.contains(&1024));
+        let mut rng = Rng::seeded();
+        assert!((0..1000).all(|_| ports.0.contains(&ports.pick(&mut rng))));
+        assert!(Ports::new("http").is_err());
+    }
+}
