@@ -13,27 +13,44 @@
 //!    and on the UDP blast, with the programs' own kernel time.
 //! 2. Idle: 1,000 open loopback sockets, no traffic, `netop --duration N` on
 //!    `any`, and its CPU over the middle of the run.
+//! 4. Issue 10's scenarios, netop alone: a flood of new flows beside a
+//!    stream (`flood.rs`), peak memory with churning and with held UDP
+//!    flows (`udpflows.rs`), and the monitor's memory after a wave of
+//!    short-lived processes (`processes.rs`).
+//!
+//! `--only PHASE,...` runs some of them (`maxrate`, `events`, `idle`,
+//! `flood`, `churn`, `held`, `processes`; all by default), and `--netop
+//! PATH` measures another netop binary (a build from before a change).
 //!
 //! The report is markdown on stdout; progress goes to stderr. Numbers are
 //! reported, never asserted. Traffic goes only into the test host made here.
 //! A peer that is missing is reported as such (nethogs is installed with
 //! apt-get first); the benchmark goes on without it.
-
 //!
 //! Linux only, as the whole end-to-end crate: network namespaces, veths.
 
 #[cfg(target_os = "linux")]
 mod events;
 #[cfg(target_os = "linux")]
+mod flood;
+#[cfg(target_os = "linux")]
 mod idle;
 #[cfg(target_os = "linux")]
 mod maxrate;
 #[cfg(target_os = "linux")]
+mod memory;
+#[cfg(target_os = "linux")]
 mod monitor;
+#[cfg(target_os = "linux")]
+mod processes;
 #[cfg(target_os = "linux")]
 mod report;
 #[cfg(target_os = "linux")]
 mod run;
+#[cfg(target_os = "linux")]
+mod tmux;
+#[cfg(target_os = "linux")]
+mod udpflows;
 
 use std::process::ExitCode;
 
