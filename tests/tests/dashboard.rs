@@ -8,6 +8,7 @@
 //! `target/tmp/dashboard/` as artifacts.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::path::Path;
 use std::time::Duration;

@@ -8,6 +8,7 @@
 //! the NDJSON stream into a closed pipe.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::io::Write;
 use std::path::Path;
@@ -68,7 +69,7 @@ fn upload(host: &Netns, uploader: &Path, port: u16, rate: u64, seconds: u64) -> 
     sink.expect_line("done", Duration::from_secs(20))
         .expect("sink done");
     eprintln!("{}", outcome.summary());
-    outcome.expectations[0].truth.clone()
+    outcome.expectations[0].truth
 }
 
 /// `netop history` as JSON: the uploader's (rx, tx) bytes.

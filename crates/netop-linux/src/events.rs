@@ -8,22 +8,21 @@
 //! tracepoints (`events/netop.bpf.c`) reports each socket's tuple,
 //! network namespace and owner (tgid, comm, uid) once, in the owner's own
 //! context, into a ring buffer. [`EventSource::drain`] moves what is there
-//! into an [`OwnerCache`], which answers by tuple for a minute after the
+//! into the core's [`OwnerCache`], which answers by tuple for a minute after the
 //! socket was last seen, long after the process is gone.
 //!
 //! Parts: `record.rs` decodes the program's records (plain Rust, byte
-//! fixtures), `cache.rs` is the owner cache, `loader.rs` loads and
+//! fixtures), `loader.rs` loads and
 //! attaches the program with aya. The event source only tells owners; the
 //! resolver decides how to use them, and polling stays the fallback where
 //! eBPF is not permitted ([`EventsUnavailable`] says why).
 
-mod cache;
 mod loader;
 mod record;
 
 use std::time::Instant;
 
-pub use cache::{CachedOwner, Hit, OwnerCache, DEFAULT_CAPACITY, DEFAULT_MAX_AGE};
+pub use netop_core::owners::{CachedOwner, OwnerCache};
 pub use record::{decode, EventKind, RecordError, SocketEvent, RECORD_LEN};
 
 /// Records read per drain at most, so a flood cannot hold the capture.
@@ -51,20 +50,13 @@ pub enum EventsUnavailable {
 #[derive(Debug)]
 pub struct EventSource {
     loaded: loader::Loaded,
-    /// Records read, and those that could not be decoded.
-    events: u64,
-    bad_records: u64,
 }
 
 impl EventSource {
     /// Loads and attaches the programs.
     pub fn open() -> Result<EventSource, EventsUnavailable> {
         let loaded = loader::Loaded::open()?;
-        Ok(EventSource {
-            loaded,
-            events: 0,
-            bad_records: 0,
-        })
+        Ok(EventSource { loaded })
     }
 
     /// Whether this build carries the eBPF program at all.
@@ -77,34 +69,19 @@ impl EventSource {
     pub fn drain(&mut self, into: &mut OwnerCache) -> usize {
         let now = Instant::now();
         self.drain_with(&mut |event| {
-            into.insert(event, now);
+            into.insert(event.proto, event.local, event.remote, event.owner(now));
         })
     }
 
     /// Hands every waiting event to `f`. Never blocks; returns how many
-    /// records were read.
+    /// records were read. A record that cannot be decoded (a program and
+    /// a netop of different versions) is logged and skipped.
     pub fn drain_with(&mut self, f: &mut dyn FnMut(&SocketEvent)) -> usize {
-        let (mut events, mut bad) = (0, 0);
-        let n = self
-            .loaded
+        self.loaded
             .read(DRAIN_LIMIT, &mut |bytes| match decode(bytes) {
-                Ok(event) => {
-                    events += 1;
-                    f(&event);
-                }
-                Err(e) => {
-                    bad += 1;
-                    tracing::debug!(error = %e, "undecodable event record");
-                }
-            });
-        self.events += events;
-        self.bad_records += bad;
-        n
-    }
-
-    /// Events read so far.
-    pub fn events(&self) -> u64 {
-        self.events
+                Ok(event) => f(&event),
+                Err(e) => tracing::debug!(error = %e, "undecodable event record"),
+            })
     }
 
     /// Records the kernel dropped because the ring buffer was full.

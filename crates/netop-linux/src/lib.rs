@@ -1,8 +1,10 @@
 //! netop's Linux backend.
 //!
 //! Implements the core's seams with Linux facilities: [`Capture`] with
-//! libpcap (`capture`), [`SocketResolver`] with NETLINK_SOCK_DIAG
-//! (`sockdiag`) plus the fd tables in `/proc` (`owners`), and
+//! libpcap (the shared `netop-pcap` crate, plus Linux's settings in
+//! `capture`), [`SocketResolver`] with NETLINK_SOCK_DIAG
+//! (`sockdiag`) plus the fd tables in `/proc` (`procs`, read by the
+//! core's owner search), and
 //! [`HostInterfaces`] with getifaddrs and sysfs (`interfaces`). Where eBPF
 //! is permitted, an event source (`events`) tells socket owners as they
 //! send and receive, so short-lived sockets and processes are attributed
@@ -33,10 +35,10 @@ pub mod interfaces;
 #[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(target_os = "linux")]
-pub mod owners;
-#[cfg(target_os = "linux")]
 pub mod privileges;
 // `netop serve`'s switch to an unprivileged user.
+#[cfg(target_os = "linux")]
+pub mod procs;
 #[cfg(target_os = "linux")]
 pub mod resolver;
 #[cfg(target_os = "linux")]
@@ -46,7 +48,8 @@ pub mod sockdiag;
 
 #[cfg(target_os = "linux")]
 pub use capture::{
-    list_interfaces, CaptureOptions, PcapCapture, PcapFileCapture, ReopeningCapture,
+    list_interfaces, open_live, open_reopening, CaptureOptions, LinuxPlatform, PcapCapture,
+    PcapFileCapture, ReopeningCapture,
 };
 #[cfg(target_os = "linux")]
 pub use interfaces::{interface_counters, IfCounters, LinuxInterfaces};

@@ -29,12 +29,9 @@ fn rfc3339(t: i64) -> String {
 }
 
 pub fn run(args: &HistoryArgs) -> Result<(), Failure> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        // A packaged binary's file capabilities must not read for its
-        // user what the user could not; root reads what it likes anyway.
-        platform::drop_capabilities()?;
-    }
+    // A packaged binary's file capabilities must not read for its user
+    // what the user could not; root reads what it likes anyway.
+    platform::drop_capabilities_unless_root()?;
     let now = chrono::Utc::now().timestamp();
     let local = chrono::Local;
     let since = when::parse(&args.since, now, &local)

@@ -84,8 +84,11 @@ pub fn confine_worker(writable: &[std::path::PathBuf]) -> String {
 }
 
 /// Drops every capability (a packaged binary's file capabilities) before
-/// reading a file the user named.
-pub fn drop_capabilities() -> Result<(), Failure> {
+/// reading a file the user named, unless running as root.
+pub fn drop_capabilities_unless_root() -> Result<(), Failure> {
+    if os::is_root() {
+        return Ok(());
+    }
     os::drop_capabilities().map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))
 }
 
@@ -130,6 +133,11 @@ mod linux {
         netop_linux::privileges::drop_all()
     }
 
+    pub fn is_root() -> bool {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        unsafe { libc::geteuid() == 0 }
+    }
+
     pub fn become_user(wanted: Option<&str>, own: &[std::path::PathBuf]) -> Result<String, String> {
         use netop_linux::service_user::{become_user, Became};
         Ok(match become_user(wanted, own)? {
@@ -168,6 +176,11 @@ mod unsupported {
 
     pub fn drop_capabilities() -> Result<(), String> {
         Ok(())
+    }
+
+    /// No capabilities to drop here either way.
+    pub fn is_root() -> bool {
+        true
     }
 
     pub fn become_user(_: Option<&str>, _: &[std::path::PathBuf]) -> Result<String, String> {
