@@ -92,6 +92,61 @@ fn history_of(db: &Path) -> Option<(u64, u64)> {
         })
 }
 
+/// A field of `/proc/PID[/task/TID]/status`.
+fn status_field(path: &Path, field: &str) -> String {
+    let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// After start-up, serve runs as another user than root; its HTTP and
+/// history threads hold no capability, its capture thread at most the
+/// five of `confine.rs`. Returns serve's uid and gid.
+fn check_least_privilege(pid: u32) -> (String, String) {
+    let proc_dir = Path::new("/proc").join(pid.to_string());
+    let uid = status_field(&proc_dir, "Uid");
+    let gid = status_field(&proc_dir, "Gid");
+    let real_uid = uid
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let real_gid = gid
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !real_uid.is_empty() && real_uid != "0",
+        "serve still runs as root: Uid {uid}"
+    );
+    assert!(uid.split_whitespace().all(|u| u == real_uid), "Uid {uid}");
+    // CAP_DAC_READ_SEARCH 2, CAP_NET_ADMIN 12, CAP_NET_RAW 13,
+    // CAP_SYS_PTRACE 19, CAP_SYS_ADMIN 21.
+    let kept: u64 = [2u32, 12, 13, 19, 21].iter().map(|b| 1u64 << b).sum();
+    let mut workers = 0;
+    for task in std::fs::read_dir(proc_dir.join("task"))
+        .expect("tasks")
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let eff = u64::from_str_radix(&status_field(&task.path(), "CapEff"), 16).expect("CapEff");
+        let prm = u64::from_str_radix(&status_field(&task.path(), "CapPrm"), 16).expect("CapPrm");
+        match comm.trim() {
+            "netop-http" | "netop-history" => {
+                workers += 1;
+                assert_eq!((eff, prm), (0, 0), "{} holds capabilities", comm.trim());
+            }
+            _ => assert_eq!(eff & !kept, 0, "{} holds {eff:#x}", comm.trim()),
+        }
+    }
+    assert!(workers >= 2, "no HTTP or history thread found");
+    (real_uid, real_gid)
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -115,6 +170,7 @@ fn prometheus_scrapes_the_truth_and_history_survives_restart_and_kill() {
         db.to_str().expect("utf-8 path"),
     ];
     let serve = Serve::start(&args).expect("netop serve");
+    let (uid, gid) = check_least_privilege(serve.proc.pid());
     let prometheus = Prometheus::start(serve.addr).expect("prometheus");
 
     let truth = upload(&host, &uploader, 5101, 1_000_000, 3);
@@ -188,6 +244,37 @@ fn prometheus_scrapes_the_truth_and_history_survives_restart_and_kill() {
         within(tx as f64, truth.tx_bytes, PERCENT),
         "history {tx} vs {}",
         truth.tx_bytes
+    );
+    // Reading needs no root: serve's own user reads it.
+    let out = Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={gid}"),
+            "--clear-groups",
+        ])
+        .arg(netop_bin().expect("netop"))
+        .args(["history", "--since", "2h", "--format", "tsv", "--history"])
+        .arg(&db)
+        .output()
+        .expect("setpriv");
+    assert!(out.status.success(), "netop history as uid {uid}: {out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(UPLOADER),
+        "{out:?}"
+    );
+    // Another user (not in its group) gets one line naming the path.
+    let out = Command::new("setpriv")
+        .args(["--reuid=12345", "--regid=12345", "--clear-groups"])
+        .arg(netop_bin().expect("netop"))
+        .args(["history", "--history"])
+        .arg(&db)
+        .output()
+        .expect("setpriv");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.contains(db.to_str().expect("utf-8")) && stderr.lines().count() == 1,
+        "{stderr}"
     );
 
     // Restarted: the history still has it, and adds what comes.
