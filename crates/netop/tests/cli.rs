@@ -225,3 +225,57 @@ fn unknown_interface_lists_the_real_ones() {
         .stderr(predicate::str::contains("lo"))
         .stderr(predicate::function(|s: &str| s.lines().count() == 1));
 }
+
+/// `netop serve` refuses to listen beyond loopback without a token (or an
+/// explicit --insecure), before it opens anything.
+#[test]
+fn serve_beyond_loopback_needs_a_token() {
+    netop()
+        .args(["serve", "--listen", "0.0.0.0:9474"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--token-file"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("token");
+    std::fs::write(&empty, "\n").expect("write");
+    netop()
+        .args(["serve", "--listen", "0.0.0.0", "--token-file"])
+        .arg(&empty)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is empty"));
+}
+
+/// `netop history`: a missing database, a bad time and a reversed period
+/// are one line each, with the documented codes; it never creates a file.
+#[test]
+fn history_errors_are_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("missing/history.db");
+    netop()
+        .args(["history", "--history"])
+        .arg(&db)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(db.to_str().expect("utf-8")))
+        .stderr(predicate::str::contains("netop serve creates it"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    assert!(!db.exists() && !db.parent().expect("dir").exists());
+    netop()
+        .args(["history", "--since", "yesterday", "--history"])
+        .arg(&db)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--since: 'yesterday' is not a time"));
+    netop()
+        .args(["history", "--since", "1h", "--until", "2h", "--history"])
+        .arg(&db)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("must be before"));
+    netop()
+        .args(["history", "--by", "pid"])
+        .assert()
+        .code(2);
+}
