@@ -267,15 +267,14 @@ fn history_errors_are_one_line() {
         .arg(&db)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--since: 'yesterday' is not a time"));
+        .stderr(predicate::str::contains(
+            "--since: 'yesterday' is not a time",
+        ));
     netop()
         .args(["history", "--since", "1h", "--until", "2h", "--history"])
         .arg(&db)
         .assert()
         .code(2)
         .stderr(predicate::str::contains("must be before"));
-    netop()
-        .args(["history", "--by", "pid"])
-        .assert()
-        .code(2);
+    netop().args(["history", "--by", "pid"]).assert().code(2);
 }

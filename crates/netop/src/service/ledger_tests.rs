@@ -195,3 +195,111 @@ fn seconds_are_bounded() {
     assert_eq!(last.p[0].0, "p99");
     assert_eq!(last.p.last().map(|p| p.0.as_str()), Some("other"));
 }
+
+/// DNS: queries and failures per resolver from the observer's figures,
+/// each finished query once in the latency histogram and the log (a
+/// pending one when it is answered, not before).
+#[test]
+fn dns_queries_are_counted_once_when_they_finish() {
+    use hickory_proto::rr::RecordType;
+    use netop_core::dns::fixtures;
+    use netop_core::testing::StaticResolver;
+    use netop_core::{Engine, EngineConfig};
+
+    const CLIENT: &str = "10.0.0.5:40000";
+    const SERVER: &str = "10.0.0.1:53";
+    let at = |ms: u64| std::time::Duration::from_millis(T0 * 1000 + ms);
+    let mut engine = Engine::new(EngineConfig {
+        dns: Some(netop_core::dns::DnsConfig::default()),
+        ..EngineConfig::default()
+    });
+    let mut resolver = StaticResolver::new(Vec::new());
+    let mut feed = |engine: &mut Engine, frames: Vec<netop_core::testing::OwnedFrame>| {
+        for f in &frames {
+            engine.ingest_resolved(&f.as_frame(), &mut resolver);
+        }
+    };
+    feed(
+        &mut engine,
+        vec![
+            fixtures::udp(
+                at(0),
+                2,
+                CLIENT,
+                SERVER,
+                &fixtures::query(1, "a.example", RecordType::A),
+            ),
+            fixtures::udp(
+                at(12),
+                2,
+                SERVER,
+                CLIENT,
+                &fixtures::response(1, "a.example", RecordType::A, 0, &[]),
+            ),
+            fixtures::udp(
+                at(20),
+                2,
+                CLIENT,
+                SERVER,
+                &fixtures::query(2, "b.example", RecordType::A),
+            ),
+            fixtures::udp(
+                at(25),
+                2,
+                SERVER,
+                CLIENT,
+                &fixtures::response(2, "b.example", RecordType::A, 2, &[]),
+            ),
+            fixtures::udp(
+                at(30),
+                2,
+                CLIENT,
+                SERVER,
+                &fixtures::query(3, "c.example", RecordType::A),
+            ),
+        ],
+    );
+    let mut ledger = Ledger::new(50, false, T0);
+    let dns = engine.dns().expect("dns on");
+    ledger.observe_dns(dns);
+    ledger.observe_dns(dns);
+    let server: IpAddr = "10.0.0.1".parse().expect("ip");
+    assert_eq!(ledger.dns[&server].queries, 3);
+    assert_eq!(ledger.dns[&server].failures, 1, "the SERVFAIL");
+    assert_eq!(
+        ledger.dns_log.len(),
+        2,
+        "the pending query is not logged yet"
+    );
+    let count = |ledger: &Ledger| {
+        let registry = crate::service::metrics::registry(ledger, &Default::default(), false);
+        let body =
+            crate::service::metrics::encode(&registry, crate::service::metrics::Exposition::Text);
+        body.lines()
+            .find_map(|l| l.strip_prefix("netop_dns_latency_seconds_count{resolver=\"10.0.0.1\"} "))
+            .map(|v| v.to_string())
+    };
+    assert_eq!(count(&ledger).as_deref(), Some("2"));
+    feed(
+        &mut engine,
+        vec![fixtures::udp(
+            at(40),
+            2,
+            SERVER,
+            CLIENT,
+            &fixtures::response(3, "c.example", RecordType::A, 0, &[]),
+        )],
+    );
+    ledger.observe_dns(engine.dns().expect("dns on"));
+    assert_eq!(ledger.dns_log.len(), 3);
+    assert_eq!(
+        ledger.dns_log.back().map(|e| e.query.as_str()),
+        Some("c.example")
+    );
+    assert_eq!(count(&ledger).as_deref(), Some("3"));
+    assert_eq!(ledger.dns[&server].queries, 3, "counted once");
+    // The minute for the history has the same counts.
+    let minute = ledger.take_minute(T0 + 60);
+    assert_eq!(minute.dns.len(), 1);
+    assert_eq!((minute.dns[0].1.queries, minute.dns[0].1.failures), (3, 1));
+}
