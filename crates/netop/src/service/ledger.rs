@@ -42,6 +42,10 @@ pub const SECONDS_KEPT: usize = 3600;
 const PROCESSES_PER_SECOND: usize = 30;
 /// DNS queries kept for the dashboard's log.
 pub const DNS_LOG_KEPT: usize = 200;
+/// Resolvers with series of their own, at most (the observer keeps a
+/// bounded table too; a host asking thousands of servers must not grow
+/// the exposition).
+pub const MAX_RESOLVERS: usize = 64;
 /// The DNS latency histogram's buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];
 
@@ -326,6 +330,9 @@ impl Ledger {
         }
         let mut minute_dns = Vec::new();
         for (server, (queries, failures)) in now_seen {
+            if !self.dns.contains_key(&server) && self.dns.len() >= MAX_RESOLVERS {
+                continue;
+            }
             let a = self.dns.entry(server).or_default();
             // A restart of the observer's figures counts from zero.
             let dq = queries.checked_sub(a.seen_queries).unwrap_or(queries);
@@ -365,7 +372,8 @@ impl Ledger {
                 continue;
             }
             self.dns_pending.remove(&record.seq);
-            if let Some(latency) = record.latency {
+            let counted = self.dns.contains_key(&record.resolver.ip());
+            if let Some(latency) = record.latency.filter(|_| counted) {
                 self.dns_latency
                     .get_or_create(&ResolverLabels {
                         resolver: record.resolver.ip().to_string(),
