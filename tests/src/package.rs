@@ -71,6 +71,8 @@ fn user_exists(name: &str) -> bool {
 pub struct InstalledDeb {
     users: Vec<String>,
     group_was_there: bool,
+    /// The system user `netop` (netop serve's) the package creates.
+    user_was_there: bool,
 }
 
 impl InstalledDeb {
@@ -86,6 +88,7 @@ impl InstalledDeb {
         let guard = InstalledDeb {
             users: Vec::new(),
             group_was_there: group_exists("netop"),
+            user_was_there: user_exists("netop"),
         };
         let deb = deb.to_str().context("package path is not UTF-8")?;
         dpkg_checked(&["-i", deb])?;
@@ -115,6 +118,11 @@ impl Drop for InstalledDeb {
         let _ = dpkg(&["--purge", "netop"]);
         for user in &self.users {
             let _ = output("userdel", &[user]);
+        }
+        // The package's user first: a group cannot go while it is a
+        // user's primary group.
+        if !self.user_was_there && user_exists("netop") {
+            let _ = output("userdel", &["netop"]);
         }
         if !self.group_was_there && group_exists("netop") {
             let _ = output("groupdel", &["netop"]);

@@ -186,6 +186,9 @@ fn deb_installs_a_netop_that_group_members_run_without_sudo() {
 
     // The .deb, installed.
     let mut installed = InstalledDeb::install(&deb).expect("dpkg -i");
+    // netop serve's user (the systemd unit runs it as netop).
+    let user = checked("getent", &["passwd", "netop"]).expect("the package's user netop");
+    assert!(user.contains(":/var/lib/netop:"), "{user}");
     let page = checked("man", &["-w", "netop"]).expect("man -w netop");
     assert_eq!(page.trim(), "/usr/share/man/man1/netop.1.gz");
     let roff = checked("sh", &["-c", "zcat /usr/share/man/man1/netop.1.gz"]).expect("zcat");
@@ -353,6 +356,10 @@ printf '%s\n' "${COMPREPLY[@]}""#,
         );
     }
     let left = output("getcap", &["-r", "/usr/bin"]).expect("getcap -r");
+    assert!(
+        !Path::new("/usr/lib/systemd/system/netop.service").exists(),
+        "the systemd unit is still there after the purge"
+    );
     assert!(!String::from_utf8_lossy(&left.stdout).contains("netop"));
     assert!(output("dpkg", &["-s", "netop"]).is_ok_and(|o| !o.status.success()));
     drop(sink);
