@@ -238,6 +238,28 @@ impl Args {
                 ));
             }
         }
+        if matches!(parsed.command, Some(Command::History(_))) {
+            // The capture flags are global (serve takes them), but history
+            // captures nothing.
+            if let Some(flag) = [
+                "interface",
+                "no_dns",
+                "containers",
+                "no_events",
+                "bpf_buffer",
+            ]
+            .into_iter()
+            .find(|id| explicit(id))
+            {
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{} is a capture flag: netop history only reads the database",
+                        flag.replace('_', "-")
+                    ),
+                ));
+            }
+        }
         if parsed.dns_log && parsed.format == Format::Ndjson {
             return Err(command.error(
                 clap::error::ErrorKind::ArgumentConflict,
@@ -440,6 +462,8 @@ mod tests {
         assert!(parse("netop serve --keep-minutes 0h").is_err());
         assert!(parse("netop serve --keep-minutes 7é").is_err());
         assert!(parse("netop serve --keep-minutes é").is_err());
+        assert!(parse("netop history --interface eth0").is_err());
+        assert!(parse("netop --containers history").is_err());
         let h = parse("netop history --since 7d --by user --format json").expect("history");
         assert!(matches!(
             h.command,
