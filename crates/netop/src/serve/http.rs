@@ -65,14 +65,14 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The value of `key` in the query string (no percent-decoding: the
-    /// API's values are plain words).
-    pub fn param(&self, key: &str) -> Option<&str> {
+    /// The value of `key` in the query string, percent-decoded (`None`
+    /// when absent or not valid UTF-8 once decoded).
+    pub fn param(&self, key: &str) -> Option<String> {
         self.query
             .split('&')
             .filter_map(|kv| kv.split_once('='))
             .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+            .and_then(|(_, v)| percent_decode(v))
     }
 }
 
@@ -146,6 +146,25 @@ pub fn reason(status: u16) -> &'static str {
         505 => "HTTP Version Not Supported",
         _ => "Error",
     }
+}
+
+/// `%XX` escapes decoded (as `encodeURIComponent` writes them); a broken
+/// escape or bytes that are not UTF-8 give `None`.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Why a request head was refused.

@@ -25,7 +25,13 @@ fn a_plain_get_is_parsed() {
     .expect("parsed");
     assert_eq!(r.method, "GET");
     assert_eq!(r.path, "/api/series");
-    assert_eq!(r.param("range"), Some("5m"));
+    assert_eq!(r.param("range").as_deref(), Some("5m"));
+    let t =
+        parse_bytes(b"GET /?token=a%2Bb%2F%3D&bad=%zz&cut=%4 HTTP/1.1\r\n\r\n").expect("parsed");
+    assert_eq!(t.param("token").as_deref(), Some("a+b/="));
+    assert_eq!(t.param("bad"), None);
+    assert_eq!(t.param("cut"), None);
+    assert_eq!(t.param("none"), None);
     assert_eq!(r.header("ACCEPT"), Some("text/plain"));
 }
 

@@ -78,7 +78,8 @@ fn authorized(shared: &Shared, r: &Request) -> bool {
         .header("authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    bearer.or(r.param("token")).is_some_and(|t| same(t, token))
+    let query = r.param("token");
+    bearer.or(query.as_deref()).is_some_and(|t| same(t, token))
 }
 
 /// Answers one request.
@@ -173,7 +174,8 @@ fn json(value: &impl Serialize) -> Response {
 }
 
 fn series(shared: &Shared, r: &Request) -> Response {
-    let name = r.param("range").unwrap_or("5m");
+    let name = r.param("range").unwrap_or_else(|| "5m".to_string());
+    let name = name.as_str();
     let Some(range) = Range::parse(name) else {
         return Response::error(400);
     };

@@ -118,6 +118,7 @@ fn a_token_is_required_when_set() {
         200
     );
     assert_eq!(handle(&s, &get("/api/dns?token=s3cret", &[])).status, 200);
+    assert_eq!(handle(&s, &get("/api/dns?token=s3c%72et", &[])).status, 200);
     assert_eq!(handle(&s, &get("/api/dns?token=nope", &[])).status, 401);
     assert_eq!(handle(&s, &get("/api/live", &[])).status, 401);
     // The page and its script carry no data.
