@@ -18,6 +18,7 @@ const state = {
   step: 1,
   points: [], // [{t, p: [[name, rx, tx], ...]}], oldest first
   back: 0, // seconds scrolled back while paused
+  anchor: null, // the newest second shown when paused (the view stays put)
   hover: null,
 };
 
@@ -125,8 +126,8 @@ function totals(points) {
 }
 
 function visible() {
-  if (!state.paused || state.back === 0) return state.points;
-  const end = latest() - state.back;
+  if (!state.paused) return state.points;
+  const end = (state.anchor ?? latest()) - state.back;
   const span = SPAN[state.range] || Infinity;
   return state.points.filter((p) => p.t <= end && p.t > end - span);
 }
@@ -311,6 +312,7 @@ function setRange(range) {
 
 function setPaused(paused) {
   state.paused = paused;
+  state.anchor = paused ? latest() : null;
   setStatus(paused ? "paused" : "live");
   remember();
   if (!paused) {
