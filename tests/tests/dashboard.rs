@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use netop_e2e::scratch::ScratchDir;
-use netop_e2e::service::{chromium, renamed_copy, wait_for, Serve};
+use netop_e2e::service::{chromium, get, renamed_copy, wait_for, Serve};
 use netop_e2e::{begin, Netns, Proc, Scenario, Tolerance, Transport};
 
 const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
@@ -81,6 +81,12 @@ fn chromium_shows_the_process_in_the_chart_and_the_table() {
         serve.metrics().ok().filter(|m| m.contains(NAME))
     });
     assert!(seen.is_some(), "{NAME} never reached /metrics");
+
+    // The longer ranges come from the history database, read by the HTTP
+    // threads under their Landlock rules and without capabilities.
+    let (status, body) = get(serve.addr, "/api/series?range=24h", &[]).expect("24h series");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"source\":\"history\""), "{body}");
 
     let base = format!("http://{}", serve.addr);
     for range in ["5m", "30m", "1h"] {
