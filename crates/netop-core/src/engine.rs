@@ -37,6 +37,7 @@ mod once;
 mod queue;
 mod report;
 mod slots;
+mod tap;
 
 use crediting::sight;
 use flow_table::FlowTable;
@@ -148,6 +149,9 @@ struct ProcessState {
     account: Account,
     /// The backend said it has exited (see `engine/lifecycle.rs`).
     exited: bool,
+    /// Processes that moved bytes on this one's behalf (PKTAP's real pid
+    /// when its effective pid is this one), pid and name.
+    delegates: Vec<(u32, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -204,6 +208,8 @@ pub struct Engine {
     queue: LookupQueue,
     /// Port-53 packets waiting for their flows' searches (`engine/dns.rs`).
     deferred_dns: Vec<dns::Deferred>,
+    /// Interface names PKTAP headers gave (`engine/tap.rs`).
+    tap_names: tap::TapNames,
 }
 
 /// A flow plus what the engine derived about it once.
@@ -344,6 +350,7 @@ impl Engine {
             last_aging: None,
             queue: LookupQueue::default(),
             deferred_dns: Vec::new(),
+            tap_names: tap::TapNames::default(),
         }
     }
 
@@ -419,6 +426,9 @@ impl Engine {
         }
         self.latest = self.latest.max(frame.ts);
         let sec = frame.ts.as_secs();
+        if let Some(tap) = &packet.tap {
+            packet.ifindex = Some(self.tap_interface(tap.ifname));
+        }
         let ifindex = packet.ifindex.unwrap_or(0);
         let bytes = u64::from(packet.wire_len);
         let Some(ip) = packet.ip else {
@@ -434,7 +444,16 @@ impl Engine {
                 .add(UnknownReason::Kernel, dir, bytes, false);
             return;
         };
-        let sides = self.local.sides(&ip, packet.outgoing);
+        // A PKTAP header names the process, and its direction says which
+        // side is the process's.
+        let (sides, owner) = match (tap::tap_process(&packet.tap), packet.outgoing) {
+            (Some(p), Some(out)) => (self.tap_sides(&ip, out), Some((self.tap_owner(&p), out))),
+            _ => (self.local.sides(&ip, packet.outgoing), None),
+        };
+        let hint = |dir: Direction| match owner {
+            Some((slot, out)) if (dir == Direction::Tx) == out => Some(slot),
+            _ => None,
+        };
         let update = Update {
             bytes,
             sec,
@@ -452,14 +471,14 @@ impl Engine {
             None => sides.first.0,
         };
         self.count_interface(ifindex, on_link, bytes, sec);
-        let mut waits = self.account(sides.first.0, sides.first.1, &update);
+        let mut waits = self.account(sides.first.0, sides.first.1, &update, hint(sides.first.0));
         if let Some((dir, key)) = sides.second {
             let back = match on_link {
                 Direction::Tx => Direction::Rx,
                 Direction::Rx => Direction::Tx,
             };
             self.count_interface(ifindex, back, bytes, sec);
-            waits |= self.account(dir, key, &update);
+            waits |= self.account(dir, key, &update, hint(dir));
         }
         if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
             self.observe_dns(&ip, frame.ts, ifindex, waits);
@@ -502,10 +521,20 @@ impl Engine {
     }
 
     /// Accounts one side of a packet; true when the flow waits for an
-    /// owner search.
-    fn account(&mut self, dir: Direction, key: FlowKey, u: &Update) -> bool {
+    /// owner search. `tap`: the process slot the capture named for this
+    /// side (PKTAP), which owns the flow from now on.
+    fn account(&mut self, dir: Direction, key: FlowKey, u: &Update, tap: Option<usize>) -> bool {
         let packed = PackedKey::from(&key);
         let retry = self.config.lookup_new_flows;
+        if let Some(slot) = tap {
+            if self
+                .flows
+                .get_mut(&packed)
+                .is_some_and(|e| e.slot != Some(slot))
+            {
+                self.tap_hand_over(&packed, key, slot);
+            }
+        }
         if let Some(entry) = self.flows.get_mut(&packed) {
             if retry && entry.wants_retry(u.ts) {
                 entry.queued = self.queue.push(packed);
@@ -522,7 +551,10 @@ impl Engine {
             );
             return waits;
         }
-        let found = self.owner_in_table(&key, dir);
+        let found = match tap {
+            Some(slot) => Ok(Owner { slot, view: key }),
+            None => self.owner_in_table(&key, dir),
+        };
         let matched = self.remote_matches(&key);
         let (slot, why) = match found {
             Ok(owner) => (Some(owner.slot), UnknownReason::OwnerGone),
