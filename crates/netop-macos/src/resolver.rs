@@ -1,0 +1,112 @@
+//! [`SocketResolver`] for macOS: the pcblist sysctls for sockets, the
+//! core's owner model over libproc for owners. Glue only, as on Linux:
+//! sockets come from `pcblist.rs`, owners from
+//! [`netop_core::owners::Owners`] searching [`MacProcesses`].
+//!
+//! macOS has no exact one-socket query like Linux's sock_diag, so a
+//! lookup reads the flow's protocol table again (one sysctl) and matches
+//! it by the core's one rule; the engine runs lookups between capture
+//! batches within its time budget. With PKTAP most flows need none: the
+//! header names the process.
+
+use std::time::Instant;
+
+use netop_core::owners::{OwnerIndex, Owners};
+use netop_core::{FlowKey, Protocol, ResolveError, SocketEntry, SocketResolver, SocketTable};
+
+use crate::bsdinfo::bsdinfo;
+use crate::pcblist::{parse, Pcb};
+use crate::procs::MacProcesses;
+use crate::system::{System, TCP_PCBLIST, UDP_PCBLIST};
+
+/// The macOS socket resolver.
+#[derive(Debug)]
+pub struct MacResolver<S> {
+    system: S,
+    owners: Owners,
+}
+
+impl<S: System + Clone + std::fmt::Debug + 'static> MacResolver<S> {
+    /// Owners searched over `system`'s processes on the system clock.
+    pub fn new(system: S) -> Self {
+        let index = OwnerIndex::new(Box::new(MacProcesses::new(system.clone())));
+        Self::with_index(system, index)
+    }
+
+    /// With an owner index of the caller's (tests give it a fake clock).
+    pub fn with_index(system: S, index: OwnerIndex) -> Self {
+        MacResolver {
+            system,
+            owners: Owners::polling(index),
+        }
+    }
+
+    /// One protocol's sockets, without owners.
+    fn dump(&mut self, proto: Protocol) -> Result<Vec<SocketEntry>, ResolveError> {
+        let name = match proto {
+            Protocol::Tcp => TCP_PCBLIST,
+            _ => UDP_PCBLIST,
+        };
+        let failed = |message: String| ResolveError::Failed {
+            what: format!("sockets (sysctl {name})"),
+            message,
+        };
+        let bytes = self.system.sysctl(name).map_err(failed)?;
+        let pcbs = parse(&bytes, proto).map_err(|e| failed(e.to_string()))?;
+        Ok(pcbs.into_iter().map(entry).collect())
+    }
+}
+
+/// A pcblist socket as the core's entry; its identity is `xso_so`.
+fn entry(p: Pcb) -> SocketEntry {
+    SocketEntry {
+        proto: p.proto,
+        local: p.local,
+        remote: p.remote,
+        state: p.state,
+        inode: p.so,
+        uid: p.uid,
+        rtt_us: p.rtt_us,
+        retrans: None,
+        owner: None,
+        fd: None,
+    }
+}
+
+impl<S: System + Clone + std::fmt::Debug + 'static> SocketResolver for MacResolver<S> {
+    fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
+        let mut entries = self.dump(Protocol::Tcp)?;
+        entries.extend(self.dump(Protocol::Udp)?);
+        self.owners.fill_table(&mut entries, Instant::now());
+        Ok(SocketTable::new(entries))
+    }
+
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        if !key.proto.has_ports() {
+            return Ok(None);
+        }
+        let table = SocketTable::new(self.dump(key.proto)?);
+        let Some(mut entry) = table.find(key).cloned() else {
+            return Ok(None);
+        };
+        self.owners.fill_answer(&mut entry);
+        Ok(Some(entry))
+    }
+
+    fn exited(&mut self, processes: &[(u32, u64)]) -> Vec<(u32, u64)> {
+        let gone: Vec<(u32, u64)> = processes
+            .iter()
+            .copied()
+            .filter(|&(pid, start)| {
+                match self.system.bsdinfo(pid).and_then(|b| bsdinfo(&b).ok()) {
+                    Some(info) => info.zombie || (start != 0 && info.start_us != start),
+                    None => true,
+                }
+            })
+            .collect();
+        for &(pid, _) in &gone {
+            self.owners.forget(pid);
+        }
+        gone
+    }
+}
