@@ -240,7 +240,10 @@ pub mod build {
             .u32(SOI_KIND, if tcp { 2 } else { 1 })
             .put(SOI_PROTO + INSI_FPORT, &widened_port(s.remote.port()))
             .put(SOI_PROTO + INSI_LPORT, &widened_port(s.local.port()))
-            .put(SOI_PROTO + INSI_VFLAG, &[if v4 { INI_IPV4 } else { INI_IPV6 }])
+            .put(
+                SOI_PROTO + INSI_VFLAG,
+                &[if v4 { INI_IPV4 } else { INI_IPV6 }],
+            )
             .put(SOI_PROTO + INSI_FADDR, &union_bytes(s.remote.ip()))
             .put(SOI_PROTO + INSI_LADDR, &union_bytes(s.local.ip()));
         if tcp {

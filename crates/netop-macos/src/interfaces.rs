@@ -73,10 +73,13 @@ impl<S: System> MacInterfaces<S> {
 
 impl<S: System> HostInterfaces for MacInterfaces<S> {
     fn interfaces(&mut self) -> Result<Vec<InterfaceInfo>, ResolveError> {
-        let entries = self.system.ifaddrs().map_err(|message| ResolveError::Failed {
-            what: "interfaces (getifaddrs)".to_string(),
-            message,
-        })?;
+        let entries = self
+            .system
+            .ifaddrs()
+            .map_err(|message| ResolveError::Failed {
+                what: "interfaces (getifaddrs)".to_string(),
+                message,
+            })?;
         Ok(assemble(&entries))
     }
 }

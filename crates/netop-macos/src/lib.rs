@@ -31,6 +31,7 @@ pub mod pcblist;
 pub mod plan;
 pub mod procs;
 pub mod resolver;
+pub mod sockaddr;
 pub mod system;
 
 #[cfg(target_os = "macos")]

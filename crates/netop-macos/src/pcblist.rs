@@ -156,8 +156,9 @@ pub fn parse(data: &[u8], proto: Protocol) -> Result<Vec<Pcb>, LayoutError> {
                     let f = Fields::new("xtcpcb_n", bytes, XTCPCB_N_LEN)?;
                     pcb.state = tcp_state(f.i32(T_STATE)?);
                     let srtt = f.i32(T_SRTT)?;
-                    pcb.rtt_us = (srtt > 0)
-                        .then(|| u32::try_from(srtt as u64 * 1000 / TCP_RTT_SCALE).unwrap_or(u32::MAX));
+                    pcb.rtt_us = (srtt > 0).then(|| {
+                        u32::try_from(srtt as u64 * 1000 / TCP_RTT_SCALE).unwrap_or(u32::MAX)
+                    });
                 }
             }
             _ => {}
@@ -241,7 +242,9 @@ pub fn build(pcbs: &[Pcb]) -> Vec<u8> {
         if p.proto == Protocol::Tcp {
             let mut t = Writer::new(XTCPCB_N_LEN);
             let state = (0..=10).find(|&n| tcp_state(n) == p.state).unwrap_or(0);
-            let srtt = p.rtt_us.map_or(0, |us| u64::from(us) * TCP_RTT_SCALE / 1000);
+            let srtt = p
+                .rtt_us
+                .map_or(0, |us| u64::from(us) * TCP_RTT_SCALE / 1000);
             t.u32(0, XTCPCB_N_LEN as u32)
                 .u32(4, XSO_TCPCB)
                 .u32(T_STATE, state as u32)
@@ -255,5 +258,7 @@ pub fn build(pcbs: &[Pcb]) -> Vec<u8> {
 
 #[cfg(test)]
 pub(crate) mod offsets {
-    pub(crate) use super::{INP_FADDR, INP_LADDR, INP_VFLAG, SO_E_PID, SO_UID, T_SRTT, T_STATE, XSO_SO};
+    pub(crate) use super::{
+        INP_FADDR, INP_LADDR, INP_VFLAG, SO_E_PID, SO_UID, T_SRTT, T_STATE, XSO_SO,
+    };
 }

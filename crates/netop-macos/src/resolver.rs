@@ -97,12 +97,12 @@ impl<S: System + Clone + std::fmt::Debug + 'static> SocketResolver for MacResolv
         let gone: Vec<(u32, u64)> = processes
             .iter()
             .copied()
-            .filter(|&(pid, start)| {
-                match self.system.bsdinfo(pid).and_then(|b| bsdinfo(&b).ok()) {
+            .filter(
+                |&(pid, start)| match self.system.bsdinfo(pid).and_then(|b| bsdinfo(&b).ok()) {
                     Some(info) => info.zombie || (start != 0 && info.start_us != start),
                     None => true,
-                }
-            })
+                },
+            )
             .collect();
         for &(pid, _) in &gone {
             self.owners.forget(pid);

@@ -70,7 +70,9 @@ fn bpf_records_are_walked_with_their_padding() {
         assert_eq!(recs[1].ts, ts + Duration::from_millis(1));
         assert_eq!(recs[2].orig_len, 1);
         assert_eq!(bpf::records(&[], width).expect("empty"), vec![]);
-        cut_and_garble(&buf, width.header_len(), |b| bpf::records(b, width).map(|r| r.len()));
+        cut_and_garble(&buf, width.header_len(), |b| {
+            bpf::records(b, width).map(|r| r.len())
+        });
     }
     // The second record's header cut: an error naming the record.
     let mut buf = Vec::new();
@@ -78,7 +80,10 @@ fn bpf_records_are_walked_with_their_padding() {
     buf.extend_from_slice(&[0; 6]);
     assert!(matches!(
         bpf::records(&buf, TimestampWidth::Bits32),
-        Err(LayoutError::Truncated { what: "bpf_hdr", .. })
+        Err(LayoutError::Truncated {
+            what: "bpf_hdr",
+            ..
+        })
     ));
 }
 
@@ -86,7 +91,10 @@ fn bpf_records_are_walked_with_their_padding() {
 fn fd_list_decodes_whole_entries_only() {
     let entries = [
         FdEntry { fd: 0, fd_type: 1 },
-        FdEntry { fd: 5, fd_type: fdinfo::PROX_FDTYPE_SOCKET },
+        FdEntry {
+            fd: 5,
+            fd_type: fdinfo::PROX_FDTYPE_SOCKET,
+        },
     ];
     let bytes = fdinfo::build::fd_list(&entries);
     assert_eq!(bytes.len(), 2 * fdinfo::PROC_FDINFO_LEN);
@@ -102,7 +110,10 @@ fn socket_fdinfo_layout() {
     assert_eq!(PSI, 4 + 4 + 8 + 4 + 4);
     // vinfo_stat: uint32, 2 × uint16, uint64, 2 × uint32, 8 × int64,
     // off_t, int64, int32, 3 × uint32, 2 × int64.
-    assert_eq!(SOI_SO - PSI, 4 + 2 + 2 + 8 + 4 + 4 + 8 * 8 + 8 + 8 + 4 + 3 * 4 + 2 * 8);
+    assert_eq!(
+        SOI_SO - PSI,
+        4 + 2 + 2 + 8 + 4 + 4 + 8 * 8 + 8 + 8 + 4 + 3 * 4 + 2 * 8
+    );
     assert_eq!(SOI_PROTOCOL, SOI_SO + 8 + 8 + 4);
     assert_eq!(SOI_FAMILY, SOI_PROTOCOL + 4);
     // 7 shorts + u_short, oobmark, 2 × sockbuf_info (5 × uint32 + 2 shorts).
@@ -117,14 +128,25 @@ fn socket_fdinfo_layout() {
     assert_eq!(TCPSI_STATE, INSI_LADDR + 16 + 4 + 12);
     // The union is as large as un_sockinfo: 2 × uint64 + 2 × 255,
     // rounded to 8.
-    assert_eq!(fdinfo::SOCKET_FDINFO_LEN, SOI_PROTO + (16 + 2 * 255 + 7) / 8 * 8);
+    assert_eq!(
+        fdinfo::SOCKET_FDINFO_LEN,
+        SOI_PROTO + (16 + 2 * 255 + 7) / 8 * 8
+    );
 }
 
 #[test]
 fn socket_fdinfo_round_trips_v4_v6_tcp_udp() {
     let cases = [
-        tcp("192.168.1.20:50000", "93.184.216.34:443", TcpState::Established),
-        tcp("[2001:db8::20]:50001", "[2001:db8::1]:443", TcpState::SynSent),
+        tcp(
+            "192.168.1.20:50000",
+            "93.184.216.34:443",
+            TcpState::Established,
+        ),
+        tcp(
+            "[2001:db8::20]:50001",
+            "[2001:db8::1]:443",
+            TcpState::SynSent,
+        ),
         tcp("0.0.0.0:8080", "0.0.0.0:0", TcpState::Listen),
         IpSocket {
             proto: Protocol::Udp,
@@ -224,8 +246,13 @@ fn pcblist_round_trips_and_rejects_bad_buffers() {
         udp
     );
     // An empty table: the two xinpgen only.
-    assert_eq!(pcblist::parse(&pcblist::build(&[]), Protocol::Tcp).expect("empty"), vec![]);
-    cut_and_garble(&bytes, pcblist::XINPGEN_LEN, |b| pcblist::parse(b, Protocol::Tcp));
+    assert_eq!(
+        pcblist::parse(&pcblist::build(&[]), Protocol::Tcp).expect("empty"),
+        vec![]
+    );
+    cut_and_garble(&bytes, pcblist::XINPGEN_LEN, |b| {
+        pcblist::parse(b, Protocol::Tcp)
+    });
     // Cut inside the first socket's items.
     assert!(pcblist::parse(&bytes[..150], Protocol::Tcp).is_err());
     let mut bad_len = bytes.clone();
@@ -248,10 +275,18 @@ fn if_data_32_and_64_bit_counters() {
     let wide = ifdata::if_data64(&ifdata::build64(&c)).expect("64");
     assert_eq!(wide, c);
     let narrow = ifdata::if_data(&ifdata::build(&c)).expect("32");
-    assert_eq!(narrow.rx_bytes, 5_000_000_123 % (1 << 32), "if_data wraps at 4 GiB");
+    assert_eq!(
+        narrow.rx_bytes,
+        5_000_000_123 % (1 << 32),
+        "if_data wraps at 4 GiB"
+    );
     assert_eq!(narrow.tx_packets, 20);
     assert_eq!(ifdata::IF_DATA_LEN, 8 + 3 * 4 + 13 * 4 + 8 + 4 * 4);
     assert_eq!(ifdata::IF_DATA64_LEN, 8 + 2 * 4 + 12 * 8 + 2 * 4 + 8);
     cut_and_garble(&ifdata::build(&c), ifdata::IF_DATA_LEN, ifdata::if_data);
-    cut_and_garble(&ifdata::build64(&c), ifdata::IF_DATA64_LEN, ifdata::if_data64);
+    cut_and_garble(
+        &ifdata::build64(&c),
+        ifdata::IF_DATA64_LEN,
+        ifdata::if_data64,
+    );
 }

@@ -8,7 +8,9 @@ use netop_core::{Backend, BackendOptions, OpenError};
 
 #[cfg(target_os = "linux")]
 use netop_linux as os;
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
+use netop_macos as os;
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 use unsupported as os;
 
 use crate::failure::Failure;
@@ -70,6 +72,24 @@ pub fn confine(role: Role) -> String {
     os::confine(landlock)
 }
 
+/// The other way to the privileges capture needs, after the guide's
+/// `sudo netop`, where the OS has one.
+#[cfg(target_os = "linux")]
+pub fn privileges_fix() -> Option<String> {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "netop".to_string());
+    Some(format!(
+        "or grant capture capabilities: sudo setcap cap_net_raw,cap_net_admin=eip {exe}"
+    ))
+}
+
+/// macOS: root for PKTAP; the guide's message says it all.
+#[cfg(not(target_os = "linux"))]
+pub fn privileges_fix() -> Option<String> {
+    None
+}
+
 fn failure(e: OpenError) -> Failure {
     match e {
         OpenError::Privileges => Failure::Privileges,
@@ -96,7 +116,7 @@ pub fn release_memory() {
 pub fn release_memory() {}
 
 /// An OS without a backend yet: every live run says so.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod unsupported {
     use std::path::Path;
 

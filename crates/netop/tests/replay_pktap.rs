@@ -2,8 +2,9 @@
 //! `pktap` device, LINKTYPE_PKTAP 258 in a file): with no socket table,
 //! every byte goes to the process its header names, delegated traffic to
 //! the effective process with the real one listed as its delegate. This
-//! runs the whole macOS attribution path on Linux.
-#![cfg(target_os = "linux")]
+//! runs the whole macOS attribution path on Linux (and, through the macOS
+//! backend's replay, on a Mac).
+#![cfg(any(target_os = "linux", target_os = "macos"))]
 
 use std::time::Duration;
 

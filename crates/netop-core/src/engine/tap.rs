@@ -65,16 +65,41 @@ impl Engine {
         index
     }
 
-    /// The slot of the process a PKTAP header names, registered (or
-    /// renamed) on first sight; a delegate is noted on its row.
+    /// The slot of the process a PKTAP header names, registered (from
+    /// the socket table's owner when it knows the pid, else by the
+    /// header's command) on first sight or after an exec; a delegate is
+    /// noted on its row.
     pub(super) fn tap_owner(&mut self, p: &TapProcess<'_>) -> usize {
+        // The header's command is cut at 16 bytes: a longer name the
+        // backend gave is the same process.
         let slot = match self.processes.find(p.pid) {
-            Some(slot) if self.processes.get(slot).info.name.as_bytes() == p.name => slot,
-            _ => self.register(ProcessInfo {
-                pid: p.pid,
-                name: String::from_utf8_lossy(p.name).into(),
-                ..ProcessInfo::default()
-            }),
+            Some(slot)
+                if self
+                    .processes
+                    .get(slot)
+                    .info
+                    .name
+                    .as_bytes()
+                    .starts_with(p.name) =>
+            {
+                slot
+            }
+            _ => {
+                // First sight: the socket table may know the process
+                // (its user, start time, full name).
+                let known = self
+                    .sockets
+                    .entries()
+                    .iter()
+                    .filter_map(|e| e.owner.as_ref())
+                    .find(|o| o.pid == p.pid && o.name.as_bytes().starts_with(p.name))
+                    .cloned();
+                self.register(known.unwrap_or_else(|| ProcessInfo {
+                    pid: p.pid,
+                    name: String::from_utf8_lossy(p.name).into(),
+                    ..ProcessInfo::default()
+                }))
+            }
         };
         if let Some((pid, name)) = p.delegate {
             let delegates = &mut self.processes.get_mut(slot).delegates;
