@@ -84,7 +84,7 @@ pub struct FdEntry {
 /// Decodes `proc_pidinfo(PROC_PIDLISTFDS)`'s array; a trailing partial
 /// entry is an error.
 pub fn fd_list(data: &[u8]) -> Result<Vec<FdEntry>, LayoutError> {
-    if data.len() % PROC_FDINFO_LEN != 0 {
+    if !data.len().is_multiple_of(PROC_FDINFO_LEN) {
         return Err(LayoutError::Malformed {
             what: "proc_fdinfo[]",
             why: format!("{} bytes is not a whole number of entries", data.len()),

@@ -130,7 +130,7 @@ fn socket_fdinfo_layout() {
     // rounded to 8.
     assert_eq!(
         fdinfo::SOCKET_FDINFO_LEN,
-        SOI_PROTO + (16 + 2 * 255 + 7) / 8 * 8
+        SOI_PROTO + (16usize + 2 * 255).div_ceil(8) * 8
     );
 }
 
