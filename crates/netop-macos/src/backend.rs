@@ -5,11 +5,14 @@
 
 use std::path::Path;
 
-use netop_core::{Backend, BackendOptions, Capture, OpenError, OwnerMode, SocketResolver};
+use netop_core::{
+    Backend, BackendOptions, Capture, CaptureError, OpenError, OwnerMode, SocketResolver,
+};
+use netop_pcap::{CaptureOptions, PcapFileCapture, ReopeningCapture};
 
-use crate::capture::{FileCapture, LiveCapture};
+use crate::capture::MacPlatform;
 use crate::live::LiveSystem;
-use crate::plan::{self, Source};
+use crate::plan;
 use crate::system::System;
 use crate::{MacInterfaces, MacResolver};
 
@@ -27,16 +30,24 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
         .sockets()
         .map_err(|e| tracing::warn!(error = %e, "cannot read the socket table"))
         .ok();
-    let ifindex = match &plan.source {
-        Source::Pktap => None,
-        Source::Interface(name) => netop_core::HostInterfaces::interfaces(&mut interfaces)
-            .ok()
-            .and_then(|l| l.into_iter().find(|i| &i.name == name).map(|i| i.index)),
-    };
     let device = plan.source.device().to_string();
-    let buffer = i32::try_from(options.buffer_size).unwrap_or(i32::MAX);
-    let capture = LiveCapture::open(&device, buffer, ifindex)
-        .map_err(|message| plan::open_error(&device, &message, names))?;
+    let capture_options = CaptureOptions {
+        buffer_size: i32::try_from(options.buffer_size).unwrap_or(i32::MAX),
+        // Headers, and DNS messages whole for the observatory.
+        snaplen: if options.whole_dns { 512 } else { 256 },
+        ..CaptureOptions::new(device.as_str())
+    };
+    let capture =
+        ReopeningCapture::open(&capture_options, Box::new(MacPlatform)).map_err(|e| match e {
+            CaptureError::PermissionDenied { .. } => OpenError::Privileges,
+            CaptureError::NoSuchInterface { device } => OpenError::UnknownInterface {
+                name: device,
+                available: names,
+            },
+            CaptureError::Failed { device, message } => {
+                plan::open_error(&device, &message, Vec::new())
+            }
+        })?;
     tracing::info!(capture = %plan.why, "macOS backend opened");
     Ok(Backend {
         capture: Box::new(capture),
@@ -53,7 +64,7 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
 
 /// A recorded capture (pcap or pcapng file, PKTAP ones included).
 pub fn replay(path: &Path) -> Result<Box<dyn Capture>, OpenError> {
-    let capture = FileCapture::open(path)
+    let capture = PcapFileCapture::open(path)
         .map_err(|e| OpenError::Failed(format!("cannot replay {}: {e}", path.display())))?;
     Ok(Box::new(capture))
 }

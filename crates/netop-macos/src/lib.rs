@@ -11,9 +11,9 @@
 //! Everything that reads a macOS data layout (`bpf`, `fdinfo`, `bsdinfo`,
 //! `pcblist`, `ifdata`) and the backend's logic over the [`System`] trait
 //! (`procs`, `resolver`, `interfaces`, `plan`) is plain Rust, built and
-//! tested on every OS with byte fixtures and [`fake::FakeSystem`]. Only
-//! the system calls (`live`), the libpcap capture (`capture`) and the
-//! factory (`backend`) are macOS-only.
+//! tested on every OS with byte fixtures and [`fake::FakeSystem`], as is
+//! what macOS adds to the shared libpcap capture (`capture`). Only the
+//! system calls (`live`) and the factory (`backend`) are macOS-only.
 //!
 //! [`Capture`]: netop_core::Capture
 //! [`SocketResolver`]: netop_core::SocketResolver
@@ -23,6 +23,7 @@
 pub mod bpf;
 pub mod bsdinfo;
 pub mod bytes;
+pub mod capture;
 pub mod fake;
 pub mod fdinfo;
 pub mod ifdata;
@@ -36,8 +37,6 @@ pub mod system;
 
 #[cfg(target_os = "macos")]
 mod backend;
-#[cfg(target_os = "macos")]
-mod capture;
 #[cfg(target_os = "macos")]
 mod live;
 
