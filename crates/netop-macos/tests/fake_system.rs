@@ -116,7 +116,10 @@ fn resolver(sys: &FakeSystem) -> (MacResolver<FakeSystem>, FakeClock) {
         Duration::from_millis(200),
         Duration::from_secs(5),
     );
-    (MacResolver::with_index(sys.clone(), index), clock)
+    (
+        MacResolver::with_index(sys.clone(), index, Box::new(clock.clone())),
+        clock,
+    )
 }
 
 #[test]
@@ -183,6 +186,26 @@ fn a_socket_that_appears_later_is_found_by_a_lookup() {
     assert_eq!(found.fd, Some(9));
     let none = FlowKey::new(Protocol::Udp, addr("192.168.1.20:9"), addr("1.1.1.1:53"));
     assert_eq!(r.lookup(&none).expect("lookup"), None);
+}
+
+#[test]
+fn a_burst_of_lookups_shares_one_table_read() {
+    let sys = mac();
+    let (mut r, clock) = resolver(&sys);
+    let curl = FlowKey::new(
+        Protocol::Tcp,
+        addr("192.168.1.20:50000"),
+        addr("93.184.216.34:443"),
+    );
+    let unknown = FlowKey::new(Protocol::Tcp, addr("192.168.1.20:1"), addr("10.0.0.1:2"));
+    let before = r.table_reads();
+    assert!(r.lookup(&curl).expect("lookup").is_some());
+    assert_eq!(r.lookup(&unknown).expect("lookup"), None);
+    assert!(r.lookup(&curl).expect("lookup").is_some());
+    assert_eq!(r.table_reads(), before + 1, "one read for the burst");
+    clock.advance(netop_macos::resolver::DUMP_REUSE);
+    assert!(r.lookup(&curl).expect("lookup").is_some());
+    assert_eq!(r.table_reads(), before + 2, "read again once it is old");
 }
 
 #[test]
