@@ -33,6 +33,7 @@ struct State {
     interfaces: Vec<IfAddr>,
     users: BTreeMap<u32, String>,
     euid: u32,
+    dns: Option<String>,
     /// Calls of `socket_fdinfo`, to see how much a search read.
     fdinfo_calls: u64,
 }
@@ -52,6 +53,11 @@ impl FakeSystem {
 
     pub fn set_euid(&self, uid: u32) {
         self.state().euid = uid;
+    }
+
+    /// What `scutil --dns` says.
+    pub fn set_dns_config(&self, text: &str) {
+        self.state().dns = Some(text.to_string());
     }
 
     pub fn add_user(&self, uid: u32, name: &str) {
@@ -171,6 +177,10 @@ impl System for FakeSystem {
 
     fn ifaddrs(&mut self) -> Result<Vec<IfAddr>, String> {
         Ok(self.state().interfaces.clone())
+    }
+
+    fn dns_config(&mut self) -> Option<String> {
+        self.state().dns.clone()
     }
 
     fn user_name(&mut self, uid: u32) -> Option<String> {

@@ -24,6 +24,7 @@ pub mod bpf;
 pub mod bsdinfo;
 pub mod bytes;
 pub mod capture;
+pub mod dns_config;
 pub mod fake;
 pub mod fdinfo;
 pub mod ifdata;

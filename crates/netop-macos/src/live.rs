@@ -195,6 +195,16 @@ impl System for LiveSystem {
         Ok(out)
     }
 
+    fn dns_config(&mut self) -> Option<String> {
+        let out = std::process::Command::new("/usr/sbin/scutil")
+            .arg("--dns")
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     fn user_name(&mut self, uid: u32) -> Option<String> {
         // SAFETY: passwd is plain data; getpwuid_r fills it and points its
         // strings into `buf`, which outlives their use below.

@@ -51,6 +51,9 @@ pub trait System: Send {
     fn sysctl(&mut self, name: &str) -> Result<Vec<u8>, String>;
     /// getifaddrs(3).
     fn ifaddrs(&mut self) -> Result<Vec<IfAddr>, String>;
+    /// The text of `scutil --dns` (the resolver configuration); `None`
+    /// when it cannot be read.
+    fn dns_config(&mut self) -> Option<String>;
     /// The name of user `uid` (getpwuid_r).
     fn user_name(&mut self, uid: u32) -> Option<String>;
     /// The effective uid of this process.

@@ -260,7 +260,8 @@ fn exited_processes_are_told_apart_from_recycled_pids() {
 #[test]
 fn interfaces_come_from_getifaddrs_with_their_counters() {
     let sys = mac();
-    let mut ifs = MacInterfaces::new(sys.clone());
+    let clock = FakeClock::default();
+    let mut ifs = MacInterfaces::with_clock(sys.clone(), Box::new(clock.clone()));
     let list = ifs.interfaces().expect("interfaces");
     let names: Vec<&str> = list.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["lo0", "en0"]);
@@ -276,6 +277,21 @@ fn interfaces_come_from_getifaddrs_with_their_counters() {
     );
     assert_eq!(list[0].addrs.len(), 2);
     assert_eq!(ifs.names(), ["lo0", "en0"]);
+    assert!(en0.dns_servers.is_empty(), "no resolver configuration yet");
+    sys.set_dns_config(
+        "DNS configuration\n\nresolver #1\n  nameserver[0] : 192.168.1.1\n  if_index : 4 (en0)\n",
+    );
+    let list = ifs.interfaces().expect("interfaces");
+    assert!(
+        list[1].dns_servers.is_empty(),
+        "scutil is not run again at once"
+    );
+    clock.advance(netop_macos::interfaces::DNS_CONFIG_REUSE);
+    let list = ifs.interfaces().expect("interfaces");
+    assert_eq!(
+        list[1].dns_servers,
+        vec!["192.168.1.1".parse::<IpAddr>().expect("ip")]
+    );
 }
 
 #[test]
