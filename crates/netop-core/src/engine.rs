@@ -210,6 +210,9 @@ pub struct Engine {
     deferred_dns: Vec<dns::Deferred>,
     /// Interface names PKTAP headers gave (`engine/tap.rs`).
     tap_names: tap::TapNames,
+    /// The only user whose processes the backend sees (`None`: all);
+    /// see [`Engine::set_visible_uid`].
+    visible_uid: Option<u32>,
 }
 
 /// A flow plus what the engine derived about it once.
@@ -351,6 +354,7 @@ impl Engine {
             queue: LookupQueue::default(),
             deferred_dns: Vec::new(),
             tap_names: tap::TapNames::default(),
+            visible_uid: None,
         }
     }
 
@@ -369,6 +373,22 @@ impl Engine {
         self.unlisted_interface = false;
         if let Some(dns) = &mut self.dns {
             dns.set_interfaces(interfaces);
+        }
+    }
+
+    /// The only user whose processes the backend can see
+    /// ([`SocketResolver::visible_uid`]); another user's socket without
+    /// an owner is then filed as [`UnknownReason::Hidden`].
+    pub fn set_visible_uid(&mut self, uid: Option<u32>) {
+        self.visible_uid = uid;
+    }
+
+    /// Why a socket the backend found has no owner: hidden (another
+    /// user's, which this run cannot see) or gone.
+    fn ownerless(&self, socket_uid: u32) -> UnknownReason {
+        match self.visible_uid {
+            Some(me) if socket_uid != me => UnknownReason::Hidden,
+            _ => UnknownReason::OwnerGone,
         }
     }
 
@@ -680,13 +700,13 @@ impl Engine {
         let known = self
             .sockets
             .find(key)
-            .map(|s| (s.owner.clone(), once::socket_view(s, key)));
+            .map(|s| (s.owner.clone(), once::socket_view(s, key), s.uid));
         match known {
-            Some((Some(info), view)) => {
+            Some((Some(info), view, _)) => {
                 let slot = self.register(info);
                 Ok(Owner { slot, view })
             }
-            Some((None, _)) => Err(self.none_found(key, opened_by, true)),
+            Some((None, _, uid)) => Err(self.ownerless(uid)),
             None if !key.proto.has_ports() => Err(UnknownReason::Kernel),
             None => Err(self.none_found(key, opened_by, false)),
         }
@@ -733,13 +753,14 @@ impl Engine {
                 if owner.is_none() {
                     tracing::debug!(flow = %key, inode = entry.inode, state = entry.state.as_str(), "socket found, owner not");
                 }
+                let uid = entry.uid;
                 self.sockets.insert(entry);
                 if let Some(info) = owner {
                     self.stats.lookup_hits += 1;
                     let slot = self.register(info);
                     return Ok(Owner { slot, view });
                 }
-                Err(UnknownReason::OwnerGone)
+                Err(self.ownerless(uid))
             }
             Ok(None) => {
                 tracing::debug!(flow = %key, "no socket found for new flow");

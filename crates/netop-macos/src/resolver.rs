@@ -134,6 +134,12 @@ impl<S: System + Clone + std::fmt::Debug + 'static> SocketResolver for MacResolv
         Ok(Some(entry))
     }
 
+    /// Without root, libproc shows only this user's processes.
+    fn visible_uid(&self) -> Option<u32> {
+        let me = self.system.euid();
+        (me != 0).then_some(me)
+    }
+
     fn exited(&mut self, processes: &[(u32, u64)]) -> Vec<(u32, u64)> {
         let gone: Vec<(u32, u64)> = processes
             .iter()

@@ -240,6 +240,27 @@ fn without_root_other_users_sockets_have_no_owner() {
         .expect("the sysctl shows every socket");
     assert_eq!(mdns.owner, None, "libproc hides another user's process");
     assert_eq!(mdns.uid, 0);
+    // The engine says so instead of guessing that the owner left.
+    assert_eq!(r.visible_uid(), Some(501));
+    let mut e = Engine::new(EngineConfig::default());
+    e.set_visible_uid(r.visible_uid());
+    e.set_interfaces(
+        &MacInterfaces::new(sys.clone())
+            .interfaces()
+            .expect("interfaces"),
+    );
+    e.refresh(table);
+    let query = PacketSpec::udp("192.168.1.7:5353", "192.168.1.20:5353", 50);
+    e.ingest_resolved(
+        &query.ethernet(at(0), 4, [2, 0, 0, 0, 0, 7]).as_frame(),
+        &mut r,
+    );
+    let reasons: Vec<_> = e
+        .unknown_reasons()
+        .into_iter()
+        .map(|(why, _)| why)
+        .collect();
+    assert_eq!(reasons, vec![netop_core::UnknownReason::Hidden]);
 }
 
 #[test]
