@@ -29,6 +29,7 @@ pub mod fake;
 pub mod fdinfo;
 pub mod ifdata;
 pub mod interfaces;
+pub mod multi;
 pub mod pcblist;
 pub mod plan;
 pub mod procs;

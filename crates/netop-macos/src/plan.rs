@@ -3,7 +3,7 @@
 //! error means to the user, and what `--diagnostics` says. The
 //! macOS-only factory (`backend.rs`) asks the system and follows this.
 
-use netop_core::{BackendOptions, OpenError};
+use netop_core::{BackendOptions, InterfaceInfo, OpenError};
 
 use crate::system::System;
 
@@ -19,6 +19,9 @@ pub enum Source {
     /// One interface's BPF device (EN10MB, NULL/LOOP for `lo0` and
     /// `utun*`, RAW): owners from the socket tables.
     Interface(String),
+    /// Every interface, each through its own BPF device (`multi.rs`):
+    /// when PKTAP is not possible.
+    AllInterfaces,
 }
 
 impl Source {
@@ -27,6 +30,7 @@ impl Source {
         match self {
             Source::Pktap => PKTAP_DEVICE,
             Source::Interface(name) => name,
+            Source::AllInterfaces => "every interface",
         }
     }
 }
@@ -39,22 +43,51 @@ pub struct Plan {
 }
 
 /// Decides the capture: PKTAP on every interface unless one is named.
-/// PKTAP needs root; a BPF device needs root or read access to
-/// `/dev/bpf*` (the `access_bpf` group of Wireshark's ChmodBPF), which
-/// only opening it tells, so without root that is tried and its error
-/// explained by [`open_error`].
-pub fn plan(options: &BackendOptions, root: bool) -> Result<Plan, OpenError> {
+/// PKTAP needs root; without it every interface is read through its own
+/// BPF device, which needs read access to `/dev/bpf*` (the `access_bpf`
+/// group of Wireshark's ChmodBPF): only opening them tells, so that is
+/// tried and its error explained by [`open_error`].
+pub fn plan(options: &BackendOptions, root: bool) -> Plan {
     match &options.interface {
-        Some(name) => Ok(Plan {
+        Some(name) => Plan {
             source: Source::Interface(name.clone()),
             why: format!("BPF device on {name} (--interface given)"),
-        }),
-        None if root => Ok(Plan {
+        },
+        None if root => Plan {
             source: Source::Pktap,
             why: "PKTAP on every interface (each packet names its process)".to_string(),
-        }),
-        None => Err(OpenError::Privileges),
+        },
+        None => all_interfaces("PKTAP needs root"),
     }
+}
+
+/// Every interface through BPF devices, and why PKTAP is not used.
+pub fn all_interfaces(because: &str) -> Plan {
+    Plan {
+        source: Source::AllInterfaces,
+        why: format!(
+            "a BPF device per interface ({because}); owners from the socket tables, \
+             needs root or read access to /dev/bpf* (the access_bpf group)"
+        ),
+    }
+}
+
+/// The interfaces to read when reading every one: up, with an address
+/// (the many idle pseudo-interfaces of a Mac, awdl0, llw0, anpi*, have
+/// none).
+pub fn capture_devices(interfaces: &[InterfaceInfo]) -> Vec<String> {
+    interfaces
+        .iter()
+        .filter(|i| i.up && !i.addrs.is_empty())
+        .map(|i| i.name.clone())
+        .collect()
+}
+
+/// Each of `n` handles' read timeout, so a round over all of them that
+/// finds nothing still ends within about `total_ms`.
+pub fn read_timeout_each(total_ms: i32, n: usize) -> i32 {
+    let n = i32::try_from(n.max(1)).unwrap_or(i32::MAX);
+    (total_ms / n).max(5)
 }
 
 /// Checks a named interface against the host's.
@@ -99,12 +132,7 @@ pub fn open_error(device: &str, message: &str, available: Vec<String>) -> OpenEr
 pub fn diagnostics(system: &mut dyn System, options: &BackendOptions) -> Vec<String> {
     let root = system.euid() == 0;
     let mut lines = Vec::new();
-    lines.push(match plan(options, root) {
-        Ok(plan) => format!("capture: {}", plan.why),
-        Err(_) => "capture: not permitted (PKTAP on every interface needs root: sudo netop; \
-                   with --interface, root or read access to /dev/bpf*, e.g. the access_bpf group)"
-            .to_string(),
-    });
+    lines.push(format!("capture: {}", plan(options, root).why));
     lines.push(if root {
         "other users' processes: visible (root)".to_string()
     } else {

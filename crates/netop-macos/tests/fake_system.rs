@@ -318,19 +318,28 @@ fn interfaces_come_from_getifaddrs_with_their_counters() {
 #[test]
 fn capture_plan_and_messages() {
     let all = BackendOptions::default();
-    let p = plan::plan(&all, true).expect("root");
+    let p = plan::plan(&all, true);
     assert_eq!(p.source, Source::Pktap);
     assert_eq!(p.source.device(), "pktap");
-    assert!(matches!(
-        plan::plan(&all, false),
-        Err(OpenError::Privileges)
-    ));
+    let p = plan::plan(&all, false);
+    assert_eq!(p.source, Source::AllInterfaces, "no root: BPF devices");
+    assert!(p.why.contains("access_bpf"), "{}", p.why);
     let en0 = BackendOptions {
         interface: Some("en0".into()),
         ..Default::default()
     };
-    let p = plan::plan(&en0, false).expect("a BPF device is tried without root");
+    let p = plan::plan(&en0, false);
     assert_eq!(p.source, Source::Interface("en0".into()));
+    let list = MacInterfaces::new(mac()).interfaces().expect("interfaces");
+    let mut down = list[1].clone();
+    down.name = "awdl0".into();
+    down.addrs.clear();
+    let mut with_down = list.clone();
+    with_down.push(down);
+    assert_eq!(plan::capture_devices(&with_down), ["lo0", "en0"]);
+    assert_eq!(plan::read_timeout_each(100, 4), 25);
+    assert_eq!(plan::read_timeout_each(100, 0), 100);
+    assert_eq!(plan::read_timeout_each(100, 50), 5);
     assert!(plan::check_interface("en0", vec!["lo0".into(), "en0".into()]).is_ok());
     assert!(matches!(
         plan::check_interface("eth0", vec!["lo0".into(), "en0".into()]),
@@ -359,7 +368,7 @@ fn capture_plan_and_messages() {
     assert!(lines[0].contains("PKTAP"), "{lines:?}");
     sys.set_euid(501);
     let lines = plan::diagnostics(&mut s, &all);
-    assert!(lines[0].contains("not permitted"), "{lines:?}");
+    assert!(lines[0].contains("BPF device per interface"), "{lines:?}");
     assert!(lines[1].contains("not visible"), "{lines:?}");
 }
 
