@@ -1,5 +1,5 @@
 //! What a run on macOS does, decided without touching the OS: which
-//! capture (PKTAP or one interface's BPF device) and why, what a libpcap
+//! capture (PKTAP, or BPF devices: every interface's or one) and why, what a libpcap
 //! error means to the user, and what `--diagnostics` says. The
 //! macOS-only factory (`backend.rs`) asks the system and follows this.
 
