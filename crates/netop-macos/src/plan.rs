@@ -1,7 +1,8 @@
 //! What a run on macOS does, decided without touching the OS: which
-//! capture (PKTAP, or BPF devices: every interface's or one) and why, what a libpcap
-//! error means to the user, and what `--diagnostics` says. The
-//! macOS-only factory (`backend.rs`) asks the system and follows this.
+//! capture (PKTAP, or BPF devices: every interface's or one) and why,
+//! what a libpcap error means to the user, and what `--diagnostics`
+//! says. The macOS-only factory (`backend.rs`) asks the system and
+//! follows this.
 
 use netop_core::{BackendOptions, InterfaceInfo, OpenError};
 
