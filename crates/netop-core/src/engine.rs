@@ -46,7 +46,7 @@ pub use live::{
 };
 use once::{Seats, ELSEWHERE, UNDECIDED};
 use queue::LookupQueue;
-pub use queue::Resolved;
+pub use queue::{Resolved, SearchPacer};
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
 use slots::Slots;
 
@@ -206,6 +206,8 @@ pub struct Engine {
     /// Flows whose owner search waits for the space between two capture
     /// batches (`engine/queue.rs`).
     queue: LookupQueue,
+    /// Frame time of the last socket table.
+    table_at: Option<Duration>,
     /// Port-53 packets waiting for their flows' searches (`engine/dns.rs`).
     deferred_dns: Vec<dns::Deferred>,
     /// Interface names PKTAP headers gave (`engine/tap.rs`).
@@ -322,6 +324,9 @@ const MAX_TRIES: u8 = 4;
 /// given up (it stays unknown, and stops causing table reads).
 const MAX_TABLES: u8 = 4;
 const RETRY_AFTER: Duration = Duration::from_millis(50);
+/// A socket table this recent answers "nobody listens on that port"
+/// without a search.
+const FRESH_TABLE: Duration = Duration::from_secs(2);
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Self {
@@ -352,6 +357,7 @@ impl Engine {
             latest: Duration::ZERO,
             last_aging: None,
             queue: LookupQueue::default(),
+            table_at: None,
             deferred_dns: Vec::new(),
             tap_names: tap::TapNames::default(),
             visible_uid: None,
@@ -419,6 +425,14 @@ impl Engine {
         self.flows
             .values()
             .any(|e| e.slot.is_none() && e.tables < MAX_TABLES && e.key.proto.has_ports())
+    }
+
+    /// Whether the last socket table is recent enough to say that nobody
+    /// listens on a port (the capture loop reads one a second while flows
+    /// wait).
+    fn table_is_fresh(&self) -> bool {
+        self.table_at
+            .is_some_and(|at| self.latest.saturating_sub(at) <= FRESH_TABLE)
     }
 
     /// Timestamp of the newest frame seen.
@@ -580,23 +594,33 @@ impl Engine {
             Ok(owner) => (Some(owner.slot), UnknownReason::OwnerGone),
             Err(why) => (None, why),
         };
+        // A flow someone opened towards a port of ours that a fresh table
+        // shows nobody listening on (a scan, a flood, a closed port) needs
+        // no search: a listener new since the table shows up in the next
+        // one, which the waiting flow asks for.
+        let closed_port = why == UnknownReason::NoListener && self.table_is_fresh();
+        let queued = slot.is_none()
+            && retry
+            && !closed_port
+            && key.proto.has_ports()
+            && self.queue.push(packed);
         let flow = Flow {
             counters: Counters::default(),
             first_seen: u.ts,
             last_seen: u.ts,
             ifindex: u.ifindex,
-            closing: u.tcp.fin || u.tcp.rst,
+            closing: u.tcp.fin || u.tcp.rst || closed_port,
             opened_by: dir,
             history: FlowHistory::default(),
         };
-        let queued = slot.is_none() && retry && key.proto.has_ports() && self.queue.push(packed);
         let mut entry = FlowEntry {
             key,
             flow,
             matched,
             slot,
             why,
-            tries: 0,
+            // A closed port's flow is left to the tables.
+            tries: if closed_port { MAX_TRIES } else { 0 },
             last_try: u.ts,
             tables: 0,
             queued,
@@ -813,6 +837,7 @@ impl Engine {
     /// unknown bucket to the process.
     pub fn refresh(&mut self, table: SocketTable) {
         self.sockets = table;
+        self.table_at = Some(self.latest);
         let mut found = Vec::new();
         for (packed, entry) in self.flows.iter_mut() {
             if entry.slot.is_some() {
@@ -871,6 +896,9 @@ impl Engine {
                     e.at = [UNDECIDED; 2];
                 }
             }
+        }
+        if !freed.is_empty() || before > self.flows.len() {
+            self.seats.shrink();
         }
         let dropped = before - self.flows.len();
         self.stats.flows_expired += dropped as u64;

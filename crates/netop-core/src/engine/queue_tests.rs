@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::engine::{Engine, EngineConfig, Resolved};
+use crate::clock::Clock;
+use crate::engine::{Engine, EngineConfig, SearchPacer};
 use crate::flow::{FlowKey, Protocol};
 use crate::interfaces::InterfaceInfo;
 use crate::socket::{ResolveError, SocketEntry, SocketResolver, SocketTable};
@@ -95,12 +96,8 @@ fn the_packet_path_searches_nothing_and_the_bytes_wait_as_unknown() {
     let clock = r.clock.clone();
     let done = e.resolve_pending(&mut r, &clock, Duration::from_millis(5));
     assert_eq!(
-        done,
-        Resolved {
-            searched: 1,
-            found: 1,
-            left: 0
-        }
+        (done.searched, done.found, done.left, done.took),
+        (1, 1, 0, Duration::from_millis(1))
     );
     assert_eq!(r.asked, vec![40000]);
     assert_eq!((tx_of(&e, Some(40000)), tx_of(&e, None)), (waiting, 0));
@@ -189,4 +186,47 @@ fn a_failed_search_is_queued_again_on_a_later_packet_up_to_the_limit() {
         e.resolve_pending(&mut r, &clock, Duration::MAX);
     }
     assert_eq!(r.lookups, usize::from(crate::engine::MAX_TRIES));
+}
+
+#[test]
+fn the_pacer_gives_searches_a_share_of_the_time_and_saves_up_a_little() {
+    let clock = FakeClock::default();
+    let mut pacer = SearchPacer::new(0.25, Duration::from_millis(4));
+    // Idle: the whole saving at once.
+    assert_eq!(pacer.budget(clock.now()), Duration::from_millis(4));
+    pacer.spent(Duration::from_millis(4));
+    // Busy: 10 ms of capture earn 2.5 ms of searches.
+    clock.advance(Duration::from_millis(10));
+    assert_eq!(pacer.budget(clock.now()), Duration::from_micros(2500));
+    pacer.spent(Duration::from_millis(3));
+    assert_eq!(pacer.budget(clock.now()), Duration::ZERO);
+    // A long pause saves no more than the most.
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(pacer.budget(clock.now()), Duration::from_millis(4));
+}
+
+#[test]
+fn a_flow_to_a_port_a_fresh_table_shows_closed_is_not_searched() {
+    let mut e = engine();
+    let mut r = StaticResolver::new(Vec::new());
+    let clock = FakeClock::default();
+    let probe = |e: &mut Engine, port: u16, ms: u64| {
+        let f = PacketSpec::tcp("198.51.100.9:40000", &local(port), 0).sll2(at(ms), 2, false, 128);
+        e.ingest(&f.as_frame());
+    };
+    // No table yet: a closed port cannot be told from a new listener.
+    probe(&mut e, 9, 0);
+    assert_eq!(e.pending_lookups(), 1);
+    e.resolve_pending(&mut r, &clock, Duration::MAX);
+    e.refresh(r.sockets().expect("table"));
+    // A fresh table: nobody listens on 10 or 11, no search, ever.
+    probe(&mut e, 10, 100);
+    probe(&mut e, 11, 200);
+    probe(&mut e, 11, 900);
+    assert_eq!(e.pending_lookups(), 0);
+    e.resolve_pending(&mut r, &clock, Duration::MAX);
+    assert_eq!(r.lookups, 1);
+    // Three seconds on, the table is stale: search again.
+    probe(&mut e, 12, 3_500);
+    assert_eq!(e.pending_lookups(), 1);
 }
