@@ -1,6 +1,7 @@
-//! `cargo xtask soak [--minutes N] [-- NETOP ARGS]` (root; not part of
-//! `test`): the monitor in a real terminal (tmux) for N minutes (default
-//! 10) under steady churn, watched from outside.
+//! `cargo xtask soak [--minutes N] [--wrap CMD] [-- NETOP ARGS]` (root;
+//! not part of `test`): the monitor in a real terminal (tmux) for N
+//! minutes (default 10) under steady churn, watched from outside. `--wrap`
+//! runs netop under a profiler (`--wrap "heaptrack -o FILE"`).
 //!
 //! Churn, every 10 s, all inside a test host made for the run (namespace
 //! `netop-t-soak`, 10.231.39.0/24): 10 short-lived processes with one TCP
@@ -39,11 +40,16 @@ pub fn run(rest: &[String]) -> Result<()> {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, &rest[rest.len()..]),
     };
-    let minutes: u64 = match ours {
-        [] => 10,
-        [flag, n] if flag == "--minutes" => n.parse().context("--minutes takes a number")?,
-        _ => bail!("usage: cargo xtask soak [--minutes N] [-- NETOP ARGS]"),
-    };
+    let mut minutes: u64 = 10;
+    let mut wrap = String::new();
+    let mut flags = ours.iter();
+    while let Some(flag) = flags.next() {
+        match (flag.as_str(), flags.next()) {
+            ("--minutes", Some(n)) => minutes = n.parse().context("--minutes takes a number")?,
+            ("--wrap", Some(cmd)) => wrap = cmd.clone(),
+            _ => bail!("usage: cargo xtask soak [--minutes N] [--wrap CMD] [-- NETOP ARGS]"),
+        }
+    }
     if minutes < 2 {
         bail!("--minutes must be at least 2: growth is measured after the first minute");
     }
@@ -71,7 +77,7 @@ pub fn run(rest: &[String]) -> Result<()> {
     make_host()?;
 
     let shell = format!(
-        "{} {}; echo EXIT=$?; sleep 600",
+        "{wrap} {} {}; echo EXIT=$?; sleep 600",
         netop.display(),
         netop_args.join(" ")
     );
@@ -303,14 +309,7 @@ fn netop_pid() -> Result<u32> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let shell = tmux(&["display-message", "-p", "-t", SESSION, "#{pane_pid}"])?;
-        let out = Command::new("pgrep")
-            .args(["-P", &shell, "netop"])
-            .output()?;
-        if let Some(pid) = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-        {
+        if let Some(pid) = shell.parse().ok().and_then(netop_below) {
             return Ok(pid);
         }
         if Instant::now() > deadline {
@@ -318,6 +317,41 @@ fn netop_pid() -> Result<u32> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The netop process below `root` (the pane's shell; under `--wrap`, the
+/// wrapper's child).
+fn netop_below(root: u32) -> Option<u32> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let Some((head, tail)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map_or("", |(_, c)| c);
+        let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parents.push((pid, ppid, comm == "netop"));
+        }
+    }
+    let mut below = vec![root];
+    while let Some(parent) = below.pop() {
+        for &(pid, ppid, is_netop) in &parents {
+            if ppid == parent {
+                if is_netop {
+                    return Some(pid);
+                }
+                below.push(pid);
+            }
+        }
+    }
+    None
 }
 
 fn wait_exit_and_check_terminal() -> Result<()> {

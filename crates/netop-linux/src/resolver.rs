@@ -114,6 +114,34 @@ impl LinuxResolver {
         self.owners.set_containers(on);
     }
 
+    /// The socket of netop's own namespace behind a flow the host's NAT
+    /// translated (a socket bound to a bridge's address, masqueraded out
+    /// of the uplink), when no other namespace had one. Without it the
+    /// translation belongs to no socket here: another machine's traffic
+    /// ([`SocketResolver::untranslated`]).
+    fn own_inside(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        let Some(inside) = self.elsewhere.unowned_translation(key) else {
+            return Ok(None);
+        };
+        if self.events.is_some() {
+            let hit = self
+                .cache
+                .find_socket(inside.proto, inside.local(), inside.remote(), Instant::now())
+                .map(|hit| (hit.local, hit.remote, hit.owner.clone()));
+            if let Some((local, remote, owner)) = hit {
+                self.elsewhere.owned_after_all();
+                return Ok(Some(
+                    self.cached_entry(inside.proto, local, remote, &owner, true),
+                ));
+            }
+        }
+        let found = self.diag.lookup_one(&inside).map_err(to_resolve_error)?;
+        if found.is_some() {
+            self.elsewhere.owned_after_all();
+        }
+        Ok(found)
+    }
+
     /// Moves the waiting events into the cache, noting sockets that
     /// changed hands.
     fn drain(&mut self) {
@@ -276,13 +304,20 @@ impl SocketResolver for LinuxResolver {
         }
         let found = match self.diag.lookup_one(key).map_err(to_resolve_error)? {
             Some(entry) => Some(entry),
-            None => self.elsewhere.lookup(key)?,
+            None => match self.elsewhere.lookup(key)? {
+                Some(entry) => Some(entry),
+                None => self.own_inside(key)?,
+            },
         };
         let Some(mut entry) = found else {
             return Ok(None);
         };
         self.fill_owner(&mut entry, true);
         Ok(Some(entry))
+    }
+
+    fn untranslated(&mut self, key: &FlowKey) -> Option<FlowKey> {
+        self.elsewhere.unowned_translation(key)
     }
 
     fn owner_changes(&mut self) -> Vec<SocketEntry> {
