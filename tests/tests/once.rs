@@ -369,9 +369,29 @@ fn issue_18_a_router_masquerading_for_another_machine_counts_it_once_as_forwarde
     // The container host's topology without a bridge: LAN host -> this
     // host (forwarding, masquerade out of the uplink) -> outside host.
     let host = ContainerHost::new("on", subnets(120), false, Nat::Masquerade)?;
-    let port = 27401;
-    let measured = measure(&host, Workload::Upload { port }, true)?;
-    let truth = measured.truth.ports(Transport::Tcp, [port]);
+    check_router(&host, Workload::Upload { port: 27401 })
+}
+
+#[test]
+fn issue_18_a_router_publishing_another_machine_s_port_counts_it_once_as_forwarded(
+) -> anyhow::Result<()> {
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    // Outside client -> this host's port 8080 -> the LAN host's sink.
+    let host = ContainerHost::new("oq", subnets(122), false, Nat::Published)?;
+    check_router(&host, Workload::Published { port: 27501 })
+}
+
+/// The workload through `host` as a NAT router for other machines (netop
+/// blind to the test hosts' sockets): on `any` and on each interface, the
+/// LAN host's connection is `forwarded` once (its own view, from its
+/// capture), and nothing of it is filed as the router's own traffic.
+fn check_router(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
+    let measured = measure(host, workload, true)?;
+    let truth = measured
+        .truth
+        .ports(Transport::Tcp, [measured.inside.1]);
     if truth.total_bytes() < 2_000_000 {
         bail!("the workload did not go through: {truth}");
     }
