@@ -241,8 +241,8 @@ impl NetopRun {
         let deadline = Instant::now() + limit;
         let pid = self.proc.pid();
         loop {
-            let children =
-                std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
             if children
                 .split_whitespace()
                 .filter_map(|c| c.parse().ok())
@@ -251,10 +251,16 @@ impl NetopRun {
                 return Ok(());
             }
             if let Some(status) = self.proc.try_exit()? {
-                bail!("exited ({status}) before capturing:\n{}", self.proc.describe());
+                bail!(
+                    "exited ({status}) before capturing:\n{}",
+                    self.proc.describe()
+                );
             }
             if Instant::now() >= deadline {
-                bail!("netop did not start capturing within {limit:?}:\n{}", self.proc.describe());
+                bail!(
+                    "netop did not start capturing within {limit:?}:\n{}",
+                    self.proc.describe()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

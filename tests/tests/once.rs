@@ -389,9 +389,7 @@ fn issue_18_a_router_publishing_another_machine_s_port_counts_it_once_as_forward
 /// capture), and nothing of it is filed as the router's own traffic.
 fn check_router(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
     let measured = measure(host, workload, true)?;
-    let truth = measured
-        .truth
-        .ports(Transport::Tcp, [measured.inside.1]);
+    let truth = measured.truth.ports(Transport::Tcp, [measured.inside.1]);
     if truth.total_bytes() < 2_000_000 {
         bail!("the workload did not go through: {truth}");
     }

@@ -324,7 +324,11 @@ fn netop_pid() -> Result<u32> {
 fn netop_below(root: u32) -> Option<u32> {
     let mut parents = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -335,7 +339,10 @@ fn netop_below(root: u32) -> Option<u32> {
             continue;
         };
         let comm = head.split_once('(').map_or("", |(_, c)| c);
-        let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+        let ppid = tail
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
         if let Some(ppid) = ppid {
             parents.push((pid, ppid, comm == "netop"));
         }

@@ -600,7 +600,13 @@ fn a_translation_whose_inside_a_socket_owns_is_that_socket_s() {
     // address, masqueraded out of the uplink): `untranslated` says nothing
     // and the lookup finds the socket.
     let mut e = engine();
-    let socket = socket(Protocol::Tcp, "10.0.3.1:40000", "198.51.100.7:80", 9, "curl");
+    let socket = socket(
+        Protocol::Tcp,
+        "10.0.3.1:40000",
+        "198.51.100.7:80",
+        9,
+        "curl",
+    );
     let mut r = Nat {
         sockets: StaticResolver::new(vec![socket]),
         map: vec![(

@@ -126,13 +126,22 @@ impl LinuxResolver {
         if self.events.is_some() {
             let hit = self
                 .cache
-                .find_socket(inside.proto, inside.local(), inside.remote(), Instant::now())
+                .find_socket(
+                    inside.proto,
+                    inside.local(),
+                    inside.remote(),
+                    Instant::now(),
+                )
                 .map(|hit| (hit.local, hit.remote, hit.owner.clone()));
             if let Some((local, remote, owner)) = hit {
                 self.elsewhere.owned_after_all();
-                return Ok(Some(
-                    self.cached_entry(inside.proto, local, remote, &owner, true),
-                ));
+                return Ok(Some(self.cached_entry(
+                    inside.proto,
+                    local,
+                    remote,
+                    &owner,
+                    true,
+                )));
             }
         }
         let found = self.diag.lookup_one(&inside).map_err(to_resolve_error)?;
