@@ -402,10 +402,12 @@ fn check_router(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> 
             .iter()
             .map(|r| unknown_reason(json, r).total_bytes())
             .sum();
-        let mut report = Report::default();
-        report.table = format!(
-            "LAN host's connection: truth {truth}\n  forwarded {forwarded}\n  owner_gone + no_listener + namespace {elsewhere} B\n"
-        );
+        let mut report = Report {
+            table: format!(
+                "LAN host's connection: truth {truth}\n  forwarded {forwarded}\n  owner_gone + no_listener + namespace {elsewhere} B\n"
+            ),
+            ..Report::default()
+        };
         for (dir, want, got) in [
             ("tx", truth.tx_bytes, forwarded.tx_bytes),
             ("rx", truth.rx_bytes, forwarded.rx_bytes),
