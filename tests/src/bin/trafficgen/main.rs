@@ -22,6 +22,8 @@
 //!   N short-lived child processes, one exchange each (see `procs.rs`)
 //! - `one-upload --to A:P --bind-port P --bytes B` and
 //!   `dns-once --to A:P --bind-port P`: those children (no `ready`/`go`)
+//! - `dns-burst --to A:P --bind-port P --count N`: N DNS questions from
+//!   one socket, one after the other (no `ready`/`go`)
 //! - `handoff --to A:P --bind-port P --rate R --seconds S --how fork|pass`:
 //!   an upload whose socket passes to another process (see `handoff.rs`);
 //!   `take-socket` is the receiving end of `--how pass`
@@ -72,6 +74,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "short-procs" => procs::short_procs(args),
         "one-upload" => tcp::one_upload(args),
         "dns-once" => procs::dns_once(args),
+        "dns-burst" => procs::dns_burst(args),
         "handoff" => handoff::handoff(args),
         "take-socket" => handoff::take_socket(args),
         other => anyhow::bail!("unknown subcommand {other:?}"),
