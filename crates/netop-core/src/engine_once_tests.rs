@@ -88,7 +88,7 @@ fn key(local: &str, remote: &str) -> FlowKey {
 fn cross(e: &mut Engine, r: &mut dyn SocketResolver, ms: u64, path: &[(PacketSpec, u32, bool)]) {
     for (spec, ifindex, outgoing) in path {
         let f = spec.sll2(at(ms), *ifindex, *outgoing, 128);
-        e.ingest(&f.as_frame(), r);
+        e.ingest_resolved(&f.as_frame(), r);
     }
 }
 
@@ -623,4 +623,72 @@ fn a_translation_whose_inside_a_socket_owns_is_that_socket_s() {
     let report = e.report();
     assert_once(&report, Some(9), up_out, down_out);
     assert_eq!(e.translated.len(), 0);
+}
+
+/// One packet seen on each of `path`, all in one capture batch: the new
+/// flows' owner searches run after it (`Engine::resolve_pending`).
+fn cross_in_one_batch(
+    e: &mut Engine,
+    r: &mut dyn SocketResolver,
+    ms: u64,
+    path: &[(PacketSpec, u32, bool)],
+) {
+    for (spec, ifindex, outgoing) in path {
+        let f = spec.sll2(at(ms), *ifindex, *outgoing, 128);
+        e.ingest(&f.as_frame());
+    }
+    e.resolve_pending(r, &crate::clock::SystemClock, Duration::MAX);
+}
+
+#[test]
+fn a_router_s_two_sightings_searched_after_one_batch_count_once() {
+    // Both sightings of the first packets are queued before either is
+    // searched: each credits them under its provisional identity, and the
+    // searches then find them to be one connection.
+    for published in [false, true] {
+        let mut e = engine();
+        let (outer, inner) = if published {
+            (
+                key("192.0.2.10:8080", "203.0.113.5:33000"),
+                key("198.18.0.9:80", "203.0.113.5:33000"),
+            )
+        } else {
+            (
+                key("192.0.2.10:40000", "198.51.100.7:80"),
+                key("198.18.0.9:41000", "198.51.100.7:80"),
+            )
+        };
+        let mut r = Nat {
+            sockets: StaticResolver::new(Vec::new()),
+            map: vec![(outer, inner)],
+        };
+        // The LAN host's end sends `up` and receives `down`.
+        let spec = |from: FlowKey, bytes: usize, back: bool| {
+            let (a, b) = (from.local().to_string(), from.remote().to_string());
+            if back {
+                PacketSpec::tcp(&b, &a, bytes)
+            } else {
+                PacketSpec::tcp(&a, &b, bytes)
+            }
+        };
+        let (up_in, up_out) = (spec(inner, 1000, false), spec(outer, 1000, false));
+        let (down_in, down_out) = (spec(inner, 100, true), spec(outer, 100, true));
+        for i in 0..N {
+            let (first, second) = if published {
+                // The outside client's packets come in on the uplink.
+                (
+                    [(down_out, UPLINK, false), (down_in, OTHER, true)],
+                    [(up_in, OTHER, false), (up_out, UPLINK, true)],
+                )
+            } else {
+                (
+                    [(up_in, OTHER, false), (up_out, UPLINK, true)],
+                    [(down_out, UPLINK, false), (down_in, OTHER, true)],
+                )
+            };
+            cross_in_one_batch(&mut e, &mut r, i * 100, &first);
+            cross_in_one_batch(&mut e, &mut r, i * 100, &second);
+        }
+        forwarded_once(&e.report(), up_in, down_in);
+    }
 }

@@ -44,7 +44,7 @@ fn send(e: &mut Engine, r: &mut StaticResolver, local: &str, s: u64) {
     let spec = PacketSpec::tcp(local, REMOTE, 100);
     for _ in 0..2 {
         let f: OwnedFrame = spec.sll2(at(s), 2, true, 128);
-        e.ingest(&f.as_frame(), r);
+        e.ingest_resolved(&f.as_frame(), r);
     }
 }
 
@@ -224,7 +224,7 @@ fn flap(e: &mut Engine, r: &mut StaticResolver, restarts: u32) {
         let s = u64::from(n) * 30;
         let spec = PacketSpec::tcp("10.0.3.2:40000", REMOTE, 100);
         let f: OwnedFrame = spec.sll2(at(s), 100 + n, false, 128);
-        e.ingest(&f.as_frame(), r);
+        e.ingest_resolved(&f.as_frame(), r);
         e.age_processes(at(s + 1), r);
     }
 }
