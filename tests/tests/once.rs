@@ -24,6 +24,7 @@
 //! under `forwarded`.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::time::Duration;
 

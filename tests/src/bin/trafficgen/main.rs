@@ -24,6 +24,13 @@
 //!   `dns-once --to A:P --bind-port P`: those children (no `ready`/`go`)
 //! - `dns-burst --to A:P --bind-port P --count N`: N DNS questions from
 //!   one socket, one after the other (no `ready`/`go`)
+//! - `flood --to ADDR --kind udp|syn --seconds S [--count N] [--skip P,P]`:
+//!   new flows to random ports as fast as one thread goes (see `flood.rs`)
+//! - `udp-flows --to A:P --count N --rate R [--size B] [--hold-seconds H]`:
+//!   one datagram per fresh socket, closed or held (see `flows.rs`)
+//! - `udp-sink --listen A:P --seconds S`: reads datagrams, answers none
+//! - `proc-wave --to A:P --count N [--parallel P] [--bytes B]`: a wave of
+//!   short-lived `one-upload` children, counted only (see `wave.rs`)
 //! - `handoff --to A:P --bind-port P --rate R --seconds S --how fork|pass`:
 //!   an upload whose socket passes to another process (see `handoff.rs`);
 //!   `take-socket` is the receiving end of `--how pass`
@@ -31,23 +38,41 @@
 //! TCP framing (see `tcp.rs`): a client announces its payload length in an
 //! 8-byte header and the server closes first, so the client never holds a
 //! TIME_WAIT socket on its fixed port and the next run can bind it again.
+//!
+//! Linux only, as the whole end-to-end crate: `udp-blast` uses `sendmmsg`,
+//! and the tests it serves make network namespaces.
 
+#[cfg(target_os = "linux")]
 mod args;
+#[cfg(target_os = "linux")]
 mod blast;
+#[cfg(target_os = "linux")]
 mod control;
+#[cfg(target_os = "linux")]
+mod flood;
+#[cfg(target_os = "linux")]
+mod flows;
+#[cfg(target_os = "linux")]
 mod handoff;
+#[cfg(target_os = "linux")]
 mod procs;
+#[cfg(target_os = "linux")]
 mod tcp;
+#[cfg(target_os = "linux")]
 mod udp;
+#[cfg(target_os = "linux")]
+mod wave;
 
 use std::process::ExitCode;
 
+#[cfg(target_os = "linux")]
 use args::Args;
 
+#[cfg(target_os = "linux")]
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let Some(command) = argv.next() else {
-        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast|short-procs> [--key value]...");
+        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast|short-procs|flood|udp-flows|udp-sink|proc-wave|...> [--key value]...");
         return ExitCode::from(2);
     };
     let result = Args::parse(argv).and_then(|args| run(&command, &args));
@@ -61,6 +86,7 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn run(command: &str, args: &Args) -> anyhow::Result<()> {
     match command {
         "sink" => tcp::sink(args),
@@ -75,8 +101,18 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "one-upload" => tcp::one_upload(args),
         "dns-once" => procs::dns_once(args),
         "dns-burst" => procs::dns_burst(args),
+        "flood" => flood::flood(args),
+        "udp-flows" => flows::udp_flows(args),
+        "udp-sink" => udp::sink(args),
+        "proc-wave" => wave::proc_wave(args),
         "handoff" => handoff::handoff(args),
         "take-socket" => handoff::take_socket(args),
         other => anyhow::bail!("unknown subcommand {other:?}"),
     }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() -> ExitCode {
+    eprintln!("trafficgen: Linux only (the end-to-end tests make network namespaces)");
+    ExitCode::from(2)
 }
