@@ -843,6 +843,7 @@ impl Engine {
         }
         if !freed.is_empty() || before > self.flows.len() {
             self.seats.shrink();
+            self.translated.shrink();
         }
         let dropped = before - self.flows.len();
         self.stats.flows_expired += dropped as u64;

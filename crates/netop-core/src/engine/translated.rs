@@ -48,6 +48,14 @@ impl Translated {
         }
     }
 
+    /// Gives back the room a flood of translated flows made once they
+    /// have left (as the seats do).
+    pub(super) fn shrink(&mut self) {
+        if self.inside.capacity() > 4096 && self.inside.len() * 4 < self.inside.capacity() {
+            self.inside.shrink_to(self.inside.len() * 2);
+        }
+    }
+
     /// Translated flows known.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
