@@ -206,6 +206,8 @@ pub struct Engine {
     /// Flows whose owner search waits for the space between two capture
     /// batches (`engine/queue.rs`).
     queue: LookupQueue,
+    /// Frame time of the last socket table.
+    table_at: Option<Duration>,
     /// Port-53 packets waiting for their flows' searches (`engine/dns.rs`).
     deferred_dns: Vec<dns::Deferred>,
 }
@@ -317,6 +319,9 @@ const MAX_TRIES: u8 = 4;
 /// given up (it stays unknown, and stops causing table reads).
 const MAX_TABLES: u8 = 4;
 const RETRY_AFTER: Duration = Duration::from_millis(50);
+/// A socket table this recent answers "nobody listens on that port"
+/// without a search.
+const FRESH_TABLE: Duration = Duration::from_secs(2);
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Self {
@@ -348,6 +353,7 @@ impl Engine {
             latest: Duration::ZERO,
             last_aging: None,
             queue: LookupQueue::default(),
+            table_at: None,
             deferred_dns: Vec::new(),
         }
     }
@@ -397,6 +403,14 @@ impl Engine {
         self.flows
             .values()
             .any(|e| e.slot.is_none() && e.tables < MAX_TABLES && e.key.proto.has_ports())
+    }
+
+    /// Whether the last socket table is recent enough to say that nobody
+    /// listens on a port (the capture loop reads one a second while flows
+    /// wait).
+    fn table_is_fresh(&self) -> bool {
+        self.table_at
+            .is_some_and(|at| self.latest.saturating_sub(at) <= FRESH_TABLE)
     }
 
     /// Timestamp of the newest frame seen.
@@ -533,23 +547,33 @@ impl Engine {
             Ok(owner) => (Some(owner.slot), UnknownReason::OwnerGone),
             Err(why) => (None, why),
         };
+        // A flow someone opened towards a port of ours that a fresh table
+        // shows nobody listening on (a scan, a flood, a closed port) needs
+        // no search: a listener new since the table shows up in the next
+        // one, which the waiting flow asks for.
+        let closed_port = why == UnknownReason::NoListener && self.table_is_fresh();
+        let queued = slot.is_none()
+            && retry
+            && !closed_port
+            && key.proto.has_ports()
+            && self.queue.push(packed);
         let flow = Flow {
             counters: Counters::default(),
             first_seen: u.ts,
             last_seen: u.ts,
             ifindex: u.ifindex,
-            closing: u.tcp.fin || u.tcp.rst,
+            closing: u.tcp.fin || u.tcp.rst || closed_port,
             opened_by: dir,
             history: FlowHistory::default(),
         };
-        let queued = slot.is_none() && retry && key.proto.has_ports() && self.queue.push(packed);
         let mut entry = FlowEntry {
             key,
             flow,
             matched,
             slot,
             why,
-            tries: 0,
+            // A closed port's flow is left to the tables.
+            tries: if closed_port { MAX_TRIES } else { 0 },
             last_try: u.ts,
             tables: 0,
             queued,
@@ -779,6 +803,7 @@ impl Engine {
     /// unknown bucket to the process.
     pub fn refresh(&mut self, table: SocketTable) {
         self.sockets = table;
+        self.table_at = Some(self.latest);
         let mut found = Vec::new();
         for (packed, entry) in self.flows.iter_mut() {
             if entry.slot.is_some() {
