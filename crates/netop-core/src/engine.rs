@@ -38,6 +38,7 @@ mod queue;
 mod report;
 mod slots;
 mod tap;
+mod translated;
 
 use crediting::sight;
 use flow_table::FlowTable;
@@ -179,6 +180,9 @@ pub struct Engine {
     /// Where each owner's packets are credited when they cross several
     /// interfaces (`engine/once.rs`).
     seats: Seats,
+    /// Forwarded flows the host translates (a router's NAT), with their
+    /// inside flow (`engine/translated.rs`).
+    translated: translated::Translated,
     sockets: SocketTable,
     /// Processes by pid; flows point at their slot, so crediting bytes
     /// needs no second hash lookup.
@@ -344,6 +348,7 @@ impl Engine {
             macs: Vec::new(),
             flows: FlowTable::default(),
             seats: Seats::default(),
+            translated: translated::Translated::default(),
             sockets: SocketTable::default(),
             processes: Slots::default(),
             unknown: Account::default(),
@@ -698,17 +703,23 @@ impl Engine {
         let Some(entry) = self.flows.get_mut(packed) else {
             return;
         };
-        if entry.slot.is_some() || entry.why == why {
+        if entry.slot.is_some() {
             return;
         }
-        self.unknown_why
-            .take(entry.why, &entry.flow.counters, entry.matched);
-        self.unknown_why
-            .give(why, &entry.flow.counters, entry.matched);
+        if entry.why != why {
+            self.unknown_why
+                .take(entry.why, &entry.flow.counters, entry.matched);
+            self.unknown_why
+                .give(why, &entry.flow.counters, entry.matched);
+        }
         let was_forwarded = entry.why == UnknownReason::Forwarded;
         entry.why = why;
-        if was_forwarded != (why == UnknownReason::Forwarded) {
-            let key = entry.key;
+        let key = entry.key;
+        // Forwarded or not decides the identity, and so does a NAT
+        // translation found since (`engine/translated.rs`).
+        if was_forwarded != (why == UnknownReason::Forwarded)
+            || self.unowned_identity_changed(packed, &key, why)
+        {
             self.seats.exit(packed);
             self.reidentify(packed, &key, why, None);
         }
@@ -770,6 +781,8 @@ impl Engine {
             return Err(self.none_found(key, opened_by, known));
         }
         self.stats.lookups += 1;
+        let packed = PackedKey::from(key);
+        self.translated.forget(&packed);
         match resolver.lookup(key) {
             Ok(Some(entry)) => {
                 let owner = entry.owner.clone();
@@ -787,6 +800,12 @@ impl Engine {
                 Err(self.ownerless(uid))
             }
             Ok(None) => {
+                // Another machine's traffic through this host's NAT (a
+                // router's masquerade): forwarded, along its inside path.
+                if let Some(inside) = resolver.untranslated(key) {
+                    self.translated.note(packed, inside);
+                    return Err(UnknownReason::Forwarded);
+                }
                 tracing::debug!(flow = %key, "no socket found for new flow");
                 Err(self.none_found(key, opened_by, known))
             }
@@ -874,11 +893,14 @@ impl Engine {
     fn drop_flows(&mut self, mut gone: impl FnMut(&FlowEntry) -> bool) -> usize {
         let before = self.flows.len();
         let seats = &mut self.seats;
+        let translated = &mut self.translated;
         let mut freed = Vec::new();
         self.flows.retain(|e| {
             let drop = gone(e);
             if drop {
-                if let Some((identity, true)) = seats.exit(&PackedKey::from(&e.key)) {
+                let packed = PackedKey::from(&e.key);
+                translated.forget(&packed);
+                if let Some((identity, true)) = seats.exit(&packed) {
                     freed.push(identity);
                 }
             }
@@ -899,6 +921,7 @@ impl Engine {
         }
         if !freed.is_empty() || before > self.flows.len() {
             self.seats.shrink();
+            self.translated.shrink();
         }
         let dropped = before - self.flows.len();
         self.stats.flows_expired += dropped as u64;
