@@ -150,6 +150,19 @@ pub trait SocketResolver {
     /// flows the last table did not know, so short-lived connections are
     /// caught while their socket still exists.
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError>;
+    /// The flow as it was before this host's NAT translated it, when the
+    /// last [`SocketResolver::lookup`] of `key` found it translated (on
+    /// Linux, through conntrack) and no socket of this host at either
+    /// tuple: traffic the host forwards and masquerades (or publishes a
+    /// port) for another machine, a router's NAT. The engine credits it
+    /// as forwarded along that inside path, so its sighting before the
+    /// translation and the one after count once. Asked only right after
+    /// a lookup of `key` that found no socket; a backend that cannot tell
+    /// returns none.
+    fn untranslated(&mut self, key: &FlowKey) -> Option<FlowKey> {
+        let _ = key;
+        None
+    }
     /// Sockets that passed to another process since the last call (a
     /// fork, an exec, a descriptor sent over a UNIX socket), each with its
     /// new owner. Called between capture batches, so it must be cheap; a
@@ -171,6 +184,13 @@ pub trait SocketResolver {
     /// that overflowed); 0 for resolvers that never drop any.
     fn lost_events(&self) -> u64 {
         0
+    }
+    /// The only user whose processes this run can see (macOS without
+    /// root: libproc shows your own), or `None` when it sees every
+    /// user's. A socket of another user without an owner is then
+    /// reported as hidden rather than as an owner that went away.
+    fn visible_uid(&self) -> Option<u32> {
+        None
     }
 }
 

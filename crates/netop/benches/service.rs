@@ -28,6 +28,7 @@ fn step(round: i64) -> Step {
                     container: None,
                     counters: Counters::default(),
                     reasons: Vec::new(),
+                    delegates: Vec::new(),
                 },
                 delta: Delta {
                     rx_bytes: 1500 * (round + i64::from(i)),

@@ -158,6 +158,7 @@ impl Deltas {
                         container: None,
                         counters: Counters::default(),
                         reasons: Vec::new(),
+                        delegates: Vec::new(),
                     },
                     delta: Delta::between(&Counters::default(), &before),
                 });

@@ -25,6 +25,7 @@ fn process(pid: u32, start_time: u64, rx: u64, tx: u64) -> ProcessReport {
         container: None,
         counters: counters(rx, tx),
         reasons: Vec::new(),
+        delegates: Vec::new(),
     }
 }
 
@@ -38,6 +39,7 @@ fn unknown(reasons: &[(UnknownReason, u64)]) -> ProcessReport {
         container: None,
         counters: counters(rx, 0),
         reasons: reasons.iter().map(|(w, b)| (*w, counters(*b, 0))).collect(),
+        delegates: Vec::new(),
     }
 }
 

@@ -8,7 +8,9 @@ use netop_core::{Backend, BackendOptions, OpenError};
 
 #[cfg(target_os = "linux")]
 use linux as os;
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
+use macos as os;
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 use unsupported as os;
 
 use crate::failure::Failure;
@@ -99,6 +101,24 @@ pub fn become_user(wanted: Option<&str>, own: &[std::path::PathBuf]) -> Result<S
     os::become_user(wanted, own).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))
 }
 
+/// The other way to the privileges capture needs, after the guide's
+/// `sudo netop`, where the OS has one.
+#[cfg(target_os = "linux")]
+pub fn privileges_fix() -> Option<String> {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "netop".to_string());
+    Some(format!(
+        "or grant capture capabilities: sudo setcap cap_net_raw,cap_net_admin=eip {exe}"
+    ))
+}
+
+/// macOS: root for PKTAP; the guide's message says it all.
+#[cfg(not(target_os = "linux"))]
+pub fn privileges_fix() -> Option<String> {
+    None
+}
+
 fn failure(e: OpenError) -> Failure {
     match e {
         OpenError::Privileges => Failure::Privileges,
@@ -146,8 +166,28 @@ mod linux {
     }
 }
 
+/// The macOS backend; `netop serve`'s user switch and capability drops
+/// are Linux's for now (macOS binaries carry no file capabilities).
+#[cfg(target_os = "macos")]
+mod macos {
+    pub use netop_macos::{confine, diagnostics, open, replay};
+
+    pub fn drop_capabilities() -> Result<(), String> {
+        Ok(())
+    }
+
+    /// No capabilities to drop here either way.
+    pub fn is_root() -> bool {
+        true
+    }
+
+    pub fn become_user(_: Option<&str>, _: &[std::path::PathBuf]) -> Result<String, String> {
+        Err("netop serve runs on Linux only for now".to_string())
+    }
+}
+
 /// An OS without a backend yet: every live run says so.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod unsupported {
     use std::path::Path;
 

@@ -35,6 +35,7 @@ fn reports() -> [EngineReport; 2] {
         }),
         counters: counters(c),
         reasons: Vec::new(),
+        delegates: Vec::new(),
     };
     let unknown = |kernel: u64, gone: u64| ProcessReport {
         pid: None,
@@ -47,6 +48,7 @@ fn reports() -> [EngineReport; 2] {
             (UnknownReason::Kernel, counters([kernel, 0, 1, 0])),
             (UnknownReason::OwnerGone, counters([gone, 0, 1, 0])),
         ],
+        delegates: Vec::new(),
     };
     let report = |processes, eth0| EngineReport {
         processes,

@@ -19,10 +19,11 @@ use crate::flow::{FlowKey, Protocol};
 use crate::socket::{canonical, ProcessInfo, SocketEntry, TcpState};
 
 /// Sockets the event source saw within this long are added to a socket
-/// table even when the kernel no longer has them: flows still waiting for
-/// an owner are at most a few seconds old (the engine gives up after a few
-/// tables), and older closed sockets would only crowd the monitor.
-const GONE_SOCKETS_WITHIN: Duration = Duration::from_secs(15);
+/// table even when the kernel no longer has them: a flow waits for its
+/// owner through four tables, a second apart, so 5 s covers it. (It was
+/// 15 s: under a churn of 4,000 short sockets a second that put 60,000
+/// closed sockets in every table, most of the monitor's peak heap.)
+const GONE_SOCKETS_WITHIN: Duration = Duration::from_secs(5);
 
 /// Changes of hands kept between two [`Owners::owner_changes`] calls (one
 /// per capture batch); past this the oldest are dropped, and the flows

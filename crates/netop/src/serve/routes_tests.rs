@@ -23,6 +23,7 @@ fn process_step(pid: u32, name: &str, rx: i64, tx: i64) -> ProcessStep {
             container: None,
             counters: Counters::default(),
             reasons: Vec::new(),
+            delegates: Vec::new(),
         },
         delta: Delta {
             rx_bytes: rx,

@@ -17,6 +17,7 @@ pub(crate) fn process_step(pid: u32, name: &str, rx: i64, tx: i64) -> ProcessSte
             container: None,
             counters: Counters::default(),
             reasons: Vec::new(),
+            delegates: Vec::new(),
         },
         delta: Delta {
             rx_bytes: rx,
