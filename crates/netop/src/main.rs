@@ -78,6 +78,8 @@ fn engine_config(args: &Args, snapshot: bool) -> EngineConfig {
         // snapshot lists every process that moved bytes in its period.
         forget_exited_after: (!snapshot)
             .then(|| std::time::Duration::from_secs(args.forget_exited_after)),
+        // A snapshot shows no sockets: lookup answers need not be kept.
+        keep_answers: !snapshot,
         ..EngineConfig::default()
     }
 }
