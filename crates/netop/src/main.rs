@@ -18,6 +18,7 @@ mod monitor;
 mod output;
 mod platform;
 mod replay;
+mod settings;
 mod terminal;
 
 use collect::Ending;
@@ -25,7 +26,7 @@ use failure::Failure;
 use netop_cli::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse_env();
+    let mut args = Args::parse_env();
     if let Some(shell) = args.completions {
         // Before anything else: completions need no privileges. A closed
         // pipe is not an error here either.
@@ -38,14 +39,24 @@ fn main() -> ExitCode {
         };
     }
     init_tracing(args.duration.is_none());
-    match run(&args) {
+    let settings = match settings::load(&mut args) {
+        Ok(s) => s,
+        Err(failure) => return fail(&failure),
+    };
+    match run(&args, &settings) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            // Best effort: stderr may be closed too.
-            let _ = writeln!(io::stderr(), "error: {failure}");
-            ExitCode::from(failure.exit_code())
-        }
+        Err(failure) => fail(&failure),
     }
+}
+
+/// Prints the failure's one line and gives its exit code.
+fn fail(failure: &Failure) -> ExitCode {
+    // Best effort: stderr may be closed too. An alert is no error: the
+    // table is printed, the exit code says it.
+    if !matches!(failure, Failure::Alert) {
+        let _ = writeln!(io::stderr(), "error: {failure}");
+    }
+    ExitCode::from(failure.exit_code())
 }
 
 /// Diagnostics go to stderr, filtered by RUST_LOG (default: warnings; in
@@ -82,7 +93,7 @@ fn engine_config(args: &Args, snapshot: bool) -> EngineConfig {
     }
 }
 
-fn run(args: &Args) -> Result<(), Failure> {
+fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
     if args.diagnostics {
         let mut out = io::stdout().lock();
         for line in platform::diagnostics(args) {
@@ -96,7 +107,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot handle signals: {e}")))?;
     }
     let Some(seconds) = args.duration else {
-        return monitor::run(args, stop);
+        return monitor::run(args, settings, stop);
     };
     let mut backend = platform::open(args)?;
     let held = platform::confine(platform::Role::Capture);
@@ -140,7 +151,10 @@ fn run(args: &Args) -> Result<(), Failure> {
         };
         output::write_table(args.format, options, &report.processes, &mut out)
     };
+    let crossed =
+        !args.dns_log && settings::alert_crossed(args, settings, &report.processes, seconds);
     match written {
+        Ok(()) if crossed => Err(Failure::Alert),
         Ok(()) => Ok(()),
         // A reader that stopped early (`| head -1`) is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),

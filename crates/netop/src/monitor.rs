@@ -30,7 +30,11 @@ use netop_cli::Args;
 /// How long the screen loop waits for input before looking for a report.
 const POLL: Duration = Duration::from_millis(50);
 
-pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
+pub fn run(
+    args: &Args,
+    file: &crate::settings::Settings,
+    stop: Arc<AtomicBool>,
+) -> Result<(), Failure> {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         return Err(Failure::NotATerminal);
     }
