@@ -17,6 +17,7 @@ mod losses;
 mod monitor;
 mod output;
 mod platform;
+mod prefs_saver;
 mod replay;
 mod settings;
 mod terminal;

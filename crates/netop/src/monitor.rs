@@ -8,7 +8,7 @@
 //! report, applies it with [`tui::update`] and redraws. So capture never
 //! waits for drawing, and drawing never waits for capture.
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -78,10 +78,29 @@ pub fn run(
         interface: args.interface.clone(),
         containers: args.containers,
         owners,
+        theme: args.power.theme.clone().unwrap_or_default(),
+        pins: tui::state::Pins {
+            processes: file.extras.pins.processes.iter().cloned().collect(),
+            remotes: file.extras.pins.remotes.iter().cloned().collect(),
+        },
+        alerts: tui::state::Alerts {
+            rate: args.power.alert,
+            processes: file.extras.alert_processes.clone(),
+            bell: file.extras.bell,
+        },
+    };
+    // Before the screen thread is confined: the saver keeps what it needs
+    // to write the config file (only one that exists).
+    let saver = match &file.path {
+        Some(path) => Some(
+            crate::prefs_saver::spawn(path.clone())
+                .context("cannot start the preferences thread")?,
+        ),
+        None => None,
     };
     let held = platform::confine(platform::Role::Screen);
     tracing::debug!(%held, "screen thread confined");
-    let screen_result = screen_loop(settings, &reports, &stop);
+    let screen_result = screen_loop(settings, &reports, saver.as_ref(), &stop);
     stop.store(true, Ordering::Relaxed);
     // The terminal is already restored here: errors print on a sane screen.
     let capture_failure = join_failure(capture);
@@ -155,6 +174,7 @@ fn last_complete_second() -> u64 {
 fn screen_loop(
     settings: Settings,
     reports: &Receiver<Arc<LiveReport>>,
+    saver: Option<&crate::prefs_saver::Saver>,
     stop: &AtomicBool,
 ) -> Result<(), Failure> {
     let (guard, mut screen) = TerminalGuard::enter().context("cannot set up the terminal")?;
@@ -171,7 +191,7 @@ fn screen_loop(
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        match input(&mut state, POLL) {
+        match input(&mut state, saver, POLL) {
             Ok(Input::Quit) => break Ok(()),
             Ok(Input::Changed) => dirty = true,
             Ok(Input::Nothing) => {}
@@ -181,9 +201,14 @@ fn screen_loop(
                 )))
             }
         }
+        if let Some(line) = saver.and_then(|s| s.results.try_recv().ok()) {
+            state.message = Some(line);
+            dirty = true;
+        }
         match reports.try_recv() {
             Ok(report) => {
-                tui::update(&mut state, Event::Report(report));
+                let effects = tui::update(&mut state, Event::Report(report));
+                perform(&state, &effects, saver);
                 dirty = true;
             }
             Err(TryRecvError::Empty) => {}
@@ -204,7 +229,11 @@ enum Input {
 
 /// Waits up to `wait` for terminal input and applies every event that is
 /// ready (a burst of wheel events costs one redraw).
-fn input(state: &mut AppState, wait: Duration) -> io::Result<Input> {
+fn input(
+    state: &mut AppState,
+    saver: Option<&crate::prefs_saver::Saver>,
+    wait: Duration,
+) -> io::Result<Input> {
     let mut timeout = wait;
     let mut changed = Input::Nothing;
     while event::poll(timeout)? {
@@ -215,12 +244,53 @@ fn input(state: &mut AppState, wait: Duration) -> io::Result<Input> {
             TermEvent::Resize(w, h) => Event::Resize(w, h),
             _ => continue,
         };
-        if tui::update(state, ev).contains(&Effect::Quit) {
+        let effects = tui::update(state, ev);
+        if effects.contains(&Effect::Quit) {
             return Ok(Input::Quit);
         }
+        perform(state, &effects, saver);
         changed = Input::Changed;
     }
     Ok(changed)
+}
+
+/// Carries out what an update asked for besides quitting.
+fn perform(state: &AppState, effects: &[Effect], saver: Option<&crate::prefs_saver::Saver>) {
+    for effect in effects {
+        match effect {
+            Effect::Bell => {
+                let mut out = io::stdout();
+                let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            }
+            // Without a config file nothing is written (the guide's
+            // promise); the saver exists only when one does.
+            Effect::SavePrefs => {
+                if let Some(saver) = saver {
+                    let _ = saver.prefs.send(prefs_of(state));
+                }
+            }
+            Effect::Quit => {}
+        }
+    }
+}
+
+/// What the config file keeps of the monitor's state.
+fn prefs_of(state: &AppState) -> netop::config::save::Prefs {
+    let sort = match state.sort {
+        SortColumn::Traffic => "traffic",
+        SortColumn::Pid => "pid",
+        SortColumn::Name => "name",
+        SortColumn::Connections => "connections",
+        // The Connection view's own column: the file keeps the last
+        // Process view column, so leave it as it is.
+        SortColumn::Remote => "",
+    };
+    netop::config::save::Prefs {
+        sort: (!sort.is_empty()).then_some(sort),
+        theme: Some(tui::theme::PALETTES[state.theme].name.to_string()),
+        pinned_processes: state.pins.processes.iter().cloned().collect(),
+        pinned_remotes: state.pins.remotes.iter().cloned().collect(),
+    }
 }
 
 /// The command line's sort column as the screen's.

@@ -58,6 +58,12 @@ pub enum Role {
     Screen,
 }
 
+/// Confines the preferences thread: as the screen, but allowed to write
+/// in `dir` (the config file's directory).
+pub fn confine_writer(dir: std::path::PathBuf) -> String {
+    os::confine(Some(&[dir]))
+}
+
 /// Confines the calling thread once the backend is open: `no_new_privs`,
 /// only the capabilities netop still needs, and for the screen thread
 /// Landlock on the file system. Every long-lived thread calls it.

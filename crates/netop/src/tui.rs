@@ -11,11 +11,14 @@ pub mod process_view;
 pub mod render;
 pub mod rows;
 pub mod state;
+pub mod theme;
 
 pub use render::render;
 pub use state::{update, AppState, Effect, Event, OwnerMode, Settings, SortColumn};
 
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod render_power_tests;
 #[cfg(test)]
 mod render_tests;

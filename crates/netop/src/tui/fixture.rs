@@ -340,6 +340,9 @@ pub fn settings() -> Settings {
         interface: None,
         containers: false,
         owners: None,
+        theme: "default".into(),
+        pins: Default::default(),
+        alerts: Default::default(),
     }
 }
 

@@ -32,7 +32,13 @@ struct Widths {
     conns: usize,
     rate: usize,
     total: usize,
+    /// The iftop-style layout: three window columns instead of the two
+    /// sparkline cells.
+    windows: bool,
 }
+
+/// A window column (`2s`, `10s`, `40s`): a compact rate.
+const WINDOW: usize = 6;
 
 /// The Container column: `docker:` and a 12-character short id, plus one.
 const CONTAINER: usize = 20;
@@ -40,7 +46,7 @@ const CONTAINER: usize = 20;
 const NAME_WITH_CONTAINER: usize = 16;
 
 impl Widths {
-    fn for_width(width: u16, containers: bool) -> Widths {
+    fn for_width(width: u16, containers: bool, windows: bool) -> Widths {
         let (pid, user, sockets, conns, total) = (7, 8, 7, 5, 9);
         // Eight one-column gaps between nine columns.
         let fixed = pid + user + sockets + conns + 2 * total + 8;
@@ -56,9 +62,14 @@ impl Widths {
         };
         // A rate cell is "<sparkline> <rate>": at least 4 bars, at most 60.
         let rate = (avail.saturating_sub(16) / 2).clamp(MIN_RATE, 65);
+        // Three window columns take the two rate cells' place (one more gap).
+        let rates = if windows { 3 * WINDOW + 1 } else { 2 * rate };
         Widths {
             pid,
-            name: avail.saturating_sub(2 * rate).max(6),
+            name: avail
+                .saturating_sub(rates)
+                .clamp(6, 40.max(avail.saturating_sub(2 * rate))),
+            windows,
             user,
             container,
             sockets,
@@ -77,7 +88,7 @@ impl Widths {
 const MIN_RATE: usize = 9;
 
 pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect) {
-    let w = Widths::for_width(body.width, state.containers);
+    let w = Widths::for_width(body.width, state.containers, state.windows);
     let mut header = vec![
         fit_right("PID", w.pid),
         fit("Process", w.name),
@@ -86,11 +97,13 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
     if w.container > 0 {
         header.push(fit("Container", w.container));
     }
+    header.extend([fit_right("Sockets", w.sockets), fit_right("Conns", w.conns)]);
+    if w.windows {
+        header.extend(rows::WINDOWS.map(|s| fit_right(&format!("{s}s"), WINDOW)));
+    } else {
+        header.extend([fit_right("RX Rate", w.rate), fit_right("TX Rate", w.rate)]);
+    }
     header.extend([
-        fit_right("Sockets", w.sockets),
-        fit_right("Conns", w.conns),
-        fit_right("RX Rate", w.rate),
-        fit_right("TX Rate", w.rate),
         fit_right("RX Total", w.total),
         fit_right("TX Total", w.total),
     ]);
@@ -102,7 +115,16 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
     for line in all.iter().skip(state.offset()).take(page) {
         let mut rendered = match line {
             ProcessLine::Process { process, expanded } => {
-                process_row(process, *expanded, &w, theme)
+                let pinned = rows::is_pinned_process(state, process);
+                let row = process_row(process, *expanded, pinned, &w, theme);
+                let alerting = process
+                    .pid
+                    .is_some_and(|pid| state.alerting.processes.contains(&pid));
+                if alerting {
+                    row.patch_style(theme.alert())
+                } else {
+                    row
+                }
             }
             ProcessLine::Socket { conn, last, .. } => socket_row(conn, *last, body.width, theme),
             ProcessLine::Reason { why, totals, last } => reason_row(*why, totals, *last, theme),
@@ -125,14 +147,21 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
     frame.render_widget(Paragraph::new(lines), body);
 }
 
-fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Line<'static> {
+fn process_row(
+    p: &LiveProcess,
+    expanded: bool,
+    pinned: bool,
+    w: &Widths,
+    theme: Theme,
+) -> Line<'static> {
     let rx: Vec<u64> = p.history.iter().map(|s| s.0).collect();
     let tx: Vec<u64> = p.history.iter().map(|s| s.1).collect();
     let marker = if expanded { "▾" } else { "▸" };
     let pid = p.pid.map_or_else(|| "-".to_string(), |pid| pid.to_string());
     // An exited process stays on screen while its bytes are recent.
     let gone = if p.exited { " (exited)" } else { "" };
-    let name = format!("{marker}{}{gone}", p.name);
+    let pin = if pinned { "★" } else { "" };
+    let name = format!("{marker}{pin}{}{gone}", p.name);
     let rate_cell = |samples: &[u64], rate: u64| -> Vec<Span<'static>> {
         vec![
             Span::styled(format::sparkline(samples, w.spark()), theme.rate(rate)),
@@ -143,7 +172,11 @@ fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Lin
     let mut spans = vec![
         Span::raw(fit_right(&pid, w.pid)),
         Span::raw(" "),
-        Span::raw(fit(&name, w.name)),
+        if pinned {
+            Span::styled(fit(&name, w.name), theme.pinned())
+        } else {
+            Span::raw(fit(&name, w.name))
+        },
         Span::raw(" "),
         Span::raw(fit(&p.user, w.user)),
         Span::raw(" "),
@@ -164,9 +197,22 @@ fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Lin
         Span::raw(fit_right(&p.conns.to_string(), w.conns)),
         Span::raw(" "),
     ]);
-    spans.extend(rate_cell(&rx, p.rate.rx));
-    spans.push(Span::raw(" "));
-    spans.extend(rate_cell(&tx, p.rate.tx));
+    if w.windows {
+        for (i, seconds) in rows::WINDOWS.iter().enumerate() {
+            let rate = rows::window_rate(&p.history, *seconds);
+            if i > 0 {
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(
+                fit_right(&format::compact(rate), WINDOW),
+                theme.rate(rate),
+            ));
+        }
+    } else {
+        spans.extend(rate_cell(&rx, p.rate.rx));
+        spans.push(Span::raw(" "));
+        spans.extend(rate_cell(&tx, p.rate.tx));
+    }
     spans.push(Span::raw(" "));
     spans.push(Span::raw(fit_right(
         &format::size(p.totals.rx_bytes),

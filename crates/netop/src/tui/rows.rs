@@ -136,7 +136,11 @@ pub fn process_lines(state: &AppState) -> Vec<ProcessLine<'_>> {
         } else {
             primary
         };
-        unknown_last.then(primary).then(a.pid.cmp(&b.pid))
+        let pinned_first = is_pinned_process(state, b).cmp(&is_pinned_process(state, a));
+        unknown_last
+            .then(pinned_first)
+            .then(primary)
+            .then(a.pid.cmp(&b.pid))
     });
     let mut lines = Vec::with_capacity(processes.len());
     for p in processes {
@@ -204,9 +208,39 @@ pub fn connections(state: &AppState) -> Vec<&LiveConnection> {
         } else {
             primary
         };
-        primary.then(a.key.cmp(&b.key))
+        let pinned_first = is_pinned_connection(state, b).cmp(&is_pinned_connection(state, a));
+        pinned_first.then(primary).then(a.key.cmp(&b.key))
     });
     rows
+}
+
+/// A pinned process (by name; never the unknown row).
+pub fn is_pinned_process(state: &AppState, p: &LiveProcess) -> bool {
+    p.pid.is_some() && state.pins.processes.contains(&p.name)
+}
+
+/// A pinned connection (by remote endpoint).
+pub fn is_pinned_connection(state: &AppState, c: &LiveConnection) -> bool {
+    !state.pins.remotes.is_empty()
+        && state
+            .pins
+            .remotes
+            .contains(&super::state::remote_key(&c.key))
+}
+
+/// The sliding windows of the iftop-style layout, in seconds.
+pub const WINDOWS: [usize; 3] = [2, 10, 40];
+
+/// The mean rate (rx + tx, bytes per second) over the last `seconds` of a
+/// per-second history (oldest first, ending at the report's second). Read
+/// from the history each report already carries: nothing is added per
+/// packet. An empty history (an idle row) is 0.
+pub fn window_rate(history: &[(u64, u64)], seconds: usize) -> u64 {
+    if history.is_empty() || seconds == 0 {
+        return 0;
+    }
+    let recent = &history[history.len().saturating_sub(seconds)..];
+    recent.iter().map(|s| s.0 + s.1).sum::<u64>() / seconds as u64
 }
 
 /// The Interface view: the captured interface with `--interface`, else
