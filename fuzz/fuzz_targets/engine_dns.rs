@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
             orig_len: u32::try_from(len).unwrap_or(u32::MAX),
             data: bytes,
         };
-        engine.ingest(&frame, &mut resolver);
+        engine.ingest_resolved(&frame, &mut resolver);
     }
     let _ = engine.report();
 });

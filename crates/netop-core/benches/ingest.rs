@@ -93,13 +93,13 @@ fn bench(c: &mut Criterion) {
     engine.refresh(resolver.sockets().expect("table"));
     // Warm: every flow exists and is attributed.
     for f in &frames {
-        engine.ingest(&f.as_frame(), &mut resolver);
+        engine.ingest_resolved(&f.as_frame(), &mut resolver);
     }
     assert_eq!(engine.flow_count(), FLOWS);
     group.bench_function("decode_and_flow_update_1000_flows", |b| {
         b.iter(|| {
             for f in &frames {
-                engine.ingest(black_box(&f.as_frame()), &mut resolver);
+                engine.ingest(black_box(&f.as_frame()));
             }
         })
     });

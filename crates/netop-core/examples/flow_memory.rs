@@ -56,7 +56,7 @@ fn main() {
     for sec in 0..60u64 {
         for spec in &specs {
             let f = spec.sll2(Duration::from_secs(1_700_000_000 + sec), 2, false, 128);
-            engine.ingest(&f.as_frame(), &mut resolver);
+            engine.ingest_resolved(&f.as_frame(), &mut resolver);
         }
     }
     let report = engine.report();

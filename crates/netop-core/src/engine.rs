@@ -3,13 +3,15 @@
 //! One [`Engine`] is owned by one capture loop. For each frame it decodes,
 //! decides direction, counts the frame on its interface, updates the flow,
 //! and credits the flow's owner, once per packet however many of the
-//! host's interfaces it crosses (`engine/once.rs`). A
-//! flow's owner is decided once, when the flow is first seen: from the
-//! last socket table, or, if that does not know the flow, by an immediate
-//! exact lookup through the [`SocketResolver`], so that connections living
-//! a few milliseconds are caught while their socket still exists. Flows
-//! still without an owner keep their bytes in the unknown bucket until a
-//! later socket table names the owner, and then the bytes move.
+//! host's interfaces it crosses (`engine/once.rs`). A flow's owner comes
+//! from the last socket table when it knows the flow; otherwise the flow
+//! is queued for an exact lookup through the [`SocketResolver`], which the
+//! capture loop runs between batches ([`Engine::resolve_pending`],
+//! `engine/queue.rs`): soon enough to catch connections that live a few
+//! milliseconds while their socket still exists, and never inside
+//! [`Engine::ingest`]. Flows without an owner keep their bytes in the
+//! unknown bucket until a search or a later socket table names the
+//! owner, and then the bytes move.
 //!
 //! The engine does no I/O of its own and reads no clock: time comes from
 //! frame timestamps and from the `now` given to [`Engine::expire`].
@@ -32,6 +34,7 @@ mod handoff;
 mod lifecycle;
 mod live;
 mod once;
+mod queue;
 mod report;
 mod slots;
 
@@ -41,6 +44,8 @@ pub use live::{
     LiveConnection, LiveDns, LiveInterface, LiveProcess, LiveReport, Rate, LIVE_DNS_ENTRIES,
 };
 use once::{Seats, ELSEWHERE, UNDECIDED};
+use queue::LookupQueue;
+pub use queue::Resolved;
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
 use slots::Slots;
 
@@ -194,6 +199,11 @@ pub struct Engine {
     dns: Option<crate::dns::DnsObserver>,
     /// Second of the last lifecycle round (see `engine/lifecycle.rs`).
     last_aging: Option<u64>,
+    /// Flows whose owner search waits for the space between two capture
+    /// batches (`engine/queue.rs`).
+    queue: LookupQueue,
+    /// Port-53 packets waiting for their flows' searches (`engine/dns.rs`).
+    deferred_dns: Vec<dns::Deferred>,
 }
 
 /// A flow plus what the engine derived about it once.
@@ -212,6 +222,8 @@ struct FlowEntry {
     last_try: Duration,
     /// Socket tables this flow was matched against without finding one.
     tables: u8,
+    /// In the lookup queue now.
+    queued: bool,
     /// Per direction (tx, rx): the interface where this key's packets are
     /// credited, or `UNDECIDED`/`ELSEWHERE` (`engine/once.rs`; its
     /// identity is kept in `Engine::seats`).
@@ -258,9 +270,10 @@ impl FlowEntry {
         at == ifindex
     }
 
-    /// No owner yet, and time for another search.
+    /// No owner yet, not queued, and time for another search.
     fn wants_retry(&self, now: Duration) -> bool {
         self.slot.is_none()
+            && !self.queued
             && self.tries < MAX_TRIES
             && self.key.proto.has_ports()
             && now.saturating_sub(self.last_try) >= RETRY_AFTER
@@ -329,6 +342,8 @@ impl Engine {
             capture: CaptureStats::default(),
             latest: Duration::ZERO,
             last_aging: None,
+            queue: LookupQueue::default(),
+            deferred_dns: Vec::new(),
         }
     }
 
@@ -384,8 +399,10 @@ impl Engine {
         self.latest
     }
 
-    /// Accounts one frame.
-    pub fn ingest(&mut self, frame: &Frame<'_>, resolver: &mut dyn SocketResolver) {
+    /// Accounts one frame. A flow the socket table does not explain is
+    /// queued for an owner search, which [`Engine::resolve_pending`] does
+    /// between capture batches: no system call happens here.
+    pub fn ingest(&mut self, frame: &Frame<'_>) {
         self.stats.frames += 1;
         let mut packet = match decode(frame) {
             Ok(p) => p,
@@ -435,17 +452,17 @@ impl Engine {
             None => sides.first.0,
         };
         self.count_interface(ifindex, on_link, bytes, sec);
-        self.account(sides.first.0, sides.first.1, &update, resolver);
+        let mut waits = self.account(sides.first.0, sides.first.1, &update);
         if let Some((dir, key)) = sides.second {
             let back = match on_link {
                 Direction::Tx => Direction::Rx,
                 Direction::Rx => Direction::Tx,
             };
             self.count_interface(ifindex, back, bytes, sec);
-            self.account(dir, key, &update, resolver);
+            waits |= self.account(dir, key, &update);
         }
         if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
-            self.observe_dns(&ip, frame.ts, ifindex);
+            self.observe_dns(&ip, frame.ts, ifindex, waits);
         }
     }
 
@@ -484,43 +501,28 @@ impl Engine {
         iface.minutes.add(sec / 60, dir == Direction::Rx, bytes);
     }
 
-    fn account(
-        &mut self,
-        dir: Direction,
-        key: FlowKey,
-        u: &Update,
-        resolver: &mut dyn SocketResolver,
-    ) {
+    /// Accounts one side of a packet; true when the flow waits for an
+    /// owner search.
+    fn account(&mut self, dir: Direction, key: FlowKey, u: &Update) -> bool {
         let packed = PackedKey::from(&key);
         let retry = self.config.lookup_new_flows;
         if let Some(entry) = self.flows.get_mut(&packed) {
-            if !(retry && entry.wants_retry(u.ts)) {
-                sight(
-                    entry,
-                    &mut self.seats,
-                    &mut self.processes,
-                    &mut self.unknown,
-                    &mut self.unknown_why,
-                    (packed, dir),
-                    u,
-                );
-                return;
+            if retry && entry.wants_retry(u.ts) {
+                entry.queued = self.queue.push(packed);
             }
-            self.retry_owner(&packed, u.ts, resolver);
-            if let Some(entry) = self.flows.get_mut(&packed) {
-                sight(
-                    entry,
-                    &mut self.seats,
-                    &mut self.processes,
-                    &mut self.unknown,
-                    &mut self.unknown_why,
-                    (packed, dir),
-                    u,
-                );
-            }
-            return;
+            let waits = entry.queued;
+            sight(
+                entry,
+                &mut self.seats,
+                &mut self.processes,
+                &mut self.unknown,
+                &mut self.unknown_why,
+                (packed, dir),
+                u,
+            );
+            return waits;
         }
-        let found = self.owner_of(&key, dir, resolver);
+        let found = self.owner_in_table(&key, dir);
         let matched = self.remote_matches(&key);
         let (slot, why) = match found {
             Ok(owner) => (Some(owner.slot), UnknownReason::OwnerGone),
@@ -535,18 +537,28 @@ impl Engine {
             opened_by: dir,
             history: FlowHistory::default(),
         };
+        let queued = slot.is_none() && retry && key.proto.has_ports() && self.queue.push(packed);
         let mut entry = FlowEntry {
             key,
             flow,
             matched,
             slot,
             why,
-            tries: 1,
+            tries: 0,
             last_try: u.ts,
             tables: 0,
+            queued,
             at: [UNDECIDED; 2],
         };
-        self.identity_of(packed, &key, why, found.ok());
+        // A flow waiting for its search is its own identity until the
+        // search says what it is: a flow that looks forwarded now may be a
+        // local socket's, seen first where no end is local.
+        let provisional = if queued && why == UnknownReason::Forwarded {
+            UnknownReason::OwnerGone
+        } else {
+            why
+        };
+        self.identity_of(packed, &key, provisional, found.ok());
         if entry.credits(&mut self.seats, packed, dir, u.ifindex) {
             entry.flow.counters.add(dir, u.bytes);
             entry.flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
@@ -560,6 +572,7 @@ impl Engine {
             account.add(dir, u.bytes, u.sec, matched);
         }
         self.flows.insert(packed, entry);
+        queued
     }
 
     fn remote_matches(&self, key: &FlowKey) -> bool {
@@ -568,28 +581,6 @@ impl Engine {
                 key.remote_ip.to_string().contains(p.as_str()) || self.remote_name_matches(key, p)
             }
             None => false,
-        }
-    }
-
-    /// Searches again for the owner of a known flow that has none, if it is
-    /// time to; on success its bytes so far move from unknown to the owner.
-    fn retry_owner(
-        &mut self,
-        packed: &PackedKey,
-        now: Duration,
-        resolver: &mut dyn SocketResolver,
-    ) {
-        let (key, dir) = match self.flows.get_mut(packed) {
-            Some(e) if e.wants_retry(now) => {
-                e.tries += 1;
-                e.last_try = now;
-                (e.key, e.flow.opened_by)
-            }
-            _ => return,
-        };
-        match self.owner_of(&key, dir, resolver) {
-            Ok(owner) => self.attach(packed, owner),
-            Err(why) => self.refile(packed, why),
         }
     }
 
@@ -647,6 +638,44 @@ impl Engine {
         }
     }
 
+    /// The owner of a flow by the last socket table alone (the packet
+    /// path's only search), or why it has none so far.
+    fn owner_in_table(
+        &mut self,
+        key: &FlowKey,
+        opened_by: Direction,
+    ) -> Result<Owner, UnknownReason> {
+        let known = self
+            .sockets
+            .find(key)
+            .map(|s| (s.owner.clone(), once::socket_view(s, key)));
+        match known {
+            Some((Some(info), view)) => {
+                let slot = self.register(info);
+                Ok(Owner { slot, view })
+            }
+            Some((None, _)) => Err(self.none_found(key, opened_by, true)),
+            None if !key.proto.has_ports() => Err(UnknownReason::Kernel),
+            None => Err(self.none_found(key, opened_by, false)),
+        }
+    }
+
+    /// Why a flow no search placed has no owner: a socket without a
+    /// process lost its owner; no socket at all is forwarding (no end is
+    /// ours), a closed port (they opened it) or an owner that has gone
+    /// (we opened it).
+    fn none_found(&self, key: &FlowKey, opened_by: Direction, socket_seen: bool) -> UnknownReason {
+        if socket_seen {
+            UnknownReason::OwnerGone
+        } else if !self.local.contains(&key.local_ip) && !self.local.contains(&key.remote_ip) {
+            UnknownReason::Forwarded
+        } else if opened_by == Direction::Rx {
+            UnknownReason::NoListener
+        } else {
+            UnknownReason::OwnerGone
+        }
+    }
+
     /// Finds the owner of a flow (`opened_by`: the direction of its first
     /// packet): last socket table first, then one exact lookup. Returns
     /// the owner's process slot, or why there is none.
@@ -656,34 +685,13 @@ impl Engine {
         opened_by: Direction,
         resolver: &mut dyn SocketResolver,
     ) -> Result<Owner, UnknownReason> {
-        let known = self
-            .sockets
-            .find(key)
-            .map(|s| (s.owner.clone(), once::socket_view(s, key)));
-        if let Some((Some(info), view)) = known {
-            let slot = self.register(info);
-            return Ok(Owner { slot, view });
-        }
-        let known = known.map(|(owner, _)| owner);
-        if !key.proto.has_ports() {
-            return Err(UnknownReason::Kernel);
-        }
-        // What no search found: a socket without a process lost its owner;
-        // no socket at all is forwarding (no end is ours), a closed port
-        // (they opened it) or an owner that has gone (we opened it).
-        let none_found = |socket_seen: bool, local: &LocalAddrs| {
-            if socket_seen {
-                UnknownReason::OwnerGone
-            } else if !local.contains(&key.local_ip) && !local.contains(&key.remote_ip) {
-                UnknownReason::Forwarded
-            } else if opened_by == Direction::Rx {
-                UnknownReason::NoListener
-            } else {
-                UnknownReason::OwnerGone
-            }
+        let known = match self.owner_in_table(key, opened_by) {
+            Ok(owner) => return Ok(owner),
+            Err(UnknownReason::Kernel) => return Err(UnknownReason::Kernel),
+            Err(_) => self.sockets.find(key).is_some(),
         };
         if !self.config.lookup_new_flows {
-            return Err(none_found(known.is_some(), &self.local));
+            return Err(self.none_found(key, opened_by, known));
         }
         self.stats.lookups += 1;
         match resolver.lookup(key) {
@@ -703,7 +711,7 @@ impl Engine {
             }
             Ok(None) => {
                 tracing::debug!(flow = %key, "no socket found for new flow");
-                Err(none_found(known.is_some(), &self.local))
+                Err(self.none_found(key, opened_by, known))
             }
             Err(ResolveError::Namespace { .. }) => {
                 self.stats.lookup_errors += 1;
@@ -712,7 +720,7 @@ impl Engine {
             Err(e) => {
                 self.stats.lookup_errors += 1;
                 tracing::debug!(error = %e, flow = %key, "exact lookup failed");
-                Err(none_found(known.is_some(), &self.local))
+                Err(self.none_found(key, opened_by, known))
             }
         }
     }

@@ -80,7 +80,7 @@ fn key(local: &str, remote: &str) -> FlowKey {
 fn cross(e: &mut Engine, r: &mut dyn SocketResolver, ms: u64, path: &[(PacketSpec, u32, bool)]) {
     for (spec, ifindex, outgoing) in path {
         let f = spec.sll2(at(ms), *ifindex, *outgoing, 128);
-        e.ingest(&f.as_frame(), r);
+        e.ingest_resolved(&f.as_frame(), r);
     }
 }
 

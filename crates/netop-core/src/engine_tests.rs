@@ -50,7 +50,7 @@ fn feed(
 ) {
     for i in 0..n {
         let f: OwnedFrame = spec.sll2(at(ms + i as u64), 2, outgoing, 128);
-        e.ingest(&f.as_frame(), r);
+        e.ingest_resolved(&f.as_frame(), r);
     }
 }
 
@@ -196,7 +196,7 @@ fn loopback_traffic_credits_sender_tx_and_receiver_rx() {
     e.refresh(r.sockets().expect("table"));
     let spec = PacketSpec::tcp("127.0.0.1:50000", "127.0.0.1:8080", 500);
     let f = spec.sll2(at(0), 1, false, 128);
-    e.ingest(&f.as_frame(), &mut r);
+    e.ingest_resolved(&f.as_frame(), &mut r);
     let report = e.report();
     let len = spec.ip_bytes().len() as u64 + 14;
     assert_eq!(row(&report, Some(1)).counters.tx_bytes, len);
@@ -252,7 +252,7 @@ fn processes_plus_unknown_add_up_to_interface_totals() {
             d
         },
     };
-    e.ingest(&arp.as_frame(), &mut r);
+    e.ingest_resolved(&arp.as_frame(), &mut r);
     let junk = OwnedFrame {
         ts: at(6),
         ifindex: None,
@@ -260,7 +260,7 @@ fn processes_plus_unknown_add_up_to_interface_totals() {
         orig_len: 3,
         data: vec![1, 2, 3],
     };
-    e.ingest(&junk.as_frame(), &mut r);
+    e.ingest_resolved(&junk.as_frame(), &mut r);
     let report = e.report();
     let sum =
         |f: fn(&Counters) -> u64| report.processes.iter().map(|p| f(&p.counters)).sum::<u64>();
@@ -285,7 +285,7 @@ fn per_interface_totals_follow_the_frame_ifindex() {
     let spec = PacketSpec::udp("192.0.2.10:1", "198.51.100.1:2", 0);
     for (i, ifindex) in [2u32, 2, 5].iter().enumerate() {
         let f = spec.sll2(at(i as u64), *ifindex, true, 128);
-        e.ingest(&f.as_frame(), &mut r);
+        e.ingest_resolved(&f.as_frame(), &mut r);
     }
     let report = e.report();
     let names: Vec<(&str, u64)> = report
@@ -305,11 +305,11 @@ fn a_packet_on_an_unlisted_interface_asks_for_the_list_once() {
         "set_interfaces listed them all"
     );
     let spec = PacketSpec::udp("192.0.2.10:1", "198.51.100.1:2", 0);
-    e.ingest(&spec.sll2(at(0), 2, true, 128).as_frame(), &mut r);
+    e.ingest_resolved(&spec.sll2(at(0), 2, true, 128).as_frame(), &mut r);
     assert!(!e.take_unlisted_interface(), "eth0 is listed");
-    e.ingest(&spec.sll2(at(1), 7, true, 128).as_frame(), &mut r);
+    e.ingest_resolved(&spec.sll2(at(1), 7, true, 128).as_frame(), &mut r);
     assert!(e.take_unlisted_interface(), "if7 appeared after the list");
-    e.ingest(&spec.sll2(at(2), 7, true, 128).as_frame(), &mut r);
+    e.ingest_resolved(&spec.sll2(at(2), 7, true, 128).as_frame(), &mut r);
     assert!(!e.take_unlisted_interface(), "asked once per interface");
 }
 
@@ -359,7 +359,7 @@ fn many_flows_stay_bounded_after_expiry() {
             "198.51.100.1:53",
             0,
         );
-        e.ingest(&spec.sll2(at(0), 2, true, 64).as_frame(), &mut r);
+        e.ingest_resolved(&spec.sll2(at(0), 2, true, 64).as_frame(), &mut r);
     }
     assert_eq!(e.flow_count(), 5_000);
     e.expire(at(61_000));
@@ -718,9 +718,9 @@ fn a_container_behind_a_veth_gets_its_traffic_from_its_own_side() {
     let back = PacketSpec::tcp("198.51.100.7:80", "10.0.3.2:40000", 100);
     for i in 0..3 {
         let f = out.ethernet(at(i), 7, CONTAINER_MAC);
-        e.ingest(&f.as_frame(), &mut r);
+        e.ingest_resolved(&f.as_frame(), &mut r);
         let f = back.ethernet(at(i), 7, HOST_MAC);
-        e.ingest(&f.as_frame(), &mut r);
+        e.ingest_resolved(&f.as_frame(), &mut r);
     }
     let report = e.report();
     let wget = row(&report, Some(99));

@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod capture;
+pub mod clock;
 pub mod container;
 pub mod decode;
 pub mod direction;
@@ -20,15 +21,19 @@ pub mod engine;
 pub mod flow;
 pub mod history;
 pub mod interfaces;
+pub mod owners;
+pub mod rate;
 pub mod socket;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tuples;
 pub mod unknown;
 
 pub use backend::{Backend, BackendOptions, OpenError, OwnerMode};
 pub use capture::{
     Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Frame, Gap, LinkType, Poll,
 };
+pub use clock::{Clock, SystemClock};
 pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
 pub use flow::{FlowKey, Protocol};
 pub use interfaces::{HostInterfaces, InterfaceInfo};

@@ -6,9 +6,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use rustc_hash::FxHashMap;
-
 use crate::flow::{FlowKey, Protocol};
+use crate::tuples::TupleIndex;
 
 /// TCP state as the kernel names it; other protocols use [`TcpState::None`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,7 +124,7 @@ impl SocketEntry {
     /// True when the socket is bound to a local port but not connected to a
     /// peer (listening TCP, unconnected UDP).
     pub fn is_unconnected(&self) -> bool {
-        self.remote.port() == 0 && self.remote.ip().is_unspecified()
+        crate::tuples::is_unconnected(&self.remote)
     }
 }
 
@@ -192,13 +191,14 @@ pub fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(canonical_ip(addr.ip()), addr.port())
 }
 
-/// A snapshot of the host's sockets, indexed for matching flows.
+/// A snapshot of the host's sockets, indexed for matching flows by the
+/// rule of [`crate::tuples`].
 #[derive(Debug, Default, Clone)]
 pub struct SocketTable {
     entries: Vec<SocketEntry>,
-    exact: FxHashMap<(Protocol, SocketAddr, SocketAddr), usize>,
-    /// Unconnected sockets by (protocol, local port): UDP binds, listeners.
-    bound: FxHashMap<(Protocol, u16), Vec<usize>>,
+    /// Index into `entries`; unconnected sockets on one address are told
+    /// apart by inode (SO_REUSEPORT groups).
+    index: TupleIndex<usize>,
 }
 
 impl SocketTable {
@@ -218,35 +218,18 @@ impl SocketTable {
     pub fn insert(&mut self, mut entry: SocketEntry) {
         entry.local = canonical(entry.local);
         entry.remote = canonical(entry.remote);
-        let idx = self.entries.len();
-        let known = if entry.is_unconnected() {
-            self.bound
-                .get(&(entry.proto, entry.local.port()))
-                .and_then(|list| {
-                    list.iter().copied().find(|&i| {
-                        let e = &self.entries[i];
-                        e.local == entry.local && e.inode == entry.inode
-                    })
-                })
-        } else {
-            self.exact
-                .get(&(entry.proto, entry.local, entry.remote))
-                .copied()
-        };
-        if let Some(i) = known {
-            self.entries[i] = entry;
-            return;
+        let (proto, local, remote, inode) = (entry.proto, entry.local, entry.remote, entry.inode);
+        match self
+            .index
+            .insert(proto, local, remote, inode, self.entries.len())
+        {
+            Some(old) => {
+                // Known: the index points at its old place again.
+                self.index.insert(proto, local, remote, inode, old);
+                self.entries[old] = entry;
+            }
+            None => self.entries.push(entry),
         }
-        if entry.is_unconnected() {
-            self.bound
-                .entry((entry.proto, entry.local.port()))
-                .or_default()
-                .push(idx);
-        } else {
-            self.exact
-                .insert((entry.proto, entry.local, entry.remote), idx);
-        }
-        self.entries.push(entry);
     }
 
     pub fn entries(&self) -> &[SocketEntry] {
@@ -261,30 +244,11 @@ impl SocketTable {
         self.entries.is_empty()
     }
 
-    /// The socket a flow belongs to: the connected socket with exactly this
-    /// 4-tuple, else an unconnected socket bound to the local port on the
-    /// flow's local address or on the wildcard address.
+    /// The socket a flow belongs to, by the rule of [`crate::tuples`].
     pub fn find(&self, key: &FlowKey) -> Option<&SocketEntry> {
-        let local = key.local();
-        let remote = key.remote();
-        if let Some(&i) = self.exact.get(&(key.proto, local, remote)) {
-            return Some(&self.entries[i]);
-        }
-        let candidates = self.bound.get(&(key.proto, key.local_port))?;
-        let mut wildcard = None;
-        for &i in candidates {
-            let e = &self.entries[i];
-            if e.local.ip() == key.local_ip {
-                return Some(e);
-            }
-            if e.local.ip().is_unspecified()
-                && (e.local.is_ipv6() || key.local_ip.is_ipv4())
-                && wildcard.is_none()
-            {
-                wildcard = Some(e);
-            }
-        }
-        wildcard
+        self.index
+            .find(key.proto, key.local(), key.remote(), |_, _| true, |_| 0u8)
+            .map(|found| &self.entries[*found.value])
     }
 }
 

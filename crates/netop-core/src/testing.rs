@@ -118,6 +118,37 @@ impl SocketResolver for StaticResolver {
     }
 }
 
+/// A clock that moves only when told to; clones share one time.
+#[derive(Debug, Clone)]
+pub struct FakeClock {
+    base: std::time::Instant,
+    nanos: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for FakeClock {
+    fn default() -> Self {
+        FakeClock {
+            base: std::time::Instant::now(),
+            nanos: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl FakeClock {
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos
+            .fetch_add(by, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl crate::clock::Clock for FakeClock {
+    fn now(&self) -> std::time::Instant {
+        self.base + Duration::from_nanos(self.nanos.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// A connected socket owned by `pid`/`name`.
 pub fn socket(proto: Protocol, local: &str, remote: &str, pid: u32, name: &str) -> SocketEntry {
     let parse = |s: &str| -> SocketAddr { s.parse().unwrap_or_else(|_| panic!("bad address {s}")) };

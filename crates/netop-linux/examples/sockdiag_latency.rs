@@ -113,7 +113,7 @@ fn main() {
     println!("exact lookup_one UDP hit (unconnected): {udp_hit:?}");
     println!("exact lookup_one TCP miss (ENOENT): {tcp_miss:?}");
     println!("LinuxResolver::lookup TCP hit (owner cached): {resolver_hit:?}");
-    println!("owner index work: {:?}", resolver.owners().stats());
+    println!("owner index work: {:?}", resolver.scan_stats());
 }
 
 #[cfg(not(target_os = "linux"))]

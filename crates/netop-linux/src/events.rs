@@ -8,22 +8,21 @@
 //! tracepoints (`events/netop.bpf.c`) reports each socket's tuple,
 //! network namespace and owner (tgid, comm, uid) once, in the owner's own
 //! context, into a ring buffer. [`EventSource::drain`] moves what is there
-//! into an [`OwnerCache`], which answers by tuple for a minute after the
+//! into the core's [`OwnerCache`], which answers by tuple for a minute after the
 //! socket was last seen, long after the process is gone.
 //!
 //! Parts: `record.rs` decodes the program's records (plain Rust, byte
-//! fixtures), `cache.rs` is the owner cache, `loader.rs` loads and
+//! fixtures), `loader.rs` loads and
 //! attaches the program with aya. The event source only tells owners; the
 //! resolver decides how to use them, and polling stays the fallback where
 //! eBPF is not permitted ([`EventsUnavailable`] says why).
 
-mod cache;
 mod loader;
 mod record;
 
 use std::time::Instant;
 
-pub use cache::{CachedOwner, Hit, OwnerCache, DEFAULT_CAPACITY, DEFAULT_MAX_AGE};
+pub use netop_core::owners::{CachedOwner, OwnerCache};
 pub use record::{decode, EventKind, RecordError, SocketEvent, RECORD_LEN};
 
 /// Records read per drain at most, so a flood cannot hold the capture.
@@ -77,7 +76,7 @@ impl EventSource {
     pub fn drain(&mut self, into: &mut OwnerCache) -> usize {
         let now = Instant::now();
         self.drain_with(&mut |event| {
-            into.insert(event, now);
+            into.insert(event.proto, event.local, event.remote, event.owner(now));
         })
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Implements the core's seams with Linux facilities: [`Capture`] with
 //! libpcap (`capture`), [`SocketResolver`] with NETLINK_SOCK_DIAG
-//! (`sockdiag`) plus the fd tables in `/proc` (`owners`), and
+//! (`sockdiag`) plus the fd tables in `/proc` (`procs`, read by the
+//! core's owner search), and
 //! [`HostInterfaces`] with getifaddrs and sysfs (`interfaces`). Where eBPF
 //! is permitted, an event source (`events`) tells socket owners as they
 //! send and receive, so short-lived sockets and processes are attributed
@@ -33,9 +34,9 @@ pub mod interfaces;
 #[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(target_os = "linux")]
-pub mod owners;
-#[cfg(target_os = "linux")]
 pub mod privileges;
+#[cfg(target_os = "linux")]
+pub mod procs;
 #[cfg(target_os = "linux")]
 pub mod resolver;
 #[cfg(target_os = "linux")]

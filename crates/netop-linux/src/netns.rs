@@ -18,6 +18,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use netop_core::rate::RateLimit;
 use netop_core::{FlowKey, Protocol, ResolveError, SocketEntry};
 use rustc_hash::FxHashMap;
 
@@ -153,6 +154,15 @@ impl Namespaces {
     }
 }
 
+/// Searches elsewhere per second at most, after a burst: a conntrack
+/// query and one sock_diag query per other namespace each, several times
+/// an ordinary lookup. A flood of new flows to closed ports would
+/// otherwise run them all for every flow; past the limit a flow is not
+/// searched for elsewhere this time (the engine asks again on a later
+/// packet, and a socket table also lists other namespaces' sockets).
+const ELSEWHERE_PER_SECOND: u32 = 1000;
+const ELSEWHERE_BURST: u32 = 250;
+
 /// Sockets that are not in netop's own namespace: in another namespace,
 /// directly or behind the host's NAT.
 #[derive(Debug)]
@@ -160,6 +170,7 @@ pub struct Elsewhere {
     namespaces: Namespaces,
     /// `None` when conntrack cannot be read (no module, no privilege).
     conntrack: Option<Conntrack>,
+    limit: RateLimit,
 }
 
 impl Default for Elsewhere {
@@ -182,6 +193,7 @@ impl Elsewhere {
         Elsewhere {
             namespaces,
             conntrack,
+            limit: RateLimit::new(ELSEWHERE_PER_SECOND, ELSEWHERE_BURST),
         }
     }
 
@@ -190,6 +202,10 @@ impl Elsewhere {
     /// The entry has the socket's own tuple, which differs from the flow's
     /// when translated.
     pub fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        if !self.limit.allow(Instant::now()) {
+            tracing::trace!(flow = %key, denied = self.limit.denied(), "search elsewhere rate-limited");
+            return Ok(None);
+        }
         let inner = self.conntrack.as_mut().and_then(|ct| ct.inner(key));
         let wanted = inner.unwrap_or(*key);
         if let Some(entry) = self.namespaces.lookup(&wanted) {
@@ -227,7 +243,7 @@ fn candidates() -> Vec<PathBuf> {
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
             let name = entry.file_name();
-            if name.to_str().and_then(crate::owners::parse_pid).is_some() {
+            if name.to_str().and_then(crate::procs::parse_pid).is_some() {
                 out.push(entry.path().join("ns/net"));
             }
         }

@@ -2,72 +2,48 @@
 //! and the eBPF event source's recent owners where it runs.
 //!
 //! Glue only: it asks `sockdiag` for sockets (and `netns` for those in
-//! other network namespaces or behind the host's NAT), `owners` for their
-//! processes, `events` for the owners the kernel told of, and turns
-//! failures into [`ResolveError`]. Every part keeps its state (the netlink
-//! sockets, the owner index, the owner cache) across calls. With events,
-//! an answer the cache knows wins; without them (or for what they missed)
-//! polling answers as before.
+//! other network namespaces or behind the host's NAT), feeds what the
+//! event source tells into the core's owner model
+//! ([`netop_core::owners::Owners`], which searches `/proc` through
+//! `procs` and answers from the event cache), and turns failures into
+//! [`ResolveError`]. With events, an answer the cache knows wins; without
+//! them (or for what they missed) the search answers.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use netop_core::{
-    FlowKey, OwnerMode, ProcessInfo, Protocol, ResolveError, SocketEntry, SocketResolver,
-    SocketTable, TcpState,
-};
-use rustc_hash::FxHashSet;
+use netop_core::owners::{OwnerCache, Owners, ScanStats};
+use netop_core::{FlowKey, OwnerMode, ResolveError, SocketEntry, SocketResolver, SocketTable};
 
-use netop_core::socket::canonical;
-
-use crate::events::{CachedOwner, EventSource, EventsUnavailable, OwnerCache};
+use crate::events::{EventSource, EventsUnavailable};
 use crate::netns::Elsewhere;
-use crate::owners::OwnerIndex;
 use crate::sockdiag::{Family, SockDiag, SockDiagError};
-
-/// Sockets the event source saw within this long are added to a socket
-/// table even when the kernel no longer has them: flows still waiting for
-/// an owner are at most a few seconds old (the engine gives up after a few
-/// tables), and older closed sockets would only crowd the monitor.
-const GONE_SOCKETS_WITHIN: Duration = Duration::from_secs(15);
 
 /// The Linux socket resolver.
 #[derive(Debug)]
 pub struct LinuxResolver {
     diag: SockDiag,
-    owners: OwnerIndex,
+    /// The core's owner model: the search over `/proc`, the event cache.
+    owners: Owners,
     /// Other network namespaces and the host's NAT.
     elsewhere: Elsewhere,
     events: Option<EventSource>,
-    cache: OwnerCache,
     mode: OwnerMode,
     /// Lost event records already warned about.
     lost_reported: u64,
-    /// Sockets the events showed changing hands, not yet handed to the
-    /// engine (see [`SocketResolver::owner_changes`]).
-    changed: VecDeque<(Protocol, SocketAddr, SocketAddr)>,
 }
-
-/// Changes of hands kept between two [`SocketResolver::owner_changes`]
-/// calls (one per capture batch); past this the oldest are dropped, and
-/// the flows concerned keep their previous owner until the next change.
-const MAX_CHANGES: usize = 4096;
 
 impl LinuxResolver {
     /// Opens the netlink socket; polling only. Owners are found lazily.
     pub fn new() -> Result<Self, ResolveError> {
         Ok(LinuxResolver {
             diag: SockDiag::open().map_err(to_resolve_error)?,
-            owners: OwnerIndex::new(),
+            owners: Owners::polling(crate::procs::live_index()),
             elsewhere: Elsewhere::new(),
             events: None,
-            cache: OwnerCache::default(),
             mode: OwnerMode::Polling {
                 reason: "not requested".to_string(),
             },
             lost_reported: 0,
-            changed: VecDeque::new(),
         })
     }
 
@@ -83,9 +59,11 @@ impl LinuxResolver {
         };
         match opened {
             Ok(source) => {
+                let mut cache = OwnerCache::default();
                 if let Some(netns) = crate::events::own_netns() {
-                    resolver.cache.set_home_netns(netns);
+                    cache.set_home_netns(netns);
                 }
+                resolver.owners = Owners::with_events(crate::procs::live_index(), cache);
                 resolver.events = Some(source);
                 resolver.mode = OwnerMode::Events;
             }
@@ -104,9 +82,9 @@ impl LinuxResolver {
         self.mode.clone()
     }
 
-    /// The owner index, e.g. for its [`crate::owners::ScanStats`].
-    pub fn owners(&self) -> &OwnerIndex {
-        &self.owners
+    /// How much `/proc` work the owner search has done.
+    pub fn scan_stats(&self) -> ScanStats {
+        self.owners.stats()
     }
 
     /// Whether owners carry their container (`--containers`).
@@ -114,21 +92,15 @@ impl LinuxResolver {
         self.owners.set_containers(on);
     }
 
-    /// Moves the waiting events into the cache, noting sockets that
-    /// changed hands.
+    /// Hands the waiting events to the owner model.
     fn drain(&mut self) {
         let Some(source) = self.events.as_mut() else {
             return;
         };
-        let (cache, changed) = (&mut self.cache, &mut self.changed);
+        let owners = &mut self.owners;
         let now = Instant::now();
         source.drain_with(&mut |event| {
-            if cache.insert(event, now) {
-                if changed.len() >= MAX_CHANGES {
-                    changed.pop_front();
-                }
-                changed.push_back((event.proto, canonical(event.local), canonical(event.remote)));
-            }
+            owners.told(event.proto, event.local, event.remote, event.owner(now));
         });
     }
 
@@ -144,64 +116,6 @@ impl LinuxResolver {
             self.lost_reported = lost;
         }
     }
-
-    fn fill_owner(&mut self, entry: &mut SocketEntry, search: bool) {
-        let pid = if search {
-            self.owners.resolve(entry.inode, entry.uid)
-        } else {
-            self.owners.cached(entry.inode)
-        };
-        entry.owner = pid.and_then(|pid| self.owners.process_info(pid, entry.uid));
-        entry.fd = entry
-            .owner
-            .as_ref()
-            .and_then(|_| self.owners.fd_of(entry.inode));
-    }
-
-    /// The process an event named: `/proc`'s name while it lives (the
-    /// event's comm is the thread's), else the event's.
-    fn process_of(&mut self, owner: &CachedOwner) -> ProcessInfo {
-        if let Some(info) = self.owners.process_info(owner.pid, owner.uid) {
-            return info;
-        }
-        ProcessInfo {
-            pid: owner.pid,
-            name: owner.comm.clone(),
-            user: self.owners.user_name(owner.uid),
-            container: None,
-            start_time: 0,
-        }
-    }
-
-    /// A socket table row for a socket only the event source knows: in
-    /// use (`open`, a lookup for its flow's packets) or gone from the
-    /// kernel's dump.
-    fn cached_entry(
-        &mut self,
-        proto: Protocol,
-        local: SocketAddr,
-        remote: SocketAddr,
-        owner: &CachedOwner,
-        open: bool,
-    ) -> SocketEntry {
-        let state = match (proto, open) {
-            (Protocol::Tcp, true) => TcpState::Established,
-            (Protocol::Tcp, false) => TcpState::Close,
-            _ => TcpState::None,
-        };
-        SocketEntry {
-            proto,
-            local,
-            remote,
-            state,
-            inode: 0,
-            uid: owner.uid,
-            rtt_us: None,
-            retrans: None,
-            owner: Some(self.process_of(owner)),
-            fd: None,
-        }
-    }
 }
 
 impl SocketResolver for LinuxResolver {
@@ -213,65 +127,25 @@ impl SocketResolver for LinuxResolver {
     fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
         self.drain();
         let mut entries = Vec::new();
-        for proto in [Protocol::Tcp, Protocol::Udp] {
+        for proto in [netop_core::Protocol::Tcp, netop_core::Protocol::Udp] {
             for family in [Family::V4, Family::V6] {
                 let dumped = self.diag.dump(proto, family).map_err(to_resolve_error)?;
                 entries.extend(dumped);
             }
         }
         entries.extend(self.elsewhere.connected());
-        let inodes: Vec<u64> = entries.iter().map(|e| e.inode).collect();
-        self.owners.refresh_for(&inodes);
-        for entry in &mut entries {
-            self.fill_owner(entry, false);
+        if self.events.is_some() {
+            self.check_lost();
         }
-        if self.events.is_none() {
-            return Ok(SocketTable::new(entries));
-        }
-        self.check_lost();
-        let now = Instant::now();
-        self.cache.expire(now);
-        let mut dumped = FxHashSet::default();
-        for entry in &mut entries {
-            let known = self
-                .cache
-                .find_exact(entry.proto, entry.local, entry.remote, now)
-                .cloned();
-            if let Some(owner) = known {
-                let keep = entry.owner.as_ref().is_some_and(|o| o.pid == owner.pid);
-                if !keep {
-                    entry.owner = Some(self.process_of(&owner));
-                }
-            }
-            dumped.insert((entry.proto, canonical(entry.local), canonical(entry.remote)));
-        }
-        let gone: Vec<_> = self
-            .cache
-            .entries(now)
-            .filter(|(proto, local, remote, owner)| {
-                now.saturating_duration_since(owner.seen) <= GONE_SOCKETS_WITHIN
-                    && !dumped.contains(&(*proto, *local, *remote))
-            })
-            .map(|(proto, local, remote, owner)| (proto, local, remote, owner.clone()))
-            .collect();
-        for (proto, local, remote, owner) in gone {
-            let entry = self.cached_entry(proto, local, remote, &owner, false);
-            entries.push(entry);
-        }
+        self.owners.fill_table(&mut entries, Instant::now());
         Ok(SocketTable::new(entries))
     }
 
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
         if self.events.is_some() {
             self.drain();
-            let hit = self
-                .cache
-                .find_socket(key.proto, key.local(), key.remote(), Instant::now())
-                .map(|hit| (hit.local, hit.remote, hit.owner.clone()));
-            if let Some((local, remote, owner)) = hit {
-                return Ok(Some(
-                    self.cached_entry(key.proto, local, remote, &owner, true),
-                ));
+            if let Some(entry) = self.owners.cached_answer(key, Instant::now()) {
+                return Ok(Some(entry));
             }
         }
         let found = match self.diag.lookup_one(key).map_err(to_resolve_error)? {
@@ -281,25 +155,13 @@ impl SocketResolver for LinuxResolver {
         let Some(mut entry) = found else {
             return Ok(None);
         };
-        self.fill_owner(&mut entry, true);
+        self.owners.fill_answer(&mut entry);
         Ok(Some(entry))
     }
 
     fn owner_changes(&mut self) -> Vec<SocketEntry> {
         self.drain();
-        if self.changed.is_empty() {
-            return Vec::new();
-        }
-        let now = Instant::now();
-        let changed = std::mem::take(&mut self.changed);
-        let mut entries = Vec::with_capacity(changed.len());
-        for (proto, local, remote) in changed {
-            let owner = self.cache.find_exact(proto, local, remote, now).cloned();
-            if let Some(owner) = owner {
-                entries.push(self.cached_entry(proto, local, remote, &owner, true));
-            }
-        }
-        entries
+        self.owners.owner_changes(Instant::now())
     }
 
     fn exited(&mut self, processes: &[(u32, u64)]) -> Vec<(u32, u64)> {

@@ -9,7 +9,7 @@
 mod wire;
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -293,26 +293,10 @@ fn request(family: u8, protocol: u8, socket_id: SocketId) -> InetRequest {
     }
 }
 
-/// True when `entry` can be the socket of `key`: same local port, local
-/// address equal or wildcard, remote equal or unconnected.
+/// True when `entry` can be the socket of `key`, by the core's one
+/// matching rule ([`netop_core::tuples`]).
 fn matches_flow(entry: &SocketEntry, key: &FlowKey) -> bool {
-    let local_ip = canonical(entry.local.ip());
-    let remote_ip = canonical(entry.remote.ip());
-    let local_ok = entry.local.port() == key.local_port
-        && (local_ip == canonical(key.local_ip) || local_ip.is_unspecified());
-    let remote_ok = (entry.remote.port() == key.remote_port
-        && remote_ip == canonical(key.remote_ip))
-        || entry.is_unconnected();
-    local_ok && remote_ok
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    let ip = netop_core::socket::canonical_ip(ip);
-    if ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-    } else {
-        ip
-    }
+    netop_core::tuples::matches(entry.local, entry.remote, key.local(), key.remote()).is_some()
 }
 
 /// Decodes every socket of a dump reply datagram, skipping what does not

@@ -16,11 +16,11 @@ fn repeated_dumps_rescan_nothing_once_owners_are_known() {
     let _server = listener.accept().expect("accept");
     let mut resolver = LinuxResolver::new().expect("resolver");
     resolver.sockets().expect("dump");
-    let before = resolver.owners().stats();
+    let before = resolver.scan_stats();
     for _ in 0..5 {
         resolver.sockets().expect("dump");
     }
-    let after = resolver.owners().stats();
+    let after = resolver.scan_stats();
     // One rescan of slack for a socket some other program on the machine
     // opens meanwhile; a rescan per dump (the old cost) would be 5.
     assert!(

@@ -74,8 +74,8 @@ fn engine() -> Engine {
             let ts = Duration::from_secs(NOW - 2 + sec) + Duration::from_micros(u64::from(i));
             let out = PacketSpec::tcp(&local(i), &remote(i), 100 + (i as usize % 1000));
             let back = PacketSpec::tcp(&remote(i), &local(i), 1400);
-            e.ingest(&out.sll2(ts, 2, true, 128).as_frame(), &mut r);
-            e.ingest(&back.sll2(ts, 2, false, 128).as_frame(), &mut r);
+            e.ingest_resolved(&out.sll2(ts, 2, true, 128).as_frame(), &mut r);
+            e.ingest_resolved(&back.sll2(ts, 2, false, 128).as_frame(), &mut r);
         }
     }
     e

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use netop_core::{Batch, Capture, CaptureHealth, Engine, SocketResolver};
+use netop_core::{Batch, Capture, CaptureHealth, Engine, SocketResolver, SystemClock};
 
 use netop_core::Backend;
 
@@ -25,6 +25,13 @@ const RELEASE_AFTER_SOCKETS_GONE: usize = 1024;
 const RELEASE_EVERY: Duration = Duration::from_secs(60);
 /// Longest time between two full socket tables in the monitor.
 const MAX_FULL_TABLE_SPACING: Duration = Duration::from_secs(10);
+/// Time for owner searches between two capture batches: under a flood
+/// of new flows the capture loop spends at most this (plus one search)
+/// per batch on them, and the kernel's ring buffer keeps the frames
+/// meanwhile.
+const LOOKUP_BUDGET: Duration = Duration::from_millis(2);
+/// Time for the searches still queued when a collection ends.
+const FINAL_LOOKUP_BUDGET: Duration = Duration::from_millis(200);
 /// Frames handled between two looks at the clock and the stop flag.
 const FRAMES_PER_CHECK: usize = 256;
 
@@ -146,8 +153,10 @@ pub fn run(
         // bytes go to their new owner.
         engine.update_owners(resolver.as_mut());
         let batch = capture
-            .dispatch(&mut |frame| engine.ingest(frame, resolver.as_mut()))
+            .dispatch(&mut |frame| engine.ingest(frame))
             .context("capture failed")?;
+        // Owner searches of the batch's new flows, off the packet path.
+        engine.resolve_pending(resolver.as_mut(), &SystemClock, LOOKUP_BUDGET);
         if engine.take_unlisted_interface() {
             match interfaces.interfaces() {
                 Ok(list) => engine.set_interfaces(&list),
@@ -221,7 +230,9 @@ pub fn run(
             }
         }
     };
-    // One last table, so flows that started since the last one find owners.
+    // The searches still queued, then one last table, so flows that
+    // started since the last one find owners.
+    engine.resolve_pending(resolver.as_mut(), &SystemClock, FINAL_LOOKUP_BUDGET);
     refresh(engine, resolver, interfaces, false);
     match capture.stats() {
         Ok(stats) => engine.set_capture_stats(stats),

@@ -230,6 +230,14 @@ impl DnsObserver {
                 record.process.clone_from(&owner.name);
             }
         }
+        self.downstreams.owners_found(client, Some(owner.pid), None);
+    }
+
+    /// The process listening on the local resolver socket that `client`
+    /// asked, found after `client`'s queries were seen: the stub's
+    /// upstream queries for them are linked to it.
+    pub fn set_stub_owner(&mut self, client: SocketAddr, owner: &ProcessInfo) {
+        self.downstreams.owners_found(client, None, Some(owner));
     }
 
     /// Times out queries older than the timeout at `now`, forgets expired

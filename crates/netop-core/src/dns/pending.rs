@@ -190,6 +190,28 @@ impl Downstreams {
         Some(d)
     }
 
+    /// The owners of a waiting query's sockets, found after it was seen
+    /// (the engine searches owners between capture batches): the
+    /// application's (`client_pid`) or the stub's listening socket's.
+    pub(super) fn owners_found(
+        &mut self,
+        client: SocketAddr,
+        client_pid: Option<u32>,
+        stub: Option<&ProcessInfo>,
+    ) {
+        for d in self.by_question.values_mut().flatten() {
+            if d.client != client {
+                continue;
+            }
+            if d.client_pid.is_none() {
+                d.client_pid = client_pid;
+            }
+            if d.stub.is_none() {
+                d.stub = stub.cloned();
+            }
+        }
+    }
+
     /// Forgets the entry of query `seq` (it was answered or timed out).
     pub(super) fn remove(&mut self, question: &QuestionKey, seq: u64) {
         if let Some(list) = self.by_question.get_mut(question) {

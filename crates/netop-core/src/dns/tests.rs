@@ -57,7 +57,7 @@ fn engine() -> Engine {
 
 fn feed(e: &mut Engine, r: &mut StaticResolver, frames: &[OwnedFrame]) {
     for f in frames {
-        e.ingest(&f.as_frame(), r);
+        e.ingest_resolved(&f.as_frame(), r);
     }
 }
 

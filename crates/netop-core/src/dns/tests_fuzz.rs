@@ -91,7 +91,7 @@ proptest! {
             } else {
                 fixtures::udp(ts, 2, src, dst, bytes)
             };
-            e.ingest(&frame.as_frame(), &mut r);
+            e.ingest_resolved(&frame.as_frame(), &mut r);
         }
         e.expire(t0 + Duration::from_secs(10));
         let dns = e.dns().expect("dns on");

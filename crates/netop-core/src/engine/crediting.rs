@@ -99,7 +99,12 @@ impl Engine {
     }
 
     /// Gives a flow in the table a new identity (after it left its old
-    /// one); its seats are decided again.
+    /// one); an unowned flow whose new identity's seat another flow holds
+    /// gives its bytes back and credits nothing more. Where it was credited under the old one it claims the new
+    /// identity's seat on the same interface (the packet whose search just
+    /// ended may still be sighted on the next interface of its path, and
+    /// must not be credited there again); elsewhere its seats are decided
+    /// on its next packets.
     pub(super) fn reidentify(
         &mut self,
         packed: &PackedKey,
@@ -108,8 +113,22 @@ impl Engine {
         owner: Option<Owner>,
     ) {
         self.identity_of(*packed, key, why, owner);
-        if let Some(entry) = self.flows.get_mut(packed) {
-            entry.at = [UNDECIDED; 2];
+        let Some(entry) = self.flows.get_mut(packed) else {
+            return;
+        };
+        // An unowned flow that waited for its search under its own key
+        // (`queue.rs`) and turns out to be a forwarded path another
+        // sighting already credits: its bytes were those same packets.
+        if entry.slot.is_none() && self.seats.seat_taken(packed) {
+            self.take_back_flow(packed);
+            return;
+        }
+        let before = std::mem::replace(&mut entry.at, [UNDECIDED; 2]);
+        for dir in [Direction::Tx, Direction::Rx] {
+            let d = once::side(dir, false);
+            if before[d] != UNDECIDED && before[d] != ELSEWHERE {
+                entry.at[d] = self.seats.decide(packed, dir, before[d]);
+            }
         }
     }
 }

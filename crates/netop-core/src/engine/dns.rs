@@ -17,6 +17,23 @@ use super::flow_table::FlowTable;
 use super::slots::Slots;
 use super::{Engine, FlowEntry, ProcessState};
 
+/// DNS packets waiting at most for their flows' owner searches; past
+/// this they are observed with what is known.
+const MAX_DEFERRED_DNS: usize = 1024;
+
+/// A port-53 packet kept until its flow's owner search has run.
+#[derive(Debug, Clone)]
+pub(super) struct Deferred {
+    ts: Duration,
+    ifindex: u32,
+    proto: Protocol,
+    src: SocketAddr,
+    dst: SocketAddr,
+    tcp_seq: u32,
+    flags: [bool; 3],
+    payload: Vec<u8>,
+}
+
 /// The engine's flows and processes, seen from the observer.
 struct Attribution<'a> {
     flows: &'a mut FlowTable<FlowEntry>,
@@ -68,12 +85,35 @@ impl Engine {
     }
 
     /// Hands a port-53 packet (already accounted as traffic) to the
-    /// observer.
-    pub(super) fn observe_dns(&mut self, ip: &IpPacket<'_>, ts: Duration, ifindex: u32) {
-        let Some(dns) = &mut self.dns else {
+    /// observer. While a flow of the packet waits for its owner search
+    /// (`queue.rs`), the packet waits too, and so do the DNS packets after
+    /// it (the observer must see them in order): who asked matters to
+    /// the log and to linking a stub's upstream queries, and the search
+    /// runs before the next batch.
+    pub(super) fn observe_dns(
+        &mut self,
+        ip: &IpPacket<'_>,
+        ts: Duration,
+        ifindex: u32,
+        owner_waits: bool,
+    ) {
+        if self.dns.is_none() || !ip.proto.has_ports() {
             return;
-        };
-        if !ip.proto.has_ports() {
+        }
+        if owner_waits || !self.deferred_dns.is_empty() {
+            if self.deferred_dns.len() >= MAX_DEFERRED_DNS {
+                self.flush_dns();
+            }
+            self.deferred_dns.push(Deferred {
+                ts,
+                ifindex,
+                proto: ip.proto,
+                src: SocketAddr::new(ip.src, ip.src_port),
+                dst: SocketAddr::new(ip.dst, ip.dst_port),
+                tcp_seq: ip.tcp.seq,
+                flags: [ip.tcp.syn, ip.tcp.fin, ip.tcp.rst],
+                payload: ip.payload.to_vec(),
+            });
             return;
         }
         let packet = DnsPacket {
@@ -88,25 +128,55 @@ impl Engine {
             rst: ip.tcp.rst,
             payload: ip.payload,
         };
+        self.observe_now(&packet);
+    }
+
+    fn observe_now(&mut self, packet: &DnsPacket<'_>) {
+        let Some(dns) = &mut self.dns else {
+            return;
+        };
         let mut ctx = Attribution {
             flows: &mut self.flows,
             processes: &self.processes,
             local: &self.local,
         };
-        dns.observe(&packet, &mut ctx);
+        dns.observe(packet, &mut ctx);
+    }
+
+    /// Hands the waiting DNS packets to the observer, in order, with the
+    /// owners the searches found (those still unknown are filled in if
+    /// they are found later).
+    pub(super) fn flush_dns(&mut self) {
+        for d in std::mem::take(&mut self.deferred_dns) {
+            let [syn, fin, rst] = d.flags;
+            self.observe_now(&DnsPacket {
+                ts: d.ts,
+                ifindex: d.ifindex,
+                proto: d.proto,
+                src: d.src,
+                dst: d.dst,
+                tcp_seq: d.tcp_seq,
+                syn,
+                fin,
+                rst,
+                payload: &d.payload,
+            });
+        }
     }
 
     /// A flow's owner was found after it started: if the flow is a DNS
-    /// client's, its queries in the log get the owner too.
+    /// client's, its queries in the log get the owner too; if it is a
+    /// local resolver's, its clients' waiting queries learn their stub.
     pub(super) fn dns_owner_found(&mut self, key: &FlowKey, slot: usize) {
         let Some(dns) = &mut self.dns else {
             return;
         };
-        if key.remote_port != 53 {
-            return;
-        }
         let info = &self.processes.get(slot).info;
-        dns.set_owner(key.local(), key.remote(), info);
+        if key.remote_port == 53 {
+            dns.set_owner(key.local(), key.remote(), info);
+        } else if key.local_port == 53 {
+            dns.set_stub_owner(key.remote(), info);
+        }
     }
 
     /// The remote address's passive name contains the (lower-case)

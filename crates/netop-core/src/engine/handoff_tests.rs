@@ -34,7 +34,7 @@ fn send(e: &mut Engine, r: &mut StaticResolver, n: usize, ms: u64) -> u64 {
     let spec = PacketSpec::tcp(LOCAL, REMOTE, 100);
     for i in 0..n {
         let f: OwnedFrame = spec.sll2(at(ms + i as u64), 2, true, 128);
-        e.ingest(&f.as_frame(), r);
+        e.ingest_resolved(&f.as_frame(), r);
     }
     spec.ip_bytes().len() as u64 + 14
 }

@@ -44,7 +44,7 @@ fn send(e: &mut Engine, r: &mut StaticResolver, local: &str, s: u64) {
     let spec = PacketSpec::tcp(local, REMOTE, 100);
     for _ in 0..2 {
         let f: OwnedFrame = spec.sll2(at(s), 2, true, 128);
-        e.ingest(&f.as_frame(), r);
+        e.ingest_resolved(&f.as_frame(), r);
     }
 }
 

@@ -54,10 +54,10 @@ fn traffic(e: &mut Engine, r: &mut StaticResolver) {
     let back = PacketSpec::tcp("198.51.100.1:443", "192.0.2.10:40000", 1500 - 40);
     for sec in 0..3 {
         let ts = Duration::from_secs(T0 + sec);
-        e.ingest(&out.sll2(ts, 2, true, 128).as_frame(), r);
+        e.ingest_resolved(&out.sll2(ts, 2, true, 128).as_frame(), r);
         for i in 0..2 {
             let f = back.sll2(ts + Duration::from_millis(i), 2, false, 128);
-            e.ingest(&f.as_frame(), r);
+            e.ingest_resolved(&f.as_frame(), r);
         }
     }
 }

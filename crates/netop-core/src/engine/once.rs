@@ -195,6 +195,16 @@ impl Seats {
             .is_some_and(|seat| seat.holder.iter().any(|&h| h != 0 && h != k))
     }
 
+    /// True when some other flow key than `key` holds a seat of `key`'s
+    /// identity.
+    pub(super) fn seat_taken(&self, key: &PackedKey) -> bool {
+        let k = tag(key);
+        self.members
+            .get(&k)
+            .and_then(|m| self.seats.get(&m.id))
+            .is_some_and(|seat| seat.holder.iter().any(|&h| h != 0 && h != k))
+    }
+
     /// Where the packets of flow `key` travelling `dir` are credited:
     /// the interface of its seat, or [`ELSEWHERE`]; takes the seat for
     /// `key` on `ifindex` if it is free. A key with no membership credits

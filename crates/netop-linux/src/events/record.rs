@@ -46,6 +46,19 @@ pub struct SocketEvent {
     pub kind: EventKind,
 }
 
+impl SocketEvent {
+    /// The owner this event names, as the core's owner cache keeps it.
+    pub fn owner(&self, seen: std::time::Instant) -> netop_core::owners::CachedOwner {
+        netop_core::owners::CachedOwner {
+            pid: self.pid,
+            comm: self.comm.clone(),
+            uid: self.uid,
+            netns: self.netns,
+            seen,
+        }
+    }
+}
+
 /// Why a record could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {

@@ -204,7 +204,7 @@ pub fn engine() -> Engine {
                         spec
                     };
                     let ts = Duration::from_secs(sec) + Duration::from_micros(first + n);
-                    e.ingest(&spec.sll2(ts, 2, outgoing, 128).as_frame(), &mut r);
+                    e.ingest_resolved(&spec.sll2(ts, 2, outgoing, 128).as_frame(), &mut r);
                     left -= chunk;
                     n += 1;
                 }

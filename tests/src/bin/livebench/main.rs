@@ -13,6 +13,14 @@
 //!    and on the UDP blast, with the programs' own kernel time.
 //! 2. Idle: 1,000 open loopback sockets, no traffic, `netop --duration N` on
 //!    `any`, and its CPU over the middle of the run.
+//! 4. Issue 10's scenarios, netop alone: a flood of new flows beside a
+//!    stream (`flood.rs`), peak memory with churning and with held UDP
+//!    flows (`udpflows.rs`), and the monitor's memory after a wave of
+//!    short-lived processes (`processes.rs`).
+//!
+//! `--only PHASE,...` runs some of them (`maxrate`, `events`, `idle`,
+//! `flood`, `churn`, `held`, `processes`; all by default), and `--netop
+//! PATH` measures another netop binary (a build from before a change).
 //!
 //! The report is markdown on stdout; progress goes to stderr. Numbers are
 //! reported, never asserted. Traffic goes only into the test host made here.
@@ -20,10 +28,15 @@
 //! apt-get first); the benchmark goes on without it.
 
 mod events;
+mod flood;
 mod idle;
 mod maxrate;
+mod memory;
 mod monitor;
+mod processes;
 mod report;
+mod tmux;
+mod udpflows;
 
 use std::iter::Peekable;
 use std::path::PathBuf;
@@ -42,31 +55,88 @@ const HOST_SUBNET: u8 = 40;
 /// netop's capture buffers, tried in turn until netop drops nothing.
 const BUFFERS: [Option<u32>; 3] = [None, Some(8 << 20), Some(16 << 20)];
 
-const USAGE: &str = "usage: livebench [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events]";
+const USAGE: &str = "usage: livebench [--only PHASE[,PHASE...]] [--netop PATH] [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events] [--flood-seconds S (2..=60, default 10)] [--churn-flows N (100..=100000, default 20000)] [--churn-rate R (100..=50000, default 4000)] [--held-flows N (100..=100000, default 10000)] [--processes N (100..=200000, default 100000)] [--parallel P (1..=64, default 4)] [--forget-after S (1..=600, netop's default)]
+phases: maxrate, events, idle (issues 2 and 5), flood, churn, held, processes (issue 10); all by default";
+
+/// The phases, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Events,
+    MaxRate,
+    Flood,
+    Churn,
+    Held,
+    Processes,
+    Idle,
+}
+
+impl Phase {
+    const ALL: [Phase; 7] = [
+        Phase::Events,
+        Phase::MaxRate,
+        Phase::Flood,
+        Phase::Churn,
+        Phase::Held,
+        Phase::Processes,
+        Phase::Idle,
+    ];
+
+    fn named(name: &str) -> anyhow::Result<Self> {
+        Ok(match name {
+            "events" => Phase::Events,
+            "maxrate" => Phase::MaxRate,
+            "flood" => Phase::Flood,
+            "churn" => Phase::Churn,
+            "held" => Phase::Held,
+            "processes" => Phase::Processes,
+            "idle" => Phase::Idle,
+            other => bail!("--only: unknown phase {other:?}\n{USAGE}"),
+        })
+    }
+}
 
 #[derive(Debug)]
 struct Options {
+    phases: Vec<Phase>,
+    netop: Option<PathBuf>,
     seconds: u64,
     idle_seconds: u64,
-    idle: bool,
     churn: u64,
-    only_events: bool,
+    flood_seconds: u64,
+    churn_flows: u64,
+    churn_rate: u64,
+    held_flows: u64,
+    processes: u64,
+    parallel: u64,
+    forget_after: Option<u64>,
+}
+
+impl Options {
+    fn wants(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
+    }
 }
 
 fn parse_args() -> anyhow::Result<Options> {
     let mut options = Options {
+        phases: Phase::ALL.to_vec(),
+        netop: None,
         seconds: 8,
         idle_seconds: 20,
-        idle: true,
         churn: 3000,
-        only_events: false,
+        flood_seconds: 10,
+        churn_flows: 20_000,
+        churn_rate: 4000,
+        held_flows: 10_000,
+        processes: 100_000,
+        parallel: 4,
+        forget_after: None,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
+        let mut value = || argv.next().with_context(|| format!("{arg} needs a value"));
         let mut number = |range: std::ops::RangeInclusive<u64>| -> anyhow::Result<u64> {
-            let value: u64 = argv
-                .next()
-                .with_context(|| format!("{arg} needs a value"))?
+            let value: u64 = value()?
                 .parse()
                 .with_context(|| format!("{arg} needs a number"))?;
             if !range.contains(&value) {
@@ -77,9 +147,33 @@ fn parse_args() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--seconds" => options.seconds = number(2..=60)?,
             "--idle-seconds" => options.idle_seconds = number(5..=120)?,
-            "--no-idle" => options.idle = false,
+            "--no-idle" => options.phases.retain(|p| *p != Phase::Idle),
             "--churn" => options.churn = number(100..=20_000)?,
-            "--only-events" => options.only_events = true,
+            "--only-events" => options.phases = vec![Phase::Events],
+            "--flood-seconds" => options.flood_seconds = number(2..=60)?,
+            "--churn-flows" => options.churn_flows = number(100..=100_000)?,
+            "--churn-rate" => options.churn_rate = number(100..=50_000)?,
+            "--held-flows" => options.held_flows = number(100..=100_000)?,
+            "--processes" => options.processes = number(100..=200_000)?,
+            "--parallel" => options.parallel = number(1..=64)?,
+            "--forget-after" => options.forget_after = Some(number(1..=600)?),
+            "--only" => {
+                let wanted = value()?
+                    .split(',')
+                    .map(Phase::named)
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                options.phases = Phase::ALL
+                    .into_iter()
+                    .filter(|p| wanted.contains(p))
+                    .collect();
+            }
+            "--netop" => {
+                let path = PathBuf::from(value()?);
+                if !path.is_file() {
+                    bail!("--netop {}: no such file", path.display());
+                }
+                options.netop = Some(path);
+            }
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -114,40 +208,82 @@ fn run() -> anyhow::Result<()> {
             trafficgen.display()
         );
     }
-    let netop_bin = netop_e2e::netop::netop_bin()?;
+    let netop_bin = match &options.netop {
+        Some(bin) => bin.clone(),
+        None => netop_e2e::netop::netop_bin()?,
+    };
+    // The peers only take part in the max-rate and event phases.
+    let peers = options.wants(Phase::MaxRate) || options.wants(Phase::Events);
     let tools = [
         Tool::netop(netop_bin.clone()),
-        Tool::nethogs(),
-        Tool::bandwhich(),
+        if peers {
+            Tool::nethogs()
+        } else {
+            Tool::unused(Kind::Nethogs)
+        },
+        if peers {
+            Tool::bandwhich()
+        } else {
+            Tool::unused(Kind::Bandwhich)
+        },
     ];
     let facts = facts(&options, &netop_bin);
 
     let host = Netns::create(HOST_TAG, HOST_SUBNET)?;
+    let mut report = Report {
+        facts,
+        tools: &tools,
+        runs: &[],
+        netop_alone: None,
+        side_by_side: None,
+        idle: None,
+        events: None,
+        sections: Vec::new(),
+    };
+    if options.wants(Phase::Events) {
+        report.events = Some(events::run(
+            &host,
+            &trafficgen,
+            &tools,
+            options.churn,
+            options.seconds,
+        )?);
+    }
+    let mut runs: Vec<RunResult> = Vec::new();
+    let (mut netop_alone, mut side_by_side) = (None, None);
+    if options.wants(Phase::MaxRate) {
+        (netop_alone, side_by_side) = max_rate(&host, &trafficgen, &tools, &options, &mut runs)?;
+    }
+    report.sections = issue10(&host, &trafficgen, &tools[0], &options);
+    drop(host);
+
+    report.runs = &runs;
+    report.netop_alone = netop_alone.as_deref();
+    report.side_by_side = side_by_side.as_deref();
+    report.idle = options
+        .wants(Phase::Idle)
+        .then(|| idle::run(&tools[0], options.idle_seconds).map_err(|e| format!("{e:#}")));
+    print!("{}", report.markdown());
+    Ok(())
+}
+
+/// The max-rate phase: no capture, netop alone (raising its buffer until
+/// it drops nothing), each peer alone, then all side by side from the
+/// buffer found alone. Returns the labels of netop's alone and side by
+/// side runs.
+fn max_rate(
+    host: &Netns,
+    trafficgen: &std::path::Path,
+    tools: &[Tool; 3],
+    options: &Options,
+    runs: &mut Vec<RunResult>,
+) -> anyhow::Result<(Option<String>, Option<String>)> {
     let bench = Bench {
-        host: &host,
-        trafficgen: &trafficgen,
+        host,
+        trafficgen,
         seconds: options.seconds,
     };
-    let mut runs: Vec<RunResult> = Vec::new();
-    let events = events::run(&host, &trafficgen, &tools, options.churn, options.seconds)?;
-    if options.only_events {
-        drop(host);
-        let report = Report {
-            facts,
-            tools: &tools,
-            runs: &runs,
-            netop_alone: None,
-            side_by_side: None,
-            idle: None,
-            events: Some(events),
-        };
-        print!("{}", report.markdown());
-        return Ok(());
-    }
     runs.push(bench.run("no capture", &[], None)?);
-
-    // netop alone, raising its buffer until the kernel drops nothing; then
-    // the same for all monitors side by side, from the buffer found alone.
     let mut buffers = BUFFERS.iter().copied().peekable();
     let netop_alone = escalate(&mut buffers, |buffer| {
         let label = format!("netop alone, --bpf-buffer {}", buffer_name(buffer));
@@ -166,23 +302,47 @@ fn run() -> anyhow::Result<()> {
         bench.run(&label, &together, buffer)
     })?;
     runs.extend(side_by_side);
-    let side_by_side = runs.last().map(|r| r.label.clone());
-    drop(host);
+    Ok((netop_alone, runs.last().map(|r| r.label.clone())))
+}
 
-    let idle = options
-        .idle
-        .then(|| idle::run(&tools[0], options.idle_seconds).map_err(|e| format!("{e:#}")));
-    let report = Report {
-        facts,
-        tools: &tools,
-        runs: &runs,
-        netop_alone: netop_alone.as_deref(),
-        side_by_side: side_by_side.as_deref(),
-        idle,
-        events: Some(events),
-    };
-    print!("{}", report.markdown());
-    Ok(())
+/// Issue 10's scenarios that were asked for, each a markdown section; a
+/// scenario that fails says so in its section and the others still run.
+fn issue10(
+    host: &Netns,
+    trafficgen: &std::path::Path,
+    netop: &Tool,
+    options: &Options,
+) -> Vec<String> {
+    let mut sections = Vec::new();
+    if options.wants(Phase::Flood) {
+        let runs = flood::run(host, trafficgen, netop, options.flood_seconds);
+        sections.push(flood::markdown(options.flood_seconds, &runs));
+    }
+    let mut flows = Vec::new();
+    for (phase, workload, count) in [
+        (Phase::Churn, udpflows::Workload::Churn, options.churn_flows),
+        (Phase::Held, udpflows::Workload::Held, options.held_flows),
+    ] {
+        if options.wants(phase) {
+            let run = udpflows::run(host, trafficgen, netop, workload, count, options.churn_rate);
+            flows.push((workload, run));
+        }
+    }
+    if !flows.is_empty() {
+        sections.push(udpflows::markdown(&flows));
+    }
+    if options.wants(Phase::Processes) {
+        let run = processes::run(
+            host,
+            trafficgen,
+            netop,
+            options.processes,
+            options.parallel,
+            options.forget_after,
+        );
+        sections.push(processes::markdown(&run));
+    }
+    sections
 }
 
 /// Runs `run` with the current buffer and then with each larger one while
@@ -237,13 +397,18 @@ fn facts(options: &Options, netop: &std::path::Path) -> Facts {
             .join(" ")
     });
     let version = Tool::netop(netop.to_path_buf()).version;
+    // A binary given with --netop is not this tree's build.
+    let revision = match &options.netop {
+        Some(bin) => format!(" (`{}`)", bin.display()),
+        None => git_revision(),
+    };
     Facts {
         command,
         cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
         cpu_model,
         kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
         load,
-        netop: format!("{version}{}", git_revision()),
+        netop: format!("{version}{revision}"),
         seconds: options.seconds,
     }
 }

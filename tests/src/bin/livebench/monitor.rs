@@ -21,8 +21,9 @@ use nix::sys::signal::Signal;
 
 /// How long a monitor may take to open its capture.
 const START_LIMIT: Duration = Duration::from_secs(15);
-/// How long a stopped monitor may take to exit before it is killed.
-const STOP_LIMIT: Duration = Duration::from_secs(5);
+/// How long a stopped monitor may take to exit before it is killed (a
+/// netop far behind after a flood of new flows drains its ring first).
+const STOP_LIMIT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -89,6 +90,11 @@ impl Tool {
         };
         let bin = bin.ok_or_else(|| "not installed (cargo install bandwhich)".to_owned());
         Self::peer(Kind::Bandwhich, bin, "--version")
+    }
+
+    /// A peer the phases asked for do not use (not looked for).
+    pub fn unused(kind: Kind) -> Self {
+        Self::peer(kind, Err("not used by these phases".to_owned()), "")
     }
 
     fn peer(kind: Kind, bin: Result<PathBuf, String>, version_flag: &str) -> Self {
@@ -229,8 +235,9 @@ impl Running {
                 let json = serde_json::from_str(&stdout).with_context(|| {
                     format!("netop's stdout is not JSON:\n{}", self.proc.describe())
                 })?;
+                let rows = UsageRow::from_json(&json)?;
                 let mut totals = Counts::default();
-                for row in UsageRow::from_json(&json)? {
+                for row in &rows {
                     totals.merge(&Counts {
                         rx_bytes: row.rx_bytes,
                         tx_bytes: row.tx_bytes,
@@ -238,9 +245,12 @@ impl Running {
                         tx_packets: row.tx_packets,
                     });
                 }
+                let stderr = self.proc.stderr();
                 Ok(Seen::Netop {
                     totals,
-                    drops: netop_drops(&self.proc.stderr()),
+                    drops: netop_drops(&stderr),
+                    lost_events: netop_lost_events(&stderr),
+                    rows,
                 })
             }
             Kind::Nethogs => Ok(Seen::Nethogs {
@@ -256,9 +266,20 @@ impl Running {
 /// What a monitor reported about its own capture.
 #[derive(Debug, Clone)]
 pub enum Seen {
-    Netop { totals: Counts, drops: u64 },
-    Nethogs { bytes: Option<f64> },
-    Bandwhich { drops: Option<u64> },
+    Netop {
+        totals: Counts,
+        drops: u64,
+        /// Owner events the ring could not hold (their bytes may be unknown).
+        lost_events: u64,
+        /// Its JSON rows, for the per-pid figures.
+        rows: Vec<UsageRow>,
+    },
+    Nethogs {
+        bytes: Option<f64>,
+    },
+    Bandwhich {
+        drops: Option<u64>,
+    },
 }
 
 /// CPU time of a process: all its threads, live and ended.
@@ -328,6 +349,23 @@ fn netop_drops(stderr: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The count in netop's `N owner events overflowed the ring` note, 0 without.
+fn netop_lost_events(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .filter(|line| line.starts_with("netop: "))
+        .flat_map(|line| line.split("; "))
+        .find_map(|part| {
+            part.trim_start_matches("netop: ")
+                .strip_suffix(
+                    " owner events overflowed the ring (their bytes may show as unknown)",
+                )?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
 /// The bytes (sent + received, all rows) of nethogs' last trace refresh.
 fn nethogs_total(stdout: &str) -> Option<f64> {
     let mut last = None;
@@ -387,7 +425,7 @@ fn parse_socket_drops(ss: &str, pid: u32) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{nethogs_total, netop_drops, parse_socket_drops};
+    use super::{nethogs_total, netop_drops, netop_lost_events, parse_socket_drops};
 
     #[test]
     fn netop_drop_line_is_read() {
@@ -395,6 +433,13 @@ mod tests {
             "netop: the kernel dropped 149012 packets; totals are short (raise --bpf-buffer)\n";
         assert_eq!(netop_drops(err), 149_012);
         assert_eq!(netop_drops("netop: interrupted after 9.0 s\n"), 0);
+        let both = "netop: the kernel dropped 4 packets; totals are short (raise --bpf-buffer); 7 owner events overflowed the ring (their bytes may show as unknown)\n";
+        assert_eq!(netop_drops(both), 4);
+        assert_eq!(netop_lost_events(both), 7);
+        let alone =
+            "netop: 12 owner events overflowed the ring (their bytes may show as unknown)\n";
+        assert_eq!(netop_lost_events(alone), 12);
+        assert_eq!(netop_lost_events(err), 0);
     }
 
     #[test]

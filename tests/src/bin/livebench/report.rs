@@ -33,6 +33,8 @@ pub struct Report<'a> {
     pub idle: Option<Result<IdleResult, String>>,
     /// The event source phase, when it ran.
     pub events: Option<Vec<crate::events::EventsRun>>,
+    /// Issue 10's scenarios, each a markdown section.
+    pub sections: Vec<String>,
 }
 
 impl Report<'_> {
@@ -43,9 +45,14 @@ impl Report<'_> {
             self.max_rate(&mut out);
             self.ratios(&mut out);
         }
-        self.idle(&mut out);
+        if self.idle.is_some() || !self.runs.is_empty() {
+            self.idle(&mut out);
+        }
         if let Some(events) = &self.events {
             out.push_str(&crate::events::markdown(events));
+        }
+        for section in &self.sections {
+            out.push_str(section);
         }
         out
     }
@@ -250,7 +257,7 @@ pub fn mib(bytes: u32) -> String {
 }
 
 /// `total (user + sys)` in seconds.
-fn split(cpu: &CpuTime, decimals: usize) -> String {
+pub fn split(cpu: &CpuTime, decimals: usize) -> String {
     let s = |d: Duration| d.as_secs_f64();
     format!(
         "{:.decimals$} ({:.decimals$} + {:.decimals$})",

@@ -12,6 +12,10 @@ pub const MAX_BYTES: u64 = 1 << 30;
 pub const MAX_SECONDS: u64 = 120;
 /// Largest count of connections or datagrams.
 pub const MAX_COUNT: u64 = 10_000;
+/// Largest life and connection count of a server (`sink`, `udp-sink`) that
+/// serves a benchmark's long wave of clients.
+pub const MAX_SERVE_SECONDS: u64 = 3600;
+pub const MAX_SERVE_CONNS: u64 = 200_000;
 
 #[derive(Debug)]
 pub struct Args {

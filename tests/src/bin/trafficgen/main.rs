@@ -22,6 +22,13 @@
 //!   N short-lived child processes, one exchange each (see `procs.rs`)
 //! - `one-upload --to A:P --bind-port P --bytes B` and
 //!   `dns-once --to A:P --bind-port P`: those children (no `ready`/`go`)
+//! - `flood --to ADDR --kind udp|syn --seconds S [--count N] [--skip P,P]`:
+//!   new flows to random ports as fast as one thread goes (see `flood.rs`)
+//! - `udp-flows --to A:P --count N --rate R [--size B] [--hold-seconds H]`:
+//!   one datagram per fresh socket, closed or held (see `flows.rs`)
+//! - `udp-sink --listen A:P --seconds S`: reads datagrams, answers none
+//! - `proc-wave --to A:P --count N [--parallel P] [--bytes B]`: a wave of
+//!   short-lived `one-upload` children, counted only (see `wave.rs`)
 //! - `handoff --to A:P --bind-port P --rate R --seconds S --how fork|pass`:
 //!   an upload whose socket passes to another process (see `handoff.rs`);
 //!   `take-socket` is the receiving end of `--how pass`
@@ -33,10 +40,13 @@
 mod args;
 mod blast;
 mod control;
+mod flood;
+mod flows;
 mod handoff;
 mod procs;
 mod tcp;
 mod udp;
+mod wave;
 
 use std::process::ExitCode;
 
@@ -45,7 +55,7 @@ use args::Args;
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let Some(command) = argv.next() else {
-        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast|short-procs> [--key value]...");
+        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast|short-procs|flood|udp-flows|udp-sink|proc-wave|...> [--key value]...");
         return ExitCode::from(2);
     };
     let result = Args::parse(argv).and_then(|args| run(&command, &args));
@@ -72,6 +82,10 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "short-procs" => procs::short_procs(args),
         "one-upload" => tcp::one_upload(args),
         "dns-once" => procs::dns_once(args),
+        "flood" => flood::flood(args),
+        "udp-flows" => flows::udp_flows(args),
+        "udp-sink" => udp::sink(args),
+        "proc-wave" => wave::proc_wave(args),
         "handoff" => handoff::handoff(args),
         "take-socket" => handoff::take_socket(args),
         other => anyhow::bail!("unknown subcommand {other:?}"),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage};
 
-use crate::args::{Args, MAX_BYTES, MAX_COUNT, MAX_SECONDS};
+use crate::args::{Args, MAX_BYTES, MAX_COUNT, MAX_SECONDS, MAX_SERVE_CONNS, MAX_SERVE_SECONDS};
 use crate::control::{arm_watchdog, ready_then_wait_for_go, say};
 
 const REPLY: &[u8] = b"ok\n";
@@ -210,8 +210,8 @@ where
 
 pub fn sink(args: &Args) -> anyhow::Result<()> {
     let listen = args.addr("listen")?;
-    let seconds = args.bounded("seconds", MAX_SECONDS, None)?;
-    let conns = args.bounded("conns", MAX_COUNT, Some(MAX_COUNT))?;
+    let seconds = args.bounded("seconds", MAX_SERVE_SECONDS, None)?;
+    let conns = args.bounded("conns", MAX_SERVE_CONNS, Some(MAX_COUNT))?;
     let listener = TcpListener::bind(listen).with_context(|| format!("listen on {listen}"))?;
     serve(listener, conns, seconds, serve_upload)
 }

@@ -1,4 +1,6 @@
-//! UDP workloads: an echo server and a client that waits for each echo.
+//! UDP workloads: an echo server and a client that waits for each echo,
+//! and a sink that answers nothing (so no ICMP comes back from a closed
+//! port to muddle what a benchmark counts).
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -6,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::args::{Args, MAX_COUNT, MAX_SECONDS};
+use crate::args::{Args, MAX_COUNT, MAX_SECONDS, MAX_SERVE_SECONDS};
 use crate::control::{arm_watchdog, ready_then_wait_for_go, say};
 
 /// Largest datagram payload that fits a 1500-byte MTU over IPv4.
@@ -42,6 +44,37 @@ pub fn echo_server(args: &Args) -> anyhow::Result<()> {
     say(&format!(
         "done sent={bytes} recv={bytes} datagrams={echoed}"
     ));
+    Ok(())
+}
+
+/// `udp-sink --listen A:P --seconds S`: reads datagrams until `S` has
+/// passed, then says how many.
+pub fn sink(args: &Args) -> anyhow::Result<()> {
+    let listen = args.addr("listen")?;
+    let seconds = args.bounded("seconds", MAX_SERVE_SECONDS, None)?;
+    let socket = UdpSocket::bind(listen).with_context(|| format!("bind {listen}"))?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    arm_watchdog(Duration::from_secs(seconds + 5));
+    say("ready");
+    let mut buf = [0u8; 2048];
+    let (mut datagrams, mut bytes) = (0u64, 0u64);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        socket.set_read_timeout(Some(left))?;
+        match socket.recv(&mut buf) {
+            Ok(n) => {
+                datagrams += 1;
+                bytes += n as u64;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("recv"),
+        }
+    }
+    say(&format!("done sent=0 recv={bytes} datagrams={datagrams}"));
     Ok(())
 }
 

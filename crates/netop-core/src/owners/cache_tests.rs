@@ -1,10 +1,40 @@
+//! The owner cache: exact tuples, binds, namespaces, age and bounds.
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use netop_core::{FlowKey, Protocol};
+use crate::{FlowKey, Protocol};
 
-use super::{OwnerCache, DEFAULT_MAX_AGE};
-use crate::events::record::{EventKind, SocketEvent};
+use super::{CachedOwner, OwnerCache, DEFAULT_MAX_AGE};
+
+/// What an event source tells: a process used a socket.
+#[derive(Debug, Clone)]
+struct SocketEvent {
+    netns: u64,
+    proto: Protocol,
+    local: SocketAddr,
+    remote: SocketAddr,
+    pid: u32,
+    comm: String,
+    uid: u32,
+}
+
+trait Tell {
+    fn tell(&mut self, event: &SocketEvent, now: Instant) -> bool;
+}
+
+impl Tell for OwnerCache {
+    fn tell(&mut self, e: &SocketEvent, now: Instant) -> bool {
+        let owner = CachedOwner {
+            pid: e.pid,
+            comm: e.comm.clone(),
+            uid: e.uid,
+            netns: e.netns,
+            seen: now,
+        };
+        self.insert(e.proto, e.local, e.remote, owner)
+    }
+}
 
 const HOME: u64 = 4026531840;
 const OTHER: u64 = 4026532999;
@@ -22,7 +52,6 @@ fn event(proto: Protocol, local: &str, remote: &str, pid: u32) -> SocketEvent {
         pid,
         comm: format!("p{pid}"),
         uid: 1000,
-        kind: EventKind::Send,
     }
 }
 
@@ -40,7 +69,7 @@ fn pid_of(c: &OwnerCache, proto: Protocol, local: &str, remote: &str, now: Insta
 fn exact_tuple_is_found_and_a_later_owner_replaces_it() {
     let t0 = Instant::now();
     let mut c = cache();
-    c.insert(
+    c.tell(
         &event(Protocol::Tcp, "10.0.0.1:40000", "10.0.0.2:80", 7),
         t0,
     );
@@ -56,7 +85,7 @@ fn exact_tuple_is_found_and_a_later_owner_replaces_it() {
         pid_of(&c, Protocol::Tcp, "10.0.0.1:40001", "10.0.0.2:80", t0),
         None
     );
-    c.insert(
+    c.tell(
         &event(Protocol::Tcp, "10.0.0.1:40000", "10.0.0.2:80", 8),
         t0,
     );
@@ -71,7 +100,7 @@ fn exact_tuple_is_found_and_a_later_owner_replaces_it() {
 fn ipv4_mapped_addresses_match_ipv4_flows() {
     let t0 = Instant::now();
     let mut c = cache();
-    c.insert(
+    c.tell(
         &event(
             Protocol::Tcp,
             "[::ffff:10.0.0.1]:40000",
@@ -94,8 +123,8 @@ fn ipv4_mapped_addresses_match_ipv4_flows() {
 fn unconnected_udp_matches_by_port_exact_address_before_wildcard() {
     let t0 = Instant::now();
     let mut c = cache();
-    c.insert(&event(Protocol::Udp, "0.0.0.0:5353", "0.0.0.0:0", 1), t0);
-    c.insert(&event(Protocol::Udp, "10.0.0.1:5353", "0.0.0.0:0", 2), t0);
+    c.tell(&event(Protocol::Udp, "0.0.0.0:5353", "0.0.0.0:0", 1), t0);
+    c.tell(&event(Protocol::Udp, "10.0.0.1:5353", "0.0.0.0:0", 2), t0);
     assert_eq!(
         pid_of(&c, Protocol::Udp, "10.0.0.1:5353", "8.8.8.8:53", t0),
         Some(2)
@@ -109,8 +138,8 @@ fn unconnected_udp_matches_by_port_exact_address_before_wildcard() {
         None
     );
     // A v6 wildcard takes IPv4 too; a v4 wildcard does not take IPv6.
-    c.insert(&event(Protocol::Udp, "[::]:6000", "[::]:0", 3), t0);
-    c.insert(&event(Protocol::Udp, "0.0.0.0:6001", "0.0.0.0:0", 4), t0);
+    c.tell(&event(Protocol::Udp, "[::]:6000", "[::]:0", 3), t0);
+    c.tell(&event(Protocol::Udp, "0.0.0.0:6001", "0.0.0.0:0", 4), t0);
     assert_eq!(
         pid_of(&c, Protocol::Udp, "10.0.0.1:6000", "10.0.0.2:1", t0),
         Some(3)
@@ -120,7 +149,7 @@ fn unconnected_udp_matches_by_port_exact_address_before_wildcard() {
         None
     );
     // An exact tuple beats the bound socket on its port.
-    c.insert(&event(Protocol::Udp, "10.0.0.1:5353", "8.8.8.8:53", 5), t0);
+    c.tell(&event(Protocol::Udp, "10.0.0.1:5353", "8.8.8.8:53", 5), t0);
     assert_eq!(
         pid_of(&c, Protocol::Udp, "10.0.0.1:5353", "8.8.8.8:53", t0),
         Some(5)
@@ -133,28 +162,28 @@ fn other_namespaces_match_by_address_not_by_wildcard_and_their_loopback_is_dropp
     let mut c = cache();
     let mut foreign = event(Protocol::Udp, "0.0.0.0:53", "0.0.0.0:0", 1);
     foreign.netns = OTHER;
-    c.insert(&foreign, t0);
+    c.tell(&foreign, t0);
     assert_eq!(
         pid_of(&c, Protocol::Udp, "10.0.0.1:53", "10.0.0.2:999", t0),
         None
     );
     let mut foreign = event(Protocol::Udp, "10.9.0.2:53", "0.0.0.0:0", 2);
     foreign.netns = OTHER;
-    c.insert(&foreign, t0);
+    c.tell(&foreign, t0);
     assert_eq!(
         pid_of(&c, Protocol::Udp, "10.9.0.2:53", "10.9.0.1:999", t0),
         Some(2)
     );
     let mut lo = event(Protocol::Tcp, "127.0.0.1:1000", "127.0.0.1:2000", 3);
     lo.netns = OTHER;
-    c.insert(&lo, t0);
+    c.tell(&lo, t0);
     assert_eq!(
         pid_of(&c, Protocol::Tcp, "127.0.0.1:1000", "127.0.0.1:2000", t0),
         None
     );
     let mut tcp = event(Protocol::Tcp, "10.9.0.2:1000", "10.9.0.1:2000", 4);
     tcp.netns = OTHER;
-    c.insert(&tcp, t0);
+    c.tell(&tcp, t0);
     assert_eq!(
         pid_of(&c, Protocol::Tcp, "10.9.0.2:1000", "10.9.0.1:2000", t0),
         Some(4)
@@ -165,8 +194,8 @@ fn other_namespaces_match_by_address_not_by_wildcard_and_their_loopback_is_dropp
 fn owners_age_out_after_the_limit() {
     let t0 = Instant::now();
     let mut c = cache();
-    c.insert(&event(Protocol::Tcp, "10.0.0.1:1", "10.0.0.2:2", 7), t0);
-    c.insert(&event(Protocol::Udp, "0.0.0.0:3", "0.0.0.0:0", 8), t0);
+    c.tell(&event(Protocol::Tcp, "10.0.0.1:1", "10.0.0.2:2", 7), t0);
+    c.tell(&event(Protocol::Udp, "0.0.0.0:3", "0.0.0.0:0", 8), t0);
     let later = t0 + DEFAULT_MAX_AGE;
     assert_eq!(
         pid_of(&c, Protocol::Tcp, "10.0.0.1:1", "10.0.0.2:2", later),
@@ -194,14 +223,14 @@ fn a_full_cache_drops_its_oldest_entries_first() {
     for i in 0..100u16 {
         let local = format!("10.0.0.1:{}", 1000 + i);
         let at = t0 + Duration::from_millis(u64::from(i));
-        c.insert(
+        c.tell(
             &event(Protocol::Tcp, &local, "10.0.0.2:80", u32::from(i)),
             at,
         );
     }
     assert_eq!(c.len(), 100);
     let now = t0 + Duration::from_secs(1);
-    c.insert(
+    c.tell(
         &event(Protocol::Tcp, "10.0.0.1:9999", "10.0.0.2:80", 999),
         now,
     );
@@ -226,7 +255,7 @@ fn bound_sockets_per_port_are_capped() {
     let mut c = cache();
     for i in 0..20u8 {
         let local = format!("10.0.1.{i}:53");
-        c.insert(
+        c.tell(
             &event(Protocol::Udp, &local, "0.0.0.0:0", u32::from(i)),
             t0 + Duration::from_millis(u64::from(i)),
         );
@@ -247,8 +276,8 @@ fn bound_sockets_per_port_are_capped() {
 fn entries_list_connected_and_unconnected_owners() {
     let t0 = Instant::now();
     let mut c = cache();
-    c.insert(&event(Protocol::Tcp, "10.0.0.1:1", "10.0.0.2:2", 7), t0);
-    c.insert(&event(Protocol::Udp, "[::]:3", "[::]:0", 8), t0);
+    c.tell(&event(Protocol::Tcp, "10.0.0.1:1", "10.0.0.2:2", 7), t0);
+    c.tell(&event(Protocol::Udp, "[::]:3", "[::]:0", 8), t0);
     let mut listed: Vec<_> = c
         .entries(t0)
         .map(|(proto, local, remote, o)| (proto, local, remote, o.pid))
@@ -268,18 +297,12 @@ fn insert_says_when_a_socket_changed_hands() {
     let t0 = Instant::now();
     let mut c = cache();
     let first = event(Protocol::Tcp, "10.0.0.1:40000", "10.0.0.2:80", 7);
-    assert!(!c.insert(&first, t0), "a new socket is not a change");
-    assert!(
-        !c.insert(&first, t0),
-        "the same owner again is not a change"
-    );
+    assert!(!c.tell(&first, t0), "a new socket is not a change");
+    assert!(!c.tell(&first, t0), "the same owner again is not a change");
     let child = event(Protocol::Tcp, "10.0.0.1:40000", "10.0.0.2:80", 8);
-    assert!(c.insert(&child, t0), "another process: changed hands");
+    assert!(c.tell(&child, t0), "another process: changed hands");
     let bound = event(Protocol::Udp, "0.0.0.0:5353", "0.0.0.0:0", 7);
-    assert!(!c.insert(&bound, t0));
+    assert!(!c.tell(&bound, t0));
     let bound_child = event(Protocol::Udp, "0.0.0.0:5353", "0.0.0.0:0", 9);
-    assert!(
-        c.insert(&bound_child, t0),
-        "a bound socket changes hands too"
-    );
+    assert!(c.tell(&bound_child, t0), "a bound socket changes hands too");
 }

@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::proc::{ProcSockets, ProcSource};
 use super::*;
+use crate::clock::SystemClock;
 
 #[derive(Debug, Default)]
 struct Table {
@@ -50,7 +50,7 @@ impl Fake {
     }
 }
 
-impl ProcSource for Fake {
+impl ProcessSource for Fake {
     fn pids(&mut self) -> Vec<u32> {
         self.0.lock().expect("lock").procs.keys().copied().collect()
     }
@@ -73,6 +73,10 @@ impl ProcSource for Fake {
             inodes: inodes.clone(),
             fds,
         })
+    }
+
+    fn user_name(&mut self, uid: u32) -> Option<String> {
+        (uid == 0).then(|| "root".to_string())
     }
 
     fn comm(&mut self, pid: u32) -> Option<String> {
@@ -101,7 +105,12 @@ fn setup(interval: Duration) -> (Fake, OwnerIndex) {
     fake.set(2, 0, &[]);
     fake.set(10, 1000, &[100, 101]);
     fake.set(20, 0, &[200]);
-    let mut index = OwnerIndex::with_source(Box::new(fake.clone()), interval, Duration::ZERO);
+    let mut index = OwnerIndex::with_clock(
+        Box::new(fake.clone()),
+        Box::new(SystemClock),
+        interval,
+        Duration::ZERO,
+    );
     index.refresh_for(&[100, 101, 200]);
     assert_eq!(index.cached(100), Some(10));
     assert_eq!(index.cached(200), Some(20));
@@ -129,7 +138,12 @@ fn first_refresh_reads_every_process_once() {
     let fake = Fake::default();
     fake.set(10, 1000, &[100]);
     fake.set(20, 0, &[200]);
-    let mut index = OwnerIndex::with_source(Box::new(fake.clone()), Duration::ZERO, Duration::ZERO);
+    let mut index = OwnerIndex::with_clock(
+        Box::new(fake.clone()),
+        Box::new(SystemClock),
+        Duration::ZERO,
+        Duration::ZERO,
+    );
     index.refresh_for(&[100, 200]);
     assert_eq!(fake.take_scans(), vec![10, 20]);
     assert_eq!(index.resolve(200, 0), Some(20));
@@ -289,8 +303,9 @@ fn a_young_process_that_connects_after_being_listed_is_found() {
     let fake = Fake::default();
     fake.set(1, 0, &[]);
     fake.set(10, 1000, &[100]);
-    let mut index = OwnerIndex::with_source(
+    let mut index = OwnerIndex::with_clock(
         Box::new(fake.clone()),
+        Box::new(SystemClock),
         Duration::from_secs(3600),
         super::YOUNG,
     );

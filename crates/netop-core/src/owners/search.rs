@@ -1,28 +1,64 @@
-//! Which process owns a socket inode, from the fd tables in `/proc`.
+//! Which process owns a socket, by searching the processes' descriptor
+//! tables: the owner-search policy, the same for every backend.
 //!
-//! Owns an index `inode -> pid`, kept up to date incrementally: a miss
-//! rescans, in order, (1) the processes that already own sockets, same uid
-//! first, (2) processes that appeared since the last listing of `/proc`,
-//! (3) every other process, at most once per `full_scan_interval`. When
-//! every inode asked about is known it touches `/proc` not at all. It
-//! never fails: processes vanish and hide (other users) all the time, and
-//! those are simply not owners.
+//! A backend gives a [`ProcessSource`] (on Linux the fd tables in
+//! `/proc`, on macOS libproc's per-process socket lists) that names each
+//! socket by a kernel identity (the inode on Linux). The [`OwnerIndex`]
+//! keeps `identity -> pid` up to date incrementally: a miss reads, in
+//! order, (1) processes that appeared recently, newest first, (2) the
+//! processes that already own sockets, same uid first, (3) every other
+//! process, at most once per full-scan interval; then once more the
+//! processes that appeared during the search. When every socket asked
+//! about is known it reads nothing. It never fails: processes vanish and
+//! hide (other users) all the time, and those are simply not owners.
+//! Time comes from a [`Clock`], so the policy is tested without sleeping.
 //!
 //! With containers on ([`OwnerIndex::set_containers`]), a process's
-//! container comes from its `/proc/PID/cgroup` (parsed by the core's
-//! [`netop_core::container::parse_cgroup`]), read and cached together with
+//! container comes from its cgroup text (parsed by
+//! [`crate::container::parse_cgroup`]), read and cached together with
 //! its name.
-
-mod proc;
-
-pub(crate) use proc::parse_pid;
 
 use std::time::{Duration, Instant};
 
-use netop_core::ProcessInfo;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use proc::{LiveProc, ProcSource};
+use crate::clock::{Clock, SystemClock};
+use crate::socket::ProcessInfo;
+
+/// What the owner search reads about processes: the backend's part.
+pub trait ProcessSource {
+    /// The pids of every process now.
+    fn pids(&mut self) -> Vec<u32>;
+    /// The process's uid and the socket identities among its open
+    /// descriptors; `None` when it vanished or cannot be read.
+    fn socket_inodes(&mut self, pid: u32) -> Option<ProcSockets>;
+    /// The process's short name.
+    fn comm(&mut self, pid: u32) -> Option<String>;
+    /// The process's cgroup text (Linux's `/proc/PID/cgroup`); `None`
+    /// where there is none.
+    fn cgroup(&mut self, pid: u32) -> Option<String>;
+    /// When the process started, in the unit of
+    /// [`ProcessInfo::start_time`]: with the pid, the process's identity.
+    fn start_time(&mut self, pid: u32) -> Option<u64> {
+        let _ = pid;
+        None
+    }
+    /// The name of user `uid`, when it has one.
+    fn user_name(&mut self, uid: u32) -> Option<String> {
+        let _ = uid;
+        None
+    }
+}
+
+/// One process's sockets, as read from its descriptor table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcSockets {
+    pub uid: u32,
+    /// Socket identities (inodes on Linux).
+    pub inodes: Vec<u64>,
+    /// The fd number of each of `inodes`, in the same order.
+    pub fds: Vec<u32>,
+}
 
 /// Minimum time between two scans of every process.
 const FULL_SCAN_INTERVAL: Duration = Duration::from_millis(200);
@@ -45,7 +81,8 @@ struct PidSockets {
 
 /// The socket-owner index.
 pub struct OwnerIndex {
-    source: Box<dyn ProcSource + Send>,
+    source: Box<dyn ProcessSource + Send>,
+    clock: Box<dyn Clock + Send>,
     by_inode: FxHashMap<u64, u32>,
     /// The owner's fd number for each inode of `by_inode`.
     fds: FxHashMap<u64, u32>,
@@ -90,26 +127,25 @@ impl std::fmt::Debug for OwnerIndex {
     }
 }
 
-impl Default for OwnerIndex {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl OwnerIndex {
-    /// An empty index over the live `/proc`.
-    pub fn new() -> Self {
-        Self::with_source(Box::new(LiveProc), FULL_SCAN_INTERVAL, YOUNG)
+    /// An empty index over `source`, on the system clock.
+    pub fn new(source: Box<dyn ProcessSource + Send>) -> Self {
+        Self::with_clock(source, Box::new(SystemClock), FULL_SCAN_INTERVAL, YOUNG)
     }
 
-    fn with_source(
-        source: Box<dyn ProcSource + Send>,
+    /// An empty index over `source` and `clock`, scanning every process
+    /// at most every `full_scan_interval` and re-reading processes listed
+    /// for less than `young` on every search.
+    pub fn with_clock(
+        source: Box<dyn ProcessSource + Send>,
+        clock: Box<dyn Clock + Send>,
         full_scan_interval: Duration,
         young: Duration,
     ) -> Self {
         OwnerIndex {
             young,
             source,
+            clock,
             by_inode: FxHashMap::default(),
             fds: FxHashMap::default(),
             sockets_of: FxHashMap::default(),
@@ -158,7 +194,7 @@ impl OwnerIndex {
         if let Some(pid) = self.cached(inode) {
             return Some(pid);
         }
-        if self.is_fresh_orphan(inode, Instant::now()) {
+        if self.is_fresh_orphan(inode, self.clock.now()) {
             return None;
         }
         self.search(vec![inode], Some(uid));
@@ -177,7 +213,7 @@ impl OwnerIndex {
             !s.inodes.is_empty()
         });
         self.orphans.retain(|inode, _| live.contains(inode));
-        let now = Instant::now();
+        let now = self.clock.now();
         let missing: Vec<u64> = live
             .iter()
             .copied()
@@ -192,7 +228,7 @@ impl OwnerIndex {
     /// names the user when the process's own uid is unknown. `None` when
     /// the process is gone.
     pub fn process_info(&mut self, pid: u32, uid: u32) -> Option<ProcessInfo> {
-        let now = Instant::now();
+        let now = self.clock.now();
         if let Some((info, at)) = self.info.get(&pid) {
             if now.duration_since(*at) < INFO_TTL {
                 return Some(info.clone());
@@ -204,7 +240,7 @@ impl OwnerIndex {
         let container = if self.containers {
             self.source
                 .cgroup(pid)
-                .and_then(|text| netop_core::container::parse_cgroup(&text))
+                .and_then(|text| crate::container::parse_cgroup(&text))
         } else {
             None
         };
@@ -221,19 +257,15 @@ impl OwnerIndex {
 
     /// The name of user `uid`, or the number when it has none (cached).
     pub fn user_name(&mut self, uid: u32) -> String {
-        self.users
-            .entry(uid)
-            .or_insert_with(
-                || match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-                    Ok(Some(user)) => user.name,
-                    Ok(None) => uid.to_string(),
-                    Err(errno) => {
-                        tracing::debug!(uid, %errno, "getpwuid failed");
-                        uid.to_string()
-                    }
-                },
-            )
-            .clone()
+        if let Some(name) = self.users.get(&uid) {
+            return name.clone();
+        }
+        let name = self
+            .source
+            .user_name(uid)
+            .unwrap_or_else(|| uid.to_string());
+        self.users.insert(uid, name.clone());
+        name
     }
 
     fn is_fresh_orphan(&self, inode: u64, now: Instant) -> bool {
@@ -266,7 +298,7 @@ impl OwnerIndex {
         // Young processes are read again too: a pid first listed while it
         // was a shell's fork, before exec and connect, owns its socket only
         // now.
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut young: Vec<u32> = pids
             .iter()
             .copied()
@@ -306,7 +338,7 @@ impl OwnerIndex {
         // (3) Everyone else, rate-limited.
         let rest: Vec<u32> = pids.into_iter().filter(|p| !scanned.contains(p)).collect();
         if !rest.is_empty() {
-            let now = Instant::now();
+            let now = self.clock.now();
             let allowed = self
                 .last_full_scan
                 .is_none_or(|at| now.duration_since(at) >= self.full_scan_interval);
@@ -340,7 +372,7 @@ impl OwnerIndex {
         }
 
         // Every process was read and these are still nowhere.
-        let now = Instant::now();
+        let now = self.clock.now();
         tracing::debug!(count = missing.len(), "socket inodes without an owner");
         for inode in missing {
             self.orphans.insert(inode, now);
@@ -419,4 +451,5 @@ impl OwnerIndex {
 }
 
 #[cfg(test)]
+#[path = "search_tests.rs"]
 mod tests;

@@ -1,44 +1,24 @@
-//! The live `/proc` reads the owner index needs, behind a small trait so
-//! the index's incremental strategy is testable with a fake process table.
+//! The live `/proc` reads the core's owner search needs: Linux's
+//! [`ProcessSource`] (the search policy itself is the core's
+//! [`netop_core::owners::OwnerIndex`]).
 
 use std::io;
 
 use procfs::process::{FDTarget, Process};
 use procfs::ProcError;
 
-/// What the owner index reads about processes.
-pub(crate) trait ProcSource {
-    /// The pids currently listed in `/proc`.
-    fn pids(&mut self) -> Vec<u32>;
-    /// The process's uid and the socket inodes among its open fds; `None`
-    /// when it vanished or cannot be read.
-    fn socket_inodes(&mut self, pid: u32) -> Option<ProcSockets>;
-    /// The process's short name (`comm`), without the newline.
-    fn comm(&mut self, pid: u32) -> Option<String>;
-    /// The text of the process's `/proc/PID/cgroup`.
-    fn cgroup(&mut self, pid: u32) -> Option<String>;
-    /// When the process started (`starttime` of `/proc/PID/stat`, clock
-    /// ticks since boot): with the pid, the process's identity.
-    fn start_time(&mut self, pid: u32) -> Option<u64> {
-        let _ = pid;
-        None
-    }
+use netop_core::owners::{OwnerIndex, ProcSockets, ProcessSource};
+
+/// An owner index over the live `/proc`.
+pub fn live_index() -> OwnerIndex {
+    OwnerIndex::new(Box::new(LiveProc))
 }
 
-/// One process's sockets, as read from its fd table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ProcSockets {
-    pub uid: u32,
-    pub inodes: Vec<u64>,
-    /// The fd number of each of `inodes`, in the same order.
-    pub fds: Vec<u32>,
-}
-
-/// [`ProcSource`] reading the real `/proc`.
+/// [`ProcessSource`] reading the real `/proc`.
 #[derive(Debug, Default)]
 pub(crate) struct LiveProc;
 
-impl ProcSource for LiveProc {
+impl ProcessSource for LiveProc {
     fn pids(&mut self) -> Vec<u32> {
         // A plain readdir: cheaper than opening every process, and this
         // runs on every owner miss.
@@ -92,6 +72,16 @@ impl ProcSource for LiveProc {
     fn start_time(&mut self, pid: u32) -> Option<u64> {
         let stat = Process::new(i32::try_from(pid).ok()?).and_then(|p| p.stat());
         stat.map(|s| s.starttime).ok()
+    }
+
+    fn user_name(&mut self, uid: u32) -> Option<String> {
+        match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+            Ok(user) => user.map(|u| u.name),
+            Err(errno) => {
+                tracing::debug!(uid, %errno, "getpwuid failed");
+                None
+            }
+        }
     }
 }
 

@@ -1,0 +1,192 @@
+//! The owner-search queue: nothing searched on the packet path, searches
+//! within the budget between batches, oldest first, bounded.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::engine::{Engine, EngineConfig, Resolved};
+use crate::flow::{FlowKey, Protocol};
+use crate::interfaces::InterfaceInfo;
+use crate::socket::{ResolveError, SocketEntry, SocketResolver, SocketTable};
+use crate::testing::{socket, FakeClock, PacketSpec, StaticResolver};
+
+fn engine() -> Engine {
+    let mut e = Engine::new(EngineConfig::default());
+    e.set_interfaces(&[InterfaceInfo {
+        index: 2,
+        name: "eth0".into(),
+        up: true,
+        addrs: vec!["192.0.2.10".parse::<IpAddr>().expect("ip")],
+        ..Default::default()
+    }]);
+    e
+}
+
+fn at(ms: u64) -> Duration {
+    Duration::from_millis(1_700_000_000_000 + ms)
+}
+
+fn local(port: u16) -> String {
+    format!("192.0.2.10:{port}")
+}
+
+const REMOTE: &str = "198.51.100.1:443";
+
+/// A resolver whose every lookup takes `cost` on the fake clock.
+struct Slow {
+    inner: StaticResolver,
+    clock: FakeClock,
+    cost: Duration,
+    asked: Vec<u16>,
+}
+
+impl SocketResolver for Slow {
+    fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
+        self.inner.sockets()
+    }
+
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        self.clock.advance(self.cost);
+        self.asked.push(key.local_port);
+        self.inner.lookup(key)
+    }
+}
+
+/// One outgoing packet from local port `port` at `ms`.
+fn send(e: &mut Engine, port: u16, ms: u64) {
+    let f = PacketSpec::tcp(&local(port), REMOTE, 100).sll2(at(ms), 2, true, 128);
+    e.ingest(&f.as_frame());
+}
+
+fn tx_of(e: &Engine, pid: Option<u32>) -> u64 {
+    e.report()
+        .processes
+        .iter()
+        .find(|p| p.pid == pid)
+        .map_or(0, |p| p.counters.tx_bytes)
+}
+
+fn slow(ports: std::ops::Range<u16>, cost_ms: u64) -> Slow {
+    let sockets = ports
+        .map(|p| socket(Protocol::Tcp, &local(p), REMOTE, u32::from(p), "client"))
+        .collect();
+    Slow {
+        // Lookups find them; no table has them.
+        inner: StaticResolver {
+            live: sockets,
+            ..StaticResolver::default()
+        },
+        clock: FakeClock::default(),
+        cost: Duration::from_millis(cost_ms),
+        asked: Vec::new(),
+    }
+}
+
+#[test]
+fn the_packet_path_searches_nothing_and_the_bytes_wait_as_unknown() {
+    let mut e = engine();
+    let mut r = slow(40000..40001, 1);
+    send(&mut e, 40000, 0);
+    send(&mut e, 40000, 1);
+    assert!(r.asked.is_empty());
+    assert_eq!(e.pending_lookups(), 1, "one flow queued once");
+    let waiting = tx_of(&e, None);
+    assert!(waiting > 0);
+    let clock = r.clock.clone();
+    let done = e.resolve_pending(&mut r, &clock, Duration::from_millis(5));
+    assert_eq!(
+        done,
+        Resolved {
+            searched: 1,
+            found: 1,
+            left: 0
+        }
+    );
+    assert_eq!(r.asked, vec![40000]);
+    assert_eq!((tx_of(&e, Some(40000)), tx_of(&e, None)), (waiting, 0));
+}
+
+#[test]
+fn searches_stop_when_the_budget_is_spent_and_resume_oldest_first() {
+    let mut e = engine();
+    let mut r = slow(41000..41010, 1);
+    for (i, port) in (41000..41010).enumerate() {
+        send(&mut e, port, i as u64);
+    }
+    let clock = r.clock.clone();
+    // 1 ms a search, 3 ms of budget: three searches, seven left.
+    let first = e.resolve_pending(&mut r, &clock, Duration::from_millis(3));
+    assert_eq!((first.searched, first.found, first.left), (3, 3, 7));
+    assert_eq!(r.asked, vec![41000, 41001, 41002]);
+    let rest = e.resolve_pending(&mut r, &clock, Duration::from_millis(100));
+    assert_eq!((rest.searched, rest.left), (7, 0));
+    assert_eq!(r.asked, (41000..41010).collect::<Vec<_>>());
+    for port in 41000u16..41010 {
+        assert!(tx_of(&e, Some(u32::from(port))) > 0, "port {port}");
+    }
+    assert_eq!(tx_of(&e, None), 0);
+}
+
+#[test]
+fn a_search_slower_than_the_budget_still_moves_the_queue() {
+    let mut e = engine();
+    let mut r = slow(42000..42002, 50);
+    send(&mut e, 42000, 0);
+    send(&mut e, 42001, 1);
+    let clock = r.clock.clone();
+    let done = e.resolve_pending(&mut r, &clock, Duration::from_millis(1));
+    assert_eq!((done.searched, done.left), (1, 1));
+}
+
+#[test]
+fn a_flood_of_new_flows_fills_the_queue_only_to_its_bound() {
+    let mut e = engine();
+    let flows = super::MAX_QUEUED + 100;
+    for i in 0..flows {
+        let port = 1024 + (i % 60_000) as u16;
+        let host = 1 + i / 60_000;
+        let f = PacketSpec::tcp(&local(port), &format!("198.51.100.{host}:80"), 0).sll2(
+            at(i as u64),
+            2,
+            true,
+            128,
+        );
+        e.ingest(&f.as_frame());
+    }
+    assert_eq!(e.pending_lookups(), super::MAX_QUEUED);
+    assert_eq!(e.lookups_overflowed(), 100);
+    assert_eq!(e.flow_count(), flows);
+    // Those not queued are searched on a later packet.
+    let mut r = StaticResolver::default();
+    let clock = FakeClock::default();
+    e.resolve_pending(&mut r, &clock, Duration::MAX);
+    assert_eq!(r.lookups, super::MAX_QUEUED);
+}
+
+#[test]
+fn a_flow_the_table_explains_is_never_queued() {
+    let mut e = engine();
+    let mut r = StaticResolver::new(vec![socket(
+        Protocol::Tcp,
+        &local(43000),
+        REMOTE,
+        7,
+        "known",
+    )]);
+    e.refresh(r.sockets().expect("table"));
+    send(&mut e, 43000, 0);
+    assert_eq!(e.pending_lookups(), 0);
+    assert!(tx_of(&e, Some(7)) > 0);
+}
+
+#[test]
+fn a_failed_search_is_queued_again_on_a_later_packet_up_to_the_limit() {
+    let mut e = engine();
+    let mut r = StaticResolver::default();
+    let clock = FakeClock::default();
+    for i in 0..10 {
+        send(&mut e, 44000, i * 100);
+        e.resolve_pending(&mut r, &clock, Duration::MAX);
+    }
+    assert_eq!(r.lookups, usize::from(crate::engine::MAX_TRIES));
+}
