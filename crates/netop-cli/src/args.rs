@@ -239,6 +239,20 @@ pub struct PowerArgs {
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub alert: Option<u64>,
 
+    /// Capture only packets matching this libpcap filter expression
+    /// (tcpdump's syntax: 'tcp port 443', 'not host 10.0.0.5'). Every view
+    /// and total then counts only those packets; DNS is parsed when the
+    /// expression lets port-53 packets through. An invalid expression
+    /// exits with code 2 and libpcap's message.
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+
+    /// Hide processes whose name contains PATTERN (case-insensitive;
+    /// repeatable): the counterpart of --filter, in the monitor and in
+    /// snapshots.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+
     /// Which settings came from the command line or the environment
     /// (they win over the config file); filled in by the parser.
     #[arg(skip)]

@@ -13,6 +13,7 @@ use pcap::{Active, Linktype, Offline, PacketHeader};
 
 mod dns_snap;
 mod reopen;
+pub mod user_filter;
 
 pub use reopen::ReopeningCapture;
 

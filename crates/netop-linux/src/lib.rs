@@ -56,6 +56,9 @@ pub use resolver::LinuxResolver;
 /// The backend's factory (see `netop_core::backend`).
 #[cfg(target_os = "linux")]
 pub use backend::{confine, diagnostics, open, replay};
+/// `--bpf`: check an expression, and filter a capture with it.
+#[cfg(target_os = "linux")]
+pub use capture::user_filter::{check as check_filter, filtered};
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {

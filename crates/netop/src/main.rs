@@ -44,6 +44,9 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(failure) => return fail(&failure),
     };
+    if let Err(failure) = platform::check_filter(&args) {
+        return fail(&failure);
+    }
     match run(&args, &settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => fail(&failure),
@@ -127,7 +130,19 @@ fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
         &stop,
         None,
     )?;
-    let report = engine.report();
+    let mut report = engine.report();
+    // --exclude hides processes by name (the unknown row stays).
+    let excluded: Vec<String> = args
+        .power
+        .exclude
+        .iter()
+        .map(|p| p.to_lowercase())
+        .collect();
+    if !excluded.is_empty() {
+        report.processes.retain(|p| {
+            p.pid.is_none() || !excluded.iter().any(|x| p.name.to_lowercase().contains(x))
+        });
+    }
     log_interface_totals(&report);
     let mut stderr = io::stderr();
     if let Ending::Interrupted { elapsed } = ending {

@@ -88,6 +88,7 @@ pub fn run(
             processes: file.extras.alert_processes.clone(),
             bell: file.extras.bell,
         },
+        exclude: args.power.exclude.clone(),
     };
     // Before the screen thread is confined: the saver keeps what it needs
     // to write the config file (only one that exists).

@@ -27,11 +27,26 @@ fn options(args: &Args) -> BackendOptions {
 
 /// Opens the backend the arguments ask for: a replay, or the OS's.
 pub fn open(args: &Args) -> Result<Backend, Failure> {
-    if let Some(path) = &args.replay {
+    let mut backend = if let Some(path) = &args.replay {
         let capture = os::replay(path).map_err(failure)?;
-        return replay::backend(capture, args.replay_sockets.as_deref(), args.containers);
+        replay::backend(capture, args.replay_sockets.as_deref(), args.containers)?
+    } else {
+        os::open(&options(args)).map_err(failure)?
+    };
+    if let Some(expr) = &args.power.bpf {
+        backend.capture = os::filtered(backend.capture, expr);
     }
-    os::open(&options(args)).map_err(failure)
+    Ok(backend)
+}
+
+/// `--bpf`: libpcap's verdict on the expression, before anything opens
+/// (no privileges needed).
+pub fn check_filter(args: &Args) -> Result<(), Failure> {
+    match &args.power.bpf {
+        Some(expr) => os::check_filter(expr, args.interface.is_none())
+            .map_err(|message| Failure::InvalidFilter(message)),
+        None => Ok(()),
+    }
 }
 
 /// `--diagnostics`: what netop finds on this host, one fact a line.
@@ -127,5 +142,13 @@ mod unsupported {
 
     pub fn confine(_: Option<&[std::path::PathBuf]>) -> String {
         "not confined on this operating system".to_string()
+    }
+
+    pub fn check_filter(_: &str, _: bool) -> Result<(), String> {
+        Err(WHY.to_string())
+    }
+
+    pub fn filtered(capture: Box<dyn Capture>, _: &str) -> Box<dyn Capture> {
+        capture
     }
 }

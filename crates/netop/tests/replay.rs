@@ -356,3 +356,57 @@ fn issue_14_snapshot_alert_exit_code() {
     let mut cmd = replay(&fx, &["--alert", &below]);
     cmd.env("NETOP_CONFIG", &config).assert().code(0);
 }
+
+/// Issue 14: `--bpf` keeps only the packets the expression matches (here
+/// on a replay; the root e2e test does it live).
+#[test]
+fn issue_14_bpf_keeps_only_matching_packets() {
+    let fx = fixture();
+    let out = String::from_utf8(stdout_of(replay(&fx, &["--bpf", "udp port 53"]))).expect("utf-8");
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    let (resolver_rx, resolver_tx) = fx
+        .expected
+        .iter()
+        .find(|e| e.0 == Some(77))
+        .map(|e| (e.1, e.2))
+        .expect("resolver");
+    assert_eq!(
+        rows,
+        vec![format!("77\tresolver\t{resolver_rx}\t{resolver_tx}\t1\t1")],
+        "{out}"
+    );
+    let out = String::from_utf8(stdout_of(replay(&fx, &["--bpf", "not udp"]))).expect("utf-8");
+    assert!(
+        out.contains("\tcurl\t") && !out.contains("resolver"),
+        "{out}"
+    );
+}
+
+#[test]
+fn issue_14_an_invalid_bpf_expression_is_exit_2_with_libpcaps_message() {
+    let fx = fixture();
+    replay(&fx, &["--bpf", "udp prot 53"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "error: invalid --bpf expression: ",
+        ))
+        .stderr(predicate::str::contains("syntax error"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+#[test]
+fn issue_14_exclude_hides_processes_by_name() {
+    let fx = fixture();
+    let out = String::from_utf8(stdout_of(replay(
+        &fx,
+        &["--exclude", "CUR", "--exclude", "nothing"],
+    )))
+    .expect("utf-8");
+    assert!(!out.contains("curl"), "{out}");
+    assert!(
+        out.contains("\tresolver\t") && out.contains("\tunknown\t"),
+        "{out}"
+    );
+}

@@ -343,6 +343,7 @@ pub fn settings() -> Settings {
         theme: "default".into(),
         pins: Default::default(),
         alerts: Default::default(),
+        exclude: Vec::new(),
     }
 }
 

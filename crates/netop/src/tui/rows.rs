@@ -107,6 +107,7 @@ pub fn process_lines(state: &AppState) -> Vec<ProcessLine<'_>> {
     let mut processes: Vec<&LiveProcess> = report
         .processes
         .iter()
+        .filter(|p| !excluded(state, p.pid.is_some(), &p.name))
         .filter(|p| match &state.filter {
             None => true,
             Some(f) => {
@@ -189,6 +190,7 @@ pub fn connections(state: &AppState) -> Vec<&LiveConnection> {
         .connections
         .iter()
         .filter(|c| !c.unconnected)
+        .filter(|c| !excluded(state, c.pid.is_some(), &c.process))
         .filter(|c| match &state.filter {
             None => true,
             Some(f) => connection_matches(c, f),
@@ -212,6 +214,12 @@ pub fn connections(state: &AppState) -> Vec<&LiveConnection> {
         pinned_first.then(primary).then(a.key.cmp(&b.key))
     });
     rows
+}
+
+/// `--exclude`: a process (not the unknown row) whose name contains one of
+/// the patterns.
+fn excluded(state: &AppState, is_process: bool, name: &str) -> bool {
+    is_process && state.exclude.iter().any(|x| contains(name, x))
 }
 
 /// A pinned process (by name; never the unknown row).

@@ -152,6 +152,9 @@ pub struct AppState {
     pub alerts: Alerts,
     /// What crossed its alert threshold at the last report.
     pub alerting: Alerting,
+    /// `--exclude`: processes whose name contains one of these (lower
+    /// case) are hidden, with their connections.
+    pub exclude: Vec<String>,
     /// A one-off line for the status bar (a save, an export), until the
     /// next key.
     pub message: Option<String>,
@@ -235,6 +238,7 @@ pub struct Settings {
     pub theme: String,
     pub pins: Pins,
     pub alerts: Alerts,
+    pub exclude: Vec<String>,
 }
 
 impl AppState {
@@ -268,6 +272,7 @@ impl AppState {
             pins: settings.pins,
             alerts: settings.alerts,
             alerting: Alerting::default(),
+            exclude: settings.exclude.iter().map(|p| p.to_lowercase()).collect(),
             message: None,
         }
     }

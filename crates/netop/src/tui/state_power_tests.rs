@@ -207,3 +207,16 @@ fn a_key_clears_the_status_message() {
     press(&mut s, KeyCode::Down);
     assert_eq!(s.message, None);
 }
+
+#[test]
+fn exclude_hides_processes_and_their_connections() {
+    let mut settings = fixture::settings();
+    settings.exclude = vec!["FIRE".into()];
+    let mut s = AppState::new(settings, (80, 24));
+    update(&mut s, Event::Report(fixture::report()));
+    let names = process_order(&s);
+    assert!(!names.iter().any(|n| n.contains("firefox")), "{names:?}");
+    assert!(names.iter().any(|n| n == "unknown"), "{names:?}");
+    assert!(rows::connections(&s).iter().all(|c| c.process != "firefox"));
+    assert!(!rows::connections(&s).is_empty());
+}
