@@ -5,10 +5,16 @@
 //! Root only (namespaces, capture); under `CI` a missing root is a failure.
 
 use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
 
 use netop_e2e::compare::compare;
+use netop_e2e::scratch::ScratchDir;
 use netop_e2e::workload::{Scenario, MAX_UNKNOWN_PERCENT};
-use netop_e2e::{begin, netop_bin, Netns, NetopOptions, Tolerance, Transport};
+use netop_e2e::{
+    begin, install_package, netop_bin, Netns, NetopOptions, NetopRun, Proc, Tolerance, Transport,
+};
 
 const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
 
@@ -135,5 +141,106 @@ fn issue_14_an_invalid_bpf_expression_exits_2_with_one_line() -> anyhow::Result<
         "{stderr}"
     );
     anyhow::ensure!(out.stdout.is_empty());
+    Ok(())
+}
+
+/// Issue 14: `--write` saves the packets with each one's process as a
+/// pcapng comment; tshark reads them back, and every packet of the test
+/// client's port names the client's pid.
+#[test]
+fn issue_14_write_pcapng_comments_name_the_process() -> anyhow::Result<()> {
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    install_package("tshark", "tshark", "--version")?;
+    let host = Netns::create("pcapng", 62)?;
+    let to = format!("{}:9998", host.ns_addr);
+    let mut echo = Proc::spawn("echo", {
+        let mut c = host.command(TRAFFICGEN);
+        c.args([
+            "udp-echo-server",
+            "--listen",
+            &to,
+            "--seconds",
+            "20",
+            "--count",
+            "100",
+        ]);
+        c
+    })?;
+    echo.expect_line("ready", Duration::from_secs(10))?;
+    let scratch = ScratchDir::new("pcapng")?;
+    let file = scratch.path().join("netop.pcapng");
+    let mut netop = NetopRun::start(NetopOptions {
+        duration_secs: 6,
+        interface: Some(host.host_if.clone()),
+        bpf_buffer: None,
+        extra: vec!["--write".into(), file.display().to_string()],
+    })?;
+    netop.wait_capturing(Duration::from_secs(10))?;
+    let mut client = Proc::spawn("client", {
+        let mut c = Command::new(TRAFFICGEN);
+        c.args([
+            "udp-client",
+            "--to",
+            &to,
+            "--bind-port",
+            "46301",
+            "--count",
+            "100",
+        ])
+        .args(["--size", "200", "--interval-ms", "5"]);
+        c
+    })?;
+    client.expect_line("ready", Duration::from_secs(10))?;
+    client.send_line("go")?;
+    let pid = client.pid();
+    client.wait_exit(Duration::from_secs(20))?;
+    let rows = netop.finish(Duration::from_secs(10))?;
+    anyhow::ensure!(rows.iter().any(|r| r.pid == Some(pid)), "{rows:?}");
+
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "frame.comment",
+        ])
+        .output()
+        .context("running tshark")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = format!("pid {pid} trafficgen");
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            f.len() >= 2 && (f[0] == "46301" || f[1] == "46301")
+        })
+        .collect();
+    // 100 datagrams out, 100 echoes back.
+    anyhow::ensure!(
+        ours.len() >= 200,
+        "{} packets of port 46301:\n{text}",
+        ours.len()
+    );
+    let wrong: Vec<&&str> = ours.iter().filter(|l| !l.contains(&want)).collect();
+    anyhow::ensure!(
+        wrong.is_empty(),
+        "{} of {} packets lack '{want}': {:?}",
+        wrong.len(),
+        ours.len(),
+        &wrong[..wrong.len().min(5)]
+    );
     Ok(())
 }

@@ -253,6 +253,14 @@ pub struct PowerArgs {
     #[arg(long, value_name = "PATTERN")]
     pub exclude: Vec<String>,
 
+    /// Also save the captured packets to FILE (pcapng), each with a
+    /// comment naming its process ("pid 1842 firefox"; "unknown" when no
+    /// process owns it), for Wireshark or `tshark -T fields -e
+    /// frame.comment`. Packets are the bytes netop captures: headers
+    /// (256 bytes), whole DNS messages.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
     /// Which settings came from the command line or the environment
     /// (they win over the config file); filled in by the parser.
     #[arg(skip)]

@@ -16,6 +16,7 @@ mod failure;
 mod losses;
 mod monitor;
 mod output;
+mod pcapng;
 mod platform;
 mod prefs_saver;
 mod replay;
@@ -114,6 +115,8 @@ fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
         return monitor::run(args, settings, stop);
     };
     let mut backend = platform::open(args)?;
+    // Created before confinement (which drops CAP_DAC_OVERRIDE).
+    let mut writer = pcapng::start(args, &mut backend)?;
     let held = platform::confine(platform::Role::Capture);
     tracing::debug!(%held, "confined");
     if let Some(OwnerMode::Polling { reason }) = &backend.owners {
@@ -123,13 +126,34 @@ fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
         );
     }
     let mut engine = Engine::new(engine_config(args, true));
+    let writing = writer.is_some();
+    let mut write_failed: Option<std::io::Error> = None;
+    let mut write_now = |engine: &mut Engine, _: &collect::Health| {
+        if let (Some(w), None) = (writer.as_mut(), &write_failed) {
+            write_failed = w.flush(engine).err();
+        }
+    };
     let ending = collect::run(
         &mut backend,
         &mut engine,
         Some(Duration::from_secs_f64(seconds)),
         &stop,
-        None,
+        // With --write, the refresh also writes the frames recorded since.
+        writing.then(|| collect::Tick {
+            every: Duration::from_secs(1),
+            run: &mut write_now,
+        }),
     )?;
+    if let Some(w) = writer.as_mut() {
+        if write_failed.is_none() {
+            write_failed = w.flush(&engine).err();
+        }
+        if let Some(e) = write_failed {
+            return Err(Failure::Runtime(anyhow::anyhow!(
+                "cannot write the pcapng file: {e}"
+            )));
+        }
+    }
     let mut report = engine.report();
     // --exclude hides processes by name (the unknown row stays).
     let excluded: Vec<String> = args

@@ -137,6 +137,13 @@ fn capture_thread(
             return Ok(());
         }
     };
+    let mut writer = match crate::pcapng::start(args, &mut backend) {
+        Ok(w) => w,
+        Err(failure) => {
+            let _ = opened.send(Err(failure));
+            return Ok(());
+        }
+    };
     let held = platform::confine(platform::Role::Capture);
     tracing::debug!(%held, "capture thread confined");
     let _ = opened.send(Ok(backend.owners.clone()));
@@ -144,6 +151,13 @@ fn capture_thread(
     // Rates are averaged over the refresh interval (whole seconds).
     let window = interval.as_secs_f64().ceil().max(1.0) as u32;
     let mut send = |engine: &mut Engine, health: &collect::Health| {
+        if let Some(w) = writer.as_mut() {
+            if let Err(e) = w.flush(engine) {
+                // The monitor goes on; the file stops growing.
+                tracing::warn!(error = %e, "cannot write the pcapng file");
+                writer = None;
+            }
+        }
         let mut report = engine.live_report(last_complete_second(), window);
         report.capture_gone = health.capture.gone.clone();
         report.lost_events = health.lost_events;
