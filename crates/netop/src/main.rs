@@ -13,12 +13,12 @@ use netop_core::{Engine, EngineConfig};
 
 mod collect;
 mod failure;
+mod files;
 mod losses;
 mod monitor;
 mod output;
 mod pcapng;
 mod platform;
-mod prefs_saver;
 mod replay;
 mod settings;
 mod terminal;

@@ -90,18 +90,18 @@ pub fn run(
         },
         exclude: args.power.exclude.clone(),
     };
-    // Before the screen thread is confined: the saver keeps what it needs
-    // to write the config file (only one that exists).
-    let saver = match &file.path {
-        Some(path) => Some(
-            crate::prefs_saver::spawn(path.clone())
-                .context("cannot start the preferences thread")?,
-        ),
-        None => None,
+    // Before the screen thread is confined: the file thread keeps what it
+    // needs to write the config file (only one that exists) and exports.
+    let export_dir = match &file.extras.export_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("cannot read the working directory")?,
     };
+    let files = crate::files::spawn(file.path.clone(), export_dir)
+        .context("cannot start the file thread")?;
+    let saver = Some(&files);
     let held = platform::confine(platform::Role::Screen);
     tracing::debug!(%held, "screen thread confined");
-    let screen_result = screen_loop(settings, &reports, saver.as_ref(), &stop);
+    let screen_result = screen_loop(settings, &reports, saver, &stop);
     stop.store(true, Ordering::Relaxed);
     // The terminal is already restored here: errors print on a sane screen.
     let capture_failure = join_failure(capture);
@@ -189,7 +189,7 @@ fn last_complete_second() -> u64 {
 fn screen_loop(
     settings: Settings,
     reports: &Receiver<Arc<LiveReport>>,
-    saver: Option<&crate::prefs_saver::Saver>,
+    saver: Option<&crate::files::Files>,
     stop: &AtomicBool,
 ) -> Result<(), Failure> {
     let (guard, mut screen) = TerminalGuard::enter().context("cannot set up the terminal")?;
@@ -246,7 +246,7 @@ enum Input {
 /// ready (a burst of wheel events costs one redraw).
 fn input(
     state: &mut AppState,
-    saver: Option<&crate::prefs_saver::Saver>,
+    saver: Option<&crate::files::Files>,
     wait: Duration,
 ) -> io::Result<Input> {
     let mut timeout = wait;
@@ -270,7 +270,7 @@ fn input(
 }
 
 /// Carries out what an update asked for besides quitting.
-fn perform(state: &AppState, effects: &[Effect], saver: Option<&crate::prefs_saver::Saver>) {
+fn perform(state: &AppState, effects: &[Effect], saver: Option<&crate::files::Files>) {
     for effect in effects {
         match effect {
             Effect::Bell => {
@@ -280,8 +280,13 @@ fn perform(state: &AppState, effects: &[Effect], saver: Option<&crate::prefs_sav
             // Without a config file nothing is written (the guide's
             // promise); the saver exists only when one does.
             Effect::SavePrefs => {
-                if let Some(saver) = saver {
-                    let _ = saver.prefs.send(prefs_of(state));
+                if let Some(files) = saver.filter(|f| f.saves_prefs) {
+                    let _ = files.jobs.send(crate::files::Job::Prefs(prefs_of(state)));
+                }
+            }
+            Effect::Export(format) => {
+                if let (Some(files), Some(export)) = (saver, tui::export::export(state, *format)) {
+                    let _ = files.jobs.send(crate::files::Job::Export(export));
                 }
             }
             Effect::Quit => {}

@@ -73,10 +73,10 @@ pub enum Role {
     Screen,
 }
 
-/// Confines the preferences thread: as the screen, but allowed to write
-/// in `dir` (the config file's directory).
-pub fn confine_writer(dir: std::path::PathBuf) -> String {
-    os::confine(Some(&[dir]))
+/// Confines the monitor's file thread: as the screen, but allowed to
+/// write in `dirs` (the config file's, the export directory).
+pub fn confine_writer(dirs: Vec<std::path::PathBuf>) -> String {
+    os::confine(Some(&dirs))
 }
 
 /// Confines the calling thread once the backend is open: `no_new_privs`,

@@ -4,6 +4,7 @@
 
 pub mod connection_view;
 pub mod dns_view;
+pub mod export;
 pub mod format;
 pub mod interface_view;
 pub mod layout;

@@ -191,6 +191,7 @@ const HELP: &[(&str, &str)] = &[
     ("p", "pin / unpin the selected row (kept on top)"),
     ("w", "sparklines / 2 s, 10 s, 40 s averages"),
     ("t", "next theme"),
+    ("e / E", "export the view to a TSV / JSON file"),
     ("PgUp / PgDn", "one page up / down"),
     ("Home / End", "first / last row"),
     ("mouse", "wheel scrolls, click selects"),

@@ -220,6 +220,8 @@ pub enum Effect {
     /// The sort, theme or pins changed: save them (only into a config
     /// file that exists).
     SavePrefs,
+    /// Write the current view to a file (`e` TSV, `E` JSON).
+    Export(super::export::ExportFormat),
 }
 
 /// Settings taken from the command line.
@@ -409,6 +411,18 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             return vec![Effect::SavePrefs];
         }
         KeyCode::Char('w') => state.windows = !state.windows,
+        KeyCode::Char('e') | KeyCode::Char('E') => {
+            if state.view == View::Dns {
+                state.message = Some("export: the Process, Connection and Interface views".into());
+            } else {
+                let format = if key.code == KeyCode::Char('E') {
+                    super::export::ExportFormat::Json
+                } else {
+                    super::export::ExportFormat::Tsv
+                };
+                return vec![Effect::Export(format)];
+            }
+        }
         KeyCode::Char('t') => {
             state.theme = (state.theme + 1) % super::theme::PALETTES.len();
             return vec![Effect::SavePrefs];

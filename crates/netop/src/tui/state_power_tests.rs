@@ -220,3 +220,49 @@ fn exclude_hides_processes_and_their_connections() {
     assert!(rows::connections(&s).iter().all(|c| c.process != "firefox"));
     assert!(!rows::connections(&s).is_empty());
 }
+
+#[test]
+fn e_and_shift_e_export_the_view_as_shown() {
+    use super::super::export::{export, ExportFormat};
+    let mut s = scene();
+    assert_eq!(
+        press(&mut s, KeyCode::Char('e')),
+        vec![Effect::Export(ExportFormat::Tsv)]
+    );
+    assert_eq!(
+        press(&mut s, KeyCode::Char('E')),
+        vec![Effect::Export(ExportFormat::Json)]
+    );
+    // Filtered and sorted as on screen.
+    for c in "/curl".chars() {
+        press(&mut s, KeyCode::Char(c));
+    }
+    press(&mut s, KeyCode::Enter);
+    let tsv = export(&s, ExportFormat::Tsv).expect("an export");
+    assert!(
+        tsv.name.starts_with("netop-process-") && tsv.name.ends_with(".tsv"),
+        "{}",
+        tsv.name
+    );
+    let lines: Vec<&str> = tsv.contents.lines().collect();
+    assert!(lines[0].starts_with("pid\tprocess\tuser\t"), "{}", lines[0]);
+    let shown = process_order(&s);
+    assert_eq!(lines.len(), 1 + shown.len(), "{}", tsv.contents);
+    for (line, name) in lines[1..].iter().zip(&shown) {
+        assert_eq!(line.split('\t').nth(1), Some(name.as_str()));
+    }
+    // JSON: the same rows as objects.
+    press(&mut s, KeyCode::Char('2'));
+    let json = export(&s, ExportFormat::Json).expect("an export");
+    assert!(json.name.starts_with("netop-connection-") && json.name.ends_with(".json"));
+    let value: serde_json::Value = serde_json::from_str(&json.contents).expect("JSON");
+    let rows = value.as_array().expect("an array");
+    assert_eq!(rows.len(), rows::connections(&s).len());
+    assert!(rows
+        .iter()
+        .all(|r| r["rate_10s"].is_u64() && r["remote"].is_string()));
+    // The DNS view has no export: a message, no effect.
+    press(&mut s, KeyCode::Char('4'));
+    assert!(press(&mut s, KeyCode::Char('e')).is_empty());
+    assert!(s.message.is_some());
+}
