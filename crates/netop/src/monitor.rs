@@ -89,6 +89,7 @@ pub fn run(
             bell: file.extras.bell,
         },
         exclude: args.power.exclude.clone(),
+        services: Arc::new(tui::services::Services::load()),
     };
     // Before the screen thread is confined: the file thread keeps what it
     // needs to write the config file (only one that exists) and exports.

@@ -11,6 +11,7 @@ pub mod layout;
 pub mod process_view;
 pub mod render;
 pub mod rows;
+pub mod services;
 pub mod state;
 pub mod theme;
 

@@ -94,6 +94,11 @@ fn columns(width: u16, windows: bool) -> Vec<(Column, &'static str, usize, bool)
 /// `192.0.2.1:443`, `[2001:db8::1]:443`, `github.com:443`; `*:8080` for
 /// the unspecified address.
 pub fn endpoint(ip: IpAddr, port: u16, name: Option<&str>) -> String {
+    endpoint_port(ip, &port.to_string(), name)
+}
+
+/// [`endpoint`] with the port as shown (a service name or a number).
+pub fn endpoint_port(ip: IpAddr, port: &str, name: Option<&str>) -> String {
     match (name, ip) {
         (Some(name), _) => format!("{name}:{port}"),
         (None, ip) if ip.is_unspecified() => format!("*:{port}"),
@@ -120,7 +125,7 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
     let selected = state.selected();
     for c in all.iter().skip(state.offset()).take(page) {
         let pinned = rows::is_pinned_connection(state, c);
-        let mut line = row(c, &cols, pinned, theme);
+        let mut line = row(state, c, &cols, pinned, theme);
         if state.alerting.connections.contains(&(c.pid, c.key)) {
             line = line.patch_style(theme.alert());
         }
@@ -141,6 +146,7 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
 }
 
 fn row(
+    state: &AppState,
     c: &LiveConnection,
     cols: &[(Column, &str, usize, bool)],
     pinned: bool,
@@ -154,10 +160,16 @@ fn row(
         let text = match col {
             Column::Process if pinned => format!("★{}", c.process),
             Column::Process => c.process.clone(),
-            Column::Local => endpoint(c.key.local_ip, c.key.local_port, None),
-            Column::Remote => {
-                endpoint(c.key.remote_ip, c.key.remote_port, c.remote_name.as_deref())
-            }
+            Column::Local => endpoint_port(
+                c.key.local_ip,
+                &state.port(c.key.proto, c.key.local_port),
+                None,
+            ),
+            Column::Remote => endpoint_port(
+                c.key.remote_ip,
+                &state.port(c.key.proto, c.key.remote_port),
+                c.remote_name.as_deref(),
+            ),
             Column::Proto => c.key.proto.to_string(),
             Column::State => c.state.map_or("-", |s| s.as_str()).to_string(),
             Column::Dir => match c.opened_by {

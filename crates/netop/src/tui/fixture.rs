@@ -344,6 +344,7 @@ pub fn settings() -> Settings {
         pins: Default::default(),
         alerts: Default::default(),
         exclude: Vec::new(),
+        services: std::sync::Arc::new(super::services::Services::builtin()),
     }
 }
 

@@ -126,7 +126,9 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
                     row
                 }
             }
-            ProcessLine::Socket { conn, last, .. } => socket_row(conn, *last, body.width, theme),
+            ProcessLine::Socket { conn, last, .. } => {
+                socket_row(state, conn, *last, body.width, theme)
+            }
             ProcessLine::Reason { why, totals, last } => reason_row(*why, totals, *last, theme),
         };
         if selected == Some(&line.id()) {
@@ -227,14 +229,24 @@ fn process_row(
 }
 
 /// `  ├─ TCP  192.0.2.10:54321 → 140.82.121.4:443  ESTABLISHED  eth0  ↓1.2M ↑200K`
-fn socket_row(c: &LiveConnection, last: bool, width: u16, theme: Theme) -> Line<'static> {
+fn socket_row(
+    state: &AppState,
+    c: &LiveConnection,
+    last: bool,
+    width: u16,
+    theme: Theme,
+) -> Line<'static> {
     let branch = if last { "  └─ " } else { "  ├─ " };
     // Narrow screens keep the remote end whole and show only the local
     // port (the local address is one of the host's own).
     let local = if width < 110 {
-        format!(":{}", c.key.local_port)
+        format!(":{}", state.port(c.key.proto, c.key.local_port))
     } else {
-        super::connection_view::endpoint(c.key.local_ip, c.key.local_port, None)
+        super::connection_view::endpoint_port(
+            c.key.local_ip,
+            &state.port(c.key.proto, c.key.local_port),
+            None,
+        )
     };
     let (remote, state) = if c.unconnected {
         (
@@ -243,9 +255,9 @@ fn socket_row(c: &LiveConnection, last: bool, width: u16, theme: Theme) -> Line<
         )
     } else {
         (
-            super::connection_view::endpoint(
+            super::connection_view::endpoint_port(
                 c.key.remote_ip,
-                c.key.remote_port,
+                &state.port(c.key.proto, c.key.remote_port),
                 c.remote_name.as_deref(),
             ),
             c.state.map_or("-", |s| s.as_str()),

@@ -155,3 +155,15 @@ fn no_color_wins_over_every_theme() {
         }
     }
 }
+
+#[test]
+fn the_connection_view_names_services_unless_numeric() {
+    let mut s = fixture::state((200, 50));
+    press(&mut s, '2');
+    let named = text(&buffer(&s));
+    assert!(named.contains("140.82.121.4:https"), "{named}");
+    press(&mut s, 'n');
+    let numeric = text(&buffer(&s));
+    assert!(numeric.contains("140.82.121.4:443"), "{numeric}");
+    assert!(!numeric.contains(":https"), "{numeric}");
+}

@@ -155,6 +155,9 @@ pub struct AppState {
     /// `--exclude`: processes whose name contains one of these (lower
     /// case) are hidden, with their connections.
     pub exclude: Vec<String>,
+    /// Service names for ports (`n` toggles numbers).
+    pub services: Arc<super::services::Services>,
+    pub numeric: bool,
     /// A one-off line for the status bar (a save, an export), until the
     /// next key.
     pub message: Option<String>,
@@ -241,6 +244,7 @@ pub struct Settings {
     pub pins: Pins,
     pub alerts: Alerts,
     pub exclude: Vec<String>,
+    pub services: Arc<super::services::Services>,
 }
 
 impl AppState {
@@ -275,6 +279,8 @@ impl AppState {
             alerts: settings.alerts,
             alerting: Alerting::default(),
             exclude: settings.exclude.iter().map(|p| p.to_lowercase()).collect(),
+            services: settings.services,
+            numeric: false,
             message: None,
         }
     }
@@ -317,6 +323,14 @@ impl AppState {
             *offset = index + 1 - page;
         }
         *offset = (*offset).min(ids.len().saturating_sub(page));
+    }
+
+    /// A port as shown: its service name, or the number (`n`, or none).
+    pub fn port(&self, proto: netop_core::Protocol, port: u16) -> String {
+        match self.services.name(proto, port) {
+            Some(name) if !self.numeric => name.to_string(),
+            _ => port.to_string(),
+        }
     }
 
     /// Keeps the selection on the same row after the rows changed (new
@@ -411,6 +425,7 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             return vec![Effect::SavePrefs];
         }
         KeyCode::Char('w') => state.windows = !state.windows,
+        KeyCode::Char('n') => state.numeric = !state.numeric,
         KeyCode::Char('e') | KeyCode::Char('E') => {
             if state.view == View::Dns {
                 state.message = Some("export: the Process, Connection and Interface views".into());

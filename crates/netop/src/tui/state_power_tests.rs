@@ -266,3 +266,15 @@ fn e_and_shift_e_export_the_view_as_shown() {
     assert!(press(&mut s, KeyCode::Char('e')).is_empty());
     assert!(s.message.is_some());
 }
+
+#[test]
+fn n_toggles_service_names_and_numbers() {
+    let mut s = scene();
+    assert_eq!(s.port(netop_core::Protocol::Tcp, 443), "https");
+    assert_eq!(s.port(netop_core::Protocol::Udp, 53), "domain");
+    assert_eq!(s.port(netop_core::Protocol::Tcp, 54321), "54321");
+    assert!(press(&mut s, KeyCode::Char('n')).is_empty());
+    assert_eq!(s.port(netop_core::Protocol::Tcp, 443), "443");
+    press(&mut s, KeyCode::Char('n'));
+    assert_eq!(s.port(netop_core::Protocol::Tcp, 443), "https");
+}
