@@ -90,6 +90,7 @@ pub fn run(
         },
         exclude: args.power.exclude.clone(),
         services: Arc::new(tui::services::Services::load()),
+        columns: shown_columns(file.extras.columns.as_deref()),
     };
     // Before the screen thread is confined: the file thread keeps what it
     // needs to write the config file (only one that exists) and exports.
@@ -311,6 +312,20 @@ fn prefs_of(state: &AppState) -> netop::config::save::Prefs {
         theme: Some(tui::theme::PALETTES[state.theme].name.to_string()),
         pinned_processes: state.pins.processes.iter().cloned().collect(),
         pinned_remotes: state.pins.remotes.iter().cloned().collect(),
+    }
+}
+
+/// The config file's `columns` (all when it says nothing).
+fn shown_columns(columns: Option<&[netop::config::Column]>) -> tui::process_view::Shown {
+    use netop::config::Column;
+    match columns {
+        None => tui::process_view::Shown::default(),
+        Some(list) => tui::process_view::Shown {
+            user: list.contains(&Column::User),
+            sockets: list.contains(&Column::Sockets),
+            conns: list.contains(&Column::Conns),
+            container: list.contains(&Column::Container),
+        },
     }
 }
 

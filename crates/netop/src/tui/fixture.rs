@@ -345,6 +345,7 @@ pub fn settings() -> Settings {
         alerts: Default::default(),
         exclude: Vec::new(),
         services: std::sync::Arc::new(super::services::Services::builtin()),
+        columns: Default::default(),
     }
 }
 

@@ -37,6 +37,27 @@ struct Widths {
     windows: bool,
 }
 
+/// The optional columns the config file's `columns` shows (all by
+/// default; Container also needs `--containers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    pub user: bool,
+    pub sockets: bool,
+    pub conns: bool,
+    pub container: bool,
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown {
+            user: true,
+            sockets: true,
+            conns: true,
+            container: true,
+        }
+    }
+}
+
 /// A window column (`2s`, `10s`, `40s`): a compact rate.
 const WINDOW: usize = 6;
 
@@ -46,10 +67,22 @@ const CONTAINER: usize = 20;
 const NAME_WITH_CONTAINER: usize = 16;
 
 impl Widths {
-    fn for_width(width: u16, containers: bool, windows: bool) -> Widths {
-        let (pid, user, sockets, conns, total) = (7, 8, 7, 5, 9);
-        // Eight one-column gaps between nine columns.
-        let fixed = pid + user + sockets + conns + 2 * total + 8;
+    fn for_width(width: u16, containers: bool, windows: bool, shown: Shown) -> Widths {
+        let on = |shown: bool, w: usize| if shown { w } else { 0 };
+        let (pid, user, sockets, conns, total) = (
+            7,
+            on(shown.user, 8),
+            on(shown.sockets, 7),
+            on(shown.conns, 5),
+            9,
+        );
+        // One-column gaps between the columns (eight for the guide's nine).
+        let gaps = 8 - [shown.user, shown.sockets, shown.conns]
+            .iter()
+            .filter(|s| !**s)
+            .count();
+        let fixed = pid + user + sockets + conns + 2 * total + gaps;
+        let containers = containers && shown.container;
         let mut avail = usize::from(width).saturating_sub(fixed);
         // The Container column (and its gap) only where the rates keep
         // their minimum and the name its room.
@@ -88,16 +121,20 @@ impl Widths {
 const MIN_RATE: usize = 9;
 
 pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect) {
-    let w = Widths::for_width(body.width, state.containers, state.windows);
-    let mut header = vec![
-        fit_right("PID", w.pid),
-        fit("Process", w.name),
-        fit("User", w.user),
-    ];
+    let w = Widths::for_width(body.width, state.containers, state.windows, state.columns);
+    let mut header = vec![fit_right("PID", w.pid), fit("Process", w.name)];
+    if w.user > 0 {
+        header.push(fit("User", w.user));
+    }
     if w.container > 0 {
         header.push(fit("Container", w.container));
     }
-    header.extend([fit_right("Sockets", w.sockets), fit_right("Conns", w.conns)]);
+    if w.sockets > 0 {
+        header.push(fit_right("Sockets", w.sockets));
+    }
+    if w.conns > 0 {
+        header.push(fit_right("Conns", w.conns));
+    }
     if w.windows {
         header.extend(rows::WINDOWS.map(|s| fit_right(&format!("{s}s"), WINDOW)));
     } else {
@@ -180,9 +217,10 @@ fn process_row(
             Span::raw(fit(&name, w.name))
         },
         Span::raw(" "),
-        Span::raw(fit(&p.user, w.user)),
-        Span::raw(" "),
     ];
+    if w.user > 0 {
+        spans.extend([Span::raw(fit(&p.user, w.user)), Span::raw(" ")]);
+    }
     if w.container > 0 {
         let container = p.container.as_ref().map(ToString::to_string);
         let cell = match &container {
@@ -193,12 +231,18 @@ fn process_row(
         };
         spans.extend([cell, Span::raw(" ")]);
     }
-    spans.extend([
-        Span::raw(fit_right(&p.sockets.to_string(), w.sockets)),
-        Span::raw(" "),
-        Span::raw(fit_right(&p.conns.to_string(), w.conns)),
-        Span::raw(" "),
-    ]);
+    if w.sockets > 0 {
+        spans.extend([
+            Span::raw(fit_right(&p.sockets.to_string(), w.sockets)),
+            Span::raw(" "),
+        ]);
+    }
+    if w.conns > 0 {
+        spans.extend([
+            Span::raw(fit_right(&p.conns.to_string(), w.conns)),
+            Span::raw(" "),
+        ]);
+    }
     if w.windows {
         for (i, seconds) in rows::WINDOWS.iter().enumerate() {
             let rate = rows::window_rate(&p.history, *seconds);

@@ -167,3 +167,23 @@ fn the_connection_view_names_services_unless_numeric() {
     assert!(numeric.contains("140.82.121.4:443"), "{numeric}");
     assert!(!numeric.contains(":https"), "{numeric}");
 }
+
+#[test]
+fn config_columns_hide_optional_process_columns() {
+    let mut s = fixture::state((80, 24));
+    s.columns = super::process_view::Shown {
+        user: false,
+        sockets: true,
+        conns: false,
+        container: false,
+    };
+    let screen = text(&buffer(&s));
+    let header = screen.lines().nth(1).expect("header");
+    assert!(
+        header.contains("Sockets") && !header.contains("User") && !header.contains("Conns"),
+        "{header}"
+    );
+    assert!(!screen.contains("alice"), "{screen}");
+    // The room goes to the other columns: still a full line.
+    assert!(header.ends_with("TX Total"), "{header}");
+}

@@ -155,6 +155,8 @@ pub struct AppState {
     /// `--exclude`: processes whose name contains one of these (lower
     /// case) are hidden, with their connections.
     pub exclude: Vec<String>,
+    /// The Process view's optional columns (the config file's `columns`).
+    pub columns: super::process_view::Shown,
     /// Service names for ports (`n` toggles numbers).
     pub services: Arc<super::services::Services>,
     pub numeric: bool,
@@ -245,6 +247,7 @@ pub struct Settings {
     pub alerts: Alerts,
     pub exclude: Vec<String>,
     pub services: Arc<super::services::Services>,
+    pub columns: super::process_view::Shown,
 }
 
 impl AppState {
@@ -280,6 +283,7 @@ impl AppState {
             alerting: Alerting::default(),
             exclude: settings.exclude.iter().map(|p| p.to_lowercase()).collect(),
             services: settings.services,
+            columns: settings.columns,
             numeric: false,
             message: None,
         }
