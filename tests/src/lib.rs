@@ -13,6 +13,10 @@
 //! namespaces it made, loop without a bound in count and time, or leave a
 //! namespace, veth or process behind (every resource has a Drop guard, and
 //! leftovers of a crashed run with the same name are removed before reuse).
+//!
+//! Linux only: network namespaces, veths, nftables and the Linux backend.
+//! Elsewhere the crate, its tests and its binaries compile to nothing.
+#![cfg(target_os = "linux")]
 
 pub mod cgroup;
 pub mod child;

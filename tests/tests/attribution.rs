@@ -8,6 +8,7 @@
 //! the `any` device would see the other tests' traffic.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use netop_e2e::{begin, Netns, NetopOptions, Scenario, Tolerance, Transport};
 

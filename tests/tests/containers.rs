@@ -12,6 +12,7 @@
 //! field at all. The cgroups are removed on Drop, also when the test fails.
 //!
 //! Traffic goes only between the root namespace and the test host.
+#![cfg(target_os = "linux")]
 
 use std::process::Command;
 use std::time::Duration;

@@ -9,6 +9,7 @@
 //!
 //! Traffic goes only to loopback and to the test host. dnsmasq comes from
 //! the Debian package `dnsmasq-base` (no service), installed if missing.
+#![cfg(target_os = "linux")]
 
 use std::collections::BTreeSet;
 use std::process::Command;

@@ -14,6 +14,7 @@
 //! Not root: skipped, or a failure when `CI` is set. A netop built without
 //! eBPF (no clang) fails the event tests: the fallback line it prints says
 //! why.
+#![cfg(target_os = "linux")]
 
 use std::process::Command;
 use std::time::Duration;

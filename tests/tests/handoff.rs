@@ -13,6 +13,7 @@
 //! rest is the handshake and the 8-byte header, sent by the first owner).
 //! Tags `hof`, `hon`, `hop`, subnets 10.231.91-93.0/24 and ports 36000-36099
 //! are this file's own.
+#![cfg(target_os = "linux")]
 
 use anyhow::{bail, Context};
 use netop_e2e::{begin, Netns, NetopOptions, Outcome, Scenario, Tolerance, Transport};

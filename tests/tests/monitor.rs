@@ -3,6 +3,7 @@
 //! user types them, and the screen read back after each.
 //!
 //! Root only (namespaces, capture); under `CI` a missing root is a failure.
+#![cfg(target_os = "linux")]
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -8,6 +8,7 @@
 //! conntrack links them to the client's socket).
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::process::Command;
 use std::time::Duration;

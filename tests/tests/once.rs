@@ -17,6 +17,7 @@
 //! counters.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::time::Duration;
 

@@ -11,6 +11,7 @@
 //! group) is removed on Drop, also when it fails.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

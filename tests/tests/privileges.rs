@@ -4,6 +4,7 @@
 //! guide's message.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::process::Command;
 

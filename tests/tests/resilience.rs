@@ -8,6 +8,7 @@
 //! truth (tcpdump dies with the interface, so one truth per phase).
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::time::{Duration, Instant};
 

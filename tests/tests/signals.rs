@@ -2,6 +2,7 @@
 //! capture prints what was collected so far, says so on stderr, and exits 0.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

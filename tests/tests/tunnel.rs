@@ -9,6 +9,7 @@
 //!
 //! Not root: skipped, or a failure when `CI` is set. No `/dev/net/tun`: a
 //! skip that says so, or a failure under `CI`.
+#![cfg(target_os = "linux")]
 
 use std::net::Ipv4Addr;
 use std::path::Path;

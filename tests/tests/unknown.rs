@@ -4,6 +4,7 @@
 //! reasons add up to the unknown row, in netop's JSON.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
+#![cfg(target_os = "linux")]
 
 use std::time::Duration;
 

@@ -46,7 +46,7 @@ pub use live::{
 };
 use once::{Seats, ELSEWHERE, UNDECIDED};
 use queue::LookupQueue;
-pub use queue::Resolved;
+pub use queue::{Resolved, SearchPacer};
 pub use report::{EngineReport, InterfaceReport, ProcessReport};
 use slots::Slots;
 
@@ -819,6 +819,9 @@ impl Engine {
                     e.at = [UNDECIDED; 2];
                 }
             }
+        }
+        if !freed.is_empty() || before > self.flows.len() {
+            self.seats.shrink();
         }
         let dropped = before - self.flows.len();
         self.stats.flows_expired += dropped as u64;

@@ -7,7 +7,7 @@ use netop_core::{
     Backend, BackendOptions, Capture, CaptureError, OpenError, OwnerMode, SocketResolver,
 };
 
-use crate::capture::{list_interfaces, CaptureOptions, PcapFileCapture, ReopeningCapture};
+use crate::capture::{list_interfaces, open_reopening, CaptureOptions, PcapFileCapture};
 use crate::events::EventSource;
 use crate::interfaces::LinuxInterfaces;
 use crate::privileges::{capture_privileges, drop_all};
@@ -47,7 +47,7 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
         whole_dns: options.whole_dns,
         ..CaptureOptions::default()
     };
-    let capture = ReopeningCapture::open(&capture_options).map_err(|e| match e {
+    let capture = open_reopening(&capture_options).map_err(|e| match e {
         CaptureError::PermissionDenied { .. } => OpenError::Privileges,
         CaptureError::NoSuchInterface { device } => OpenError::UnknownInterface {
             name: device,

@@ -50,20 +50,13 @@ pub enum EventsUnavailable {
 #[derive(Debug)]
 pub struct EventSource {
     loaded: loader::Loaded,
-    /// Records read, and those that could not be decoded.
-    events: u64,
-    bad_records: u64,
 }
 
 impl EventSource {
     /// Loads and attaches the programs.
     pub fn open() -> Result<EventSource, EventsUnavailable> {
         let loaded = loader::Loaded::open()?;
-        Ok(EventSource {
-            loaded,
-            events: 0,
-            bad_records: 0,
-        })
+        Ok(EventSource { loaded })
     }
 
     /// Whether this build carries the eBPF program at all.
@@ -81,29 +74,14 @@ impl EventSource {
     }
 
     /// Hands every waiting event to `f`. Never blocks; returns how many
-    /// records were read.
+    /// records were read. A record that cannot be decoded (a program and
+    /// a netop of different versions) is logged and skipped.
     pub fn drain_with(&mut self, f: &mut dyn FnMut(&SocketEvent)) -> usize {
-        let (mut events, mut bad) = (0, 0);
-        let n = self
-            .loaded
+        self.loaded
             .read(DRAIN_LIMIT, &mut |bytes| match decode(bytes) {
-                Ok(event) => {
-                    events += 1;
-                    f(&event);
-                }
-                Err(e) => {
-                    bad += 1;
-                    tracing::debug!(error = %e, "undecodable event record");
-                }
-            });
-        self.events += events;
-        self.bad_records += bad;
-        n
-    }
-
-    /// Events read so far.
-    pub fn events(&self) -> u64 {
-        self.events
+                Ok(event) => f(&event),
+                Err(e) => tracing::debug!(error = %e, "undecodable event record"),
+            })
     }
 
     /// Records the kernel dropped because the ring buffer was full.

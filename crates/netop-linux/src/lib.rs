@@ -1,7 +1,8 @@
 //! netop's Linux backend.
 //!
 //! Implements the core's seams with Linux facilities: [`Capture`] with
-//! libpcap (`capture`), [`SocketResolver`] with NETLINK_SOCK_DIAG
+//! libpcap (the shared `netop-pcap` crate, plus Linux's settings in
+//! `capture`), [`SocketResolver`] with NETLINK_SOCK_DIAG
 //! (`sockdiag`) plus the fd tables in `/proc` (`procs`, read by the
 //! core's owner search), and
 //! [`HostInterfaces`] with getifaddrs and sysfs (`interfaces`). Where eBPF
@@ -44,7 +45,8 @@ pub mod sockdiag;
 
 #[cfg(target_os = "linux")]
 pub use capture::{
-    list_interfaces, CaptureOptions, PcapCapture, PcapFileCapture, ReopeningCapture,
+    list_interfaces, open_live, open_reopening, CaptureOptions, LinuxPlatform, PcapCapture,
+    PcapFileCapture, ReopeningCapture,
 };
 #[cfg(target_os = "linux")]
 pub use interfaces::{interface_counters, IfCounters, LinuxInterfaces};
@@ -58,7 +60,7 @@ pub use resolver::LinuxResolver;
 pub use backend::{confine, diagnostics, open, replay};
 /// `--bpf`: check an expression, and filter a capture with it.
 #[cfg(target_os = "linux")]
-pub use capture::user_filter::{check as check_filter, filtered};
+pub use netop_pcap::{check_filter, filtered};
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {

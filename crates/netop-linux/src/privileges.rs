@@ -5,7 +5,7 @@
 //! (run as root, or `setcap cap_net_raw,cap_net_admin=eip`), and
 //! `--diagnostics` reports what a binary with file capabilities (the
 //! packages' `netop` group) can attribute. Reading only uses
-//! `/proc/self/status` and the effective uid; [`drop_all`] is the one
+//! `/proc/self/status` (`CapEff`, through procfs) and the effective uid; [`drop_all`] is the one
 //! change, for runs that read files a user named.
 
 /// `CAP_DAC_READ_SEARCH`, bit 2 of the capability sets.
@@ -90,55 +90,40 @@ pub fn drop_all() -> Result<(), String> {
     Ok(())
 }
 
-/// Reads the privileges of the running process. An unreadable
-/// `/proc/self/status` counts as "no capabilities".
+/// Reads the privileges of the running process.
 pub fn capture_privileges() -> Privileges {
-    let cap_eff = match std::fs::read_to_string("/proc/self/status") {
-        Ok(status) => parse_cap_eff(&status).unwrap_or(0),
+    Privileges::from_parts(nix::unistd::geteuid().as_raw(), effective_capabilities())
+}
+
+/// The effective capability mask of this process: `CapEff` of
+/// `/proc/self/status`. Unreadable counts as "no capabilities".
+pub fn effective_capabilities() -> u64 {
+    match procfs::process::Process::myself().and_then(|p| p.status()) {
+        Ok(status) => status.capeff,
         Err(err) => {
             tracing::debug!(%err, "cannot read /proc/self/status");
             0
         }
-    };
-    Privileges::from_parts(nix::unistd::geteuid().as_raw(), cap_eff)
-}
-
-/// Extracts the effective capability mask from the text of
-/// `/proc/PID/status` (the hexadecimal `CapEff:` line).
-pub fn parse_cap_eff(status: &str) -> Option<u64> {
-    status.lines().find_map(|line| {
-        let value = line.strip_prefix("CapEff:")?;
-        u64::from_str_radix(value.trim(), 16).ok()
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ROOT_STATUS: &str = "Name:\tnetop\nUmask:\t0022\nState:\tR (running)\n\
-        Uid:\t0\t0\t0\t0\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n\
-        CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n";
-
-    const USER_STATUS: &str = "Name:\tbash\nUid:\t1000\t1000\t1000\t1000\n\
-        CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n\
-        CapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\n";
-
+    /// Every capability of a 6.x kernel (root's `CapEff`).
+    const ALL: u64 = 0x1ff_ffff_ffff;
     /// A binary after `setcap cap_net_raw,cap_net_admin=eip`.
-    const SETCAP_STATUS: &str =
-        "Name:\tnetop\nCapPrm:\t0000000000003000\nCapEff:\t0000000000003000\n";
+    const SETCAP: u64 = 0x3000;
 
     #[test]
-    fn parses_full_capability_set() {
-        assert_eq!(parse_cap_eff(ROOT_STATUS), Some(0x1ff_ffff_ffff));
-        let p = Privileges::from_parts(0, 0x1ff_ffff_ffff);
+    fn root_with_every_capability_can_capture() {
+        let p = Privileges::from_parts(0, ALL);
         assert!(p.root && p.cap_net_raw && p.cap_net_admin && p.can_capture());
     }
 
     #[test]
     fn unprivileged_user_cannot_capture() {
-        let caps = parse_cap_eff(USER_STATUS);
-        assert_eq!(caps, Some(0));
         let p = Privileges::from_parts(1000, 0);
         assert_eq!(p, Privileges::default());
         assert!(!p.can_capture());
@@ -146,8 +131,7 @@ mod tests {
 
     #[test]
     fn setcap_binary_can_capture() {
-        let caps = parse_cap_eff(SETCAP_STATUS).unwrap_or_default();
-        let p = Privileges::from_parts(1000, caps);
+        let p = Privileges::from_parts(1000, SETCAP);
         assert!(!p.root);
         assert!(p.cap_net_raw && p.cap_net_admin);
         assert!(p.can_capture());
@@ -175,15 +159,13 @@ mod tests {
         assert!(!admin_only.can_capture());
     }
 
+    /// procfs's `CapEff` is the effective set the kernel reports through
+    /// capget(2) (the caps crate).
     #[test]
-    fn missing_or_garbled_line_is_none() {
-        assert_eq!(parse_cap_eff("Name:\tx\nCapPrm:\t00\n"), None);
-        assert_eq!(parse_cap_eff("CapEff:\tnot-hex\n"), None);
-        assert_eq!(parse_cap_eff(""), None);
-    }
-
-    #[test]
-    fn reading_self_does_not_fail() {
+    fn effective_capabilities_are_the_kernels() {
+        let set = caps::read(None, caps::CapSet::Effective).expect("capget");
+        let mask = set.iter().fold(0u64, |m, c| m | c.bitmask());
+        assert_eq!(effective_capabilities(), mask);
         let p = capture_privileges();
         assert_eq!(p.root, nix::unistd::geteuid().is_root());
     }

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr as NlAddr};
@@ -20,10 +21,6 @@ use netop_core::{FlowKey, Protocol, SocketEntry};
 
 pub use wire::WireError;
 
-/// `NLM_F_REQUEST`.
-const NLM_F_REQUEST: u16 = 0x1;
-/// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`).
-const NLM_F_DUMP: u16 = 0x300;
 /// `INET_DIAG_NOCOOKIE`: match the socket by its addresses only.
 const NO_COOKIE: [u8; 8] = [0xff; 8];
 /// Longest wait for one reply datagram.
@@ -213,22 +210,23 @@ impl SockDiag {
             let n = self.recv()?;
             for msg in wire::messages(&self.buf[..n]) {
                 let msg = msg?;
-                if msg.seq != seq {
-                    tracing::debug!(got = msg.seq, want = seq, "stale sock_diag reply skipped");
+                if msg.sequence_number() != seq {
+                    let got = msg.sequence_number();
+                    tracing::debug!(got, want = seq, "stale sock_diag reply skipped");
                     continue;
                 }
-                if msg.flags & wire::NLM_F_DUMP_INTR != 0 {
+                if msg.flags() & wire::NLM_F_DUMP_INTR != 0 {
                     tracing::debug!("sock_diag dump interrupted; table may be inconsistent");
                 }
-                match msg.kind {
+                match msg.message_type() {
                     wire::NLMSG_NOOP => {}
-                    wire::NLMSG_DONE => return done_status(wire::decode_done(msg.payload)),
-                    wire::NLMSG_ERROR => return done_status(wire::decode_error(msg.payload)?),
+                    wire::NLMSG_DONE => return done_status(wire::decode_done(msg.payload())),
+                    wire::NLMSG_ERROR => return done_status(wire::decode_error(msg.payload())?),
                     wire::NLMSG_OVERRUN => {
                         return Err(WireError("netlink overrun".into()).into());
                     }
                     wire::SOCK_DIAG_BY_FAMILY => {
-                        match wire::decode_socket(msg.payload, proto) {
+                        match wire::decode_socket(msg.payload(), proto) {
                             Ok(entry) => sink(entry),
                             Err(err) => tracing::debug!(%err, "undecodable socket skipped"),
                         }
@@ -307,9 +305,9 @@ pub fn decode_reply(buf: &[u8], proto: Protocol) -> Vec<SocketEntry> {
     let mut out = Vec::new();
     for msg in wire::messages(buf) {
         let Ok(msg) = msg else { break };
-        let _ = wire::decode_error(msg.payload);
-        let _ = wire::decode_done(msg.payload);
-        if let Ok(entry) = wire::decode_socket(msg.payload, proto) {
+        let _ = wire::decode_error(msg.payload());
+        let _ = wire::decode_done(msg.payload());
+        if let Ok(entry) = wire::decode_socket(msg.payload(), proto) {
             out.push(entry);
         }
     }

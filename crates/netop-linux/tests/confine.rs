@@ -5,6 +5,8 @@
 //!
 //! Not root: skipped, or a failure under `CI`.
 
+#![cfg(target_os = "linux")]
+
 use std::fs::OpenOptions;
 use std::io::ErrorKind;
 

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use netop_core::engine::SearchPacer;
 use netop_core::{Batch, Capture, CaptureHealth, Engine, SocketResolver, SystemClock};
 
 use netop_core::Backend;
@@ -25,11 +26,6 @@ const RELEASE_AFTER_SOCKETS_GONE: usize = 1024;
 const RELEASE_EVERY: Duration = Duration::from_secs(60);
 /// Longest time between two full socket tables in the monitor.
 const MAX_FULL_TABLE_SPACING: Duration = Duration::from_secs(10);
-/// Time for owner searches between two capture batches: under a flood
-/// of new flows the capture loop spends at most this (plus one search)
-/// per batch on them, and the kernel's ring buffer keeps the frames
-/// meanwhile.
-const LOOKUP_BUDGET: Duration = Duration::from_millis(2);
 /// Time for the searches still queued when a collection ends.
 const FINAL_LOOKUP_BUDGET: Duration = Duration::from_millis(200);
 /// Frames handled between two looks at the clock and the stop flag.
@@ -148,6 +144,8 @@ pub fn run(
     let mut owners_checked = engine.latest();
     // The monitor's heap hand-backs: when, and the socket count then.
     let (mut last_release, mut last_sockets) = (start, 0usize);
+    // Owner searches get a quarter of the loop's time (see SearchPacer).
+    let mut pacer = SearchPacer::default();
     let ending = loop {
         // Sockets that changed hands since the last batch: this batch's
         // bytes go to their new owner.
@@ -155,8 +153,13 @@ pub fn run(
         let batch = capture
             .dispatch(&mut |frame| engine.ingest(frame))
             .context("capture failed")?;
-        // Owner searches of the batch's new flows, off the packet path.
-        engine.resolve_pending(resolver.as_mut(), &SystemClock, LOOKUP_BUDGET);
+        // Owner searches of the batch's new flows, off the packet path,
+        // in their share of the loop's time.
+        if engine.pending_lookups() > 0 {
+            let budget = pacer.budget(Instant::now());
+            let done = engine.resolve_pending(resolver.as_mut(), &SystemClock, budget);
+            pacer.spent(done.took);
+        }
         if engine.take_unlisted_interface() {
             match interfaces.interfaces() {
                 Ok(list) => engine.set_interfaces(&list),

@@ -109,7 +109,9 @@ fn interval_out_of_range_is_a_usage_error() {
         .stderr(predicate::str::contains("cannot be used with"));
 }
 
-/// Runs netop as an unprivileged user: as root, through setpriv.
+/// Runs netop as an unprivileged user: as root, through setpriv
+/// (util-linux). The tests that use it check the Linux backend's messages.
+#[cfg(target_os = "linux")]
 fn unprivileged(args: &[&str]) -> assert_cmd::Command {
     let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_netop"));
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -184,6 +186,7 @@ fn completions_into_a_closed_pipe_exit_zero() {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn diagnostics_without_privileges_say_why_owners_are_polled() {
     unprivileged(&["--diagnostics"])
         .assert()
@@ -197,6 +200,7 @@ fn diagnostics_without_privileges_say_why_owners_are_polled() {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn without_privileges_it_says_how_to_get_them() {
     unprivileged(&["--duration", "1"])
         .assert()
@@ -209,6 +213,7 @@ fn without_privileges_it_says_how_to_get_them() {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn unknown_interface_lists_the_real_ones() {
     netop()
         .args(["--duration", "1", "--interface", "nosuchif0"])

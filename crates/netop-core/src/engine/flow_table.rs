@@ -27,6 +27,10 @@ impl<V> Default for FlowTable<V> {
     }
 }
 
+/// A table with room for more than this shrinks when three quarters
+/// of it are empty.
+const SHRINK_ABOVE: usize = 4096;
+
 fn hash(key: &PackedKey) -> u64 {
     FxBuildHasher.hash_one(key)
 }
@@ -77,8 +81,13 @@ impl<V> FlowTable<V> {
     }
 
     /// Keeps the flows `keep` says yes to.
+    /// After a flood has expired, the table gives back what it grew to.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
         self.table.retain(|e| keep(&e.1));
+        let (len, capacity) = (self.table.len(), self.table.capacity());
+        if capacity > SHRINK_ABOVE && len * 4 < capacity {
+            self.table.shrink_to(len * 2, |e| hash(&e.0));
+        }
     }
 }
 

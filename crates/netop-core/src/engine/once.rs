@@ -245,6 +245,18 @@ impl Seats {
         }
     }
 
+    /// Gives back the room a flood of flows made once they have left.
+    pub(super) fn shrink(&mut self) {
+        fn shrink<V>(map: &mut FxHashMap<u64, V>) {
+            if map.capacity() > 4096 && map.len() * 4 < map.capacity() {
+                map.shrink_to(map.len() * 2);
+            }
+        }
+        shrink(&mut self.seats);
+        shrink(&mut self.owned);
+        shrink(&mut self.members);
+    }
+
     /// Identities, owned paths and members held (none once every flow
     /// has left).
     #[cfg(test)]

@@ -55,6 +55,58 @@ impl LookupQueue {
     }
 }
 
+/// How much time the owner searches may take, as a share of the capture
+/// loop's time: the budget a call of [`Engine::resolve_pending`] gets.
+///
+/// A fixed budget per batch let a flood of new flows spend most of the
+/// loop's time searching while the kernel's ring overflowed, dropping the
+/// packets of established flows too. The pacer gives the searches a share
+/// of the time (a quarter by default) and lets an idle loop save up a
+/// little (a few milliseconds), so on a quiet machine a new short-lived
+/// connection is searched for at once, and under a flood the capture
+/// keeps most of the time.
+#[derive(Debug, Clone)]
+pub struct SearchPacer {
+    /// Share of the elapsed time the searches may use.
+    share: f64,
+    /// Most the allowance saves up.
+    most: Duration,
+    allowance: Duration,
+    last: Option<std::time::Instant>,
+}
+
+impl Default for SearchPacer {
+    fn default() -> Self {
+        SearchPacer::new(0.25, Duration::from_millis(4))
+    }
+}
+
+impl SearchPacer {
+    pub fn new(share: f64, most: Duration) -> Self {
+        SearchPacer {
+            share: share.clamp(0.0, 1.0),
+            most,
+            allowance: most,
+            last: None,
+        }
+    }
+
+    /// The budget for searches now (what was saved since the last call).
+    pub fn budget(&mut self, now: std::time::Instant) -> Duration {
+        if let Some(last) = self.last {
+            let earned = now.saturating_duration_since(last).mul_f64(self.share);
+            self.allowance = (self.allowance + earned).min(self.most);
+        }
+        self.last = Some(now);
+        self.allowance
+    }
+
+    /// The searches took `spent` of the budget.
+    pub fn spent(&mut self, spent: Duration) {
+        self.allowance = self.allowance.saturating_sub(spent);
+    }
+}
+
 /// What one [`Engine::resolve_pending`] call did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Resolved {
@@ -64,13 +116,15 @@ pub struct Resolved {
     pub found: usize,
     /// Flows still waiting (the budget ran out first).
     pub left: usize,
+    /// Time the searches took.
+    pub took: Duration,
 }
 
 impl Engine {
     /// Runs the queued owner searches, oldest first, until none is left or
     /// `budget` (measured on `clock`) is spent; at least one search runs
     /// when any waits, so the queue always moves. Call it between capture
-    /// batches.
+    /// batches, with the budget of a [`SearchPacer`].
     pub fn resolve_pending(
         &mut self,
         resolver: &mut dyn SocketResolver,
@@ -107,6 +161,13 @@ impl Engine {
                     done.found += 1;
                 }
                 Err(why) => {
+                    // Nobody listens: a probe, a scan, a flood. Such a flow
+                    // is forgotten as soon as a closed one.
+                    if why == UnknownReason::NoListener {
+                        if let Some(entry) = self.flows.get_mut(&packed) {
+                            entry.flow.closing = true;
+                        }
+                    }
                     self.refile(&packed, why);
                     if provisional && why == UnknownReason::Forwarded {
                         self.seats.exit(&packed);
@@ -119,6 +180,7 @@ impl Engine {
             }
         }
         done.left = self.queue.len();
+        done.took = clock.now().saturating_duration_since(started);
         self.flush_dns();
         done
     }

@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::engine::{Engine, EngineConfig, Resolved};
+use crate::clock::Clock;
+use crate::engine::{Engine, EngineConfig, SearchPacer};
 use crate::flow::{FlowKey, Protocol};
 use crate::interfaces::InterfaceInfo;
 use crate::socket::{ResolveError, SocketEntry, SocketResolver, SocketTable};
@@ -95,12 +96,8 @@ fn the_packet_path_searches_nothing_and_the_bytes_wait_as_unknown() {
     let clock = r.clock.clone();
     let done = e.resolve_pending(&mut r, &clock, Duration::from_millis(5));
     assert_eq!(
-        done,
-        Resolved {
-            searched: 1,
-            found: 1,
-            left: 0
-        }
+        (done.searched, done.found, done.left, done.took),
+        (1, 1, 0, Duration::from_millis(1))
     );
     assert_eq!(r.asked, vec![40000]);
     assert_eq!((tx_of(&e, Some(40000)), tx_of(&e, None)), (waiting, 0));
@@ -189,4 +186,21 @@ fn a_failed_search_is_queued_again_on_a_later_packet_up_to_the_limit() {
         e.resolve_pending(&mut r, &clock, Duration::MAX);
     }
     assert_eq!(r.lookups, usize::from(crate::engine::MAX_TRIES));
+}
+
+#[test]
+fn the_pacer_gives_searches_a_share_of_the_time_and_saves_up_a_little() {
+    let clock = FakeClock::default();
+    let mut pacer = SearchPacer::new(0.25, Duration::from_millis(4));
+    // Idle: the whole saving at once.
+    assert_eq!(pacer.budget(clock.now()), Duration::from_millis(4));
+    pacer.spent(Duration::from_millis(4));
+    // Busy: 10 ms of capture earn 2.5 ms of searches.
+    clock.advance(Duration::from_millis(10));
+    assert_eq!(pacer.budget(clock.now()), Duration::from_micros(2500));
+    pacer.spent(Duration::from_millis(3));
+    assert_eq!(pacer.budget(clock.now()), Duration::ZERO);
+    // A long pause saves no more than the most.
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(pacer.budget(clock.now()), Duration::from_millis(4));
 }

@@ -18,24 +18,31 @@ use std::os::fd::AsRawFd;
 /// bytes plus link, IP and transport headers.
 pub const DNS_SNAPLEN: i32 = 4_096 + 256;
 
-const BPF_LD: u16 = 0x00;
-const BPF_ALU: u16 = 0x04;
-const BPF_JMP: u16 = 0x05;
-const BPF_RET: u16 = 0x06;
-const BPF_MISC: u16 = 0x07;
-const BPF_H: u16 = 0x08;
-const BPF_B: u16 = 0x10;
-const BPF_ABS: u16 = 0x20;
-const BPF_IND: u16 = 0x40;
-const BPF_JEQ: u16 = 0x10;
-const BPF_JSET: u16 = 0x40;
-const BPF_AND: u16 = 0x50;
-const BPF_LSH: u16 = 0x60;
-const BPF_TAX: u16 = 0x00;
+use libc::{
+    BPF_ABS, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_LD, BPF_LSH,
+    BPF_MISC, BPF_RET, BPF_TAX, ETH_P_IP, ETH_P_IPV6, IPPROTO_TCP, IPPROTO_UDP, SKF_AD_OFF,
+    SKF_AD_PROTOCOL, SKF_NET_OFF,
+};
+
 /// Ancillary load of the packet's ethertype (`skb->protocol`).
-const SKF_AD_PROTOCOL: u32 = (-0x1000i32) as u32;
-/// Loads relative to the network header.
-const SKF_NET_OFF: u32 = (-0x100000i32) as u32;
+const AD_PROTOCOL: u32 = (SKF_AD_OFF + SKF_AD_PROTOCOL) as u32;
+/// Loads relative to the network header start here.
+const NET: u32 = SKF_NET_OFF as u32;
+/// The operations of the program (libc's constants are `u32`; an
+/// instruction's code is 16 bits).
+const LD_H_ABS: u16 = (BPF_LD | BPF_H | BPF_ABS) as u16;
+const LD_B_ABS: u16 = (BPF_LD | BPF_B | BPF_ABS) as u16;
+const LD_H_IND: u16 = (BPF_LD | BPF_H | BPF_IND) as u16;
+const JEQ: u16 = (BPF_JMP | BPF_JEQ) as u16;
+const JSET: u16 = (BPF_JMP | BPF_JSET) as u16;
+const AND: u16 = (BPF_ALU | BPF_AND) as u16;
+const LSH: u16 = (BPF_ALU | BPF_LSH) as u16;
+const TAX: u16 = (BPF_MISC | BPF_TAX) as u16;
+const RET: u16 = BPF_RET as u16;
+const IPV4: u32 = ETH_P_IP as u32;
+const IPV6: u32 = ETH_P_IPV6 as u32;
+const UDP: u32 = IPPROTO_UDP as u32;
+const TCP: u32 = IPPROTO_TCP as u32;
 
 fn op(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
@@ -43,36 +50,32 @@ fn op(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
 
 /// The program: keep `short` bytes, or 65,535 for port-53 packets.
 pub fn program(short: u32) -> Vec<libc::sock_filter> {
-    let ld_h_abs = BPF_LD | BPF_H | BPF_ABS;
-    let ld_b_abs = BPF_LD | BPF_B | BPF_ABS;
-    let jeq = BPF_JMP | BPF_JEQ;
     vec![
-        /* 0 */ op(ld_h_abs, 0, 0, SKF_AD_PROTOCOL),
-        /* 1 */ op(jeq, 0, 13, 0x0800), // IPv4, else 15
-        /* 2 */ op(ld_b_abs, 0, 0, SKF_NET_OFF + 9), // protocol
-        /* 3 */ op(jeq, 1, 0, 17),
-        /* 4 */ op(jeq, 0, 18, 6),
-        /* 5 */ op(ld_h_abs, 0, 0, SKF_NET_OFF + 6), // fragment offset
-        /* 6 */ op(BPF_JMP | BPF_JSET, 16, 0, 0x1fff),
-        /* 7 */ op(ld_b_abs, 0, 0, SKF_NET_OFF), // version + IHL
-        /* 8 */ op(BPF_ALU | BPF_AND, 0, 0, 0x0f),
-        /* 9 */ op(BPF_ALU | BPF_LSH, 0, 0, 2),
-        /* 10 */ op(BPF_MISC | BPF_TAX, 0, 0, 0),
-        /* 11 */ op(BPF_LD | BPF_H | BPF_IND, 0, 0, SKF_NET_OFF), // source port
-        /* 12 */ op(jeq, 11, 0, 53),
-        /* 13 */
-        op(BPF_LD | BPF_H | BPF_IND, 0, 0, SKF_NET_OFF + 2), // destination port
-        /* 14 */ op(jeq, 9, 8, 53),
-        /* 15 */ op(jeq, 0, 7, 0x86dd), // IPv6
-        /* 16 */ op(ld_b_abs, 0, 0, SKF_NET_OFF + 6), // next header
-        /* 17 */ op(jeq, 1, 0, 17),
-        /* 18 */ op(jeq, 0, 4, 6),
-        /* 19 */ op(ld_h_abs, 0, 0, SKF_NET_OFF + 40),
-        /* 20 */ op(jeq, 3, 0, 53),
-        /* 21 */ op(ld_h_abs, 0, 0, SKF_NET_OFF + 42),
-        /* 22 */ op(jeq, 1, 0, 53),
-        /* 23 */ op(BPF_RET, 0, 0, short),
-        /* 24 */ op(BPF_RET, 0, 0, 65_535),
+        /* 0 */ op(LD_H_ABS, 0, 0, AD_PROTOCOL),
+        /* 1 */ op(JEQ, 0, 13, IPV4), // else 15
+        /* 2 */ op(LD_B_ABS, 0, 0, NET + 9), // protocol
+        /* 3 */ op(JEQ, 1, 0, UDP),
+        /* 4 */ op(JEQ, 0, 18, TCP),
+        /* 5 */ op(LD_H_ABS, 0, 0, NET + 6), // fragment offset
+        /* 6 */ op(JSET, 16, 0, 0x1fff),
+        /* 7 */ op(LD_B_ABS, 0, 0, NET), // version + IHL
+        /* 8 */ op(AND, 0, 0, 0x0f),
+        /* 9 */ op(LSH, 0, 0, 2),
+        /* 10 */ op(TAX, 0, 0, 0),
+        /* 11 */ op(LD_H_IND, 0, 0, NET), // source port
+        /* 12 */ op(JEQ, 11, 0, 53),
+        /* 13 */ op(LD_H_IND, 0, 0, NET + 2), // destination port
+        /* 14 */ op(JEQ, 9, 8, 53),
+        /* 15 */ op(JEQ, 0, 7, IPV6),
+        /* 16 */ op(LD_B_ABS, 0, 0, NET + 6), // next header
+        /* 17 */ op(JEQ, 1, 0, UDP),
+        /* 18 */ op(JEQ, 0, 4, TCP),
+        /* 19 */ op(LD_H_ABS, 0, 0, NET + 40),
+        /* 20 */ op(JEQ, 3, 0, 53),
+        /* 21 */ op(LD_H_ABS, 0, 0, NET + 42),
+        /* 22 */ op(JEQ, 1, 0, 53),
+        /* 23 */ op(RET, 0, 0, short),
+        /* 24 */ op(RET, 0, 0, 65_535),
     ]
 }
 
@@ -105,18 +108,36 @@ pub fn attach(fd: &impl AsRawFd, short: u32) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// The program as the kernel reads it: the instruction codes and the
+    /// ancillary offsets of linux/filter.h, written out once by hand.
+    #[test]
+    fn encodes_as_the_kernel_expects() {
+        let p = program(256);
+        let codes: Vec<u16> = p.iter().map(|i| i.code).collect();
+        assert_eq!(
+            codes,
+            [
+                0x28, 0x15, 0x30, 0x15, 0x15, 0x28, 0x45, 0x30, 0x54, 0x64, 0x07, 0x48, 0x15, 0x48,
+                0x15, 0x15, 0x30, 0x15, 0x15, 0x28, 0x15, 0x28, 0x15, 0x06, 0x06
+            ]
+        );
+        assert_eq!(p[0].k, 0xffff_f000, "SKF_AD_OFF + SKF_AD_PROTOCOL");
+        assert_eq!(p[2].k, 0xfff0_0009, "SKF_NET_OFF + 9");
+        assert_eq!((p[1].k, p[15].k, p[3].k, p[4].k), (0x0800, 0x86dd, 17, 6));
+    }
+
     /// Every jump lands inside the program, and both exits are returns.
     #[test]
     fn jumps_land_inside_the_program() {
         let p = program(256);
         for (pc, ins) in p.iter().enumerate() {
-            if ins.code & 0x07 == BPF_JMP {
+            if u32::from(ins.code) & 0x07 == BPF_JMP {
                 assert!(pc + 1 + usize::from(ins.jt) < p.len(), "jt of {pc}");
                 assert!(pc + 1 + usize::from(ins.jf) < p.len(), "jf of {pc}");
             }
         }
-        assert_eq!((p[23].code, p[23].k), (BPF_RET, 256));
-        assert_eq!((p[24].code, p[24].k), (BPF_RET, 65_535));
+        assert_eq!((p[23].code, p[23].k), (RET, 256));
+        assert_eq!((p[24].code, p[24].k), (RET, 65_535));
         // Port comparisons jump to the long return.
         for pc in [12usize, 14, 20, 22] {
             assert_eq!(pc + 1 + usize::from(p[pc].jt), 24, "match at {pc}");

@@ -63,10 +63,7 @@ fn permitted() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
-    let caps = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| crate::privileges::parse_cap_eff(&s))
-        .unwrap_or(0);
+    let caps = crate::privileges::effective_capabilities();
     let has = |cap: u32| caps & (1 << cap) != 0;
     has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
 }

@@ -36,22 +36,37 @@
 //! TCP framing (see `tcp.rs`): a client announces its payload length in an
 //! 8-byte header and the server closes first, so the client never holds a
 //! TIME_WAIT socket on its fixed port and the next run can bind it again.
+//!
+//! Linux only, as the whole end-to-end crate: `udp-blast` uses `sendmmsg`,
+//! and the tests it serves make network namespaces.
 
+#[cfg(target_os = "linux")]
 mod args;
+#[cfg(target_os = "linux")]
 mod blast;
+#[cfg(target_os = "linux")]
 mod control;
+#[cfg(target_os = "linux")]
 mod flood;
+#[cfg(target_os = "linux")]
 mod flows;
+#[cfg(target_os = "linux")]
 mod handoff;
+#[cfg(target_os = "linux")]
 mod procs;
+#[cfg(target_os = "linux")]
 mod tcp;
+#[cfg(target_os = "linux")]
 mod udp;
+#[cfg(target_os = "linux")]
 mod wave;
 
 use std::process::ExitCode;
 
+#[cfg(target_os = "linux")]
 use args::Args;
 
+#[cfg(target_os = "linux")]
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let Some(command) = argv.next() else {
@@ -69,6 +84,7 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn run(command: &str, args: &Args) -> anyhow::Result<()> {
     match command {
         "sink" => tcp::sink(args),
@@ -90,4 +106,10 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "take-socket" => handoff::take_socket(args),
         other => anyhow::bail!("unknown subcommand {other:?}"),
     }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() -> ExitCode {
+    eprintln!("trafficgen: Linux only (the end-to-end tests make network namespaces)");
+    ExitCode::from(2)
 }

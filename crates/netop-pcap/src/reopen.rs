@@ -5,8 +5,8 @@
 //! netop runs; libpcap then fails the handle. [`ReopeningCapture`] keeps
 //! what was collected, closes the dead handle and reopens the device with
 //! exponential backoff (100 ms doubling to 5 s), and besides the backoff
-//! watches the interface itself (its index and `IFF_UP`, every read
-//! timeout), so a device that comes back is read again within a read
+//! watches the interface itself (its index and whether it is up, as the
+//! [`Platform`] reads them, every read timeout), so a device that comes back is read again within a read
 //! timeout or two rather than at the next backoff step. Errors that cannot
 //! heal by waiting (permission) still end the capture at once.
 //!
@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use netop_core::{Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Frame, Gap, Poll};
 
-use super::{CaptureOptions, PcapCapture, ANY_DEVICE};
+use crate::live::{CaptureOptions, PcapCapture};
+use crate::platform::{LinkState, Platform};
 
 /// The first wait before reopening a lost device.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -59,38 +60,6 @@ impl Backoff {
     }
 }
 
-/// What the system says about the device: its index and whether it is up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LinkState {
-    index: Option<u32>,
-    up: bool,
-}
-
-impl LinkState {
-    fn read(device: &str) -> Self {
-        if device == ANY_DEVICE {
-            return LinkState {
-                index: None,
-                up: true,
-            };
-        }
-        let index = nix::net::if_::if_nametoindex(device).ok();
-        // IFF_UP is bit 0 of the flags sysfs prints in hex.
-        let up = index.is_some()
-            && std::fs::read_to_string(format!("/sys/class/net/{device}/flags"))
-                .ok()
-                .and_then(|t| u32::from_str_radix(t.trim().trim_start_matches("0x"), 16).ok())
-                .is_some_and(|flags| flags & 1 != 0);
-        LinkState { index, up }
-    }
-
-    /// Worth an attempt now, outside the backoff: up (only a present
-    /// device, or "any", is up).
-    fn usable(self) -> bool {
-        self.up
-    }
-}
-
 /// An outage in progress.
 #[derive(Debug)]
 struct Outage {
@@ -104,6 +73,7 @@ struct Outage {
 #[derive(Debug)]
 pub struct ReopeningCapture {
     opts: CaptureOptions,
+    platform: Box<dyn Platform>,
     device: String,
     live: Option<PcapCapture>,
     opened: Instant,
@@ -119,13 +89,15 @@ pub struct ReopeningCapture {
 }
 
 impl ReopeningCapture {
-    /// Opens the capture; errors here are not retried (a typo or missing
+    /// Opens the capture with `platform`'s settings (kept for every
+    /// reopening); errors here are not retried (a typo or missing
     /// privilege must fail at once).
-    pub fn open(opts: &CaptureOptions) -> Result<Self, CaptureError> {
-        let live = PcapCapture::open(opts)?;
+    pub fn open(opts: &CaptureOptions, platform: Box<dyn Platform>) -> Result<Self, CaptureError> {
+        let live = PcapCapture::open(opts, platform.as_ref())?;
         Ok(ReopeningCapture {
             device: live.device().to_string(),
             opts: opts.clone(),
+            platform,
             live: Some(live),
             opened: Instant::now(),
             outage: None,
@@ -160,7 +132,7 @@ impl ReopeningCapture {
         self.outage = Some(Outage {
             since: now,
             backoff: Backoff::start(now),
-            seen: LinkState::read(&self.device),
+            seen: self.platform.link_state(&self.device),
         });
         Ok(())
     }
@@ -172,13 +144,13 @@ impl ReopeningCapture {
             return Ok(());
         };
         let now = Instant::now();
-        let link = LinkState::read(&self.device);
+        let link = self.platform.link_state(&self.device);
         let changed = link != outage.seen && link.usable();
         if !changed && !outage.backoff.due(now) {
             std::thread::sleep(outage.backoff.wait(now).min(self.wait));
             return Ok(());
         }
-        match PcapCapture::open(&self.opts) {
+        match PcapCapture::open(&self.opts, self.platform.as_ref()) {
             Ok(live) => {
                 let back = Instant::now();
                 let gap = Gap {
@@ -295,20 +267,5 @@ mod tests {
             assert!(b.due(now));
         }
         assert_eq!(waits, [200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
-    }
-
-    #[test]
-    fn link_state_of_missing_and_present_devices() {
-        let missing = LinkState::read("netop-no-such-if0");
-        assert_eq!(
-            missing,
-            LinkState {
-                index: None,
-                up: false
-            }
-        );
-        assert!(!missing.usable());
-        assert!(LinkState::read("any").usable());
-        assert!(LinkState::read("lo").index.is_some());
     }
 }
