@@ -252,7 +252,10 @@ fn files() -> Roff {
             "/etc/netop/config.toml",
             "the system-wide config file, used when the user has none",
         ),
-        ("/etc/services", "service names of ports (a built-in table without it)"),
+        (
+            "/etc/services",
+            "service names of ports (a built-in table without it)",
+        ),
     ] {
         item(&mut r, file, what);
     }

@@ -267,6 +267,21 @@ pub struct PowerArgs {
     pub explicit: Explicit,
 }
 
+impl Args {
+    /// Parses `argv` (the program name first) as the command line is
+    /// parsed, recording which values were given ([`Explicit`]).
+    pub fn try_parse_layered<I, T>(argv: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = command().try_get_matches_from(argv)?;
+        let mut args = Args::from_arg_matches(&matches)?;
+        args.power.explicit = Explicit::of(&matches);
+        Ok(args)
+    }
+}
+
 /// The argument ids given on the command line or by an environment
 /// variable, rather than left at their defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

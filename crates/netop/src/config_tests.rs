@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::FromArgMatches;
 use netop_cli::{Args, Explicit, SortColumn};
 
 use super::layer::apply;
@@ -214,12 +213,8 @@ fn as_root_a_file_of_another_user_is_refused() {
 
 /// Args as the command line (and environment) would give them.
 fn args(argv: &[&str]) -> Args {
-    let matches = netop_cli::command()
-        .try_get_matches_from(std::iter::once("netop").chain(argv.iter().copied()))
-        .expect("valid command line");
-    let mut args = Args::from_arg_matches(&matches).expect("args");
-    args.power.explicit = Explicit::of(&matches);
-    args
+    Args::try_parse_layered(std::iter::once("netop").chain(argv.iter().copied()))
+        .expect("valid command line")
 }
 
 #[test]

@@ -43,8 +43,9 @@ pub fn open(args: &Args) -> Result<Backend, Failure> {
 /// (no privileges needed).
 pub fn check_filter(args: &Args) -> Result<(), Failure> {
     match &args.power.bpf {
-        Some(expr) => os::check_filter(expr, args.interface.is_none())
-            .map_err(|message| Failure::InvalidFilter(message)),
+        Some(expr) => {
+            os::check_filter(expr, args.interface.is_none()).map_err(Failure::InvalidFilter)
+        }
         None => Ok(()),
     }
 }

@@ -115,6 +115,14 @@ pub fn find(env: &Env) -> Result<Option<PathBuf>, ConfigError> {
                 return Ok(Some(path));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            // A directory on the way this user may not enter (HOME left
+            // at /root by `sudo -u`): no file of theirs is there.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::PermissionDenied && env.explicit.is_none() =>
+            {
+                tracing::debug!(path = %path.display(), "config location not searchable");
+                continue;
+            }
             // NETOP_CONFIG naming a missing file is an error, not a
             // default: the user asked for that file.
             Err(e) => return Err(ConfigError::new(&path, format!("cannot read it: {e}"))),

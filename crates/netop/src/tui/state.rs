@@ -446,11 +446,9 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             state.theme = (state.theme + 1) % super::theme::PALETTES.len();
             return vec![Effect::SavePrefs];
         }
-        KeyCode::Char('p') => {
-            if toggle_pin(state) {
-                state.reselect();
-                return vec![Effect::SavePrefs];
-            }
+        KeyCode::Char('p') if toggle_pin(state) => {
+            state.reselect();
+            return vec![Effect::SavePrefs];
         }
         KeyCode::Char('S') => {
             state.descending = !state.descending;
