@@ -136,6 +136,10 @@ pub struct Args {
     // block at the end of this file.
     #[command(flatten)]
     pub power: PowerArgs,
+
+    // Subcommands: `setup` (issue 14), defined at the end of this file.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -280,6 +284,23 @@ impl Args {
         args.power.explicit = Explicit::of(&matches);
         Ok(args)
     }
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Interactive first run: shows the interfaces with their addresses
+    /// and current traffic, asks the default interface, snapshot format,
+    /// containers and theme, and writes the config file (its path is
+    /// printed). Needs a terminal.
+    Setup(SetupArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SetupArgs {
+    /// Remove the config file `netop setup` wrote, instead.
+    #[arg(long)]
+    pub reset: bool,
 }
 
 /// The argument ids given on the command line or by an environment

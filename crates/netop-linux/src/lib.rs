@@ -62,6 +62,12 @@ pub use backend::{confine, diagnostics, open, replay};
 #[cfg(target_os = "linux")]
 pub use netop_pcap::{check_filter, filtered};
 
+/// The host's interfaces (for `netop setup`).
+#[cfg(target_os = "linux")]
+pub fn host_interfaces() -> Box<dyn netop_core::HostInterfaces> {
+    Box::new(LinuxInterfaces::new())
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     /// The frontend moves capture and resolution onto their own threads.

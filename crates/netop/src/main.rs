@@ -21,6 +21,7 @@ mod pcapng;
 mod platform;
 mod replay;
 mod settings;
+mod setup;
 mod terminal;
 
 use collect::Ending;
@@ -38,6 +39,13 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
             _ => ExitCode::SUCCESS,
+        };
+    }
+    if let Some(netop_cli::Command::Setup(setup)) = &args.command {
+        init_tracing(false);
+        return match setup::run(setup) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => fail(&failure),
         };
     }
     init_tracing(args.duration.is_none());

@@ -39,6 +39,34 @@ pub fn open(args: &Args) -> Result<Backend, Failure> {
     Ok(backend)
 }
 
+/// The host's interfaces with their current rates (rx, tx bytes per
+/// second, from the kernel's counters read a second apart), for `netop
+/// setup`.
+pub fn interfaces_with_rates() -> Vec<(netop_core::InterfaceInfo, Option<(u64, u64)>)> {
+    let mut source = os::host_interfaces();
+    let Ok(first) = source.interfaces() else {
+        return Vec::new();
+    };
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let second = source.interfaces().unwrap_or_default();
+    first
+        .into_iter()
+        .map(|i| {
+            let rate = second
+                .iter()
+                .find(|j| j.index == i.index)
+                .and_then(|j| Some((i.kernel?, j.kernel?)))
+                .map(|(a, b)| {
+                    (
+                        b.rx_bytes.saturating_sub(a.rx_bytes),
+                        b.tx_bytes.saturating_sub(a.tx_bytes),
+                    )
+                });
+            (i, rate)
+        })
+        .collect()
+}
+
 /// `--bpf`: libpcap's verdict on the expression, before anything opens
 /// (no privileges needed).
 pub fn check_filter(args: &Args) -> Result<(), Failure> {
@@ -143,6 +171,18 @@ mod unsupported {
 
     pub fn confine(_: Option<&[std::path::PathBuf]>) -> String {
         "not confined on this operating system".to_string()
+    }
+
+    pub fn host_interfaces() -> Box<dyn netop_core::HostInterfaces> {
+        struct None_;
+        impl netop_core::HostInterfaces for None_ {
+            fn interfaces(
+                &mut self,
+            ) -> Result<Vec<netop_core::InterfaceInfo>, netop_core::ResolveError> {
+                Ok(Vec::new())
+            }
+        }
+        Box::new(None_)
     }
 
     pub fn check_filter(_: &str, _: bool) -> Result<(), String> {
