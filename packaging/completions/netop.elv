@@ -38,6 +38,7 @@ set edit:completion:arg-completer[netop] = {|@words|
             cand --containers 'Show each process''s container (runtime and name or short id, read from its cgroup; e.g. docker:3f2a1b4c5d6e): a Container column in the monitor''s Process view and in --format pretty, a "container" field in JSON and a trailing container column in TSV (`-` for none)'
             cand --no-events 'Do not load the per-socket event source (eBPF): find socket owners by polling sock_diag and /proc only. Short-lived connections and processes may then show as unknown. netop also polls, and says so, where the event source cannot run (no root/CAP_BPF, no kernel BTF)'
             cand --diagnostics 'Print how netop would find socket owners here (the event source, or polling and why) and whether it may capture, then exit'
+            cand --resolve 'Monitor: name remote addresses the DNS observatory has not named by reverse DNS (PTR queries to the first resolver of /etc/resolv.conf, asynchronous, cached for their TTL). Off by default, since it sends queries; they show as netop''s in the DNS view'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

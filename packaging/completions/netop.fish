@@ -31,5 +31,6 @@ complete -c netop -l dns-log -d 'Snapshot: print the DNS query log of the period
 complete -c netop -l containers -d 'Show each process\'s container (runtime and name or short id, read from its cgroup; e.g. docker:3f2a1b4c5d6e): a Container column in the monitor\'s Process view and in --format pretty, a "container" field in JSON and a trailing container column in TSV (`-` for none)'
 complete -c netop -l no-events -d 'Do not load the per-socket event source (eBPF): find socket owners by polling sock_diag and /proc only. Short-lived connections and processes may then show as unknown. netop also polls, and says so, where the event source cannot run (no root/CAP_BPF, no kernel BTF)'
 complete -c netop -l diagnostics -d 'Print how netop would find socket owners here (the event source, or polling and why) and whether it may capture, then exit'
+complete -c netop -l resolve -d 'Monitor: name remote addresses the DNS observatory has not named by reverse DNS (PTR queries to the first resolver of /etc/resolv.conf, asynchronous, cached for their TTL). Off by default, since it sends queries; they show as netop\'s in the DNS view'
 complete -c netop -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netop -s V -l version -d 'Print version'

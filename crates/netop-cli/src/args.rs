@@ -265,6 +265,14 @@ pub struct PowerArgs {
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
 
+    /// Monitor: name remote addresses the DNS observatory has not named by
+    /// reverse DNS (PTR queries to the first resolver of
+    /// /etc/resolv.conf, asynchronous, cached for their TTL). Off by
+    /// default, since it sends queries; they show as netop's in the DNS
+    /// view.
+    #[arg(long)]
+    pub resolve: bool,
+
     /// Which settings came from the command line or the environment
     /// (they win over the config file); filled in by the parser.
     #[arg(skip)]

@@ -20,6 +20,7 @@ mod output;
 mod pcapng;
 mod platform;
 mod replay;
+mod reverse;
 mod settings;
 mod setup;
 mod terminal;

@@ -103,7 +103,17 @@ pub fn run(
     let saver = Some(&files);
     let held = platform::confine(platform::Role::Screen);
     tracing::debug!(%held, "screen thread confined");
-    let screen_result = screen_loop(settings, &reports, saver, &stop);
+    // --resolve: its thread inherits the screen's confinement (it reads
+    // no file, it sends UDP queries).
+    let reverse = if args.power.resolve {
+        let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let server = crate::reverse::nameserver(&conf)
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 53)));
+        Some(crate::reverse::spawn(server).context("cannot start the reverse-DNS thread")?)
+    } else {
+        None
+    };
+    let screen_result = screen_loop(settings, &reports, saver, reverse.as_ref(), &stop);
     stop.store(true, Ordering::Relaxed);
     // The terminal is already restored here: errors print on a sane screen.
     let capture_failure = join_failure(capture);
@@ -192,8 +202,10 @@ fn screen_loop(
     settings: Settings,
     reports: &Receiver<Arc<LiveReport>>,
     saver: Option<&crate::files::Files>,
+    reverse: Option<&crate::reverse::Reverse>,
     stop: &AtomicBool,
 ) -> Result<(), Failure> {
+    let mut asked = Asked::default();
     let (guard, mut screen) = TerminalGuard::enter().context("cannot set up the terminal")?;
     let size = screen.size().context("cannot read the terminal size")?;
     let mut state = AppState::new(settings, (size.width, size.height));
@@ -218,12 +230,22 @@ fn screen_loop(
                 )))
             }
         }
+        if let Some(reverse) = reverse {
+            let names: Vec<_> = reverse.answers.try_iter().collect();
+            if !names.is_empty() {
+                tui::update(&mut state, Event::Names(names));
+                dirty = true;
+            }
+        }
         if let Some(line) = saver.and_then(|s| s.results.try_recv().ok()) {
             state.message = Some(line);
             dirty = true;
         }
         match reports.try_recv() {
             Ok(report) => {
+                if let Some(reverse) = reverse {
+                    asked.ask(reverse, &report);
+                }
                 let effects = tui::update(&mut state, Event::Report(report));
                 perform(&state, &effects, saver);
                 dirty = true;
@@ -235,6 +257,38 @@ fn screen_loop(
     };
     drop(guard);
     result
+}
+
+/// The addresses sent to the reverse-DNS thread, forgotten every five
+/// minutes so that names are asked again (the thread answers from its
+/// cache until their TTL).
+#[derive(Default)]
+struct Asked {
+    sent: std::collections::HashSet<std::net::IpAddr>,
+    since: Option<std::time::Instant>,
+}
+
+impl Asked {
+    fn ask(&mut self, reverse: &crate::reverse::Reverse, report: &LiveReport) {
+        let now = std::time::Instant::now();
+        if self
+            .since
+            .is_none_or(|t| now - t > Duration::from_secs(300))
+        {
+            self.sent.clear();
+            self.since = Some(now);
+        }
+        for c in report.connections.iter().filter(|c| !c.unconnected) {
+            let ip = c.key.remote_ip;
+            if c.remote_name.is_none()
+                && !ip.is_loopback()
+                && !ip.is_unspecified()
+                && self.sent.insert(ip)
+            {
+                let _ = reverse.requests.send(ip);
+            }
+        }
+    }
 }
 
 /// What terminal input did.

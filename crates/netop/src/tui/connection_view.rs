@@ -168,7 +168,7 @@ fn row(
             Column::Remote => endpoint_port(
                 c.key.remote_ip,
                 &state.port(c.key.proto, c.key.remote_port),
-                c.remote_name.as_deref(),
+                state.remote_name(c),
             ),
             Column::Proto => c.key.proto.to_string(),
             Column::State => c.state.map_or("-", |s| s.as_str()).to_string(),

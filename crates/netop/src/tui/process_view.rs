@@ -302,7 +302,7 @@ fn socket_row(
             super::connection_view::endpoint_port(
                 c.key.remote_ip,
                 &state.port(c.key.proto, c.key.remote_port),
-                c.remote_name.as_deref(),
+                state.remote_name(c),
             ),
             c.state.map_or("-", |s| s.as_str()),
         )

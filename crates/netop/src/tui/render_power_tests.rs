@@ -187,3 +187,40 @@ fn config_columns_hide_optional_process_columns() {
     // The room goes to the other columns: still a full line.
     assert!(header.ends_with("TX Total"), "{header}");
 }
+
+#[test]
+fn reverse_dns_names_fill_in_where_the_observatory_named_nothing() {
+    let mut s = fixture::state((200, 50));
+    press(&mut s, '2');
+    let before = text(&buffer(&s));
+    assert!(before.contains("203.0.113.9:5000"), "{before}");
+    update(
+        &mut s,
+        Event::Names(vec![(
+            "203.0.113.9".parse().expect("ip"),
+            "scanner.example".into(),
+        )]),
+    );
+    let after = text(&buffer(&s));
+    assert!(after.contains("scanner.example:5000"), "{after}");
+    // A name from the DNS observatory wins over reverse DNS.
+    let mut report = (*s.report).clone();
+    for c in &mut report.connections {
+        if c.key.remote_ip.to_string() == "140.82.121.4" {
+            c.remote_name = Some("github.com".into());
+        }
+    }
+    update(&mut s, Event::Report(Arc::new(report)));
+    update(
+        &mut s,
+        Event::Names(vec![(
+            "140.82.121.4".parse().expect("ip"),
+            "ptr.example".into(),
+        )]),
+    );
+    let screen = text(&buffer(&s));
+    assert!(
+        screen.contains("github.com:https") && !screen.contains("ptr.example"),
+        "{screen}"
+    );
+}

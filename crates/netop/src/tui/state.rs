@@ -157,6 +157,9 @@ pub struct AppState {
     pub exclude: Vec<String>,
     /// The Process view's optional columns (the config file's `columns`).
     pub columns: super::process_view::Shown,
+    /// Reverse-DNS names (`--resolve`) of remote addresses the DNS
+    /// observatory did not name.
+    pub ptr: std::collections::HashMap<std::net::IpAddr, String>,
     /// Service names for ports (`n` toggles numbers).
     pub services: Arc<super::services::Services>,
     pub numeric: bool,
@@ -214,6 +217,8 @@ pub enum Event {
     Mouse(MouseEvent),
     Resize(u16, u16),
     Report(Arc<LiveReport>),
+    /// Reverse-DNS names of remote addresses (`--resolve`).
+    Names(Vec<(std::net::IpAddr, String)>),
 }
 
 /// What the loop must do after an update.
@@ -282,6 +287,7 @@ impl AppState {
             alerts: settings.alerts,
             alerting: Alerting::default(),
             exclude: settings.exclude.iter().map(|p| p.to_lowercase()).collect(),
+            ptr: Default::default(),
             services: settings.services,
             columns: settings.columns,
             numeric: false,
@@ -327,6 +333,14 @@ impl AppState {
             *offset = index + 1 - page;
         }
         *offset = (*offset).min(ids.len().saturating_sub(page));
+    }
+
+    /// The name shown for a connection's remote end: the DNS
+    /// observatory's, else reverse DNS's (`--resolve`).
+    pub fn remote_name<'a>(&'a self, c: &'a netop_core::engine::LiveConnection) -> Option<&'a str> {
+        c.remote_name
+            .as_deref()
+            .or_else(|| self.ptr.get(&c.key.remote_ip).map(String::as_str))
     }
 
     /// A port as shown: its service name, or the number (`n`, or none).
@@ -380,6 +394,10 @@ pub fn update(state: &mut AppState, event: Event) -> Vec<Effect> {
             Vec::new()
         }
         Event::Key(key) => on_key(state, key),
+        Event::Names(names) => {
+            state.ptr.extend(names);
+            Vec::new()
+        }
         Event::Mouse(mouse) => {
             on_mouse(state, mouse);
             Vec::new()
