@@ -292,7 +292,7 @@ fn socket_row(
             None,
         )
     };
-    let (remote, state) = if c.unconnected {
+    let (remote, tcp_state) = if c.unconnected {
         (
             "(no connection)".to_string(),
             c.state.map_or("-", |s| s.as_str()),
@@ -323,7 +323,7 @@ fn socket_row(
     );
     let tail = format!(
         "  {}  {}  ",
-        fit(state, 11),
+        fit(tcp_state, 11),
         fit(
             if c.interface.is_empty() {
                 "-"
@@ -340,6 +340,12 @@ fn socket_row(
     );
     let used = fixed.chars().count() + tail.chars().count() + rates.chars().count();
     let remote_width = usize::from(width).saturating_sub(used).clamp(8, 48);
+    // A service name that does not fit gives way to the number.
+    let remote = if remote.chars().count() > remote_width && !c.unconnected {
+        super::connection_view::endpoint(c.key.remote_ip, c.key.remote_port, state.remote_name(c))
+    } else {
+        remote
+    };
     Line::from(vec![
         Span::styled(fixed, theme.dim()),
         Span::raw(fit(&remote, remote_width)),
