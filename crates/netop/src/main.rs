@@ -200,8 +200,14 @@ fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
         };
         output::write_table(args.format, options, &report.processes, &mut out)
     };
+    // The rate over what was collected: a snapshot ended early by Ctrl-C
+    // is averaged over its own length.
+    let collected = match ending {
+        Ending::Interrupted { elapsed } => elapsed.as_secs_f64(),
+        _ => seconds,
+    };
     let crossed =
-        !args.dns_log && settings::alert_crossed(args, settings, &report.processes, seconds);
+        !args.dns_log && settings::alert_crossed(args, settings, &report.processes, collected);
     match written {
         Ok(()) if crossed => Err(Failure::Alert),
         Ok(()) => Ok(()),
