@@ -668,3 +668,82 @@ fn issue_14_interface_view_shows_the_loopback_rate_the_kernel_counts() -> anyhow
     tmux.wait_for("netop to exit", |s| s.contains("EXIT=0"))?;
     Ok(())
 }
+
+/// Issue 14: `--resolve` names a remote address the DNS observatory did
+/// not (no query for it was seen) by a PTR query, and that query shows in
+/// the DNS view as netop's own. The resolver is a dnsmasq in the test host
+/// with one PTR record (`--resolve-server` points netop at it).
+#[test]
+fn issue_14_resolve_names_remotes_by_ptr_and_shows_its_own_queries() -> anyhow::Result<()> {
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    install_package("dnsmasq-base", "dnsmasq", "--version")?;
+    let host = Netns::create("rdns", 63)?;
+    let octets: Vec<String> = host
+        .ns_addr
+        .to_string()
+        .split('.')
+        .rev()
+        .map(String::from)
+        .collect();
+    let ptr = format!("{}.in-addr.arpa,peer.example", octets.join("."));
+    let mut dnsmasq = Proc::spawn("dnsmasq", {
+        let mut c = host.command("dnsmasq");
+        c.args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--user=root",
+            "--pid-file=",
+            "--log-facility=-",
+            "--port=53",
+        ])
+        .arg(format!("--listen-address={}", host.ns_addr))
+        .arg(format!("--ptr-record={ptr}"));
+        c
+    })?;
+    dnsmasq.wait_udp_bound(53, Duration::from_secs(10))?;
+    let to = format!("{}:{SERVER_PORT}", host.ns_addr);
+    let mut sink = Proc::spawn("sink", {
+        let mut c = host.command(TRAFFICGEN);
+        c.args(["sink", "--listen", &to, "--seconds", "40", "--conns", "1"]);
+        c
+    })?;
+    sink.expect_line("ready", Duration::from_secs(10))?;
+    let mut stream = Proc::spawn("stream", {
+        let mut c = Command::new(TRAFFICGEN);
+        c.args(["stream", "--to", &to, "--bind-port", "47363"])
+            .args(["--rate", "100000", "--seconds", "25"]);
+        c
+    })?;
+    stream.expect_line("ready", Duration::from_secs(10))?;
+    let netop = netop_bin()?;
+    let tmux = Tmux::start(
+        "rdns",
+        &format!(
+            "{} --interface {} --resolve --resolve-server {}:53",
+            netop.display(),
+            host.host_if,
+            host.ns_addr
+        ),
+        (160, 40),
+    )?;
+    tmux.wait_for("the Process view", |s| s.contains("PID"))?;
+    stream.send_line("go")?;
+    tmux.keys(&["2"])?;
+    tmux.wait_for("the remote named by PTR", |s| {
+        s.lines()
+            .any(|l| l.contains("trafficgen") && l.contains(&format!("peer.example:{SERVER_PORT}")))
+    })?;
+    tmux.keys(&["4"])?;
+    tmux.wait_for("netop's own PTR query in the DNS view", |s| {
+        s.lines()
+            .any(|l| l.contains("netop") && l.contains("PTR") && l.contains("peer.example"))
+    })?;
+    tmux.keys(&["q"])?;
+    tmux.wait_for("netop to exit", |s| s.contains("EXIT=0"))?;
+    Ok(())
+}

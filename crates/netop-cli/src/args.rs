@@ -273,6 +273,11 @@ pub struct PowerArgs {
     #[arg(long)]
     pub resolve: bool,
 
+    /// The resolver --resolve asks instead of /etc/resolv.conf's first
+    /// (tests).
+    #[arg(long, hide = true, value_name = "ADDR:PORT", requires = "resolve")]
+    pub resolve_server: Option<std::net::SocketAddr>,
+
     /// Which settings came from the command line or the environment
     /// (they win over the config file); filled in by the parser.
     #[arg(skip)]

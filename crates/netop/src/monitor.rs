@@ -107,7 +107,10 @@ pub fn run(
     // no file, it sends UDP queries).
     let reverse = if args.power.resolve {
         let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let server = crate::reverse::nameserver(&conf)
+        let server = args
+            .power
+            .resolve_server
+            .or_else(|| crate::reverse::nameserver(&conf))
             .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 53)));
         Some(crate::reverse::spawn(server).context("cannot start the reverse-DNS thread")?)
     } else {
