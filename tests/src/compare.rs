@@ -34,7 +34,9 @@ impl Tolerance {
         }
     }
 
-    fn accepts(&self, truth: u64, measured: u64) -> bool {
+    /// Whether `measured` is within this tolerance of `truth` (plus
+    /// [`SLACK_BYTES`]).
+    pub fn accepts(&self, truth: u64, measured: u64) -> bool {
         let lo = (truth as f64 * self.min_percent / 100.0) as u64;
         let hi = (truth as f64 * self.max_percent / 100.0).ceil() as u64;
         measured + SLACK_BYTES >= lo && measured <= hi + SLACK_BYTES

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::compare::{compare, Expectation};
+use crate::compare::{compare, Expectation, Report};
 use crate::counters::{wait_quiet, Counts};
 use crate::netop::{interface_totals, NetopOptions, NetopRun, UsageRow};
 
@@ -37,6 +37,17 @@ pub struct Everywhere {
 impl Everywhere {
     /// netop on `any`, then on each interface of `path`, each for `seconds`.
     pub fn start(path: &[String], seconds: u64) -> anyhow::Result<Self> {
+        Self::start_with(path, seconds, false)
+    }
+
+    /// [`Everywhere::start`] with every netop blind to the test hosts'
+    /// sockets ([`NetopRun::start_blind`]): a router's netop, for which
+    /// they are other machines.
+    pub fn start_blind(path: &[String], seconds: u64) -> anyhow::Result<Self> {
+        Self::start_with(path, seconds, true)
+    }
+
+    fn start_with(path: &[String], seconds: u64, blind: bool) -> anyhow::Result<Self> {
         let before = path
             .iter()
             .map(|i| Counts::of_interface(i))
@@ -49,7 +60,11 @@ impl Everywhere {
                 bpf_buffer: None,
                 extra: Vec::new(),
             };
-            let mut netop = NetopRun::start_logging(options, Some(LOG))?;
+            let mut netop = if blind {
+                NetopRun::start_blind(options, Some(LOG))?
+            } else {
+                NetopRun::start_logging(options, Some(LOG))?
+            };
             netop.wait_capturing(Duration::from_secs(10))?;
             runs.push((iface, netop));
         }
@@ -73,6 +88,16 @@ impl Everywhere {
     /// Ends every run and checks it; `expected(None)` is what the `any`
     /// run must show, `expected(Some(iface))` a single interface's.
     pub fn check(self, expected: impl Fn(Option<&str>) -> Vec<Expectation>) -> anyhow::Result<()> {
+        self.check_with(|iface, _, rows| compare(&expected(iface), rows, MAX_UNKNOWN_PERCENT))
+    }
+
+    /// [`Everywhere::check`] with the attribution judged by `judge` (the
+    /// interface name or `None` for `any`, netop's JSON, its rows); the
+    /// interface totals are checked the same way.
+    pub fn check_with(
+        self,
+        judge: impl Fn(Option<&str>, &serde_json::Value, &[UsageRow]) -> Report,
+    ) -> anyhow::Result<()> {
         let kernel: Vec<Counts> = self
             .path
             .iter()
@@ -94,7 +119,7 @@ impl Everywhere {
             for line in stderr.lines().filter(|l| l.contains("dropped")) {
                 println!("netop on {name}: {line}");
             }
-            let report = compare(&expected(iface.as_deref()), &rows, MAX_UNKNOWN_PERCENT);
+            let report = judge(iface.as_deref(), &json, &rows);
             println!("netop on {name}:\n{report}");
             if !report.is_ok() {
                 failures.push(format!("netop on {name}: attribution is off:\n{report}"));

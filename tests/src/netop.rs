@@ -146,7 +146,14 @@ pub struct NetopRun {
     proc: Proc,
     started: Instant,
     options: NetopOptions,
+    /// Started by [`NetopRun::start_blind`]: `proc` is `unshare`, netop
+    /// its child.
+    blind: bool,
 }
+
+/// Runs `"$@"` with an empty `/run/netns` (in the mount namespace
+/// `unshare` made).
+const BLIND: &str = "mkdir -p /run/netns && mount -t tmpfs none /run/netns && exec \"$@\"";
 
 impl NetopRun {
     pub fn start(options: NetopOptions) -> anyhow::Result<Self> {
@@ -163,6 +170,44 @@ impl NetopRun {
         if let Some(filter) = log {
             cmd.env("RUST_LOG", filter);
         }
+        Self::spawn(options, cmd, false)
+    }
+
+    /// [`NetopRun::start_logging`] for netop as the router of a LAN of other
+    /// machines: the test hosts are namespaces of this machine, so netop
+    /// would find their sockets. Here it runs in a pid and mount namespace
+    /// of its own (only itself in `/proc`, an empty `/run/netns`: no other
+    /// network namespace to enter) and polls (`--no-events`: the event
+    /// source sees every socket of the kernel), so their sockets are as
+    /// unknown to it as another machine's. It still captures in the test's
+    /// network namespace.
+    pub fn start_blind(mut options: NetopOptions, log: Option<&str>) -> anyhow::Result<Self> {
+        let bin = netop_bin()?;
+        options.extra.push("--no-events".to_owned());
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            BLIND,
+            "sh",
+        ])
+        .arg(&bin)
+        .args(options.args())
+        .env("NO_COLOR", "1");
+        if let Some(filter) = log {
+            cmd.env("RUST_LOG", filter);
+        }
+        Self::spawn(options, cmd, true)
+    }
+
+    fn spawn(options: NetopOptions, cmd: Command, blind: bool) -> anyhow::Result<Self> {
         let started = Instant::now();
         let mut proc = Proc::spawn(format!("netop {}", options.args().join(" ")), cmd)?;
         proc.close_stdin();
@@ -170,6 +215,7 @@ impl NetopRun {
             proc,
             started,
             options,
+            blind,
         })
     }
 
@@ -185,9 +231,39 @@ impl NetopRun {
     /// Waits until netop's capture is open: a bound packet socket with its
     /// ring mapped (see [`has_running_packet_socket`]).
     pub fn wait_capturing(&mut self, limit: Duration) -> anyhow::Result<()> {
-        self.proc
-            .wait_capturing(limit)
-            .context("netop did not start capturing")
+        if !self.blind {
+            return self
+                .proc
+                .wait_capturing(limit)
+                .context("netop did not start capturing");
+        }
+        // netop is `unshare`'s child.
+        let deadline = Instant::now() + limit;
+        let pid = self.proc.pid();
+        loop {
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            if children
+                .split_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .any(has_running_packet_socket)
+            {
+                return Ok(());
+            }
+            if let Some(status) = self.proc.try_exit()? {
+                bail!(
+                    "exited ({status}) before capturing:\n{}",
+                    self.proc.describe()
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "netop did not start capturing within {limit:?}:\n{}",
+                    self.proc.describe()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits for netop to print its snapshot and exit, and parses it.

@@ -16,6 +16,13 @@
 //! `RUST_LOG=netop::interfaces=info`) must equal every interface's kernel
 //! counters.
 //!
+//! The router test (issue 18, item 3) is the same host as a NAT router
+//! for other machines: netop runs blind to the test hosts' sockets (its own
+//! pid and mount namespace, polling), so the LAN host's connection has no
+//! socket here at either end; on `any` its untranslated sighting on the
+//! LAN side and its masqueraded one on the uplink must be counted once,
+//! under `forwarded`.
+//!
 //! Not root: skipped, or a failure when `CI` is set.
 #![cfg(target_os = "linux")]
 
@@ -25,7 +32,9 @@ use anyhow::bail;
 use netop_e2e::everywhere::Everywhere;
 use netop_e2e::netns::run;
 use netop_e2e::topology::{sysctl, Bridge, NftTable};
-use netop_e2e::{begin, Expectation, Netns, Proc, Tolerance, Transport, TruthCapture};
+use netop_e2e::{
+    begin, Counts, Expectation, Netns, Proc, Report, Tolerance, Transport, Truth, TruthCapture,
+};
 
 const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
 /// Long enough for four netop runs to start one after the other and the
@@ -140,9 +149,65 @@ fn spawn(label: &str, ns: &Netns, args: &[&str]) -> anyhow::Result<Proc> {
     Ok(proc)
 }
 
+/// A workload measured: the netop runs (not yet checked), each test host's
+/// truth, and the (pid, port) of the container's process and the outside
+/// one's.
+struct Measured {
+    netop: Everywhere,
+    truth: Truth,
+    outside_truth: Truth,
+    inside: (u32, u16),
+    outside_end: (u32, u16),
+}
+
 /// Runs the workload under the container's own truth capture and netop on
 /// `any` plus each interface of the path, then checks every run.
 fn check(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
+    let Measured {
+        netop,
+        truth,
+        outside_truth,
+        inside,
+        outside_end,
+    } = measure(host, workload, false)?;
+    let outside = &host.outside;
+    let in_container = Expectation {
+        label: "container process".to_string(),
+        pid: inside.0,
+        truth: truth.ports(Transport::Tcp, [inside.1]),
+        tolerance: Tolerance::within(TOLERANCE),
+    };
+    if in_container.truth.total_bytes() < 2_000_000 {
+        bail!("the workload did not go through: {}", in_container.truth);
+    }
+    // The outside host's process lives on this machine too (a test
+    // host): without NAT, the uplink's packets carry its own address and
+    // it is the end behind the uplink, credited there (and on `any`).
+    // Behind NAT the uplink's packets carry the host's address, so they
+    // are the container's.
+    let outside_process = Expectation {
+        label: "outside process".to_string(),
+        pid: outside_end.0,
+        truth: outside_truth.ports(Transport::Tcp, [outside_end.1]),
+        tolerance: Tolerance::within(TOLERANCE),
+    };
+    let uplink = outside.host_if.as_str();
+    netop.check(|iface| {
+        let mut expected = Vec::new();
+        if iface != Some(uplink) || host.nat != Nat::None {
+            expected.push(in_container.clone());
+        }
+        if host.nat == Nat::None && (iface.is_none() || iface == Some(uplink)) {
+            expected.push(outside_process.clone());
+        }
+        expected
+    })
+}
+
+/// Runs `workload` under both test hosts' truth captures, with netop on
+/// `any` and each interface of the path (`blind`: as a router's netop, to
+/// which the test hosts are other machines).
+fn measure(host: &ContainerHost, workload: Workload, blind: bool) -> anyhow::Result<Measured> {
     let (container, outside) = (&host.container, &host.outside);
     let truth = TruthCapture::start_in(
         container,
@@ -152,7 +217,11 @@ fn check(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
     )?;
     let outside_truth =
         TruthCapture::start_in(outside, &outside.ns_if, outside.ns_addr, &outside.ns_mac)?;
-    let mut netop = Everywhere::start(&host.path(), NETOP_SECONDS)?;
+    let mut netop = if blind {
+        Everywhere::start_blind(&host.path(), NETOP_SECONDS)?
+    } else {
+        Everywhere::start(&host.path(), NETOP_SECONDS)?
+    };
 
     // (the container's process and its port, the outside one's and its)
     let (mut server, mut client, inside, outside_end) = match workload {
@@ -220,39 +289,12 @@ fn check(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
     client.expect_line("done", Duration::from_secs(20))?;
     server.expect_line("done", Duration::from_secs(20))?;
     netop.quiet()?;
-    let truth = truth.stop()?;
-    let outside_truth = outside_truth.stop()?;
-
-    let in_container = Expectation {
-        label: "container process".to_string(),
-        pid: inside.0,
-        truth: truth.ports(Transport::Tcp, [inside.1]),
-        tolerance: Tolerance::within(TOLERANCE),
-    };
-    if in_container.truth.total_bytes() < 2_000_000 {
-        bail!("the workload did not go through: {}", in_container.truth);
-    }
-    // The outside host's process lives on this machine too (a test
-    // host): without NAT, the uplink's packets carry its own address and
-    // it is the end behind the uplink, credited there (and on `any`).
-    // Behind NAT the uplink's packets carry the host's address, so they
-    // are the container's.
-    let outside_process = Expectation {
-        label: "outside process".to_string(),
-        pid: outside_end.0,
-        truth: outside_truth.ports(Transport::Tcp, [outside_end.1]),
-        tolerance: Tolerance::within(TOLERANCE),
-    };
-    let uplink = outside.host_if.as_str();
-    netop.check(|iface| {
-        let mut expected = Vec::new();
-        if iface != Some(uplink) || host.nat != Nat::None {
-            expected.push(in_container.clone());
-        }
-        if host.nat == Nat::None && (iface.is_none() || iface == Some(uplink)) {
-            expected.push(outside_process.clone());
-        }
-        expected
+    Ok(Measured {
+        netop,
+        truth: truth.stop()?,
+        outside_truth: outside_truth.stop()?,
+        inside,
+        outside_end,
     })
 }
 
@@ -295,4 +337,93 @@ fn a_routed_container_is_credited_once_everywhere() -> anyhow::Result<()> {
     };
     let host = ContainerHost::new("or", subnets(116), false, Nat::None)?;
     check(&host, Workload::Upload { port: 27301 })
+}
+
+/// The unknown row's bytes under `reason` in netop's JSON.
+fn unknown_reason(json: &serde_json::Value, reason: &str) -> Counts {
+    let rows = json.as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut sum = Counts::default();
+    for r in rows
+        .iter()
+        .filter(|row| row["pid"].is_null())
+        .filter_map(|row| row["reasons"].as_array())
+        .flatten()
+        .filter(|r| r["reason"] == reason)
+    {
+        let n = |k: &str| r[k].as_u64().unwrap_or(0);
+        sum.merge(&Counts {
+            rx_bytes: n("rx_bytes"),
+            tx_bytes: n("tx_bytes"),
+            rx_packets: n("rx_packets"),
+            tx_packets: n("tx_packets"),
+        });
+    }
+    sum
+}
+
+#[test]
+fn issue_18_a_router_masquerading_for_another_machine_counts_it_once_as_forwarded(
+) -> anyhow::Result<()> {
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    // The container host's topology without a bridge: LAN host -> this
+    // host (forwarding, masquerade out of the uplink) -> outside host.
+    let host = ContainerHost::new("on", subnets(120), false, Nat::Masquerade)?;
+    check_router(&host, Workload::Upload { port: 27401 })
+}
+
+#[test]
+fn issue_18_a_router_publishing_another_machine_s_port_counts_it_once_as_forwarded(
+) -> anyhow::Result<()> {
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    // Outside client -> this host's port 8080 -> the LAN host's sink.
+    let host = ContainerHost::new("oq", subnets(122), false, Nat::Published)?;
+    check_router(&host, Workload::Published { port: 27501 })
+}
+
+/// The workload through `host` as a NAT router for other machines (netop
+/// blind to the test hosts' sockets): on `any` and on each interface, the
+/// LAN host's connection is `forwarded` once (its own view, from its
+/// capture), and nothing of it is filed as the router's own traffic.
+fn check_router(host: &ContainerHost, workload: Workload) -> anyhow::Result<()> {
+    let measured = measure(host, workload, true)?;
+    let truth = measured.truth.ports(Transport::Tcp, [measured.inside.1]);
+    if truth.total_bytes() < 2_000_000 {
+        bail!("the workload did not go through: {truth}");
+    }
+    let tolerance = Tolerance::within(TOLERANCE);
+    measured.netop.check_with(|_, json, _| {
+        let forwarded = unknown_reason(json, "forwarded");
+        // What the masqueraded sighting was filed under before the fix
+        // (the router's own address, no socket).
+        let elsewhere: u64 = ["owner_gone", "no_listener", "namespace"]
+            .iter()
+            .map(|r| unknown_reason(json, r).total_bytes())
+            .sum();
+        let mut report = Report {
+            table: format!(
+                "LAN host's connection: truth {truth}\n  forwarded {forwarded}\n  owner_gone + no_listener + namespace {elsewhere} B\n"
+            ),
+            ..Report::default()
+        };
+        for (dir, want, got) in [
+            ("tx", truth.tx_bytes, forwarded.tx_bytes),
+            ("rx", truth.rx_bytes, forwarded.rx_bytes),
+        ] {
+            if !tolerance.accepts(want, got) {
+                report.failures.push(format!(
+                    "forwarded {dir}: {got} B, the LAN host's truth {want} B (allowed {tolerance})"
+                ));
+            }
+        }
+        if !tolerance.accepts(0, elsewhere) {
+            report.failures.push(format!(
+                "{elsewhere} B filed as this host's own traffic: the translated sighting counted again"
+            ));
+        }
+        report
+    })
 }

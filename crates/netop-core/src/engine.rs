@@ -38,6 +38,7 @@ mod once;
 mod queue;
 mod report;
 mod slots;
+mod translated;
 
 use crediting::sight;
 use flow_table::FlowTable;
@@ -176,6 +177,9 @@ pub struct Engine {
     /// Where each owner's packets are credited when they cross several
     /// interfaces (`engine/once.rs`).
     seats: Seats,
+    /// Forwarded flows the host translates (a router's NAT), with their
+    /// inside flow (`engine/translated.rs`).
+    translated: translated::Translated,
     sockets: SocketTable,
     /// Processes by pid; flows point at their slot, so crediting bytes
     /// needs no second hash lookup.
@@ -203,6 +207,8 @@ pub struct Engine {
     /// Flows whose owner search waits for the space between two capture
     /// batches (`engine/queue.rs`).
     queue: LookupQueue,
+    /// Frame time of the last socket table.
+    table_at: Option<Duration>,
     /// Port-53 packets waiting for their flows' searches (`engine/dns.rs`).
     deferred_dns: Vec<dns::Deferred>,
 }
@@ -314,6 +320,9 @@ const MAX_TRIES: u8 = 4;
 /// given up (it stays unknown, and stops causing table reads).
 const MAX_TABLES: u8 = 4;
 const RETRY_AFTER: Duration = Duration::from_millis(50);
+/// A socket table this recent answers "nobody listens on that port"
+/// without a search.
+const FRESH_TABLE: Duration = Duration::from_secs(2);
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Self {
@@ -331,6 +340,7 @@ impl Engine {
             macs: Vec::new(),
             flows: FlowTable::default(),
             seats: Seats::default(),
+            translated: translated::Translated::default(),
             sockets: SocketTable::default(),
             processes: Slots::default(),
             unknown: Account::default(),
@@ -344,6 +354,7 @@ impl Engine {
             latest: Duration::ZERO,
             last_aging: None,
             queue: LookupQueue::default(),
+            table_at: None,
             deferred_dns: Vec::new(),
         }
     }
@@ -393,6 +404,14 @@ impl Engine {
         self.flows
             .values()
             .any(|e| e.slot.is_none() && e.tables < MAX_TABLES && e.key.proto.has_ports())
+    }
+
+    /// Whether the last socket table is recent enough to say that nobody
+    /// listens on a port (the capture loop reads one a second while flows
+    /// wait).
+    fn table_is_fresh(&self) -> bool {
+        self.table_at
+            .is_some_and(|at| self.latest.saturating_sub(at) <= FRESH_TABLE)
     }
 
     /// Timestamp of the newest frame seen.
@@ -529,23 +548,33 @@ impl Engine {
             Ok(owner) => (Some(owner.slot), UnknownReason::OwnerGone),
             Err(why) => (None, why),
         };
+        // A flow someone opened towards a port of ours that a fresh table
+        // shows nobody listening on (a scan, a flood, a closed port) needs
+        // no search: a listener new since the table shows up in the next
+        // one, which the waiting flow asks for.
+        let closed_port = why == UnknownReason::NoListener && self.table_is_fresh();
+        let queued = slot.is_none()
+            && retry
+            && !closed_port
+            && key.proto.has_ports()
+            && self.queue.push(packed);
         let flow = Flow {
             counters: Counters::default(),
             first_seen: u.ts,
             last_seen: u.ts,
             ifindex: u.ifindex,
-            closing: u.tcp.fin || u.tcp.rst,
+            closing: u.tcp.fin || u.tcp.rst || closed_port,
             opened_by: dir,
             history: FlowHistory::default(),
         };
-        let queued = slot.is_none() && retry && key.proto.has_ports() && self.queue.push(packed);
         let mut entry = FlowEntry {
             key,
             flow,
             matched,
             slot,
             why,
-            tries: 0,
+            // A closed port's flow is left to the tables.
+            tries: if closed_port { MAX_TRIES } else { 0 },
             last_try: u.ts,
             tables: 0,
             queued,
@@ -623,17 +652,23 @@ impl Engine {
         let Some(entry) = self.flows.get_mut(packed) else {
             return;
         };
-        if entry.slot.is_some() || entry.why == why {
+        if entry.slot.is_some() {
             return;
         }
-        self.unknown_why
-            .take(entry.why, &entry.flow.counters, entry.matched);
-        self.unknown_why
-            .give(why, &entry.flow.counters, entry.matched);
+        if entry.why != why {
+            self.unknown_why
+                .take(entry.why, &entry.flow.counters, entry.matched);
+            self.unknown_why
+                .give(why, &entry.flow.counters, entry.matched);
+        }
         let was_forwarded = entry.why == UnknownReason::Forwarded;
         entry.why = why;
-        if was_forwarded != (why == UnknownReason::Forwarded) {
-            let key = entry.key;
+        let key = entry.key;
+        // Forwarded or not decides the identity, and so does a NAT
+        // translation found since (`engine/translated.rs`).
+        if was_forwarded != (why == UnknownReason::Forwarded)
+            || self.unowned_identity_changed(packed, &key, why)
+        {
             self.seats.exit(packed);
             self.reidentify(packed, &key, why, None);
         }
@@ -695,6 +730,8 @@ impl Engine {
             return Err(self.none_found(key, opened_by, known));
         }
         self.stats.lookups += 1;
+        let packed = PackedKey::from(key);
+        self.translated.forget(&packed);
         match resolver.lookup(key) {
             Ok(Some(entry)) => {
                 let owner = entry.owner.clone();
@@ -711,6 +748,12 @@ impl Engine {
                 Err(UnknownReason::OwnerGone)
             }
             Ok(None) => {
+                // Another machine's traffic through this host's NAT (a
+                // router's masquerade): forwarded, along its inside path.
+                if let Some(inside) = resolver.untranslated(key) {
+                    self.translated.note(packed, inside);
+                    return Err(UnknownReason::Forwarded);
+                }
                 tracing::debug!(flow = %key, "no socket found for new flow");
                 Err(self.none_found(key, opened_by, known))
             }
@@ -761,6 +804,7 @@ impl Engine {
     /// unknown bucket to the process.
     pub fn refresh(&mut self, table: SocketTable) {
         self.sockets = table;
+        self.table_at = Some(self.latest);
         let mut found = Vec::new();
         for (packed, entry) in self.flows.iter_mut() {
             if entry.slot.is_some() {
@@ -797,11 +841,14 @@ impl Engine {
     fn drop_flows(&mut self, mut gone: impl FnMut(&FlowEntry) -> bool) -> usize {
         let before = self.flows.len();
         let seats = &mut self.seats;
+        let translated = &mut self.translated;
         let mut freed = Vec::new();
         self.flows.retain(|e| {
             let drop = gone(e);
             if drop {
-                if let Some((identity, true)) = seats.exit(&PackedKey::from(&e.key)) {
+                let packed = PackedKey::from(&e.key);
+                translated.forget(&packed);
+                if let Some((identity, true)) = seats.exit(&packed) {
                     freed.push(identity);
                 }
             }
@@ -822,6 +869,7 @@ impl Engine {
         }
         if !freed.is_empty() || before > self.flows.len() {
             self.seats.shrink();
+            self.translated.shrink();
         }
         let dropped = before - self.flows.len();
         self.stats.flows_expired += dropped as u64;

@@ -66,6 +66,14 @@ impl SocketResolver for Nat {
             .map_or(*key, |(_, inner)| *inner);
         self.sockets.lookup(&inner)
     }
+
+    /// Translated, and no socket at either tuple: another machine's flow
+    /// through this host's NAT.
+    fn untranslated(&mut self, key: &FlowKey) -> Option<FlowKey> {
+        let (_, inner) = self.map.iter().find(|(outer, _)| outer == key)?;
+        let table = SocketTable::new(self.sockets.live.clone());
+        (table.find(inner).is_none() && table.find(key).is_none()).then_some(*inner)
+    }
 }
 
 fn key(local: &str, remote: &str) -> FlowKey {
@@ -441,4 +449,246 @@ fn assert_once_n(report: &EngineReport, pid: u32, up: PacketSpec, down: PacketSp
         rx_packets: n,
     };
     assert_eq!(counters_of(report, Some(pid)), want, "{report:#?}");
+}
+
+/// The unknown row's bytes under `reason` alone.
+fn unknown_under(report: &EngineReport, reason: UnknownReason) -> Counters {
+    report
+        .processes
+        .iter()
+        .find(|p| p.pid.is_none())
+        .and_then(|p| p.reasons.iter().find(|(r, _)| *r == reason))
+        .map_or_else(Counters::default, |(_, c)| *c)
+}
+
+fn forwarded_once(report: &EngineReport, up: PacketSpec, down: PacketSpec) {
+    // A forwarded path's sides: the LAN host's upload is its end's tx.
+    let want = Counters {
+        tx_bytes: N * wire(up),
+        rx_bytes: N * wire(down),
+        tx_packets: N,
+        rx_packets: N,
+    };
+    assert_eq!(
+        unknown_under(report, UnknownReason::Forwarded),
+        want,
+        "{report:#?}"
+    );
+    assert_eq!(counters_of(report, None), want, "nothing else: {report:#?}");
+}
+
+#[test]
+fn a_router_masquerading_for_a_lan_host_counts_its_traffic_once_as_forwarded() {
+    let mut e = engine();
+    // The LAN host (198.18.0.9, behind eth1) is another machine: no socket
+    // of this host has either tuple; conntrack knows the translation.
+    let mut r = Nat {
+        sockets: StaticResolver::new(Vec::new()),
+        map: vec![(
+            key("192.0.2.10:40000", "198.51.100.7:80"),
+            key("198.18.0.9:41000", "198.51.100.7:80"),
+        )],
+    };
+    let up_in = PacketSpec::tcp("198.18.0.9:41000", "198.51.100.7:80", 1000);
+    let up_out = PacketSpec::tcp("192.0.2.10:40000", "198.51.100.7:80", 1000);
+    let down_out = PacketSpec::tcp("198.51.100.7:80", "192.0.2.10:40000", 100);
+    let down_in = PacketSpec::tcp("198.51.100.7:80", "198.18.0.9:41000", 100);
+    for i in 0..N {
+        cross(
+            &mut e,
+            &mut r,
+            i * 100,
+            &[(up_in, OTHER, false), (up_out, UPLINK, true)],
+        );
+        cross(
+            &mut e,
+            &mut r,
+            i * 100,
+            &[(down_out, UPLINK, false), (down_in, OTHER, true)],
+        );
+    }
+    let report = e.report();
+    forwarded_once(&report, up_in, down_in);
+    for index in [OTHER, UPLINK] {
+        let c = interface(&report, index);
+        assert_eq!(
+            (c.rx_packets, c.tx_packets),
+            (N, N),
+            "every sighting on if{index}"
+        );
+    }
+    assert_eq!(e.translated.len(), 1, "the uplink's flow");
+    e.expire(at(0) + Duration::from_secs(120));
+    assert_eq!(e.flow_count(), 0);
+    assert_eq!(e.translated.len(), 0, "forgotten with its flow");
+    assert_eq!(e.seats.len(), 0);
+}
+
+#[test]
+fn without_the_translation_the_router_counts_it_twice() {
+    // The same traffic when the backend cannot tell (no conntrack): the
+    // uplink's sighting is a connection of the router's own address whose
+    // socket is gone. This is what `untranslated` is for.
+    let mut e = engine();
+    let mut r = StaticResolver::new(Vec::new());
+    let up_in = PacketSpec::tcp("198.18.0.9:41000", "198.51.100.7:80", 1000);
+    let up_out = PacketSpec::tcp("192.0.2.10:40000", "198.51.100.7:80", 1000);
+    for i in 0..N {
+        cross(
+            &mut e,
+            &mut r,
+            i,
+            &[(up_in, OTHER, false), (up_out, UPLINK, true)],
+        );
+    }
+    let report = e.report();
+    assert_eq!(
+        unknown_under(&report, UnknownReason::Forwarded).tx_bytes,
+        N * wire(up_in)
+    );
+    assert_eq!(
+        unknown_under(&report, UnknownReason::OwnerGone).tx_bytes,
+        N * wire(up_out)
+    );
+}
+
+#[test]
+fn a_router_publishing_a_lan_server_counts_it_once_when_conntrack_is_late() {
+    let mut e = engine();
+    // Outside client -> the router's port 8080 -> the LAN server's 80. The
+    // first packets on the uplink are looked up before conntrack has the
+    // entry (the capture runs ahead of the NAT hook): they are filed as
+    // this host's, then found to be the LAN server's path.
+    let mut r = Nat {
+        sockets: StaticResolver::new(Vec::new()),
+        map: Vec::new(),
+    };
+    let in_out = PacketSpec::tcp("203.0.113.5:33000", "192.0.2.10:8080", 1200);
+    let in_in = PacketSpec::tcp("203.0.113.5:33000", "198.18.0.9:80", 1200);
+    let back_in = PacketSpec::tcp("198.18.0.9:80", "203.0.113.5:33000", 60);
+    let back_out = PacketSpec::tcp("192.0.2.10:8080", "203.0.113.5:33000", 60);
+    for i in 0..N {
+        if i == 2 {
+            r.map.push((
+                key("192.0.2.10:8080", "203.0.113.5:33000"),
+                key("198.18.0.9:80", "203.0.113.5:33000"),
+            ));
+        }
+        // 100 ms apart: the uplink's flow is searched again.
+        let ms = i * 100;
+        cross(
+            &mut e,
+            &mut r,
+            ms,
+            &[(in_out, UPLINK, false), (in_in, OTHER, true)],
+        );
+        cross(
+            &mut e,
+            &mut r,
+            ms,
+            &[(back_in, OTHER, false), (back_out, UPLINK, true)],
+        );
+    }
+    let report = e.report();
+    // The LAN server's end: it receives the client's packets.
+    forwarded_once(&report, back_in, in_in);
+}
+
+#[test]
+fn a_translation_whose_inside_a_socket_owns_is_that_socket_s() {
+    // The host's own socket behind its own NAT (bound to the bridge's
+    // address, masqueraded out of the uplink): `untranslated` says nothing
+    // and the lookup finds the socket.
+    let mut e = engine();
+    let socket = socket(
+        Protocol::Tcp,
+        "10.0.3.1:40000",
+        "198.51.100.7:80",
+        9,
+        "curl",
+    );
+    let mut r = Nat {
+        sockets: StaticResolver::new(vec![socket]),
+        map: vec![(
+            key("192.0.2.10:40000", "198.51.100.7:80"),
+            key("10.0.3.1:40000", "198.51.100.7:80"),
+        )],
+    };
+    let up_out = PacketSpec::tcp("192.0.2.10:40000", "198.51.100.7:80", 1000);
+    let down_out = PacketSpec::tcp("198.51.100.7:80", "192.0.2.10:40000", 100);
+    for i in 0..N {
+        cross(&mut e, &mut r, i, &[(up_out, UPLINK, true)]);
+        cross(&mut e, &mut r, i, &[(down_out, UPLINK, false)]);
+    }
+    let report = e.report();
+    assert_once(&report, Some(9), up_out, down_out);
+    assert_eq!(e.translated.len(), 0);
+}
+
+/// One packet seen on each of `path`, all in one capture batch: the new
+/// flows' owner searches run after it (`Engine::resolve_pending`).
+fn cross_in_one_batch(
+    e: &mut Engine,
+    r: &mut dyn SocketResolver,
+    ms: u64,
+    path: &[(PacketSpec, u32, bool)],
+) {
+    for (spec, ifindex, outgoing) in path {
+        let f = spec.sll2(at(ms), *ifindex, *outgoing, 128);
+        e.ingest(&f.as_frame());
+    }
+    e.resolve_pending(r, &crate::clock::SystemClock, Duration::MAX);
+}
+
+#[test]
+fn a_router_s_two_sightings_searched_after_one_batch_count_once() {
+    // Both sightings of the first packets are queued before either is
+    // searched: each credits them under its provisional identity, and the
+    // searches then find them to be one connection.
+    for published in [false, true] {
+        let mut e = engine();
+        let (outer, inner) = if published {
+            (
+                key("192.0.2.10:8080", "203.0.113.5:33000"),
+                key("198.18.0.9:80", "203.0.113.5:33000"),
+            )
+        } else {
+            (
+                key("192.0.2.10:40000", "198.51.100.7:80"),
+                key("198.18.0.9:41000", "198.51.100.7:80"),
+            )
+        };
+        let mut r = Nat {
+            sockets: StaticResolver::new(Vec::new()),
+            map: vec![(outer, inner)],
+        };
+        // The LAN host's end sends `up` and receives `down`.
+        let spec = |from: FlowKey, bytes: usize, back: bool| {
+            let (a, b) = (from.local().to_string(), from.remote().to_string());
+            if back {
+                PacketSpec::tcp(&b, &a, bytes)
+            } else {
+                PacketSpec::tcp(&a, &b, bytes)
+            }
+        };
+        let (up_in, up_out) = (spec(inner, 1000, false), spec(outer, 1000, false));
+        let (down_in, down_out) = (spec(inner, 100, true), spec(outer, 100, true));
+        for i in 0..N {
+            let (first, second) = if published {
+                // The outside client's packets come in on the uplink.
+                (
+                    [(down_out, UPLINK, false), (down_in, OTHER, true)],
+                    [(up_in, OTHER, false), (up_out, UPLINK, true)],
+                )
+            } else {
+                (
+                    [(up_in, OTHER, false), (up_out, UPLINK, true)],
+                    [(down_out, UPLINK, false), (down_in, OTHER, true)],
+                )
+            };
+            cross_in_one_batch(&mut e, &mut r, i * 100, &first);
+            cross_in_one_batch(&mut e, &mut r, i * 100, &second);
+        }
+        forwarded_once(&e.report(), up_in, down_in);
+    }
 }

@@ -150,6 +150,19 @@ pub trait SocketResolver {
     /// flows the last table did not know, so short-lived connections are
     /// caught while their socket still exists.
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError>;
+    /// The flow as it was before this host's NAT translated it, when the
+    /// last [`SocketResolver::lookup`] of `key` found it translated (on
+    /// Linux, through conntrack) and no socket of this host at either
+    /// tuple: traffic the host forwards and masquerades (or publishes a
+    /// port) for another machine, a router's NAT. The engine credits it
+    /// as forwarded along that inside path, so its sighting before the
+    /// translation and the one after count once. Asked only right after
+    /// a lookup of `key` that found no socket; a backend that cannot tell
+    /// returns none.
+    fn untranslated(&mut self, key: &FlowKey) -> Option<FlowKey> {
+        let _ = key;
+        None
+    }
     /// Sockets that passed to another process since the last call (a
     /// fork, an exec, a descriptor sent over a UNIX socket), each with its
     /// new owner. Called between capture batches, so it must be cheap; a

@@ -171,6 +171,9 @@ pub struct Elsewhere {
     /// `None` when conntrack cannot be read (no module, no privilege).
     conntrack: Option<Conntrack>,
     limit: RateLimit,
+    /// The last lookup's flow and its inside tuple, when conntrack
+    /// translated it and no other namespace has a socket for it.
+    unowned: Option<(FlowKey, FlowKey)>,
 }
 
 impl Default for Elsewhere {
@@ -194,6 +197,7 @@ impl Elsewhere {
             namespaces,
             conntrack,
             limit: RateLimit::new(ELSEWHERE_PER_SECOND, ELSEWHERE_BURST),
+            unowned: None,
         }
     }
 
@@ -202,6 +206,7 @@ impl Elsewhere {
     /// The entry has the socket's own tuple, which differs from the flow's
     /// when translated.
     pub fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        self.unowned = None;
         if !self.limit.allow(Instant::now()) {
             tracing::trace!(flow = %key, denied = self.limit.denied(), "search elsewhere rate-limited");
             return Ok(None);
@@ -224,7 +229,23 @@ impl Elsewhere {
                 message: "a network namespace could not be entered".to_string(),
             });
         }
+        self.unowned = inner.map(|inner| (*key, inner));
         Ok(None)
+    }
+
+    /// The inside tuple of `key` when the last [`Elsewhere::lookup`] was of
+    /// `key`, conntrack had translated it and no other namespace had a
+    /// socket for it: another machine's flow through the host's NAT, or
+    /// (the caller checks) a socket of netop's own namespace behind it.
+    pub fn unowned_translation(&self, key: &FlowKey) -> Option<FlowKey> {
+        self.unowned
+            .filter(|(asked, _)| asked == key)
+            .map(|(_, inner)| inner)
+    }
+
+    /// The last lookup's translation turned out to be owned after all.
+    pub fn owned_after_all(&mut self) {
+        self.unowned = None;
     }
 
     /// Connected sockets of the other namespaces, for the socket table.

@@ -92,6 +92,27 @@ impl LinuxResolver {
         self.owners.set_containers(on);
     }
 
+    /// The socket of netop's own namespace behind a flow the host's NAT
+    /// translated (a socket bound to a bridge's address, masqueraded out
+    /// of the uplink), when no other namespace had one. Without it the
+    /// translation belongs to no socket here: another machine's traffic
+    /// ([`SocketResolver::untranslated`]).
+    fn own_inside(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        let Some(inside) = self.elsewhere.unowned_translation(key) else {
+            return Ok(None);
+        };
+        if let Some(entry) = self.owners.cached_answer(&inside, Instant::now()) {
+            self.elsewhere.owned_after_all();
+            return Ok(Some(entry));
+        }
+        let Some(mut entry) = self.diag.lookup_one(&inside).map_err(to_resolve_error)? else {
+            return Ok(None);
+        };
+        self.elsewhere.owned_after_all();
+        self.owners.fill_answer(&mut entry);
+        Ok(Some(entry))
+    }
+
     /// Hands the waiting events to the owner model.
     fn drain(&mut self) {
         let Some(source) = self.events.as_mut() else {
@@ -150,13 +171,20 @@ impl SocketResolver for LinuxResolver {
         }
         let found = match self.diag.lookup_one(key).map_err(to_resolve_error)? {
             Some(entry) => Some(entry),
-            None => self.elsewhere.lookup(key)?,
+            None => match self.elsewhere.lookup(key)? {
+                Some(entry) => Some(entry),
+                None => return self.own_inside(key),
+            },
         };
         let Some(mut entry) = found else {
             return Ok(None);
         };
         self.owners.fill_answer(&mut entry);
         Ok(Some(entry))
+    }
+
+    fn untranslated(&mut self, key: &FlowKey) -> Option<FlowKey> {
+        self.elsewhere.unowned_translation(key)
     }
 
     fn owner_changes(&mut self) -> Vec<SocketEntry> {

@@ -181,6 +181,13 @@ impl DnsObserver {
     }
 
     /// Takes interface names and configured servers.
+    /// Forgets what it keeps per interface for one that is gone (the
+    /// engine's lifecycle, in the monitor): its resolvers and its name.
+    pub fn forget_interface(&mut self, ifindex: u32) {
+        self.resolvers.forget_interface(ifindex);
+        self.interface_names.remove(&ifindex);
+    }
+
     pub fn set_interfaces(&mut self, interfaces: &[InterfaceInfo]) {
         self.configured.clear();
         for i in interfaces {

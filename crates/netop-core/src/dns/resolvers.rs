@@ -45,6 +45,13 @@ impl ResolverTable {
         Some(self.tallies.entry(key).or_default())
     }
 
+    /// Forgets the resolvers seen on interface `ifindex` (gone from the
+    /// host: a container's veth, made again with a new index when it
+    /// restarts).
+    pub(super) fn forget_interface(&mut self, ifindex: u32) {
+        self.tallies.retain(|&(index, _), _| index != ifindex);
+    }
+
     /// A query was sent.
     pub(super) fn query(&mut self, ifindex: u32, server: IpAddr) {
         if let Some(t) = self.tally(ifindex, server) {

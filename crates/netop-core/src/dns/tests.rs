@@ -898,3 +898,43 @@ fn a_stub_upstream_query_from_a_socket_too_brief_to_find_belongs_to_the_stub() {
         (Some(300), "dnsmasq")
     );
 }
+
+#[test]
+fn a_monitor_forgets_the_resolvers_of_an_interface_gone() {
+    // A container's veth (index 7), asked through while it exists, then
+    // deleted (its restart makes another): the monitor's lifecycle drops
+    // its resolver row once the interface is gone and idle.
+    let mut e = engine_with(EngineConfig {
+        forget_exited_after: Some(Duration::from_secs(60)),
+        ..EngineConfig::default()
+    });
+    let mut listed = interfaces();
+    listed.push(InterfaceInfo {
+        index: 7,
+        name: "veth-c".into(),
+        up: true,
+        ..Default::default()
+    });
+    e.set_interfaces(&listed);
+    let mut r = client_socket(CLIENT, SERVER, 100, "curl");
+    let question = fixtures::query(1, "example.com", RecordType::A);
+    feed(
+        &mut e,
+        &mut r,
+        &[fixtures::udp(at(0), 7, CLIENT, SERVER, &question)],
+    );
+    let on_veth = |e: &Engine| {
+        e.dns()
+            .expect("dns")
+            .resolver_stats()
+            .iter()
+            .filter(|s| s.interface == "veth-c")
+            .count()
+    };
+    assert_eq!(on_veth(&e), 1);
+    e.set_interfaces(&interfaces());
+    e.age_processes(at(10_000), &mut r);
+    assert_eq!(on_veth(&e), 1, "idle for under a minute: kept");
+    e.age_processes(at(120_000), &mut r);
+    assert_eq!(on_veth(&e), 0, "gone and idle: forgotten");
+}

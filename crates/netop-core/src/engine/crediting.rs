@@ -57,13 +57,50 @@ impl Engine {
                 let identity = once::socket_identity(self.process_key(owner.slot), &owner.view);
                 Membership::new(&identity, false, Some(&path))
             }
-            None if why == UnknownReason::Forwarded => {
-                let (path, flip) = once::path_of(key);
-                Membership::new(&Identity::Path(path), flip, None)
+            None => {
+                let (identity, flip) = self.unowned_identity(packed, key, why);
+                // A router's translated sighting of a LAN host's packets
+                // that the inside sighting already credits: what it
+                // collected before it was known as one (conntrack had no
+                // entry yet) are those packets.
+                if self.translated.inside(&packed).is_some()
+                    && self.seats.held_by_other(&identity, &packed)
+                {
+                    self.take_back_flow(&packed);
+                }
+                Membership::new(&identity, flip, None)
             }
-            None => Membership::new(&Identity::Key(packed), false, None),
         };
         self.seats.enter(&packed, m);
+    }
+
+    /// The identity of a flow without an owner: a forwarded flow's path
+    /// (for a translated one, its inside path: `engine/translated.rs`),
+    /// whether its sides are swapped there; any other, itself.
+    fn unowned_identity(
+        &self,
+        packed: PackedKey,
+        key: &FlowKey,
+        why: UnknownReason,
+    ) -> (Identity, bool) {
+        if why != UnknownReason::Forwarded {
+            return (Identity::Key(packed), false);
+        }
+        let along = self.translated.inside(&packed).unwrap_or(key);
+        let (path, flip) = once::path_of(along);
+        (Identity::Path(path), flip)
+    }
+
+    /// True when a flow without an owner, now filed under `why`, is no
+    /// longer a member of the identity it should have.
+    pub(super) fn unowned_identity_changed(
+        &self,
+        packed: &PackedKey,
+        key: &FlowKey,
+        why: UnknownReason,
+    ) -> bool {
+        let (identity, _) = self.unowned_identity(*packed, key, why);
+        !self.seats.is_member(packed, &identity)
     }
 
     /// Forwarded flows (of path `path_id`) turned out to be sightings of a

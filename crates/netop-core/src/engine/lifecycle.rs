@@ -12,12 +12,19 @@
 //! Processes are told apart by pid and start time (see
 //! [`Engine::register`](super::Engine)): a recycled pid is a new process,
 //! never the heir of the old one's totals.
+//!
+//! Interfaces have the same lifecycle: a container restarted is a new veth
+//! with a new index, so a monitor on a host whose containers come and go
+//! would keep one account per interface ever seen. One that is no longer
+//! in the host's list and has carried nothing for the same time is
+//! forgotten, with the DNS resolvers seen on it (the monitor shows only
+//! listed interfaces; snapshots keep every one).
 
 use std::time::Duration;
 
 use rustc_hash::FxHashSet;
 
-use super::{Engine, ProcessState};
+use super::{Engine, InterfaceState, ProcessState};
 use crate::socket::SocketResolver;
 
 /// Seconds a process must be idle before it is asked about.
@@ -46,6 +53,7 @@ impl Engine {
             return;
         }
         self.last_aging = Some(now);
+        self.forget_gone_interfaces(now, after.as_secs());
         let idle = |p: &ProcessState, secs: u64| now.saturating_sub(p.account.last_sec()) >= secs;
         let asked: Vec<(u32, u64)> = self
             .processes
@@ -95,6 +103,31 @@ impl Engine {
         self.compact_processes();
     }
 
+    /// Forgets the interfaces the host no longer lists that have carried
+    /// nothing for `after` seconds at second `now`.
+    fn forget_gone_interfaces(&mut self, now: u64, after: u64) {
+        let listed: FxHashSet<u32> = self.host_interfaces.iter().map(|i| i.index).collect();
+        let gone: Vec<(usize, u32)> = self
+            .interfaces
+            .iter_slots()
+            .filter(|(_, i)| {
+                !listed.contains(&i.index) && now.saturating_sub(i.history.newest()) >= after
+            })
+            .map(|(slot, i)| (slot, i.index))
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        for (slot, index) in gone {
+            self.interfaces
+                .remove(index, slot, InterfaceState::default());
+            if let Some(dns) = &mut self.dns {
+                dns.forget_interface(index);
+            }
+        }
+        self.last_interface = None;
+    }
+
     /// After a mass exit (a build, a burst of cron jobs), most process
     /// slots are vacant: renumber the rest and give the memory back, so a
     /// burst does not leave its high-water mark behind.
@@ -107,6 +140,11 @@ impl Engine {
         for (_, e) in self.flows.iter_mut() {
             e.slot = e.slot.and_then(|slot| map.get(slot).copied().flatten());
         }
+    }
+
+    /// Interfaces the engine keeps an account of.
+    pub fn interface_count(&self) -> usize {
+        self.interfaces.len()
     }
 
     /// Processes the engine keeps (live and exited, not yet forgotten).

@@ -202,3 +202,53 @@ fn after_a_mass_exit_the_survivors_keep_their_bytes_and_flows() {
         "no new owner search for the survivor's flow"
     );
 }
+
+/// A container's veth, made again with a new index every 30 s (each
+/// restart), carrying two packets each time.
+fn flap(e: &mut Engine, r: &mut StaticResolver, restarts: u32) {
+    let eth0 = InterfaceInfo {
+        index: 2,
+        name: "eth0".into(),
+        up: true,
+        addrs: vec!["192.0.2.10".parse::<IpAddr>().expect("ip")],
+        ..Default::default()
+    };
+    for n in 0..restarts {
+        let veth = InterfaceInfo {
+            index: 100 + n,
+            name: "veth-c".into(),
+            up: true,
+            ..Default::default()
+        };
+        e.set_interfaces(&[eth0.clone(), veth]);
+        let s = u64::from(n) * 30;
+        let spec = PacketSpec::tcp("10.0.3.2:40000", REMOTE, 100);
+        let f: OwnedFrame = spec.sll2(at(s), 100 + n, false, 128);
+        e.ingest_resolved(&f.as_frame(), r);
+        e.age_processes(at(s + 1), r);
+    }
+}
+
+#[test]
+fn a_monitor_forgets_interfaces_gone_and_idle_and_a_snapshot_keeps_them() {
+    let mut r = StaticResolver::new(Vec::new());
+    let mut monitor = engine(Some(60));
+    flap(&mut monitor, &mut r, 40);
+    // eth0 and the veths of the last minute (the one listed, and the one
+    // before it, idle for under 60 s).
+    assert!(
+        monitor.interface_count() <= 4,
+        "{} interface accounts kept",
+        monitor.interface_count()
+    );
+    let live = monitor.live_report(at(40 * 30).as_secs(), 1);
+    assert!(
+        live.interfaces
+            .iter()
+            .any(|i| i.index == 139 && i.totals.rx_packets == 1),
+        "the listed veth keeps its account"
+    );
+    let mut snapshot = engine(None);
+    flap(&mut snapshot, &mut r, 40);
+    assert_eq!(snapshot.interface_count(), 41, "every interface reported");
+}

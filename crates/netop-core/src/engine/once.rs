@@ -168,6 +168,11 @@ impl Seats {
         self.members.get(&tag(key)).map(|m| m.id)
     }
 
+    /// True when flow key `key` belongs to `identity`.
+    pub(super) fn is_member(&self, key: &PackedKey, identity: &Identity) -> bool {
+        self.identity(key) == Some(tag(identity))
+    }
+
     /// The tag of a forwarded path's identity.
     pub(super) fn path_id(path: &PackedKey) -> u64 {
         tag(&Identity::Path(*path))

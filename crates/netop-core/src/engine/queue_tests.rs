@@ -204,3 +204,29 @@ fn the_pacer_gives_searches_a_share_of_the_time_and_saves_up_a_little() {
     clock.advance(Duration::from_secs(60));
     assert_eq!(pacer.budget(clock.now()), Duration::from_millis(4));
 }
+
+#[test]
+fn a_flow_to_a_port_a_fresh_table_shows_closed_is_not_searched() {
+    let mut e = engine();
+    let mut r = StaticResolver::new(Vec::new());
+    let clock = FakeClock::default();
+    let probe = |e: &mut Engine, port: u16, ms: u64| {
+        let f = PacketSpec::tcp("198.51.100.9:40000", &local(port), 0).sll2(at(ms), 2, false, 128);
+        e.ingest(&f.as_frame());
+    };
+    // No table yet: a closed port cannot be told from a new listener.
+    probe(&mut e, 9, 0);
+    assert_eq!(e.pending_lookups(), 1);
+    e.resolve_pending(&mut r, &clock, Duration::MAX);
+    e.refresh(r.sockets().expect("table"));
+    // A fresh table: nobody listens on 10 or 11, no search, ever.
+    probe(&mut e, 10, 100);
+    probe(&mut e, 11, 200);
+    probe(&mut e, 11, 900);
+    assert_eq!(e.pending_lookups(), 0);
+    e.resolve_pending(&mut r, &clock, Duration::MAX);
+    assert_eq!(r.lookups, 1);
+    // Three seconds on, the table is stale: search again.
+    probe(&mut e, 12, 3_500);
+    assert_eq!(e.pending_lookups(), 1);
+}

@@ -22,6 +22,8 @@
 //!   N short-lived child processes, one exchange each (see `procs.rs`)
 //! - `one-upload --to A:P --bind-port P --bytes B` and
 //!   `dns-once --to A:P --bind-port P`: those children (no `ready`/`go`)
+//! - `dns-burst --to A:P --bind-port P --count N`: N DNS questions from
+//!   one socket, one after the other (no `ready`/`go`)
 //! - `flood --to ADDR --kind udp|syn --seconds S [--count N] [--skip P,P]`:
 //!   new flows to random ports as fast as one thread goes (see `flood.rs`)
 //! - `udp-flows --to A:P --count N --rate R [--size B] [--hold-seconds H]`:
@@ -98,6 +100,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "short-procs" => procs::short_procs(args),
         "one-upload" => tcp::one_upload(args),
         "dns-once" => procs::dns_once(args),
+        "dns-burst" => procs::dns_burst(args),
         "flood" => flood::flood(args),
         "udp-flows" => flows::udp_flows(args),
         "udp-sink" => udp::sink(args),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::args::{Args, MAX_BYTES};
+use crate::args::{Args, MAX_BYTES, MAX_COUNT};
 use crate::control::{arm_watchdog, ready_then_wait_for_go, say};
 
 /// Children a launcher runs at most.
@@ -86,10 +86,42 @@ pub fn dns_once(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("connect {to}"))?;
     socket.set_read_timeout(Some(DNS_TIMEOUT))?;
     let id = (std::process::id() & 0xffff) as u16;
-    let mut query = Vec::with_capacity(40);
+    ask(&socket, id, &["alpha", "netop", "test"])
+}
+
+/// `dns-burst --to A:P --bind-port P --count N`: N A questions, each for
+/// another name (`qN.burst.netop.test`), one after the other from one
+/// socket, each waiting for its answer; then `done queries=N`, exit. (The
+/// soak fills netop's DNS query log with it, no `ready`/`go`.)
+pub fn dns_burst(args: &Args) -> anyhow::Result<()> {
+    let to = args.addr("to")?;
+    let port = args.port("bind-port")?;
+    let count = args.bounded("count", MAX_COUNT, None)?;
+    arm_watchdog(DNS_TIMEOUT + Duration::from_millis(count));
+    let socket = UdpSocket::bind(("0.0.0.0", port)).with_context(|| format!("bind {port}"))?;
+    socket
+        .connect(to)
+        .with_context(|| format!("connect {to}"))?;
+    socket.set_read_timeout(Some(DNS_TIMEOUT))?;
+    for n in 0..count {
+        let name = format!("q{n}");
+        ask(
+            &socket,
+            (n & 0xffff) as u16,
+            &[&name, "burst", "netop", "test"],
+        )?;
+    }
+    say(&format!("done queries={count}"));
+    Ok(())
+}
+
+/// One A question for the name made of `labels` on a connected socket,
+/// and its answer.
+fn ask(socket: &UdpSocket, id: u16, labels: &[&str]) -> anyhow::Result<()> {
+    let mut query = Vec::with_capacity(48);
     query.extend_from_slice(&id.to_be_bytes());
     query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in ["alpha", "netop", "test"] {
+    for label in labels {
         query.push(label.len() as u8);
         query.extend_from_slice(label.as_bytes());
     }
