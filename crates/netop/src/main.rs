@@ -243,11 +243,22 @@ fn log_interface_totals(report: &netop_core::EngineReport) {
 /// (query name, process, response or resolver containing the pattern).
 fn dns_log<'a>(engine: &'a Engine, args: &Args) -> Vec<&'a netop_core::dns::QueryRecord> {
     let pattern = args.filter.as_ref().map(|f| f.to_lowercase());
+    let excluded: Vec<String> = args
+        .power
+        .exclude
+        .iter()
+        .map(|p| p.to_lowercase())
+        .collect();
     engine
         .dns()
         .map(|dns| {
             dns.log()
                 .filter(|r| pattern.as_deref().is_none_or(|p| r.matches(p)))
+                .filter(|r| {
+                    !excluded
+                        .iter()
+                        .any(|x| r.process.to_lowercase().contains(x))
+                })
                 .collect()
         })
         .unwrap_or_default()

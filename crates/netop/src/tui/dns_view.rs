@@ -25,6 +25,13 @@ pub fn queries(state: &AppState) -> Vec<&QueryRecord> {
             None => true,
             Some(f) => q.matches(f),
         })
+        // --exclude hides an excluded process's queries too.
+        .filter(|q| {
+            !state
+                .exclude
+                .iter()
+                .any(|x| super::rows::contains(&q.process, x))
+        })
         .collect()
 }
 

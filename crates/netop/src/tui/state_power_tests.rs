@@ -219,6 +219,11 @@ fn exclude_hides_processes_and_their_connections() {
     assert!(names.iter().any(|n| n == "unknown"), "{names:?}");
     assert!(rows::connections(&s).iter().all(|c| c.process != "firefox"));
     assert!(!rows::connections(&s).is_empty());
+    // The DNS view hides its queries too.
+    let all = s.report.dns.as_ref().map_or(0, |d| d.log.len());
+    let shown = super::super::dns_view::queries(&s);
+    assert!(shown.iter().all(|q| !q.process.contains("firefox")));
+    assert!(shown.len() < all, "the fixture has firefox queries");
 }
 
 #[test]
