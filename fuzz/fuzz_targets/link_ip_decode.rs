@@ -1,4 +1,5 @@
-//! Link layers, IP, TCP and UDP: one frame of any link type netop reads.
+//! Link layers, IP, TCP and UDP: one frame of any link type netop reads,
+//! PKTAP (macOS's header naming interface and process) included.
 #![no_main]
 
 use std::time::Duration;
@@ -7,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use netop_core::decode::decode;
 use netop_core::{Frame, LinkType};
 
-const LINKS: [LinkType; 7] = [
+const LINKS: [LinkType; 8] = [
     LinkType::Ethernet,
     LinkType::LinuxSll,
     LinkType::LinuxSll2,
@@ -15,6 +16,7 @@ const LINKS: [LinkType; 7] = [
     LinkType::Null,
     LinkType::Loop,
     LinkType::Other(147),
+    LinkType::Pktap,
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -172,7 +172,9 @@ fn formats() -> Roff {
         &mut r,
         "json",
         "An array of objects with the same fields in the same order; the unknown row has \
-         \"pid\": null and a \"reasons\" array splitting its bytes by why they have no owner.",
+         \"pid\": null and a \"reasons\" array splitting its bytes by why they have no owner. \
+         On macOS, a process that others moved bytes for (PKTAP's delegated traffic) has a \
+         \"delegates\" array of their pids and names.",
     );
     item(
         &mut r,

@@ -1,20 +1,39 @@
 //! Decode plus flow update per packet, over a synthetic mix of 1,000 flows
 //! (IPv4 and IPv6, TCP and UDP, both directions), all attributed, as a
 //! capture on `any` delivers them. Run: `cargo xtask bench`.
+//!
+//! The `pktap` group is the same mix as macOS's `pktap` device delivers
+//! it (a PKTAP header naming interface, direction and process around each
+//! Ethernet frame) beside the bare Ethernet frames: the difference is what
+//! PKTAP costs per packet (criterion: at most 20 ns). Run:
+//! `cargo bench -p netop-core --features testing --bench ingest -- pktap`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use netop_core::decode::decode;
+use netop_core::pktap::build::Spec;
+use netop_core::pktap::{FLAG_DIR_IN, FLAG_DIR_OUT};
 use netop_core::testing::{socket, OwnedFrame, PacketSpec, StaticResolver};
 use netop_core::{Engine, EngineConfig, InterfaceInfo, Protocol, SocketResolver};
 
 const FLOWS: usize = 1_000;
 const FRAMES: usize = 10_000;
 
-fn mix() -> (Vec<OwnedFrame>, StaticResolver) {
+/// The mix as three captures: cooked v2 (`any` on Linux), bare Ethernet
+/// and PKTAP around Ethernet (macOS), with the sockets behind it.
+struct Mix {
+    sll2: Vec<OwnedFrame>,
+    ethernet: Vec<OwnedFrame>,
+    pktap: Vec<OwnedFrame>,
+    resolver: StaticResolver,
+}
+
+fn mix() -> Mix {
     let mut frames = Vec::with_capacity(FRAMES);
+    let mut ethernet = Vec::with_capacity(FRAMES);
+    let mut pktap = Vec::with_capacity(FRAMES);
     let mut sockets = Vec::with_capacity(FLOWS);
     let specs: Vec<(PacketSpec, PacketSpec)> = (0..FLOWS)
         .map(|i| {
@@ -53,20 +72,46 @@ fn mix() -> (Vec<OwnedFrame>, StaticResolver) {
     for n in 0..FRAMES {
         let (out, back) = &specs[(n * 7919) % FLOWS];
         let ts = Duration::from_micros(1_700_000_000_000_000 + n as u64 * 10);
-        frames.push(if n % 3 == 0 {
-            out.sll2(ts, 2, true, 128)
+        let i = (n * 7919) % FLOWS;
+        let (spec, outgoing) = if n % 3 == 0 {
+            (out, true)
         } else {
-            back.sll2(ts, 2, false, 128)
-        });
+            (back, false)
+        };
+        frames.push(spec.sll2(ts, 2, outgoing, 128));
+        let mac = if outgoing {
+            HOST_MAC
+        } else {
+            [2, 0, 0, 0, 0, 9]
+        };
+        ethernet.push(spec.ethernet(ts, 2, mac));
+        let tap = Spec {
+            dlt: 1,
+            ifname: "en0".into(),
+            flags: if outgoing { FLAG_DIR_OUT } else { FLAG_DIR_IN },
+            pid: 100 + (i % 50) as i32,
+            comm: "app".into(),
+            epid: 100 + (i % 50) as i32,
+            ecomm: "app".into(),
+        };
+        pktap.push(spec.pktap(ts, &tap));
     }
-    (frames, StaticResolver::new(sockets))
+    Mix {
+        sll2: frames,
+        ethernet,
+        pktap,
+        resolver: StaticResolver::new(sockets),
+    }
 }
+
+const HOST_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 
 fn interfaces() -> Vec<InterfaceInfo> {
     vec![InterfaceInfo {
         index: 2,
         name: "eth0".into(),
         up: true,
+        mac: Some(HOST_MAC),
         addrs: vec![
             "192.0.2.10".parse().expect("ip"),
             "2001:db8::10".parse().expect("ip"),
@@ -76,7 +121,12 @@ fn interfaces() -> Vec<InterfaceInfo> {
 }
 
 fn bench(c: &mut Criterion) {
-    let (frames, mut resolver) = mix();
+    let Mix {
+        sll2: frames,
+        ethernet,
+        pktap,
+        mut resolver,
+    } = mix();
     let mut group = c.benchmark_group("per_packet");
     group.throughput(Throughput::Elements(frames.len() as u64));
 
@@ -103,6 +153,48 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    group.finish();
+
+    // PKTAP beside the same frames without the header. The engine of the
+    // Ethernet case has the socket table; the PKTAP one has none (every
+    // owner comes from the headers, as on macOS).
+    let mut group = c.benchmark_group("pktap");
+    group.throughput(Throughput::Elements(FRAMES as u64));
+    group.bench_function("decode_ethernet", |b| {
+        b.iter(|| {
+            for f in &ethernet {
+                let _ = black_box(decode(&f.as_frame()));
+            }
+        })
+    });
+    group.bench_function("decode_pktap", |b| {
+        b.iter(|| {
+            for f in &pktap {
+                let _ = black_box(decode(&f.as_frame()));
+            }
+        })
+    });
+    for (name, frames, table) in [
+        ("ethernet_flow_update_1000_flows", &ethernet, true),
+        ("pktap_flow_update_1000_flows", &pktap, false),
+    ] {
+        let mut engine = Engine::new(EngineConfig::default());
+        engine.set_interfaces(&interfaces());
+        if table {
+            engine.refresh(resolver.sockets().expect("table"));
+        }
+        for f in frames.iter() {
+            engine.ingest_resolved(&f.as_frame(), &mut resolver);
+        }
+        assert_eq!(engine.flow_count(), FLOWS);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for f in frames.iter() {
+                    engine.ingest(black_box(&f.as_frame()));
+                }
+            })
+        });
+    }
     group.finish();
 }
 

@@ -101,7 +101,7 @@ fn main() -> std::io::Result<()> {
     write(dir, "engine_dns", "udp6", &sequence(&v6))?;
 
     // link_ip_decode: the first byte picks the link type (0 Ethernet,
-    // 2 cooked v2).
+    // 2 cooked v2, 7 PKTAP).
     let tcp_spec = PacketSpec::tcp("192.0.2.10:40000", "198.51.100.1:443", 100);
     let mut eth = vec![0u8];
     eth.extend(tcp_spec.ethernet(ts, 2, [2, 0, 0, 0, 0, 1]).data);
@@ -113,6 +113,21 @@ fn main() -> std::io::Result<()> {
             .data,
     );
     write(dir, "link_ip_decode", "sll2_udp", &sll2)?;
+    let tap = netop_core::pktap::build::Spec {
+        dlt: 1,
+        ifname: "en0".into(),
+        flags: netop_core::pktap::FLAG_DIR_OUT | netop_core::pktap::FLAG_PROC_DELEGATED,
+        pid: 310,
+        comm: "nsurlsessiond".into(),
+        epid: 4242,
+        ecomm: "Safari".into(),
+    };
+    let mut pktap = vec![7u8];
+    pktap.extend(tcp_spec.pktap(ts, &tap).data);
+    write(dir, "link_ip_decode", "pktap_v1_tcp", &pktap)?;
+    let mut pktap2 = vec![7u8];
+    pktap2.extend(netop_core::pktap::build::v2(&tap, &eth[1..]));
+    write(dir, "link_ip_decode", "pktap_v2_tcp", &pktap2)?;
 
     let id = "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081";
     write(

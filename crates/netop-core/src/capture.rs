@@ -21,6 +21,10 @@ pub enum LinkType {
     Null,
     /// DLT_LOOP: OpenBSD loopback, 4-byte address family in network order.
     Loop,
+    /// DLT_PKTAP (149, macOS) / LINKTYPE_PKTAP (258, files): Apple's
+    /// header naming the interface and the process, then a frame of its
+    /// own link type (`pktap.rs`).
+    Pktap,
     /// Anything else; frames of this type are counted and skipped.
     Other(i32),
 }
@@ -35,6 +39,7 @@ impl LinkType {
             12 | 14 | 101 | 228 | 229 => LinkType::RawIp,
             0 => LinkType::Null,
             108 => LinkType::Loop,
+            149 | 258 => LinkType::Pktap,
             other => LinkType::Other(other),
         }
     }
@@ -48,6 +53,7 @@ impl LinkType {
             LinkType::RawIp => 101,
             LinkType::Null => 0,
             LinkType::Loop => 108,
+            LinkType::Pktap => 258,
             LinkType::Other(n) => n,
         }
     }

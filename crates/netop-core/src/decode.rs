@@ -16,6 +16,7 @@ use etherparse::{LaxIpSlice, TcpHeaderSlice, UdpHeaderSlice};
 
 use crate::capture::{Frame, LinkType};
 use crate::flow::Protocol;
+use crate::pktap::{self, TapProcess};
 
 /// Linux `sll_pkttype` for a packet this host sent.
 const PACKET_OUTGOING: u8 = 4;
@@ -46,6 +47,18 @@ pub struct Packet<'a> {
     pub wire_len: u32,
     /// The IP layer, or `None` for non-IP frames (ARP, LLDP, ...).
     pub ip: Option<IpPacket<'a>>,
+    /// What a PKTAP header said (macOS): the interface by name and the
+    /// process the bytes belong to.
+    pub tap: Option<Tap<'a>>,
+}
+
+/// The parts of a PKTAP header the engine uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tap<'a> {
+    /// The interface name (`en0`, `lo0`, `utun3`).
+    pub ifname: &'a [u8],
+    /// Whom the bytes belong to, when the header names a process.
+    pub process: Option<TapProcess<'a>>,
 }
 
 /// Addresses, protocol and ports of an IP packet.
@@ -98,6 +111,40 @@ fn be16(data: &[u8], at: usize) -> u16 {
 
 /// Decodes one frame.
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
+    if frame.link == LinkType::Pktap {
+        return decode_pktap(frame);
+    }
+    decode_link(frame)
+}
+
+/// A PKTAP frame: the header, then the inner frame decoded by its own DLT
+/// (its bytes are the ones counted); direction and process from the
+/// header.
+fn decode_pktap<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
+    let header = pktap::parse(frame.data)?;
+    let link = LinkType::from_dlt(i32::try_from(header.dlt).unwrap_or(-1));
+    if link == LinkType::Pktap {
+        return Err(DecodeError::Malformed);
+    }
+    let inner = Frame {
+        ts: frame.ts,
+        ifindex: frame.ifindex,
+        link,
+        orig_len: frame.orig_len.saturating_sub(header.length as u32),
+        data: &frame.data[header.length..],
+    };
+    let mut packet = decode_link(&inner)?;
+    if let Some(out) = header.outgoing() {
+        packet.outgoing = Some(out);
+    }
+    packet.tap = Some(Tap {
+        ifname: header.ifname,
+        process: header.process(),
+    });
+    Ok(packet)
+}
+
+fn decode_link<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
     let data = frame.data;
     let orig = frame.orig_len.max(data.len() as u32);
     match frame.link {
@@ -175,6 +222,7 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, DecodeError> {
                 _ => Ok(non_ip(frame.ifindex, None, wire)),
             }
         }
+        LinkType::Pktap => Err(DecodeError::Malformed),
         LinkType::Other(n) => Err(DecodeError::UnsupportedLink(n)),
     }
 }
@@ -185,6 +233,7 @@ fn non_ip<'a>(ifindex: Option<u32>, outgoing: Option<bool>, wire: u32) -> Packet
         outgoing,
         wire_len: wire,
         ip: None,
+        tap: None,
     }
 }
 
@@ -334,6 +383,7 @@ fn with_ip<'a>(
         outgoing,
         wire_len: wire,
         ip: Some(ip),
+        tap: None,
     }
 }
 

@@ -38,6 +38,7 @@ mod once;
 mod queue;
 mod report;
 mod slots;
+mod tap;
 mod translated;
 
 use crediting::sight;
@@ -150,6 +151,9 @@ struct ProcessState {
     account: Account,
     /// The backend said it has exited (see `engine/lifecycle.rs`).
     exited: bool,
+    /// Processes that moved bytes on this one's behalf (PKTAP's real pid
+    /// when its effective pid is this one), pid and name.
+    delegates: Vec<(u32, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -211,6 +215,11 @@ pub struct Engine {
     table_at: Option<Duration>,
     /// Port-53 packets waiting for their flows' searches (`engine/dns.rs`).
     deferred_dns: Vec<dns::Deferred>,
+    /// Interface names PKTAP headers gave (`engine/tap.rs`).
+    tap_names: tap::TapNames,
+    /// The only user whose processes the backend sees (`None`: all);
+    /// see [`Engine::set_visible_uid`].
+    visible_uid: Option<u32>,
 }
 
 /// A flow plus what the engine derived about it once.
@@ -356,6 +365,8 @@ impl Engine {
             queue: LookupQueue::default(),
             table_at: None,
             deferred_dns: Vec::new(),
+            tap_names: tap::TapNames::default(),
+            visible_uid: None,
         }
     }
 
@@ -374,6 +385,22 @@ impl Engine {
         self.unlisted_interface = false;
         if let Some(dns) = &mut self.dns {
             dns.set_interfaces(interfaces);
+        }
+    }
+
+    /// The only user whose processes the backend can see
+    /// ([`SocketResolver::visible_uid`]); another user's socket without
+    /// an owner is then filed as [`UnknownReason::Hidden`].
+    pub fn set_visible_uid(&mut self, uid: Option<u32>) {
+        self.visible_uid = uid;
+    }
+
+    /// Why a socket the backend found has no owner: hidden (another
+    /// user's, which this run cannot see) or gone.
+    fn ownerless(&self, socket_uid: u32) -> UnknownReason {
+        match self.visible_uid {
+            Some(me) if socket_uid != me => UnknownReason::Hidden,
+            _ => UnknownReason::OwnerGone,
         }
     }
 
@@ -439,6 +466,9 @@ impl Engine {
         }
         self.latest = self.latest.max(frame.ts);
         let sec = frame.ts.as_secs();
+        if let Some(tap) = &packet.tap {
+            packet.ifindex = Some(self.tap_interface(tap.ifname));
+        }
         let ifindex = packet.ifindex.unwrap_or(0);
         let bytes = u64::from(packet.wire_len);
         let Some(ip) = packet.ip else {
@@ -454,7 +484,16 @@ impl Engine {
                 .add(UnknownReason::Kernel, dir, bytes, false);
             return;
         };
-        let sides = self.local.sides(&ip, packet.outgoing);
+        // A PKTAP header names the process, and its direction says which
+        // side is the process's.
+        let (sides, owner) = match (tap::tap_process(&packet.tap), packet.outgoing) {
+            (Some(p), Some(out)) => (self.tap_sides(&ip, out), Some((self.tap_owner(&p), out))),
+            _ => (self.local.sides(&ip, packet.outgoing), None),
+        };
+        let hint = |dir: Direction| match owner {
+            Some((slot, out)) if (dir == Direction::Tx) == out => Some(slot),
+            _ => None,
+        };
         let update = Update {
             bytes,
             sec,
@@ -472,14 +511,14 @@ impl Engine {
             None => sides.first.0,
         };
         self.count_interface(ifindex, on_link, bytes, sec);
-        let mut waits = self.account(sides.first.0, sides.first.1, &update);
+        let mut waits = self.account(sides.first.0, sides.first.1, &update, hint(sides.first.0));
         if let Some((dir, key)) = sides.second {
             let back = match on_link {
                 Direction::Tx => Direction::Rx,
                 Direction::Rx => Direction::Tx,
             };
             self.count_interface(ifindex, back, bytes, sec);
-            waits |= self.account(dir, key, &update);
+            waits |= self.account(dir, key, &update, hint(dir));
         }
         if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
             self.observe_dns(&ip, frame.ts, ifindex, waits);
@@ -522,10 +561,20 @@ impl Engine {
     }
 
     /// Accounts one side of a packet; true when the flow waits for an
-    /// owner search.
-    fn account(&mut self, dir: Direction, key: FlowKey, u: &Update) -> bool {
+    /// owner search. `tap`: the process slot the capture named for this
+    /// side (PKTAP), which owns the flow from now on.
+    fn account(&mut self, dir: Direction, key: FlowKey, u: &Update, tap: Option<usize>) -> bool {
         let packed = PackedKey::from(&key);
         let retry = self.config.lookup_new_flows;
+        if let Some(slot) = tap {
+            if self
+                .flows
+                .get_mut(&packed)
+                .is_some_and(|e| e.slot != Some(slot))
+            {
+                self.tap_hand_over(&packed, key, slot);
+            }
+        }
         if let Some(entry) = self.flows.get_mut(&packed) {
             if retry && entry.wants_retry(u.ts) {
                 entry.queued = self.queue.push(packed);
@@ -542,7 +591,10 @@ impl Engine {
             );
             return waits;
         }
-        let found = self.owner_in_table(&key, dir);
+        let found = match tap {
+            Some(slot) => Ok(Owner { slot, view: key }),
+            None => self.owner_in_table(&key, dir),
+        };
         let matched = self.remote_matches(&key);
         let (slot, why) = match found {
             Ok(owner) => (Some(owner.slot), UnknownReason::OwnerGone),
@@ -684,13 +736,13 @@ impl Engine {
         let known = self
             .sockets
             .find(key)
-            .map(|s| (s.owner.clone(), once::socket_view(s, key)));
+            .map(|s| (s.owner.clone(), once::socket_view(s, key), s.uid));
         match known {
-            Some((Some(info), view)) => {
+            Some((Some(info), view, _)) => {
                 let slot = self.register(info);
                 Ok(Owner { slot, view })
             }
-            Some((None, _)) => Err(self.none_found(key, opened_by, true)),
+            Some((None, _, uid)) => Err(self.ownerless(uid)),
             None if !key.proto.has_ports() => Err(UnknownReason::Kernel),
             None => Err(self.none_found(key, opened_by, false)),
         }
@@ -739,13 +791,14 @@ impl Engine {
                 if owner.is_none() {
                     tracing::debug!(flow = %key, inode = entry.inode, state = entry.state.as_str(), "socket found, owner not");
                 }
+                let uid = entry.uid;
                 self.sockets.insert(entry);
                 if let Some(info) = owner {
                     self.stats.lookup_hits += 1;
                     let slot = self.register(info);
                     return Ok(Owner { slot, view });
                 }
-                Err(UnknownReason::OwnerGone)
+                Err(self.ownerless(uid))
             }
             Ok(None) => {
                 // Another machine's traffic through this host's NAT (a

@@ -665,6 +665,59 @@ fn unknown_traffic_is_split_by_reason_and_adds_up() {
     assert_eq!(unknown.reasons.len(), got.len());
 }
 
+/// Issue 11: a run that sees only its own user's processes (macOS
+/// without root) files another user's ownerless socket as hidden, its
+/// own user's as gone.
+#[test]
+fn issue_11_another_users_ownerless_socket_is_hidden_not_gone() {
+    let mut theirs = socket(Protocol::Udp, "192.0.2.10:5353", "0.0.0.0:0", 90, "mdns");
+    theirs.owner = None;
+    theirs.uid = 0;
+    let mut mine = socket(Protocol::Tcp, "192.0.2.10:41000", "198.51.100.1:80", 1, "x");
+    mine.owner = None;
+    mine.uid = 501;
+    let mut r = StaticResolver::new(vec![theirs, mine]);
+    let mut e = engine();
+    e.set_visible_uid(Some(501));
+    e.refresh(r.sockets().expect("table"));
+    feed(
+        &mut e,
+        &mut r,
+        PacketSpec::udp("198.51.100.9:5353", "192.0.2.10:5353", 30),
+        false,
+        2,
+        0,
+    );
+    feed(
+        &mut e,
+        &mut r,
+        PacketSpec::tcp("192.0.2.10:41000", "198.51.100.1:80", 10),
+        true,
+        1,
+        5,
+    );
+    let got = reasons(&e);
+    let bytes = |why| got.iter().find(|r| r.0 == why).map_or(0, |r| r.1);
+    assert!(bytes(UnknownReason::Hidden) > 0, "{got:?}");
+    assert!(bytes(UnknownReason::OwnerGone) > 0, "{got:?}");
+    assert_eq!(UnknownReason::Hidden.as_str(), "hidden");
+    // A run that sees everyone never says hidden.
+    let mut e = engine();
+    e.refresh(r.sockets().expect("table"));
+    feed(
+        &mut e,
+        &mut r,
+        PacketSpec::udp("198.51.100.9:5353", "192.0.2.10:5353", 30),
+        false,
+        2,
+        0,
+    );
+    assert_eq!(
+        reasons(&e).iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![UnknownReason::OwnerGone]
+    );
+}
+
 #[test]
 fn an_owner_found_later_takes_the_bytes_out_of_their_reason() {
     let mut r = StaticResolver::new(Vec::new());

@@ -22,6 +22,7 @@ pub mod flow;
 pub mod history;
 pub mod interfaces;
 pub mod owners;
+pub mod pktap;
 pub mod rate;
 pub mod socket;
 #[cfg(any(test, feature = "testing"))]

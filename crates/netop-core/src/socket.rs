@@ -185,6 +185,13 @@ pub trait SocketResolver {
     fn lost_events(&self) -> u64 {
         0
     }
+    /// The only user whose processes this run can see (macOS without
+    /// root: libproc shows your own), or `None` when it sees every
+    /// user's. A socket of another user without an owner is then
+    /// reported as hidden rather than as an owner that went away.
+    fn visible_uid(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// Unwraps IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) so dual-stack

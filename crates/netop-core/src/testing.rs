@@ -250,6 +250,26 @@ impl PacketSpec {
         }
     }
 
+    /// A PKTAP frame (version 1 header, as macOS's `pktap` device and
+    /// LINKTYPE_PKTAP files carry it) around an Ethernet frame of this
+    /// packet; `tap` names the interface, direction and process (its
+    /// `dlt` is set to Ethernet).
+    pub fn pktap(&self, ts: Duration, tap: &crate::pktap::build::Spec) -> OwnedFrame {
+        let inner = self.ethernet(ts, 0, [0x02, 0, 0, 0, 0, 1]);
+        let spec = crate::pktap::build::Spec {
+            dlt: 1,
+            ..tap.clone()
+        };
+        let data = crate::pktap::build::v1(&spec, &inner.data);
+        OwnedFrame {
+            ts,
+            ifindex: None,
+            link: LinkType::Pktap,
+            orig_len: data.len() as u32,
+            data,
+        }
+    }
+
     pub fn sll2(&self, ts: Duration, ifindex: u32, outgoing: bool, snaplen: usize) -> OwnedFrame {
         let ip = self.ip_bytes();
         let ether_type: u16 = if self.src.is_ipv4() { 0x0800 } else { 0x86dd };

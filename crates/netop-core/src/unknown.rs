@@ -25,15 +25,22 @@ pub enum UnknownReason {
     /// The address maps into another network namespace (through NAT) that
     /// netop could not read.
     Namespace,
+    /// A socket of another user, whose process this run may not see (no
+    /// root): the owner is hidden, not gone (the backend says which
+    /// user's processes it sees, [`SocketResolver::visible_uid`]).
+    ///
+    /// [`SocketResolver::visible_uid`]: crate::SocketResolver::visible_uid
+    Hidden,
 }
 
 impl UnknownReason {
-    pub const ALL: [UnknownReason; 5] = [
+    pub const ALL: [UnknownReason; 6] = [
         UnknownReason::Forwarded,
         UnknownReason::NoListener,
         UnknownReason::Kernel,
         UnknownReason::OwnerGone,
         UnknownReason::Namespace,
+        UnknownReason::Hidden,
     ];
 
     /// The machine-readable name (JSON keys).
@@ -44,6 +51,7 @@ impl UnknownReason {
             UnknownReason::Kernel => "kernel",
             UnknownReason::OwnerGone => "owner_gone",
             UnknownReason::Namespace => "namespace",
+            UnknownReason::Hidden => "hidden",
         }
     }
 
@@ -55,6 +63,7 @@ impl UnknownReason {
             UnknownReason::Kernel => "kernel (ICMP, ARP, IGMP, ...)",
             UnknownReason::OwnerGone => "owner gone before it was seen",
             UnknownReason::Namespace => "namespace not readable",
+            UnknownReason::Hidden => "another user's (needs root)",
         }
     }
 
@@ -66,8 +75,8 @@ impl UnknownReason {
 /// Bytes per reason: all of them, and those of flows matching the filter.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Breakdown {
-    all: [Counters; 5],
-    matched: [Counters; 5],
+    all: [Counters; 6],
+    matched: [Counters; 6],
 }
 
 impl Breakdown {

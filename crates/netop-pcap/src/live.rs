@@ -97,11 +97,16 @@ impl std::fmt::Debug for PcapCapture {
 impl PcapCapture {
     /// Opens and activates a live capture, with `platform`'s settings.
     ///
-    /// The device is checked before activation so that a typo yields
+    /// The device (unless the platform calls it a pseudo-device) is
+    /// checked before activation so that a typo yields
     /// [`CaptureError::NoSuchInterface`] rather than a libpcap message.
     pub fn open(opts: &CaptureOptions, platform: &dyn Platform) -> Result<Self, CaptureError> {
         let device = opts.device.clone();
-        let ifindex = check_device(&device)?;
+        let ifindex = if platform.is_pseudo_device(&device) {
+            None
+        } else {
+            check_device(&device)?
+        };
         let inactive = pcap::Capture::from_device(device.as_str())
             .map_err(|e| map_pcap_error(&device, e))?
             .snaplen(opts.snaplen)

@@ -46,6 +46,13 @@ pub trait Platform: std::fmt::Debug + Send {
     /// The device's state now; asked while a lost device is away, every
     /// read timeout, so a device that comes back is reopened at once.
     fn link_state(&self, device: &str) -> LinkState;
+
+    /// A pseudo-device of this OS that is no interface and that libpcap
+    /// may not list (macOS's `pktap`): opened without the check that the
+    /// device exists. By default none.
+    fn is_pseudo_device(&self, _device: &str) -> bool {
+        false
+    }
 }
 
 /// A platform with nothing of its own: the handle as libpcap opens it,

@@ -123,6 +123,7 @@ pub fn run(
         Some(started.elapsed())
     };
 
+    engine.set_visible_uid(resolver.visible_uid());
     match sockets.take() {
         Some(table) => {
             engine.refresh(table);

@@ -6,7 +6,7 @@ use std::fmt;
 /// A reason to stop, carrying its exit code.
 #[derive(Debug)]
 pub enum Failure {
-    /// Capture needs root or CAP_NET_RAW + CAP_NET_ADMIN.
+    /// Capture needs root (or, on Linux, CAP_NET_RAW + CAP_NET_ADMIN).
     Privileges,
     /// `--interface` names nothing that exists.
     UnknownInterface {
@@ -42,14 +42,13 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Privileges => write!(
-                f,
-                "netop requires root privileges. Run with: sudo netop \
-                 (or grant capture capabilities: sudo setcap cap_net_raw,cap_net_admin=eip {})",
-                std::env::current_exe()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|_| "netop".to_string())
-            ),
+            Failure::Privileges => {
+                f.write_str("netop requires root privileges. Run with: sudo netop")?;
+                match crate::platform::privileges_fix() {
+                    Some(fix) => write!(f, " ({fix})"),
+                    None => Ok(()),
+                }
+            }
             Failure::UnknownInterface { name, available } => {
                 write!(f, "unknown interface '{name}'; available: ")?;
                 if available.is_empty() {

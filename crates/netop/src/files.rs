@@ -49,13 +49,7 @@ pub fn spawn(config: Option<PathBuf>, export_dir: PathBuf) -> std::io::Result<Fi
         .name("netop-files".into())
         .spawn(move || {
             if let Some((uid, gid)) = owner {
-                // SAFETY: setfsgid/setfsuid change this thread's file-system
-                // identity only (raw syscalls); a refused change shows as a
-                // failed write below.
-                unsafe {
-                    libc::setfsgid(gid);
-                    libc::setfsuid(uid);
-                }
+                platform::files_as(uid, gid);
             }
             let mut writable = vec![export_dir.clone()];
             writable.extend(

@@ -30,6 +30,7 @@ fn rows() -> Vec<ProcessReport> {
             tx_packets: c[3],
         },
         reasons: Vec::new(),
+        delegates: Vec::new(),
     };
     vec![
         row(Some(1842), "chrome", [1_200_000, 340_000, 800, 200]),

@@ -8,7 +8,9 @@ use netop_core::{Backend, BackendOptions, OpenError};
 
 #[cfg(target_os = "linux")]
 use netop_linux as os;
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
+use netop_macos as os;
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 use unsupported as os;
 
 use crate::failure::Failure;
@@ -102,6 +104,23 @@ pub enum Role {
     Screen,
 }
 
+/// Makes the calling thread create and write files as `uid`/`gid`
+/// (the monitor's file thread, before it is confined). On Linux the
+/// thread's file-system identity (`setfsuid`, this thread only); elsewhere
+/// nothing yet (files are the running user's).
+#[cfg(target_os = "linux")]
+pub fn files_as(uid: u32, gid: u32) {
+    // SAFETY: setfsgid/setfsuid change this thread's file-system identity
+    // only (raw syscalls); a refused change shows as a failed write later.
+    unsafe {
+        libc::setfsgid(gid);
+        libc::setfsuid(uid);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn files_as(_uid: u32, _gid: u32) {}
+
 /// Confines the monitor's file thread: as the screen, but allowed to
 /// write in `dirs` (the config file's, the export directory).
 pub fn confine_writer(dirs: Vec<std::path::PathBuf>) -> String {
@@ -118,6 +137,24 @@ pub fn confine(role: Role) -> String {
         Role::Screen => Some(&[]),
     };
     os::confine(landlock)
+}
+
+/// The other way to the privileges capture needs, after the guide's
+/// `sudo netop`, where the OS has one.
+#[cfg(target_os = "linux")]
+pub fn privileges_fix() -> Option<String> {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "netop".to_string());
+    Some(format!(
+        "or grant capture capabilities: sudo setcap cap_net_raw,cap_net_admin=eip {exe}"
+    ))
+}
+
+/// macOS: root for PKTAP; the guide's message says it all.
+#[cfg(not(target_os = "linux"))]
+pub fn privileges_fix() -> Option<String> {
+    None
 }
 
 fn failure(e: OpenError) -> Failure {
@@ -146,7 +183,7 @@ pub fn release_memory() {
 pub fn release_memory() {}
 
 /// An OS without a backend yet: every live run says so.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod unsupported {
     use std::path::Path;
 

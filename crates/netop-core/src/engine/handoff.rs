@@ -70,7 +70,7 @@ impl Engine {
     /// identity across interfaces (it is still the same socket, so its
     /// other sightings stay uncredited); an unowned one is attached, its
     /// unknown bytes moving to the owner.
-    fn repoint(&mut self, packed: &PackedKey, owner: Owner) {
+    pub(super) fn repoint(&mut self, packed: &PackedKey, owner: Owner) {
         let Some(entry) = self.flows.get_mut(packed) else {
             return;
         };

@@ -72,6 +72,9 @@ pub struct LiveProcess {
     /// The process has exited (its recent bytes are still shown; it is
     /// forgotten once idle, see `engine/lifecycle.rs`).
     pub exited: bool,
+    /// Processes that moved bytes on this one's behalf (macOS PKTAP's
+    /// delegated traffic), pid and name.
+    pub delegates: Vec<(u32, String)>,
 }
 
 /// One connection (a flow, a connected socket without traffic yet) or one
@@ -269,6 +272,7 @@ impl Engine {
                 history,
                 reasons: Vec::new(),
                 exited: p.exited,
+                delegates: p.delegates.clone(),
             });
         }
         // Processes with sockets and no traffic yet.
@@ -289,6 +293,7 @@ impl Engine {
                 history: Vec::new(),
                 reasons: Vec::new(),
                 exited: false,
+                delegates: Vec::new(),
             });
         }
         let unknown = self.unknown.history.samples(second, HISTORY_LEN);
@@ -305,6 +310,7 @@ impl Engine {
                 history: unknown,
                 reasons: self.unknown_why.rows(false),
                 exited: false,
+                delegates: Vec::new(),
             });
         }
 

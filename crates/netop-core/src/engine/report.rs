@@ -20,6 +20,10 @@ pub struct ProcessReport {
     /// The unknown row's bytes by reason (non-empty ones, in
     /// [`UnknownReason::ALL`] order); empty for processes.
     pub reasons: Vec<(UnknownReason, Counters)>,
+    /// Processes that moved bytes on this one's behalf (macOS PKTAP: the
+    /// real pid of packets whose effective pid is this process), by pid
+    /// and name; empty elsewhere.
+    pub delegates: Vec<(u32, String)>,
 }
 
 /// Totals of one interface.
@@ -77,6 +81,7 @@ impl Engine {
                     container: p.info.container.clone(),
                     counters,
                     reasons: Vec::new(),
+                    delegates: p.delegates.clone(),
                 })
             })
             .collect();
@@ -88,6 +93,7 @@ impl Engine {
                 container: None,
                 counters,
                 reasons: self.unknown_reasons(),
+                delegates: Vec::new(),
             });
         }
         processes.sort_by(|a, b| {

@@ -39,6 +39,11 @@ impl<V> Slots<V> {
         slot
     }
 
+    /// The slot `key` finds, if any.
+    pub(super) fn find(&self, key: u32) -> Option<usize> {
+        self.index.get(&key).copied()
+    }
+
     /// Gives `key` a new slot holding `value`; the slot it had stays, no
     /// longer found by the key.
     pub(super) fn renew(&mut self, key: u32, value: V) -> usize {

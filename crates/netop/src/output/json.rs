@@ -2,7 +2,8 @@
 //! `"pid": null` for the traffic without an owner, whose object also
 //! carries `"reasons"`: its bytes split by why they have no owner. With
 //! `--containers`, a `"container"` field after the guide's:
-//! `"runtime:name"` or `null`.
+//! `"runtime:name"` or `null`. A process others moved bytes for (macOS
+//! PKTAP's delegated traffic) carries `"delegates"`: their pids and names.
 
 use std::io::{self, Write};
 
@@ -26,6 +27,15 @@ struct Row<'a> {
     container: Option<Option<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     reasons: Vec<Reason>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    delegates: Vec<Delegate<'a>>,
+}
+
+/// A process that moved bytes on the row's behalf.
+#[derive(Serialize)]
+struct Delegate<'a> {
+    pid: u32,
+    process: &'a str,
 }
 
 /// One reason of the unknown row.
@@ -60,6 +70,14 @@ pub fn write(rows: &[ProcessReport], options: TableOptions, out: &mut dyn Write)
                     tx_bytes: c.tx_bytes,
                     rx_packets: c.rx_packets,
                     tx_packets: c.tx_packets,
+                })
+                .collect(),
+            delegates: r
+                .delegates
+                .iter()
+                .map(|(pid, name)| Delegate {
+                    pid: *pid,
+                    process: name,
                 })
                 .collect(),
         })

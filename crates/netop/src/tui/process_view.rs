@@ -167,6 +167,7 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
                 socket_row(state, conn, *last, body.width, theme)
             }
             ProcessLine::Reason { why, totals, last } => reason_row(*why, totals, *last, theme),
+            ProcessLine::Delegate { delegate, last, .. } => delegate_row(delegate, *last, theme),
         };
         if selected == Some(&line.id()) {
             rendered = rendered.patch_style(theme.selected());
@@ -369,5 +370,16 @@ fn reason_row(why: UnknownReason, totals: &Counters, last: bool, theme: Theme) -
             ),
             theme.dim(),
         ),
+    ])
+}
+
+/// A process that moved bytes on the expanded one's behalf (macOS: the
+/// PKTAP header's real pid when its effective pid is this process).
+fn delegate_row(delegate: &(u32, String), last: bool, theme: Theme) -> Line<'static> {
+    let branch = if last { "  └─ " } else { "  ├─ " };
+    Line::from(vec![
+        Span::styled(branch, theme.dim()),
+        Span::raw(format!("via {} ({})", delegate.1, delegate.0)),
+        Span::styled("  moved bytes for this process", theme.dim()),
     ])
 }

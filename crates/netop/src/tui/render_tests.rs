@@ -242,6 +242,34 @@ fn an_exited_process_is_marked_while_its_bytes_are_recent() {
     );
 }
 
+/// Issue 11: traffic another process moved for this one (macOS PKTAP's
+/// effective pid) names that process in the expanded tree.
+#[test]
+fn issue_11_the_expanded_tree_names_who_moved_bytes_for_a_process() {
+    let mut state = fixture::state((120, 30));
+    let mut report = (*state.report).clone();
+    let row = report
+        .processes
+        .iter_mut()
+        .find(|p| p.pid.is_some())
+        .expect("a process row");
+    row.delegates = vec![(310, "nsurlsessiond".to_string())];
+    let pid = row.pid;
+    state.report = std::sync::Arc::new(report);
+    assert!(
+        !draw(&state).contains("via nsurlsessiond"),
+        "collapsed: not shown"
+    );
+    state.expanded.insert(pid);
+    let screen = draw(&state);
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("via nsurlsessiond (310)")),
+        "{screen}"
+    );
+}
+
 #[test]
 fn issue_15_the_status_bar_says_a_lost_interface_and_counted_losses() {
     use std::sync::Arc;

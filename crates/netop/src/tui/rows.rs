@@ -20,6 +20,9 @@ pub enum RowId {
     Socket(Option<u32>, FlowKey),
     /// One reason under the expanded unknown row.
     Reason(UnknownReason),
+    /// A process that moved bytes for the expanded process (macOS
+    /// PKTAP's delegated traffic): the owner's pid, the delegate's.
+    Delegate(Option<u32>, u32),
     Connection(Option<u32>, FlowKey),
     Interface(u32),
     /// A DNS log entry, by sequence number.
@@ -45,6 +48,12 @@ pub enum ProcessLine<'a> {
         totals: &'a Counters,
         last: bool,
     },
+    /// Under an expanded process: one that moved bytes on its behalf.
+    Delegate {
+        owner: Option<u32>,
+        delegate: &'a (u32, String),
+        last: bool,
+    },
 }
 
 impl ProcessLine<'_> {
@@ -53,6 +62,9 @@ impl ProcessLine<'_> {
             ProcessLine::Process { process, .. } => RowId::Process(process.pid),
             ProcessLine::Socket { pid, conn, .. } => RowId::Socket(*pid, conn.key),
             ProcessLine::Reason { why, .. } => RowId::Reason(*why),
+            ProcessLine::Delegate {
+                owner, delegate, ..
+            } => RowId::Delegate(*owner, delegate.0),
         }
     }
 }
@@ -162,6 +174,14 @@ pub fn process_lines(state: &AppState) -> Vec<ProcessLine<'_>> {
                 why: *why,
                 totals,
                 last: n == 0 && i + 1 == p.reasons.len(),
+            });
+        }
+        // Who moved bytes for it (delegated traffic), then its sockets.
+        for (i, delegate) in p.delegates.iter().enumerate() {
+            lines.push(ProcessLine::Delegate {
+                owner: p.pid,
+                delegate,
+                last: n == 0 && i + 1 == p.delegates.len(),
             });
         }
         for (i, conn) in children.into_iter().enumerate() {

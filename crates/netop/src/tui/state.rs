@@ -633,7 +633,8 @@ fn check_alerts(state: &mut AppState) -> Vec<Effect> {
 }
 
 /// `Enter`: expand or collapse the selected process (Process view only).
-/// On a socket row it collapses the process the socket belongs to.
+/// On a socket (or delegate) row it collapses the process the row
+/// belongs to.
 fn toggle_expanded(state: &mut AppState) {
     if state.view != View::Process {
         return;
@@ -641,6 +642,7 @@ fn toggle_expanded(state: &mut AppState) {
     let pid = match state.selected() {
         Some(RowId::Process(pid)) => *pid,
         Some(RowId::Socket(pid, _)) => *pid,
+        Some(RowId::Delegate(pid, _)) => *pid,
         _ => return,
     };
     if !state.expanded.remove(&pid) {
