@@ -27,9 +27,10 @@ pub const EXIT_CODES: &str = "\
 Exit status:
   0  success (also when the output pipe is closed early, or on Ctrl-C in a snapshot)
   1  runtime error (capture or socket reading failed)
-  2  invalid command line
+  2  invalid command line, or an invalid config file
   3  insufficient privileges for packet capture
-  4  unknown network interface";
+  4  unknown network interface
+  5  snapshot with --alert: some process's rate crossed the threshold";
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -130,6 +131,15 @@ pub struct Args {
     #[arg(long, hide = true, value_name = "SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub forget_exited_after: u64,
+
+    // The monitor for power users (issue 14): flags defined in their own
+    // block at the end of this file.
+    #[command(flatten)]
+    pub power: PowerArgs,
+
+    // Subcommands: `setup` (issue 14), defined at the end of this file.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,14 +190,182 @@ pub fn command() -> clap::Command {
 /// The command without the text after the options: the man page gives the
 /// examples and exit codes sections of their own.
 pub fn bare_command() -> clap::Command {
-    Args::command()
+    with_environment(Args::command())
 }
 
 impl Args {
     /// Parses the process's arguments; on error clap prints and exits 2.
     pub fn parse_env() -> Args {
         let matches = command().get_matches();
-        Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+        let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        args.power.explicit = Explicit::of(&matches);
+        args
+    }
+}
+
+// ---------------------------------------------------------------------
+// The monitor for power users (issue 14): themes, alerts, the config
+// file's environment variables. Kept in one block to ease merging.
+// ---------------------------------------------------------------------
+
+/// The themes `--theme` accepts (the monitor's `tui/theme.rs` draws them).
+pub const THEMES: [&str; 5] = ["default", "light", "high-contrast", "monochrome", "classic"];
+
+/// The environment variables that set a flag's value (between the config
+/// file and the command line).
+pub const ENVIRONMENT: [(&str, &str); 5] = [
+    ("interface", "NETOP_INTERFACE"),
+    ("interval", "NETOP_INTERVAL"),
+    ("sort", "NETOP_SORT"),
+    ("format", "NETOP_FORMAT"),
+    ("theme", "NETOP_THEME"),
+];
+
+fn with_environment(mut command: clap::Command) -> clap::Command {
+    for (id, var) in ENVIRONMENT {
+        command = command.mut_arg(id, |a| a.env(var));
+    }
+    command
+}
+
+/// Flags of the monitor for power users.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PowerArgs {
+    /// The monitor's colours: default, light, high-contrast, monochrome,
+    /// classic (t cycles them). NO_COLOR and --no-color still win.
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(THEMES))]
+    pub theme: Option<String>,
+
+    /// Flag every process or connection whose rate (rx + tx) is above RATE
+    /// bytes per second (e.g. 500K, 2MB, 1.5G; base 10): a highlighted row,
+    /// the status bar and the bell in the monitor; in a snapshot, exit code
+    /// 5 when a process crossed it (the table is still printed).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub alert: Option<u64>,
+
+    /// Capture only packets matching this libpcap filter expression
+    /// (tcpdump's syntax: 'tcp port 443', 'not host 10.0.0.5'). Every view
+    /// and total then counts only those packets; DNS is parsed when the
+    /// expression lets port-53 packets through. An invalid expression
+    /// exits with code 2 and libpcap's message.
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+
+    /// Hide processes whose name contains PATTERN (case-insensitive;
+    /// repeatable): the counterpart of --filter, in the monitor and in
+    /// snapshots.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+
+    /// Also save the captured packets to FILE (pcapng), each with a
+    /// comment naming its process ("pid 1842 firefox"; "unknown" when no
+    /// process owns it), for Wireshark or `tshark -T fields -e
+    /// frame.comment`. Packets are the bytes netop captures: headers
+    /// (256 bytes), whole DNS messages.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// Monitor: name remote addresses the DNS observatory has not named by
+    /// reverse DNS (PTR queries to the first resolver of
+    /// /etc/resolv.conf, asynchronous, cached for their TTL). Off by
+    /// default, since it sends queries; they show as netop's in the DNS
+    /// view.
+    #[arg(long)]
+    pub resolve: bool,
+
+    /// The resolver --resolve asks instead of /etc/resolv.conf's first
+    /// (tests).
+    #[arg(long, hide = true, value_name = "ADDR:PORT", requires = "resolve")]
+    pub resolve_server: Option<std::net::SocketAddr>,
+
+    /// Which settings came from the command line or the environment
+    /// (they win over the config file); filled in by the parser.
+    #[arg(skip)]
+    pub explicit: Explicit,
+}
+
+impl Args {
+    /// Parses `argv` (the program name first) as the command line is
+    /// parsed, recording which values were given ([`Explicit`]).
+    pub fn try_parse_layered<I, T>(argv: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = command().try_get_matches_from(argv)?;
+        let mut args = Args::from_arg_matches(&matches)?;
+        args.power.explicit = Explicit::of(&matches);
+        Ok(args)
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Interactive first run: shows the interfaces with their addresses
+    /// and current traffic, asks the default interface, snapshot format,
+    /// containers and theme, and writes the config file (its path is
+    /// printed). Needs a terminal.
+    Setup(SetupArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SetupArgs {
+    /// Remove the config file `netop setup` wrote, instead.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+/// The argument ids given on the command line or by an environment
+/// variable, rather than left at their defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explicit(std::collections::BTreeSet<String>);
+
+impl Explicit {
+    pub fn of(matches: &clap::ArgMatches) -> Explicit {
+        use clap::parser::ValueSource;
+        Explicit(
+            matches
+                .ids()
+                .filter(|id| {
+                    matches!(
+                        matches.value_source(id.as_str()),
+                        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                    )
+                })
+                .map(|id| id.as_str().to_string())
+                .collect(),
+        )
+    }
+
+    /// True when the argument `id` (its field name) was set.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.contains(id)
+    }
+
+    /// For tests: these ids, as if given.
+    pub fn from_ids(ids: &[&str]) -> Explicit {
+        Explicit(ids.iter().map(|s| (*s).to_string()).collect())
+    }
+}
+
+/// A rate in bytes per second: `1500`, `500K`, `2MB`, `1.5G`, `10KB/s`
+/// (base 10, as the monitor prints rates).
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("/s").unwrap_or(t);
+    let t = t.strip_suffix(['B', 'b']).unwrap_or(t);
+    let (number, scale) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * scale < 1e15 => Ok((v * scale).round() as u64),
+        _ => Err(format!(
+            "'{s}' is not a rate: use bytes per second, e.g. 500K, 2MB, 1.5G"
+        )),
     }
 }
 
@@ -211,6 +389,28 @@ mod tests {
         assert_eq!(parse_interval("60"), Ok(60.0));
         assert!(parse_interval("0.1").is_err());
         assert!(parse_interval("61").is_err());
+    }
+
+    #[test]
+    fn rates_read_as_the_monitor_prints_them() {
+        assert_eq!(parse_rate("1500"), Ok(1500));
+        assert_eq!(parse_rate("500K"), Ok(500_000));
+        assert_eq!(parse_rate("2MB"), Ok(2_000_000));
+        assert_eq!(parse_rate("1.5G"), Ok(1_500_000_000));
+        assert_eq!(parse_rate("10 KB/s"), Ok(10_000));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-3K").is_err());
+        assert!(parse_rate("fast").is_err());
+    }
+
+    #[test]
+    fn flags_and_environment_are_explicit_defaults_are_not() {
+        let matches = command()
+            .try_get_matches_from(["netop", "--sort", "name"])
+            .expect("parses");
+        let explicit = Explicit::of(&matches);
+        assert!(explicit.contains("sort"));
+        assert!(!explicit.contains("interval"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod args;
 use std::io::Write;
 
 pub use args::{bare_command, command, Args, Format, SortColumn, EXAMPLES, EXIT_CODES};
+pub use args::{parse_rate, Command, Explicit, PowerArgs, SetupArgs, ENVIRONMENT, THEMES};
 pub use clap_complete::Shell;
 
 /// Every shell `--completions` and `cargo xtask dist` write a script for.

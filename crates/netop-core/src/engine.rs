@@ -30,6 +30,7 @@ use crate::unknown::{Breakdown, UnknownReason};
 mod crediting;
 mod dns;
 mod flow_table;
+mod frame_owner;
 mod handoff;
 mod lifecycle;
 mod live;

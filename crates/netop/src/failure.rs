@@ -15,6 +15,14 @@ pub enum Failure {
     },
     /// The monitor was asked for, but stdin or stdout is not a terminal.
     NotATerminal,
+    /// The config file is malformed, names an unknown key or value, or
+    /// may not be used (ownership).
+    Config(netop::config::ConfigError),
+    /// `--bpf`'s expression does not compile (libpcap's message).
+    InvalidFilter(String),
+    /// A snapshot with `--alert`: some process crossed its threshold
+    /// (the table was printed).
+    Alert,
     /// Anything else that went wrong at run time.
     Runtime(anyhow::Error),
 }
@@ -23,7 +31,9 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Runtime(_) | Failure::NotATerminal => 1,
+            Failure::Config(_) | Failure::InvalidFilter(_) => 2,
             Failure::Privileges => 3,
+            Failure::Alert => 5,
             Failure::UnknownInterface { .. } => 4,
         }
     }
@@ -51,6 +61,9 @@ impl fmt::Display for Failure {
                 "the interactive monitor needs a terminal; \
                  for output to a pipe or file run a snapshot with --duration SECONDS",
             ),
+            Failure::Config(e) => write!(f, "{e}"),
+            Failure::InvalidFilter(message) => write!(f, "invalid --bpf expression: {message}"),
+            Failure::Alert => f.write_str("a process crossed the --alert threshold"),
             // `{:#}` prints the whole context chain on one line.
             Failure::Runtime(e) => write!(f, "{e:#}"),
         }

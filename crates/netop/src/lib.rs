@@ -2,4 +2,5 @@
 //! frames exactly as the binary does. The binary (`main.rs`) holds
 //! everything else: arguments, the backend, snapshot output.
 
+pub mod config;
 pub mod tui;
