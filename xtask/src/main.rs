@@ -65,7 +65,18 @@ const PACKAGES: &[&str] = &[
     // headless Chromium loads the dashboard.
     "prometheus",
     "chromium",
+    // The pcapng test (tests/tests/power.rs): tshark reads the packet
+    // comments netop --write puts in (see PRESEED for its question).
+    "tshark",
 ];
+
+/// Debconf answers given before installing, so apt-get asks nothing:
+/// wireshark-common asks whether non-root users may capture (no: the
+/// tests run tshark as root, on files only).
+const PRESEED: &[(&str, &str)] = &[(
+    "tshark",
+    "wireshark-common wireshark-common/install-setuid boolean false\n",
+)];
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -141,9 +152,28 @@ pub(crate) fn deps(packages: &[&str]) -> Result<()> {
         c
     };
     run(&mut sudo(&["apt-get", "update", "-qq"]))?;
+    for (package, answers) in PRESEED {
+        if missing.contains(package) {
+            preseed(&mut sudo(&["debconf-set-selections"]), answers)?;
+        }
+    }
     let mut install = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
     install.extend(&missing);
     run(&mut sudo(&install))
+}
+
+/// Feeds `answers` to `debconf-set-selections` (the command) on stdin.
+fn preseed(cmd: &mut Command, answers: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut child = cmd.stdin(std::process::Stdio::piped()).spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(answers.as_bytes())?;
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("debconf-set-selections failed: {status}");
+    }
+    Ok(())
 }
 
 fn cargo() -> Command {

@@ -216,6 +216,22 @@ fn keys() -> Roff {
             "expand or collapse a process into its sockets and connections",
         ),
         ("?", "help; the mouse wheel scrolls and a click selects"),
+        (
+            "w",
+            "Process and Connection views: sparklines, or 2 s, 10 s and 40 s average rates",
+        ),
+        (
+            "p",
+            "pin or unpin the selected process (by name) or connection (by remote endpoint): \
+             kept on top, saved in the config file",
+        ),
+        ("t", "next theme (saved in the config file)"),
+        (
+            "e, E",
+            "export the current view to a timestamped TSV or JSON file in the working \
+             directory (or export_dir)",
+        ),
+        ("n", "ports as service names or numbers"),
     ] {
         item(&mut r, key, action);
     }
@@ -317,6 +333,19 @@ fn files() -> Roff {
             "/usr/lib/systemd/system/netop.service",
             "the systemd unit of netop serve (installed disabled by the packages)",
         ),
+        (
+            "$XDG_CONFIG_HOME/netop/config.toml, ~/.config/netop/config.toml",
+            "the user's config file (under sudo, the invoking user's); see the README's \
+             \"The config file\" for its keys",
+        ),
+        (
+            "/etc/netop/config.toml",
+            "the system-wide config file, used when the user has none",
+        ),
+        (
+            "/etc/services",
+            "service names of ports (a built-in table without it)",
+        ),
     ] {
         item(&mut r, file, what);
     }
@@ -331,6 +360,20 @@ fn environment() -> Roff {
         "NO_COLOR",
         "when set to any value, no colour (as --no-color)",
     );
+    item(
+        &mut r,
+        "NETOP_CONFIG",
+        "the config file to read instead of the usual places (it must exist)",
+    );
+    for (flag, var) in netop_cli::ENVIRONMENT {
+        item(
+            &mut r,
+            var,
+            &format!(
+                "the value of --{flag} when the command line gives none (over the config file)"
+            ),
+        );
+    }
     item(
         &mut r,
         "RUST_LOG",

@@ -27,9 +27,10 @@ pub const EXIT_CODES: &str = "\
 Exit status:
   0  success (also when the output pipe is closed early, or on Ctrl-C in a snapshot)
   1  runtime error (capture or socket reading failed)
-  2  invalid command line
+  2  invalid command line, or an invalid config file
   3  insufficient privileges for packet capture
-  4  unknown network interface";
+  4  unknown network interface
+  5  snapshot with --alert: some process's rate crossed the threshold";
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -131,8 +132,13 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub forget_exited_after: u64,
 
-    // netop as a service: the `serve` and `history` subcommands, defined
-    // in their own block at the end of this file.
+    // The monitor for power users (issue 14): flags defined in their own
+    // block at the end of this file.
+    #[command(flatten)]
+    pub power: PowerArgs,
+
+    // Subcommands: `setup` (issue 14), `serve` and `history` (netop as a
+    // service), defined at the end of this file.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -188,86 +194,261 @@ pub fn command() -> clap::Command {
 /// The command without the text after the options: the man page gives the
 /// examples and exit codes sections of their own.
 pub fn bare_command() -> clap::Command {
-    Args::command()
+    with_environment(Args::command())
 }
 
 impl Args {
     /// Parses the process's arguments; on error clap prints and exits 2.
     pub fn parse_env() -> Args {
-        Args::try_parse_from_iter(std::env::args_os()).unwrap_or_else(|e| e.exit())
+        Args::try_parse_layered(std::env::args_os()).unwrap_or_else(|e| e.exit())
     }
+}
 
-    /// Parses `args` (the program name first) as the command line does.
-    pub fn try_parse_from_iter<I, T>(args: I) -> Result<Args, clap::Error>
+// ---------------------------------------------------------------------
+// The monitor for power users (issue 14): themes, alerts, the config
+// file's environment variables. Kept in one block to ease merging.
+// ---------------------------------------------------------------------
+
+/// The themes `--theme` accepts (the monitor's `tui/theme.rs` draws them).
+pub const THEMES: [&str; 5] = ["default", "light", "high-contrast", "monochrome", "classic"];
+
+/// The environment variables that set a flag's value (between the config
+/// file and the command line).
+pub const ENVIRONMENT: [(&str, &str); 5] = [
+    ("interface", "NETOP_INTERFACE"),
+    ("interval", "NETOP_INTERVAL"),
+    ("sort", "NETOP_SORT"),
+    ("format", "NETOP_FORMAT"),
+    ("theme", "NETOP_THEME"),
+];
+
+fn with_environment(mut command: clap::Command) -> clap::Command {
+    for (id, var) in ENVIRONMENT {
+        command = command.mut_arg(id, |a| a.env(var));
+    }
+    command
+}
+
+/// Flags of the monitor for power users.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PowerArgs {
+    /// The monitor's colours: default, light, high-contrast, monochrome,
+    /// classic (t cycles them). NO_COLOR and --no-color still win.
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(THEMES))]
+    pub theme: Option<String>,
+
+    /// Flag every process or connection whose rate (rx + tx) is above RATE
+    /// bytes per second (e.g. 500K, 2MB, 1.5G; base 10): a highlighted row,
+    /// the status bar and the bell in the monitor; in a snapshot, exit code
+    /// 5 when a process crossed it (the table is still printed).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub alert: Option<u64>,
+
+    /// Capture only packets matching this libpcap filter expression
+    /// (tcpdump's syntax: 'tcp port 443', 'not host 10.0.0.5'). Every view
+    /// and total then counts only those packets; DNS is parsed when the
+    /// expression lets port-53 packets through. An invalid expression
+    /// exits with code 2 and libpcap's message.
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+
+    /// Hide processes whose name contains PATTERN (case-insensitive;
+    /// repeatable): the counterpart of --filter, in the monitor and in
+    /// snapshots.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+
+    /// Also save the captured packets to FILE (pcapng), each with a
+    /// comment naming its process ("pid 1842 firefox"; "unknown" when no
+    /// process owns it), for Wireshark or `tshark -T fields -e
+    /// frame.comment`. Packets are the bytes netop captures: headers
+    /// (256 bytes), whole DNS messages.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// Monitor: name remote addresses the DNS observatory has not named by
+    /// reverse DNS (PTR queries to the first resolver of
+    /// /etc/resolv.conf, asynchronous, cached for their TTL). Off by
+    /// default, since it sends queries; they show as netop's in the DNS
+    /// view.
+    #[arg(long)]
+    pub resolve: bool,
+
+    /// The resolver --resolve asks instead of /etc/resolv.conf's first
+    /// (tests).
+    #[arg(long, hide = true, value_name = "ADDR:PORT", requires = "resolve")]
+    pub resolve_server: Option<std::net::SocketAddr>,
+
+    /// Which settings came from the command line or the environment
+    /// (they win over the config file); filled in by the parser.
+    #[arg(skip)]
+    pub explicit: Explicit,
+}
+
+impl Args {
+    /// Parses `argv` (the program name first) as the command line is
+    /// parsed, recording which values were given ([`Explicit`]).
+    pub fn try_parse_layered<I, T>(argv: I) -> Result<Args, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
         let mut command = command();
-        let matches = command.try_get_matches_from_mut(args)?;
-        let parsed = Args::from_arg_matches(&matches)?;
-        // `--interval` paces the monitor and the NDJSON stream; a table
-        // snapshot has nothing to pace (clap cannot say "conflicts unless").
-        let explicit =
-            |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
-        if explicit("interval") && explicit("duration") && parsed.format != Format::Ndjson {
-            return Err(command.error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "the argument '--interval <SECONDS>' cannot be used with '--duration <SECONDS>' \
-                 (except with --format ndjson)",
-            ));
-        }
-        if parsed.command.is_some() {
-            if let Some(flag) = [
-                "duration",
-                "monitor",
-                "dns_log",
-                "diagnostics",
-                "format",
-                "filter",
-            ]
-            .into_iter()
-            .find(|id| explicit(id))
-            {
-                return Err(command.error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    format!(
-                        "--{} cannot be used with a subcommand",
-                        flag.replace('_', "-")
-                    ),
-                ));
-            }
-        }
-        if matches!(parsed.command, Some(Command::History(_))) {
-            // The capture flags are global (serve takes them), but history
-            // captures nothing.
-            if let Some(flag) = [
-                "interface",
-                "no_dns",
-                "containers",
-                "no_events",
-                "bpf_buffer",
-            ]
-            .into_iter()
-            .find(|id| explicit(id))
-            {
-                return Err(command.error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    format!(
-                        "--{} is a capture flag: netop history only reads the database",
-                        flag.replace('_', "-")
-                    ),
-                ));
-            }
-        }
-        if parsed.dns_log && parsed.format == Format::Ndjson {
-            return Err(command.error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--dns-log prints a table: use --format tsv, json or pretty",
-            ));
-        }
-        Ok(parsed)
+        let matches = command.try_get_matches_from_mut(argv)?;
+        let mut args = Args::from_arg_matches(&matches)?;
+        args.power.explicit = Explicit::of(&matches);
+        check_combinations(&args, &matches, &mut command)?;
+        Ok(args)
     }
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Interactive first run: shows the interfaces with their addresses
+    /// and current traffic, asks the default interface, snapshot format,
+    /// containers and theme, and writes the config file (its path is
+    /// printed). Needs a terminal.
+    Setup(SetupArgs),
+    /// Run as a service: capture continuously, keep per-process history in
+    /// a database, and serve /metrics (Prometheus, OpenMetrics) and a live
+    /// dashboard over HTTP (see `ServeArgs`). Ctrl-C or SIGTERM writes the
+    /// last minute and exits 0.
+    Serve(ServeArgs),
+    /// Per-process traffic of the past from the history `serve` keeps
+    /// (reading needs no root, only read access to the database).
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SetupArgs {
+    /// Remove the config file `netop setup` wrote, instead.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+/// The argument ids given on the command line or by an environment
+/// variable, rather than left at their defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explicit(std::collections::BTreeSet<String>);
+
+impl Explicit {
+    pub fn of(matches: &clap::ArgMatches) -> Explicit {
+        use clap::parser::ValueSource;
+        Explicit(
+            matches
+                .ids()
+                .filter(|id| {
+                    matches!(
+                        matches.value_source(id.as_str()),
+                        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                    )
+                })
+                .map(|id| id.as_str().to_string())
+                .collect(),
+        )
+    }
+
+    /// True when the argument `id` (its field name) was set.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.contains(id)
+    }
+
+    /// For tests: these ids, as if given.
+    pub fn from_ids(ids: &[&str]) -> Explicit {
+        Explicit(ids.iter().map(|s| (*s).to_string()).collect())
+    }
+}
+
+/// A rate in bytes per second: `1500`, `500K`, `2MB`, `1.5G`, `10KB/s`
+/// (base 10, as the monitor prints rates).
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("/s").unwrap_or(t);
+    let t = t.strip_suffix(['B', 'b']).unwrap_or(t);
+    let (number, scale) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * scale < 1e15 => Ok((v * scale).round() as u64),
+        _ => Err(format!(
+            "'{s}' is not a rate: use bytes per second, e.g. 500K, 2MB, 1.5G"
+        )),
+    }
+}
+
+/// What clap cannot say about flags that go together: `--interval` with
+/// `--duration` only for the stream, the snapshot's flags not with a
+/// subcommand, the capture flags not with `history`.
+fn check_combinations(
+    parsed: &Args,
+    matches: &clap::ArgMatches,
+    command: &mut clap::Command,
+) -> Result<(), clap::Error> {
+    // `--interval` paces the monitor and the NDJSON stream; a table
+    // snapshot has nothing to pace (clap cannot say "conflicts unless").
+    let explicit =
+        |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    if explicit("interval") && explicit("duration") && parsed.format != Format::Ndjson {
+        return Err(command.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "the argument '--interval <SECONDS>' cannot be used with '--duration <SECONDS>' \
+                 (except with --format ndjson)",
+        ));
+    }
+    if parsed.command.is_some() {
+        if let Some(flag) = [
+            "duration",
+            "monitor",
+            "dns_log",
+            "diagnostics",
+            "format",
+            "filter",
+        ]
+        .into_iter()
+        .find(|id| explicit(id))
+        {
+            return Err(command.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--{} cannot be used with a subcommand",
+                    flag.replace('_', "-")
+                ),
+            ));
+        }
+    }
+    if matches!(parsed.command, Some(Command::History(_))) {
+        // The capture flags are global (serve takes them), but history
+        // captures nothing.
+        if let Some(flag) = [
+            "interface",
+            "no_dns",
+            "containers",
+            "no_events",
+            "bpf_buffer",
+        ]
+        .into_iter()
+        .find(|id| explicit(id))
+        {
+            return Err(command.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--{} is a capture flag: netop history only reads the database",
+                    flag.replace('_', "-")
+                ),
+            ));
+        }
+    }
+    if parsed.dns_log && parsed.format == Format::Ndjson {
+        return Err(command.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--dns-log prints a table: use --format tsv, json or pretty",
+        ));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------
@@ -279,18 +460,6 @@ pub const DEFAULT_HISTORY: &str = "/var/lib/netop/history.db";
 
 /// `serve`'s port when `--listen` names an address only.
 pub const DEFAULT_PORT: u16 = 9474;
-
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Command {
-    /// Run as a service: capture continuously, keep per-process history in
-    /// a database, and serve /metrics (Prometheus, OpenMetrics) and a live
-    /// dashboard over HTTP. Ctrl-C or SIGTERM writes the last minute and
-    /// exits 0.
-    Serve(ServeArgs),
-    /// Per-process traffic of the past from the history `serve` keeps
-    /// (reading needs no root, only read access to the database).
-    History(HistoryArgs),
-}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -434,7 +603,7 @@ mod tests {
 
     #[test]
     fn interval_paces_only_the_monitor_and_the_stream() {
-        let parse = |line: &str| Args::try_parse_from_iter(line.split_whitespace());
+        let parse = |line: &str| Args::try_parse_layered(line.split_whitespace());
         assert!(parse("netop --duration 3 --interval 2").is_err());
         let stream = parse("netop --format ndjson --duration 3 --interval 2").expect("ndjson");
         assert_eq!(stream.interval, 2.0);
@@ -444,7 +613,7 @@ mod tests {
 
     #[test]
     fn service_subcommands_take_the_capture_flags() {
-        let parse = |line: &str| Args::try_parse_from_iter(line.split_whitespace());
+        let parse = |line: &str| Args::try_parse_layered(line.split_whitespace());
         let args =
             parse("netop serve --interface eth0 --listen 0.0.0.0 --token-file /t").expect("serve");
         assert_eq!(args.interface.as_deref(), Some("eth0"));
@@ -472,6 +641,28 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn rates_read_as_the_monitor_prints_them() {
+        assert_eq!(parse_rate("1500"), Ok(1500));
+        assert_eq!(parse_rate("500K"), Ok(500_000));
+        assert_eq!(parse_rate("2MB"), Ok(2_000_000));
+        assert_eq!(parse_rate("1.5G"), Ok(1_500_000_000));
+        assert_eq!(parse_rate("10 KB/s"), Ok(10_000));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-3K").is_err());
+        assert!(parse_rate("fast").is_err());
+    }
+
+    #[test]
+    fn flags_and_environment_are_explicit_defaults_are_not() {
+        let matches = command()
+            .try_get_matches_from(["netop", "--sort", "name"])
+            .expect("parses");
+        let explicit = Explicit::of(&matches);
+        assert!(explicit.contains("sort"));
+        assert!(!explicit.contains("interval"));
     }
 
     #[test]

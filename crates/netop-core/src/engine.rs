@@ -30,6 +30,7 @@ use crate::unknown::{Breakdown, UnknownReason};
 mod crediting;
 mod dns;
 mod flow_table;
+mod frame_owner;
 mod handoff;
 mod lifecycle;
 mod live;
@@ -67,6 +68,12 @@ pub struct EngineConfig {
     pub lookup_new_flows: bool,
     /// The DNS observatory's settings; `None` (`--no-dns`) reads no DNS.
     pub dns: Option<crate::dns::DnsConfig>,
+    /// Lookup answers for connected sockets join the socket table (on), so
+    /// a screen shows a new connection's state and the owner's socket
+    /// count at once; off, only answers for unconnected sockets (which
+    /// later flows match) are kept: a snapshot shows no sockets, and under
+    /// a churn of short connections the answers were most of its memory.
+    pub keep_answers: bool,
     /// A process that has exited and moved no bytes for this long is
     /// forgotten (the monitor: its state has a lifecycle); `None` keeps
     /// every process (a snapshot lists all that moved bytes).
@@ -81,6 +88,7 @@ impl Default for EngineConfig {
             filter: None,
             lookup_new_flows: true,
             dns: Some(crate::dns::DnsConfig::default()),
+            keep_answers: true,
             forget_exited_after: None,
         }
     }
@@ -791,7 +799,9 @@ impl Engine {
                     tracing::debug!(flow = %key, inode = entry.inode, state = entry.state.as_str(), "socket found, owner not");
                 }
                 let uid = entry.uid;
-                self.sockets.insert(entry);
+                if self.config.keep_answers || entry.is_unconnected() {
+                    self.sockets.insert(entry);
+                }
                 if let Some(info) = owner {
                     self.stats.lookup_hits += 1;
                     let slot = self.register(info);

@@ -61,6 +61,15 @@ pub use resolver::LinuxResolver;
 /// The backend's factory (see `netop_core::backend`).
 #[cfg(target_os = "linux")]
 pub use backend::{confine, diagnostics, open, replay};
+/// `--bpf`: check an expression, and filter a capture with it.
+#[cfg(target_os = "linux")]
+pub use netop_pcap::{check_filter, filtered};
+
+/// The host's interfaces (for `netop setup`).
+#[cfg(target_os = "linux")]
+pub fn host_interfaces() -> Box<dyn netop_core::HostInterfaces> {
+    Box::new(LinuxInterfaces::new())
+}
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {

@@ -131,3 +131,8 @@ pub fn diagnostics(options: &BackendOptions) -> Vec<String> {
 pub fn confine(_landlock: Option<&[std::path::PathBuf]>) -> String {
     "not confined on macOS".to_string()
 }
+
+/// The host's interfaces (for `netop setup`).
+pub fn host_interfaces() -> Box<dyn netop_core::HostInterfaces> {
+    Box::new(MacInterfaces::new(LiveSystem))
+}

@@ -48,7 +48,10 @@ pub use system::System;
 
 /// The backend's factory (see `netop_core::backend`).
 #[cfg(target_os = "macos")]
-pub use backend::{confine, diagnostics, open, replay};
+pub use backend::{confine, diagnostics, host_interfaces, open, replay};
+/// `--bpf`: check an expression, and filter a capture with it.
+#[cfg(target_os = "macos")]
+pub use netop_pcap::{check_filter, filtered};
 
 #[cfg(test)]
 mod tests;

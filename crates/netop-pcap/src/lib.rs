@@ -20,6 +20,7 @@ mod file;
 mod live;
 mod platform;
 mod reopen;
+mod user_filter;
 
 pub use device::list_interfaces;
 pub use file::PcapFileCapture;
@@ -28,6 +29,8 @@ pub use live::{CaptureOptions, PcapCapture};
 pub use pcap;
 pub use platform::{LinkState, Platform, Posix};
 pub use reopen::ReopeningCapture;
+/// `--bpf`: check an expression, and filter a capture with it.
+pub use user_filter::{check as check_filter, filtered, Filtered};
 
 use std::time::Duration;
 

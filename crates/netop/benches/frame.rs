@@ -3,6 +3,11 @@
 //! drawing the Process and Connection views (the expensive ones: they sort
 //! and filter every row) into a 200x50 buffer.
 //!
+//! The iftop-style layout (issue 14) is measured too: its 2/10/40 s
+//! columns are means of each row's per-second history, computed while
+//! drawing (nothing is added per packet), with a pinned process, an
+//! alert threshold that some rows cross, and service names.
+//!
 //! `cargo bench -p netop --bench frame`
 
 use std::sync::Arc;
@@ -98,16 +103,33 @@ fn frame(c: &mut Criterion) {
         interface: None,
         containers: false,
         owners: None,
+        theme: "default".into(),
+        pins: Default::default(),
+        alerts: Default::default(),
+        exclude: Vec::new(),
+        services: Arc::new(tui::services::Services::builtin()),
+        columns: Default::default(),
     };
+    let mut power = settings.clone();
+    power.pins.processes.insert("proc7".into());
+    power.alerts.rate = Some(1_000);
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
-    for (name, view_key) in [("process_view", '1'), ("connection_view", '2')] {
+    let cases = [
+        ("process_view", "1", &settings),
+        ("connection_view", "2", &settings),
+        ("process_view_windows_pins_alerts", "1w", &power),
+        ("connection_view_windows_pins_alerts", "2w", &power),
+    ];
+    for (name, keys, settings) in cases {
         let mut state = AppState::new(settings.clone(), (200, 50));
-        tui::update(
-            &mut state,
-            Event::Key(crossterm::event::KeyEvent::from(
-                crossterm::event::KeyCode::Char(view_key),
-            )),
-        );
+        for key in keys.chars() {
+            tui::update(
+                &mut state,
+                Event::Key(crossterm::event::KeyEvent::from(
+                    crossterm::event::KeyCode::Char(key),
+                )),
+            );
+        }
         group.bench_function(format!("apply_and_draw_{name}"), |b| {
             b.iter(|| {
                 tui::update(&mut state, Event::Report(Arc::clone(&report)));

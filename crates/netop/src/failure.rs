@@ -17,6 +17,14 @@ pub enum Failure {
     NotATerminal,
     /// A combination of flags the parser cannot refuse on its own.
     Usage(String),
+    /// The config file is malformed, names an unknown key or value, or
+    /// may not be used (ownership).
+    Config(netop::config::ConfigError),
+    /// `--bpf`'s expression does not compile (libpcap's message).
+    InvalidFilter(String),
+    /// A snapshot with `--alert`: some process crossed its threshold
+    /// (the table was printed).
+    Alert,
     /// Anything else that went wrong at run time.
     Runtime(anyhow::Error),
 }
@@ -25,8 +33,10 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Runtime(_) | Failure::NotATerminal => 1,
+            Failure::Config(_) | Failure::InvalidFilter(_) => 2,
             Failure::Privileges => 3,
             Failure::Usage(_) => 2,
+            Failure::Alert => 5,
             Failure::UnknownInterface { .. } => 4,
         }
     }
@@ -55,6 +65,9 @@ impl fmt::Display for Failure {
                  for output to a pipe or file run a snapshot with --duration SECONDS",
             ),
             Failure::Usage(message) => f.write_str(message),
+            Failure::Config(e) => write!(f, "{e}"),
+            Failure::InvalidFilter(message) => write!(f, "invalid --bpf expression: {message}"),
+            Failure::Alert => f.write_str("a process crossed the --alert threshold"),
             // `{:#}` prints the whole context chain on one line.
             Failure::Runtime(e) => write!(f, "{e:#}"),
         }

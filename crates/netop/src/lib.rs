@@ -3,6 +3,7 @@
 //! exactly as the binary does. The binary (`main.rs`) holds everything
 //! else: arguments, the backend, snapshot output, the service's threads.
 
+pub mod config;
 pub mod deltas;
 pub mod service;
 pub mod tui;

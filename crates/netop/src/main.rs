@@ -13,13 +13,18 @@ use netop_core::{Engine, EngineConfig};
 
 mod collect;
 mod failure;
+mod files;
 mod history_query;
 mod losses;
 mod monitor;
 mod output;
+mod pcapng;
 mod platform;
 mod replay;
+mod reverse;
 mod serve;
+mod settings;
+mod setup;
 mod stream;
 mod terminal;
 
@@ -28,7 +33,7 @@ use failure::Failure;
 use netop_cli::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse_env();
+    let mut args = Args::parse_env();
     if let Some(shell) = args.completions {
         // Before anything else: completions need no privileges. A closed
         // pipe is not an error here either.
@@ -40,15 +45,41 @@ fn main() -> ExitCode {
             _ => ExitCode::SUCCESS,
         };
     }
-    init_tracing(args.duration.is_none() && args.command.is_none());
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            // Best effort: stderr may be closed too.
-            let _ = writeln!(io::stderr(), "error: {failure}");
-            ExitCode::from(failure.exit_code())
-        }
+    if let Some(netop_cli::Command::Setup(setup)) = &args.command {
+        init_tracing(false);
+        return match setup::run(setup) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => fail(&failure),
+        };
     }
+    // The monitor draws on stderr's terminal; a snapshot, the stream, serve
+    // and history write their warnings there.
+    init_tracing(
+        args.duration.is_none()
+            && args.command.is_none()
+            && args.format != netop_cli::Format::Ndjson,
+    );
+    let settings = match settings::load(&mut args) {
+        Ok(s) => s,
+        Err(failure) => return fail(&failure),
+    };
+    if let Err(failure) = platform::check_filter(&args) {
+        return fail(&failure);
+    }
+    match run(&args, &settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => fail(&failure),
+    }
+}
+
+/// Prints the failure's one line and gives its exit code.
+fn fail(failure: &Failure) -> ExitCode {
+    // Best effort: stderr may be closed too. An alert is no error: the
+    // table is printed, the exit code says it.
+    if !matches!(failure, Failure::Alert) {
+        let _ = writeln!(io::stderr(), "error: {failure}");
+    }
+    ExitCode::from(failure.exit_code())
 }
 
 /// Diagnostics go to stderr, filtered by RUST_LOG (default: warnings; in
@@ -81,11 +112,13 @@ fn engine_config(args: &Args, snapshot: bool) -> EngineConfig {
         // snapshot lists every process that moved bytes in its period.
         forget_exited_after: (!snapshot)
             .then(|| std::time::Duration::from_secs(args.forget_exited_after)),
+        // A snapshot shows no sockets: lookup answers need not be kept.
+        keep_answers: !snapshot,
         ..EngineConfig::default()
     }
 }
 
-fn run(args: &Args) -> Result<(), Failure> {
+fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
     if args.diagnostics {
         let mut out = io::stdout().lock();
         for line in platform::diagnostics(args) {
@@ -108,9 +141,11 @@ fn run(args: &Args) -> Result<(), Failure> {
         return stream::run(args, &stop);
     }
     let Some(seconds) = args.duration else {
-        return monitor::run(args, stop);
+        return monitor::run(args, settings, stop);
     };
     let mut backend = platform::open(args)?;
+    // Created before confinement (which drops CAP_DAC_OVERRIDE).
+    let mut writer = pcapng::start(args, &mut backend)?;
     let held = platform::confine(platform::Role::Capture);
     tracing::debug!(%held, "confined");
     if let Some(OwnerMode::Polling { reason }) = &backend.owners {
@@ -120,14 +155,47 @@ fn run(args: &Args) -> Result<(), Failure> {
         );
     }
     let mut engine = Engine::new(engine_config(args, true));
+    let writing = writer.is_some();
+    let mut write_failed: Option<std::io::Error> = None;
+    let mut write_now = |engine: &mut Engine, _: &collect::Health| {
+        if let (Some(w), None) = (writer.as_mut(), &write_failed) {
+            write_failed = w.flush(engine).err();
+        }
+    };
     let ending = collect::run(
         &mut backend,
         &mut engine,
         Some(Duration::from_secs_f64(seconds)),
         &stop,
-        None,
+        // With --write, the refresh also writes the frames recorded since.
+        writing.then(|| collect::Tick {
+            every: Duration::from_secs(1),
+            run: &mut write_now,
+        }),
     )?;
-    let report = engine.report();
+    if let Some(w) = writer.as_mut() {
+        if write_failed.is_none() {
+            write_failed = w.flush(&engine).err();
+        }
+        if let Some(e) = write_failed {
+            return Err(Failure::Runtime(anyhow::anyhow!(
+                "cannot write the pcapng file: {e}"
+            )));
+        }
+    }
+    let mut report = engine.report();
+    // --exclude hides processes by name (the unknown row stays).
+    let excluded: Vec<String> = args
+        .power
+        .exclude
+        .iter()
+        .map(|p| p.to_lowercase())
+        .collect();
+    if !excluded.is_empty() {
+        report.processes.retain(|p| {
+            p.pid.is_none() || !excluded.iter().any(|x| p.name.to_lowercase().contains(x))
+        });
+    }
     log_interface_totals(&report);
     let mut stderr = io::stderr();
     if let Ending::Interrupted { elapsed } = ending {
@@ -152,7 +220,16 @@ fn run(args: &Args) -> Result<(), Failure> {
         };
         output::write_table(args.format, options, &report.processes, &mut out)
     };
+    // The rate over what was collected: a snapshot ended early by Ctrl-C
+    // is averaged over its own length.
+    let collected = match ending {
+        Ending::Interrupted { elapsed } => elapsed.as_secs_f64(),
+        _ => seconds,
+    };
+    let crossed =
+        !args.dns_log && settings::alert_crossed(args, settings, &report.processes, collected);
     match written {
+        Ok(()) if crossed => Err(Failure::Alert),
         Ok(()) => Ok(()),
         // A reader that stopped early (`| head -1`) is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
@@ -186,11 +263,22 @@ fn log_interface_totals(report: &netop_core::EngineReport) {
 /// (query name, process, response or resolver containing the pattern).
 fn dns_log<'a>(engine: &'a Engine, args: &Args) -> Vec<&'a netop_core::dns::QueryRecord> {
     let pattern = args.filter.as_ref().map(|f| f.to_lowercase());
+    let excluded: Vec<String> = args
+        .power
+        .exclude
+        .iter()
+        .map(|p| p.to_lowercase())
+        .collect();
     engine
         .dns()
         .map(|dns| {
             dns.log()
                 .filter(|r| pattern.as_deref().is_none_or(|p| r.matches(p)))
+                .filter(|r| {
+                    !excluded
+                        .iter()
+                        .any(|x| r.process.to_lowercase().contains(x))
+                })
                 .collect()
         })
         .unwrap_or_default()

@@ -8,7 +8,7 @@
 //! report, applies it with [`tui::update`] and redraws. So capture never
 //! waits for drawing, and drawing never waits for capture.
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -30,7 +30,11 @@ use netop_cli::Args;
 /// How long the screen loop waits for input before looking for a report.
 const POLL: Duration = Duration::from_millis(50);
 
-pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
+pub fn run(
+    args: &Args,
+    file: &crate::settings::Settings,
+    stop: Arc<AtomicBool>,
+) -> Result<(), Failure> {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         return Err(Failure::NotATerminal);
     }
@@ -74,10 +78,45 @@ pub fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
         interface: args.interface.clone(),
         containers: args.containers,
         owners,
+        theme: args.power.theme.clone().unwrap_or_default(),
+        pins: tui::state::Pins {
+            processes: file.extras.pins.processes.iter().cloned().collect(),
+            remotes: file.extras.pins.remotes.iter().cloned().collect(),
+        },
+        alerts: tui::state::Alerts {
+            rate: args.power.alert,
+            processes: file.extras.alert_processes.clone(),
+            bell: file.extras.bell,
+        },
+        exclude: args.power.exclude.clone(),
+        services: Arc::new(tui::services::Services::load()),
+        columns: shown_columns(file.extras.columns.as_deref()),
     };
+    // Before the screen thread is confined: the file thread keeps what it
+    // needs to write the config file (only one that exists) and exports.
+    let export_dir = match &file.extras.export_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("cannot read the working directory")?,
+    };
+    let files = crate::files::spawn(file.path.clone(), export_dir)
+        .context("cannot start the file thread")?;
+    let saver = Some(&files);
     let held = platform::confine(platform::Role::Screen);
     tracing::debug!(%held, "screen thread confined");
-    let screen_result = screen_loop(settings, &reports, &stop);
+    // --resolve: its thread inherits the screen's confinement (it reads
+    // no file, it sends UDP queries).
+    let reverse = if args.power.resolve {
+        let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let server = args
+            .power
+            .resolve_server
+            .or_else(|| crate::reverse::nameserver(&conf))
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 53)));
+        Some(crate::reverse::spawn(server).context("cannot start the reverse-DNS thread")?)
+    } else {
+        None
+    };
+    let screen_result = screen_loop(settings, &reports, saver, reverse.as_ref(), &stop);
     stop.store(true, Ordering::Relaxed);
     // The terminal is already restored here: errors print on a sane screen.
     let capture_failure = join_failure(capture);
@@ -113,6 +152,13 @@ fn capture_thread(
             return Ok(());
         }
     };
+    let mut writer = match crate::pcapng::start(args, &mut backend) {
+        Ok(w) => w,
+        Err(failure) => {
+            let _ = opened.send(Err(failure));
+            return Ok(());
+        }
+    };
     let held = platform::confine(platform::Role::Capture);
     tracing::debug!(%held, "capture thread confined");
     let _ = opened.send(Ok(backend.owners.clone()));
@@ -120,6 +166,13 @@ fn capture_thread(
     // Rates are averaged over the refresh interval (whole seconds).
     let window = interval.as_secs_f64().ceil().max(1.0) as u32;
     let mut send = |engine: &mut Engine, health: &collect::Health| {
+        if let Some(w) = writer.as_mut() {
+            if let Err(e) = w.flush(engine) {
+                // The monitor goes on; the file stops growing.
+                tracing::warn!(error = %e, "cannot write the pcapng file");
+                writer = None;
+            }
+        }
         let mut report = engine.live_report(last_complete_second(), window);
         report.capture_gone = health.capture.gone.clone();
         report.lost_events = health.lost_events;
@@ -151,8 +204,11 @@ fn last_complete_second() -> u64 {
 fn screen_loop(
     settings: Settings,
     reports: &Receiver<Arc<LiveReport>>,
+    saver: Option<&crate::files::Files>,
+    reverse: Option<&crate::reverse::Reverse>,
     stop: &AtomicBool,
 ) -> Result<(), Failure> {
+    let mut asked = Asked::default();
     let (guard, mut screen) = TerminalGuard::enter().context("cannot set up the terminal")?;
     let size = screen.size().context("cannot read the terminal size")?;
     let mut state = AppState::new(settings, (size.width, size.height));
@@ -167,7 +223,7 @@ fn screen_loop(
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        match input(&mut state, POLL) {
+        match input(&mut state, saver, POLL) {
             Ok(Input::Quit) => break Ok(()),
             Ok(Input::Changed) => dirty = true,
             Ok(Input::Nothing) => {}
@@ -177,9 +233,24 @@ fn screen_loop(
                 )))
             }
         }
+        if let Some(reverse) = reverse {
+            let names: Vec<_> = reverse.answers.try_iter().collect();
+            if !names.is_empty() {
+                tui::update(&mut state, Event::Names(names));
+                dirty = true;
+            }
+        }
+        if let Some(line) = saver.and_then(|s| s.results.try_recv().ok()) {
+            state.message = Some(line);
+            dirty = true;
+        }
         match reports.try_recv() {
             Ok(report) => {
-                tui::update(&mut state, Event::Report(report));
+                if let Some(reverse) = reverse {
+                    asked.ask(reverse, &report);
+                }
+                let effects = tui::update(&mut state, Event::Report(report));
+                perform(&state, &effects, saver);
                 dirty = true;
             }
             Err(TryRecvError::Empty) => {}
@@ -191,6 +262,38 @@ fn screen_loop(
     result
 }
 
+/// The addresses sent to the reverse-DNS thread, forgotten every five
+/// minutes so that names are asked again (the thread answers from its
+/// cache until their TTL).
+#[derive(Default)]
+struct Asked {
+    sent: std::collections::HashSet<std::net::IpAddr>,
+    since: Option<std::time::Instant>,
+}
+
+impl Asked {
+    fn ask(&mut self, reverse: &crate::reverse::Reverse, report: &LiveReport) {
+        let now = std::time::Instant::now();
+        if self
+            .since
+            .is_none_or(|t| now - t > Duration::from_secs(300))
+        {
+            self.sent.clear();
+            self.since = Some(now);
+        }
+        for c in report.connections.iter().filter(|c| !c.unconnected) {
+            let ip = c.key.remote_ip;
+            if c.remote_name.is_none()
+                && !ip.is_loopback()
+                && !ip.is_unspecified()
+                && self.sent.insert(ip)
+            {
+                let _ = reverse.requests.send(ip);
+            }
+        }
+    }
+}
+
 /// What terminal input did.
 enum Input {
     Nothing,
@@ -200,7 +303,11 @@ enum Input {
 
 /// Waits up to `wait` for terminal input and applies every event that is
 /// ready (a burst of wheel events costs one redraw).
-fn input(state: &mut AppState, wait: Duration) -> io::Result<Input> {
+fn input(
+    state: &mut AppState,
+    saver: Option<&crate::files::Files>,
+    wait: Duration,
+) -> io::Result<Input> {
     let mut timeout = wait;
     let mut changed = Input::Nothing;
     while event::poll(timeout)? {
@@ -211,12 +318,72 @@ fn input(state: &mut AppState, wait: Duration) -> io::Result<Input> {
             TermEvent::Resize(w, h) => Event::Resize(w, h),
             _ => continue,
         };
-        if tui::update(state, ev).contains(&Effect::Quit) {
+        let effects = tui::update(state, ev);
+        if effects.contains(&Effect::Quit) {
             return Ok(Input::Quit);
         }
+        perform(state, &effects, saver);
         changed = Input::Changed;
     }
     Ok(changed)
+}
+
+/// Carries out what an update asked for besides quitting.
+fn perform(state: &AppState, effects: &[Effect], saver: Option<&crate::files::Files>) {
+    for effect in effects {
+        match effect {
+            Effect::Bell => {
+                let mut out = io::stdout();
+                let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            }
+            // Without a config file nothing is written (the guide's
+            // promise); the saver exists only when one does.
+            Effect::SavePrefs => {
+                if let Some(files) = saver.filter(|f| f.saves_prefs) {
+                    let _ = files.jobs.send(crate::files::Job::Prefs(prefs_of(state)));
+                }
+            }
+            Effect::Export(format) => {
+                if let (Some(files), Some(export)) = (saver, tui::export::export(state, *format)) {
+                    let _ = files.jobs.send(crate::files::Job::Export(export));
+                }
+            }
+            Effect::Quit => {}
+        }
+    }
+}
+
+/// What the config file keeps of the monitor's state.
+fn prefs_of(state: &AppState) -> netop::config::save::Prefs {
+    let sort = match state.sort {
+        SortColumn::Traffic => "traffic",
+        SortColumn::Pid => "pid",
+        SortColumn::Name => "name",
+        SortColumn::Connections => "connections",
+        // The Connection view's own column: the file keeps the last
+        // Process view column, so leave it as it is.
+        SortColumn::Remote => "",
+    };
+    netop::config::save::Prefs {
+        sort: (!sort.is_empty()).then_some(sort),
+        theme: Some(tui::theme::PALETTES[state.theme].name.to_string()),
+        pinned_processes: state.pins.processes.iter().cloned().collect(),
+        pinned_remotes: state.pins.remotes.iter().cloned().collect(),
+    }
+}
+
+/// The config file's `columns` (all when it says nothing).
+fn shown_columns(columns: Option<&[netop::config::Column]>) -> tui::process_view::Shown {
+    use netop::config::Column;
+    match columns {
+        None => tui::process_view::Shown::default(),
+        Some(list) => tui::process_view::Shown {
+            user: list.contains(&Column::User),
+            sockets: list.contains(&Column::Sockets),
+            conns: list.contains(&Column::Conns),
+            container: list.contains(&Column::Container),
+        },
+    }
 }
 
 /// The command line's sort column as the screen's.

@@ -29,11 +29,55 @@ fn options(args: &Args) -> BackendOptions {
 
 /// Opens the backend the arguments ask for: a replay, or the OS's.
 pub fn open(args: &Args) -> Result<Backend, Failure> {
-    if let Some(path) = &args.replay {
+    let mut backend = if let Some(path) = &args.replay {
         let capture = os::replay(path).map_err(failure)?;
-        return replay::backend(capture, args.replay_sockets.as_deref(), args.containers);
+        replay::backend(capture, args.replay_sockets.as_deref(), args.containers)?
+    } else {
+        os::open(&options(args)).map_err(failure)?
+    };
+    if let Some(expr) = &args.power.bpf {
+        backend.capture = os::filtered(backend.capture, expr);
     }
-    os::open(&options(args)).map_err(failure)
+    Ok(backend)
+}
+
+/// The host's interfaces with their current rates (rx, tx bytes per
+/// second, from the kernel's counters read a second apart), for `netop
+/// setup`.
+pub fn interfaces_with_rates() -> Vec<(netop_core::InterfaceInfo, Option<(u64, u64)>)> {
+    let mut source = os::host_interfaces();
+    let Ok(first) = source.interfaces() else {
+        return Vec::new();
+    };
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let second = source.interfaces().unwrap_or_default();
+    first
+        .into_iter()
+        .map(|i| {
+            let rate = second
+                .iter()
+                .find(|j| j.index == i.index)
+                .and_then(|j| Some((i.kernel?, j.kernel?)))
+                .map(|(a, b)| {
+                    (
+                        b.rx_bytes.saturating_sub(a.rx_bytes),
+                        b.tx_bytes.saturating_sub(a.tx_bytes),
+                    )
+                });
+            (i, rate)
+        })
+        .collect()
+}
+
+/// `--bpf`: libpcap's verdict on the expression, before anything opens
+/// (no privileges needed).
+pub fn check_filter(args: &Args) -> Result<(), Failure> {
+    match &args.power.bpf {
+        Some(expr) => {
+            os::check_filter(expr, args.interface.is_none()).map_err(Failure::InvalidFilter)
+        }
+        None => Ok(()),
+    }
 }
 
 /// `--diagnostics`: what netop finds on this host, one fact a line.
@@ -58,6 +102,29 @@ pub enum Role {
     Capture,
     /// The monitor's screen: also Landlocked (it writes no files yet).
     Screen,
+}
+
+/// Makes the calling thread create and write files as `uid`/`gid`
+/// (the monitor's file thread, before it is confined). On Linux the
+/// thread's file-system identity (`setfsuid`, this thread only); elsewhere
+/// nothing yet (files are the running user's).
+#[cfg(target_os = "linux")]
+pub fn files_as(uid: u32, gid: u32) {
+    // SAFETY: setfsgid/setfsuid change this thread's file-system identity
+    // only (raw syscalls); a refused change shows as a failed write later.
+    unsafe {
+        libc::setfsgid(gid);
+        libc::setfsuid(uid);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn files_as(_uid: u32, _gid: u32) {}
+
+/// Confines the monitor's file thread: as the screen, but allowed to
+/// write in `dirs` (the config file's, the export directory).
+pub fn confine_writer(dirs: Vec<std::path::PathBuf>) -> String {
+    os::confine(Some(&dirs))
 }
 
 /// Confines the calling thread once the backend is open: `no_new_privs`,
@@ -147,7 +214,9 @@ pub fn release_memory() {}
 /// The Linux backend, plus what `netop serve` needs of it.
 #[cfg(target_os = "linux")]
 mod linux {
-    pub use netop_linux::{confine, diagnostics, open, replay};
+    pub use netop_linux::{
+        check_filter, confine, diagnostics, filtered, host_interfaces, open, replay,
+    };
 
     pub fn drop_capabilities() -> Result<(), String> {
         netop_linux::privileges::drop_all()
@@ -170,7 +239,9 @@ mod linux {
 /// are Linux's for now (macOS binaries carry no file capabilities).
 #[cfg(target_os = "macos")]
 mod macos {
-    pub use netop_macos::{confine, diagnostics, open, replay};
+    pub use netop_macos::{
+        check_filter, confine, diagnostics, filtered, host_interfaces, open, replay,
+    };
 
     pub fn drop_capabilities() -> Result<(), String> {
         Ok(())
@@ -225,5 +296,24 @@ mod unsupported {
 
     pub fn become_user(_: Option<&str>, _: &[std::path::PathBuf]) -> Result<String, String> {
         Err(WHY.to_string())
+    }
+    pub fn host_interfaces() -> Box<dyn netop_core::HostInterfaces> {
+        struct None_;
+        impl netop_core::HostInterfaces for None_ {
+            fn interfaces(
+                &mut self,
+            ) -> Result<Vec<netop_core::InterfaceInfo>, netop_core::ResolveError> {
+                Ok(Vec::new())
+            }
+        }
+        Box::new(None_)
+    }
+
+    pub fn check_filter(_: &str, _: bool) -> Result<(), String> {
+        Err(WHY.to_string())
+    }
+
+    pub fn filtered(capture: Box<dyn Capture>, _: &str) -> Box<dyn Capture> {
+        capture
     }
 }

@@ -18,6 +18,11 @@ use predicates::prelude::*;
 fn netop() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("netop").expect("binary");
     cmd.env_remove("RUST_LOG");
+    // No config file of the machine's: the tests that want one name it.
+    for var in netop_cli::ENVIRONMENT.iter().map(|(_, v)| *v) {
+        cmd.env_remove(var);
+    }
+    cmd.env("NETOP_CONFIG", "/dev/null");
     cmd
 }
 
@@ -336,4 +341,143 @@ fn ndjson_stream_to_a_closed_pipe_exits_quietly_with_success() {
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert_eq!(stderr, "");
+}
+
+/// Issue 14: a config file for the snapshot (`NETOP_CONFIG`), layered
+/// under the environment and the flags.
+#[test]
+fn issue_14_config_file_then_environment_then_flags() {
+    let fx = fixture();
+    let config = fx._dir.path().join("config.toml");
+    std::fs::write(&config, "# mine\nformat = \"json\"\n").expect("write");
+    let json = |cmd: assert_cmd::Command| -> bool {
+        let out = stdout_of(cmd);
+        serde_json::from_slice::<serde_json::Value>(&out).is_ok()
+    };
+    let mut from_file = replay(&fx, &[]);
+    from_file.env("NETOP_CONFIG", &config);
+    assert!(json(from_file), "format from the file");
+    let mut from_env = replay(&fx, &[]);
+    from_env
+        .env("NETOP_CONFIG", &config)
+        .env("NETOP_FORMAT", "tsv");
+    assert!(!json(from_env), "the environment wins over the file");
+    let mut from_flag = replay(&fx, &["--format", "json"]);
+    from_flag
+        .env("NETOP_CONFIG", &config)
+        .env("NETOP_FORMAT", "tsv");
+    assert!(json(from_flag), "the flag wins over the environment");
+}
+
+#[test]
+fn issue_14_a_bad_config_file_is_one_line_and_exit_2() {
+    let fx = fixture();
+    let config = fx._dir.path().join("config.toml");
+    std::fs::write(&config, "format = \"json\"\nfromat = \"tsv\"\n").expect("write");
+    let mut cmd = replay(&fx, &[]);
+    cmd.env("NETOP_CONFIG", &config)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::starts_with(format!(
+            "error: config file {} line 2, key 'fromat': unknown field",
+            config.display()
+        )))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    let mut missing = replay(&fx, &[]);
+    missing
+        .env("NETOP_CONFIG", fx._dir.path().join("none.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no such file (NETOP_CONFIG)"));
+}
+
+/// Issue 14: `--alert` in a snapshot prints the table and exits 5 when a
+/// process's rate crossed it, 0 when none did; per-process thresholds
+/// come from the config file.
+#[test]
+fn issue_14_snapshot_alert_exit_code() {
+    let fx = fixture();
+    let busiest = fx
+        .expected
+        .iter()
+        .filter(|e| e.0.is_some())
+        .map(|e| e.1 + e.2)
+        .max()
+        .expect("a process");
+    // The replay's snapshot lasts --duration 1: the rate is its bytes.
+    let below = (busiest - 1).to_string();
+    let above = (busiest + 1).to_string();
+    let out = replay(&fx, &["--alert", &below]).assert().code(5);
+    let text = String::from_utf8(out.get_output().stdout.clone()).expect("utf-8");
+    assert!(
+        text.starts_with("pid\tprocess"),
+        "the table is printed: {text}"
+    );
+    assert!(out.get_output().stderr.is_empty(), "no error line");
+    replay(&fx, &["--alert", &above]).assert().code(0);
+    let config = fx._dir.path().join("config.toml");
+    let name = "curl";
+    std::fs::write(&config, format!("[alerts.processes]\n{name} = {below}\n")).expect("write");
+    // curl's own threshold (below its rate) overrides --alert (above it).
+    let mut cmd = replay(&fx, &["--alert", &above]);
+    cmd.env("NETOP_CONFIG", &config).assert().code(5);
+    // The other way round: curl's own threshold above its rate.
+    std::fs::write(&config, format!("[alerts.processes]\n{name} = {above}\n")).expect("write");
+    let mut cmd = replay(&fx, &["--alert", &below]);
+    cmd.env("NETOP_CONFIG", &config).assert().code(0);
+}
+
+/// Issue 14: `--bpf` keeps only the packets the expression matches (here
+/// on a replay; the root e2e test does it live).
+#[test]
+fn issue_14_bpf_keeps_only_matching_packets() {
+    let fx = fixture();
+    let out = String::from_utf8(stdout_of(replay(&fx, &["--bpf", "udp port 53"]))).expect("utf-8");
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    let (resolver_rx, resolver_tx) = fx
+        .expected
+        .iter()
+        .find(|e| e.0 == Some(77))
+        .map(|e| (e.1, e.2))
+        .expect("resolver");
+    assert_eq!(
+        rows,
+        vec![format!("77\tresolver\t{resolver_rx}\t{resolver_tx}\t1\t1")],
+        "{out}"
+    );
+    let out = String::from_utf8(stdout_of(replay(&fx, &["--bpf", "not udp"]))).expect("utf-8");
+    assert!(
+        out.contains("\tcurl\t") && !out.contains("resolver"),
+        "{out}"
+    );
+}
+
+#[test]
+fn issue_14_an_invalid_bpf_expression_is_exit_2_with_libpcaps_message() {
+    let fx = fixture();
+    replay(&fx, &["--bpf", "udp prot 53"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "error: invalid --bpf expression: ",
+        ))
+        .stderr(predicate::str::contains("syntax error"))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+#[test]
+fn issue_14_exclude_hides_processes_by_name() {
+    let fx = fixture();
+    let out = String::from_utf8(stdout_of(replay(
+        &fx,
+        &["--exclude", "CUR", "--exclude", "nothing"],
+    )))
+    .expect("utf-8");
+    assert!(!out.contains("curl"), "{out}");
+    assert!(
+        out.contains("\tresolver\t") && out.contains("\tunknown\t"),
+        "{out}"
+    );
 }

@@ -60,6 +60,12 @@ impl<V> FlowTable<V> {
         self.table.find_mut(h, |e| e.0 == *key).map(|e| &mut e.1)
     }
 
+    /// A flow, read only (no hash cache update: queries off the packet
+    /// path, such as the pcapng writer's owner lookups).
+    pub(super) fn get(&self, key: &PackedKey) -> Option<&V> {
+        self.table.find(hash(key), |e| e.0 == *key).map(|e| &e.1)
+    }
+
     /// Adds a flow; the key must not be in the table.
     pub(super) fn insert(&mut self, key: PackedKey, value: V) {
         let h = self.hash_of(&key);

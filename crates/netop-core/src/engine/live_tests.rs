@@ -202,3 +202,64 @@ fn containers_travel_from_the_socket_owner_to_both_reports() {
     let curl = report.processes.iter().find(|p| p.pid == Some(42));
     assert_eq!(curl.and_then(|p| p.container.clone()), Some(docker));
 }
+
+/// Issue 14: the Interface view's current rate of `lo` is what crossed it
+/// in the window: loopback traffic (both ends local, captured once, as
+/// the kernel's incoming copy) counts on lo's rx and tx alike, as the
+/// kernel's loopback counters do, and the rate is the window's mean.
+#[test]
+fn issue_14_loopback_interface_rate_is_its_bytes_per_second() {
+    let mut e = Engine::new(EngineConfig::default());
+    e.set_interfaces(&[InterfaceInfo {
+        index: 1,
+        name: "lo".into(),
+        up: true,
+        addrs: vec!["127.0.0.1".parse().expect("ip")],
+        ..Default::default()
+    }]);
+    let mut r = StaticResolver::new(vec![
+        socket(
+            Protocol::Tcp,
+            "127.0.0.1:47301",
+            "127.0.0.1:5001",
+            10,
+            "client",
+        ),
+        socket(
+            Protocol::Tcp,
+            "127.0.0.1:5001",
+            "127.0.0.1:47301",
+            11,
+            "server",
+        ),
+    ]);
+    let data = PacketSpec::tcp("127.0.0.1:47301", "127.0.0.1:5001", 32_768);
+    let ack = PacketSpec::tcp("127.0.0.1:5001", "127.0.0.1:47301", 0);
+    let wire = |p: &PacketSpec| p.ip_bytes().len() as u64 + 14;
+    // Seconds T0..T0+3: 100 big segments and 50 ACKs each, as received
+    // on lo (cooked v2, ifindex 1, incoming).
+    for sec in 0..4u64 {
+        for i in 0..100u64 {
+            let ts = Duration::from_secs(T0 + sec) + Duration::from_millis(i * 5);
+            e.ingest_resolved(&data.sll2(ts, 1, false, 128).as_frame(), &mut r);
+            if i % 2 == 0 {
+                e.ingest_resolved(&ack.sll2(ts, 1, false, 128).as_frame(), &mut r);
+            }
+        }
+    }
+    let per_second = 100 * wire(&data) + 50 * wire(&ack);
+    for window in [1, 2, 4] {
+        let live = e.live_report(T0 + 3, window);
+        let lo = live.interfaces.iter().find(|i| i.name == "lo").expect("lo");
+        assert_eq!(lo.rate.rx, per_second, "window {window}");
+        assert_eq!(lo.rate.tx, per_second, "window {window}");
+    }
+    // The connection's own rate agrees with the interface's.
+    let live = e.live_report(T0 + 3, 1);
+    let client = live
+        .connections
+        .iter()
+        .find(|c| c.key.local_port == 47301)
+        .expect("the client's connection");
+    assert_eq!(client.rate.total(), per_second);
+}

@@ -31,6 +31,8 @@ enum Column {
     TxRate,
     Rtt,
     Retrans,
+    /// The iftop-style layout's 2 s, 10 s, 40 s averages (rx + tx).
+    Window(usize),
 }
 
 /// (column, title, minimum width, right-aligned), in screen order.
@@ -53,8 +55,18 @@ const DROP_ORDER: [Column; 4] = [Column::Local, Column::Iface, Column::Retrans, 
 
 /// The columns that fit in `width`, with their widths; Process and Remote
 /// share the spare room.
-fn columns(width: u16) -> Vec<(Column, &'static str, usize, bool)> {
+fn columns(width: u16, windows: bool) -> Vec<(Column, &'static str, usize, bool)> {
     let mut cols: Vec<_> = COLUMNS.to_vec();
+    if windows {
+        let at = cols.iter().position(|c| c.0 == Column::RxRate).unwrap_or(0);
+        cols.retain(|c| !matches!(c.0, Column::RxRate | Column::TxRate));
+        for (i, (seconds, title)) in [(2, "2s"), (10, "10s"), (40, "40s")]
+            .into_iter()
+            .enumerate()
+        {
+            cols.insert(at + i, (Column::Window(seconds), title, 6, true));
+        }
+    }
     let need = |cols: &[(Column, &str, usize, bool)]| -> usize {
         cols.iter().map(|c| c.2).sum::<usize>() + cols.len().saturating_sub(1)
     };
@@ -82,6 +94,11 @@ fn columns(width: u16) -> Vec<(Column, &'static str, usize, bool)> {
 /// `192.0.2.1:443`, `[2001:db8::1]:443`, `github.com:443`; `*:8080` for
 /// the unspecified address.
 pub fn endpoint(ip: IpAddr, port: u16, name: Option<&str>) -> String {
+    endpoint_port(ip, &port.to_string(), name)
+}
+
+/// [`endpoint`] with the port as shown (a service name or a number).
+pub fn endpoint_port(ip: IpAddr, port: &str, name: Option<&str>) -> String {
     match (name, ip) {
         (Some(name), _) => format!("{name}:{port}"),
         (None, ip) if ip.is_unspecified() => format!("*:{port}"),
@@ -91,7 +108,7 @@ pub fn endpoint(ip: IpAddr, port: u16, name: Option<&str>) -> String {
 }
 
 pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect) {
-    let cols = columns(body.width);
+    let cols = columns(body.width, state.windows);
     let header: Vec<String> = cols
         .iter()
         .map(|(_, title, w, right)| {
@@ -107,7 +124,11 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
     let page = usize::from(body.height.saturating_sub(1));
     let selected = state.selected();
     for c in all.iter().skip(state.offset()).take(page) {
-        let mut line = row(c, &cols, theme);
+        let pinned = rows::is_pinned_connection(state, c);
+        let mut line = row(state, c, &cols, pinned, theme);
+        if state.alerting.connections.contains(&(c.pid, c.key)) {
+            line = line.patch_style(theme.alert());
+        }
         if selected == Some(&rows::RowId::Connection(c.pid, c.key)) {
             line = line.patch_style(theme.selected());
         }
@@ -124,18 +145,31 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
     frame.render_widget(Paragraph::new(lines), body);
 }
 
-fn row(c: &LiveConnection, cols: &[(Column, &str, usize, bool)], theme: Theme) -> Line<'static> {
+fn row(
+    state: &AppState,
+    c: &LiveConnection,
+    cols: &[(Column, &str, usize, bool)],
+    pinned: bool,
+    theme: Theme,
+) -> Line<'static> {
     let mut spans = Vec::with_capacity(cols.len() * 2);
     for (i, (col, _, w, right)) in cols.iter().enumerate() {
         if i > 0 {
             spans.push(Span::raw(" "));
         }
         let text = match col {
+            Column::Process if pinned => format!("★{}", c.process),
             Column::Process => c.process.clone(),
-            Column::Local => endpoint(c.key.local_ip, c.key.local_port, None),
-            Column::Remote => {
-                endpoint(c.key.remote_ip, c.key.remote_port, c.remote_name.as_deref())
-            }
+            Column::Local => endpoint_port(
+                c.key.local_ip,
+                &state.port(c.key.proto, c.key.local_port),
+                None,
+            ),
+            Column::Remote => endpoint_port(
+                c.key.remote_ip,
+                &state.port(c.key.proto, c.key.remote_port),
+                state.remote_name(c),
+            ),
             Column::Proto => c.key.proto.to_string(),
             Column::State => c.state.map_or("-", |s| s.as_str()).to_string(),
             Column::Dir => match c.opened_by {
@@ -155,6 +189,7 @@ fn row(c: &LiveConnection, cols: &[(Column, &str, usize, bool)], theme: Theme) -
             Column::TxRate => format::rate(c.rate.tx),
             Column::Rtt => c.rtt_us.map_or_else(|| "-".to_string(), format::rtt),
             Column::Retrans => c.retrans.map_or_else(|| "-".to_string(), |r| r.to_string()),
+            Column::Window(seconds) => format::compact(rows::window_rate(&c.history, *seconds)),
         };
         let text = if *right {
             fit_right(&text, *w)
@@ -164,6 +199,8 @@ fn row(c: &LiveConnection, cols: &[(Column, &str, usize, bool)], theme: Theme) -
         let style = match col {
             Column::RxRate => theme.rate(c.rate.rx),
             Column::TxRate => theme.rate(c.rate.tx),
+            Column::Window(seconds) => theme.rate(rows::window_rate(&c.history, *seconds)),
+            Column::Process if pinned => theme.pinned(),
             _ => Default::default(),
         };
         spans.push(Span::styled(text, style));
@@ -177,7 +214,7 @@ mod tests {
 
     #[test]
     fn narrow_terminals_drop_local_first_and_keep_the_essentials() {
-        let names = |w| columns(w).iter().map(|c| c.1).collect::<Vec<_>>();
+        let names = |w| columns(w, false).iter().map(|c| c.1).collect::<Vec<_>>();
         assert_eq!(names(200).len(), 11);
         let at80 = names(80);
         for must in [
@@ -190,8 +227,11 @@ mod tests {
         }
         assert!(!at80.contains(&"Local"));
         for w in [80u16, 100, 125, 200] {
-            let used: usize = columns(w).iter().map(|c| c.2).sum::<usize>() + columns(w).len() - 1;
-            assert!(used <= usize::from(w), "{used} columns used of {w}");
+            for windows in [false, true] {
+                let cols = columns(w, windows);
+                let used: usize = cols.iter().map(|c| c.2).sum::<usize>() + cols.len() - 1;
+                assert!(used <= usize::from(w), "{used} columns used of {w}");
+            }
         }
     }
 

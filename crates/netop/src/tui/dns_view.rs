@@ -2,7 +2,6 @@
 //! the guide lays them out. With `--no-dns` both say `[no data]`.
 
 use ratatui::layout::Rect;
-use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
@@ -25,6 +24,13 @@ pub fn queries(state: &AppState) -> Vec<&QueryRecord> {
         .filter(|q| match &state.filter {
             None => true,
             Some(f) => q.matches(f),
+        })
+        // --exclude hides an excluded process's queries too.
+        .filter(|q| {
+            !state
+                .exclude
+                .iter()
+                .any(|x| super::rows::contains(&q.process, x))
         })
         .collect()
 }
@@ -106,9 +112,9 @@ fn stats_lines(resolvers: &[ResolverStats], theme: Theme, area: Rect) -> Vec<Lin
         };
         let rate = r.failure_rate();
         let fail_style = if rate > 0.05 {
-            theme.fg(Color::Red)
+            theme.bad()
         } else if rate > 0.0 {
-            theme.fg(Color::Yellow)
+            theme.warn()
         } else {
             Default::default()
         };
@@ -171,10 +177,8 @@ fn log_lines(state: &AppState, theme: Theme, area: Rect) -> Vec<Line<'static>> {
         };
         let style = match q.status {
             QueryStatus::Answered => Default::default(),
-            QueryStatus::NxDomain | QueryStatus::Pending | QueryStatus::Truncated => {
-                theme.fg(Color::Yellow)
-            }
-            _ => theme.fg(Color::Red),
+            QueryStatus::NxDomain | QueryStatus::Pending | QueryStatus::Truncated => theme.warn(),
+            _ => theme.bad(),
         };
         let mut line = Line::from(vec![
             Span::raw(format!(

@@ -340,6 +340,12 @@ pub fn settings() -> Settings {
         interface: None,
         containers: false,
         owners: None,
+        theme: "default".into(),
+        pins: Default::default(),
+        alerts: Default::default(),
+        exclude: Vec::new(),
+        services: std::sync::Arc::new(super::services::Services::builtin()),
+        columns: Default::default(),
     }
 }
 

@@ -5,7 +5,6 @@
 use std::net::IpAddr;
 
 use ratatui::layout::Rect;
-use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
@@ -54,9 +53,9 @@ fn addresses(addrs: &[IpAddr], v4: bool) -> String {
 
 fn card(iface: &LiveInterface, selected: bool, theme: Theme, frame: &mut Frame<'_>, rect: Rect) {
     let (state_text, state_color) = if iface.up {
-        ("UP", Color::Green)
+        ("UP", theme.good())
     } else {
-        ("DOWN", Color::Red)
+        ("DOWN", theme.bad())
     };
     let border = if selected {
         theme.header()
@@ -74,7 +73,7 @@ fn card(iface: &LiveInterface, selected: bool, theme: Theme, frame: &mut Frame<'
         .title(
             Line::from(vec![
                 Span::raw(" "),
-                Span::styled(state_text, theme.fg(state_color)),
+                Span::styled(state_text, state_color),
                 Span::raw(" "),
             ])
             .centered(),

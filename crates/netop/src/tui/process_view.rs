@@ -32,7 +32,34 @@ struct Widths {
     conns: usize,
     rate: usize,
     total: usize,
+    /// The iftop-style layout: three window columns instead of the two
+    /// sparkline cells.
+    windows: bool,
 }
+
+/// The optional columns the config file's `columns` shows (all by
+/// default; Container also needs `--containers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    pub user: bool,
+    pub sockets: bool,
+    pub conns: bool,
+    pub container: bool,
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown {
+            user: true,
+            sockets: true,
+            conns: true,
+            container: true,
+        }
+    }
+}
+
+/// A window column (`2s`, `10s`, `40s`): a compact rate.
+const WINDOW: usize = 6;
 
 /// The Container column: `docker:` and a 12-character short id, plus one.
 const CONTAINER: usize = 20;
@@ -40,10 +67,22 @@ const CONTAINER: usize = 20;
 const NAME_WITH_CONTAINER: usize = 16;
 
 impl Widths {
-    fn for_width(width: u16, containers: bool) -> Widths {
-        let (pid, user, sockets, conns, total) = (7, 8, 7, 5, 9);
-        // Eight one-column gaps between nine columns.
-        let fixed = pid + user + sockets + conns + 2 * total + 8;
+    fn for_width(width: u16, containers: bool, windows: bool, shown: Shown) -> Widths {
+        let on = |shown: bool, w: usize| if shown { w } else { 0 };
+        let (pid, user, sockets, conns, total) = (
+            7,
+            on(shown.user, 8),
+            on(shown.sockets, 7),
+            on(shown.conns, 5),
+            9,
+        );
+        // One-column gaps between the columns (eight for the guide's nine).
+        let gaps = 8 - [shown.user, shown.sockets, shown.conns]
+            .iter()
+            .filter(|s| !**s)
+            .count();
+        let fixed = pid + user + sockets + conns + 2 * total + gaps;
+        let containers = containers && shown.container;
         let mut avail = usize::from(width).saturating_sub(fixed);
         // The Container column (and its gap) only where the rates keep
         // their minimum and the name its room.
@@ -56,9 +95,14 @@ impl Widths {
         };
         // A rate cell is "<sparkline> <rate>": at least 4 bars, at most 60.
         let rate = (avail.saturating_sub(16) / 2).clamp(MIN_RATE, 65);
+        // Three window columns take the two rate cells' place (one more gap).
+        let rates = if windows { 3 * WINDOW + 1 } else { 2 * rate };
         Widths {
             pid,
-            name: avail.saturating_sub(2 * rate).max(6),
+            name: avail
+                .saturating_sub(rates)
+                .clamp(6, 40.max(avail.saturating_sub(2 * rate))),
+            windows,
             user,
             container,
             sockets,
@@ -77,20 +121,26 @@ impl Widths {
 const MIN_RATE: usize = 9;
 
 pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect) {
-    let w = Widths::for_width(body.width, state.containers);
-    let mut header = vec![
-        fit_right("PID", w.pid),
-        fit("Process", w.name),
-        fit("User", w.user),
-    ];
+    let w = Widths::for_width(body.width, state.containers, state.windows, state.columns);
+    let mut header = vec![fit_right("PID", w.pid), fit("Process", w.name)];
+    if w.user > 0 {
+        header.push(fit("User", w.user));
+    }
     if w.container > 0 {
         header.push(fit("Container", w.container));
     }
+    if w.sockets > 0 {
+        header.push(fit_right("Sockets", w.sockets));
+    }
+    if w.conns > 0 {
+        header.push(fit_right("Conns", w.conns));
+    }
+    if w.windows {
+        header.extend(rows::WINDOWS.map(|s| fit_right(&format!("{s}s"), WINDOW)));
+    } else {
+        header.extend([fit_right("RX Rate", w.rate), fit_right("TX Rate", w.rate)]);
+    }
     header.extend([
-        fit_right("Sockets", w.sockets),
-        fit_right("Conns", w.conns),
-        fit_right("RX Rate", w.rate),
-        fit_right("TX Rate", w.rate),
         fit_right("RX Total", w.total),
         fit_right("TX Total", w.total),
     ]);
@@ -102,9 +152,20 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
     for line in all.iter().skip(state.offset()).take(page) {
         let mut rendered = match line {
             ProcessLine::Process { process, expanded } => {
-                process_row(process, *expanded, &w, theme)
+                let pinned = rows::is_pinned_process(state, process);
+                let row = process_row(process, *expanded, pinned, &w, theme);
+                let alerting = process
+                    .pid
+                    .is_some_and(|pid| state.alerting.processes.contains(&pid));
+                if alerting {
+                    row.patch_style(theme.alert())
+                } else {
+                    row
+                }
             }
-            ProcessLine::Socket { conn, last, .. } => socket_row(conn, *last, body.width, theme),
+            ProcessLine::Socket { conn, last, .. } => {
+                socket_row(state, conn, *last, body.width, theme)
+            }
             ProcessLine::Reason { why, totals, last } => reason_row(*why, totals, *last, theme),
             ProcessLine::Delegate { delegate, last, .. } => delegate_row(delegate, *last, theme),
         };
@@ -126,14 +187,21 @@ pub fn render(state: &AppState, theme: Theme, frame: &mut Frame<'_>, body: Rect)
     frame.render_widget(Paragraph::new(lines), body);
 }
 
-fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Line<'static> {
+fn process_row(
+    p: &LiveProcess,
+    expanded: bool,
+    pinned: bool,
+    w: &Widths,
+    theme: Theme,
+) -> Line<'static> {
     let rx: Vec<u64> = p.history.iter().map(|s| s.0).collect();
     let tx: Vec<u64> = p.history.iter().map(|s| s.1).collect();
     let marker = if expanded { "▾" } else { "▸" };
     let pid = p.pid.map_or_else(|| "-".to_string(), |pid| pid.to_string());
     // An exited process stays on screen while its bytes are recent.
     let gone = if p.exited { " (exited)" } else { "" };
-    let name = format!("{marker}{}{gone}", p.name);
+    let pin = if pinned { "★" } else { "" };
+    let name = format!("{marker}{pin}{}{gone}", p.name);
     let rate_cell = |samples: &[u64], rate: u64| -> Vec<Span<'static>> {
         vec![
             Span::styled(format::sparkline(samples, w.spark()), theme.rate(rate)),
@@ -144,11 +212,16 @@ fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Lin
     let mut spans = vec![
         Span::raw(fit_right(&pid, w.pid)),
         Span::raw(" "),
-        Span::raw(fit(&name, w.name)),
-        Span::raw(" "),
-        Span::raw(fit(&p.user, w.user)),
+        if pinned {
+            Span::styled(fit(&name, w.name), theme.pinned())
+        } else {
+            Span::raw(fit(&name, w.name))
+        },
         Span::raw(" "),
     ];
+    if w.user > 0 {
+        spans.extend([Span::raw(fit(&p.user, w.user)), Span::raw(" ")]);
+    }
     if w.container > 0 {
         let container = p.container.as_ref().map(ToString::to_string);
         let cell = match &container {
@@ -159,15 +232,34 @@ fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Lin
         };
         spans.extend([cell, Span::raw(" ")]);
     }
-    spans.extend([
-        Span::raw(fit_right(&p.sockets.to_string(), w.sockets)),
-        Span::raw(" "),
-        Span::raw(fit_right(&p.conns.to_string(), w.conns)),
-        Span::raw(" "),
-    ]);
-    spans.extend(rate_cell(&rx, p.rate.rx));
-    spans.push(Span::raw(" "));
-    spans.extend(rate_cell(&tx, p.rate.tx));
+    if w.sockets > 0 {
+        spans.extend([
+            Span::raw(fit_right(&p.sockets.to_string(), w.sockets)),
+            Span::raw(" "),
+        ]);
+    }
+    if w.conns > 0 {
+        spans.extend([
+            Span::raw(fit_right(&p.conns.to_string(), w.conns)),
+            Span::raw(" "),
+        ]);
+    }
+    if w.windows {
+        for (i, seconds) in rows::WINDOWS.iter().enumerate() {
+            let rate = rows::window_rate(&p.history, *seconds);
+            if i > 0 {
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(
+                fit_right(&format::compact(rate), WINDOW),
+                theme.rate(rate),
+            ));
+        }
+    } else {
+        spans.extend(rate_cell(&rx, p.rate.rx));
+        spans.push(Span::raw(" "));
+        spans.extend(rate_cell(&tx, p.rate.tx));
+    }
     spans.push(Span::raw(" "));
     spans.push(Span::raw(fit_right(
         &format::size(p.totals.rx_bytes),
@@ -182,26 +274,36 @@ fn process_row(p: &LiveProcess, expanded: bool, w: &Widths, theme: Theme) -> Lin
 }
 
 /// `  ├─ TCP  192.0.2.10:54321 → 140.82.121.4:443  ESTABLISHED  eth0  ↓1.2M ↑200K`
-fn socket_row(c: &LiveConnection, last: bool, width: u16, theme: Theme) -> Line<'static> {
+fn socket_row(
+    state: &AppState,
+    c: &LiveConnection,
+    last: bool,
+    width: u16,
+    theme: Theme,
+) -> Line<'static> {
     let branch = if last { "  └─ " } else { "  ├─ " };
     // Narrow screens keep the remote end whole and show only the local
     // port (the local address is one of the host's own).
     let local = if width < 110 {
-        format!(":{}", c.key.local_port)
+        format!(":{}", state.port(c.key.proto, c.key.local_port))
     } else {
-        super::connection_view::endpoint(c.key.local_ip, c.key.local_port, None)
+        super::connection_view::endpoint_port(
+            c.key.local_ip,
+            &state.port(c.key.proto, c.key.local_port),
+            None,
+        )
     };
-    let (remote, state) = if c.unconnected {
+    let (remote, tcp_state) = if c.unconnected {
         (
             "(no connection)".to_string(),
             c.state.map_or("-", |s| s.as_str()),
         )
     } else {
         (
-            super::connection_view::endpoint(
+            super::connection_view::endpoint_port(
                 c.key.remote_ip,
-                c.key.remote_port,
-                c.remote_name.as_deref(),
+                &state.port(c.key.proto, c.key.remote_port),
+                state.remote_name(c),
             ),
             c.state.map_or("-", |s| s.as_str()),
         )
@@ -222,7 +324,7 @@ fn socket_row(c: &LiveConnection, last: bool, width: u16, theme: Theme) -> Line<
     );
     let tail = format!(
         "  {}  {}  ",
-        fit(state, 11),
+        fit(tcp_state, 11),
         fit(
             if c.interface.is_empty() {
                 "-"
@@ -239,6 +341,12 @@ fn socket_row(c: &LiveConnection, last: bool, width: u16, theme: Theme) -> Line<
     );
     let used = fixed.chars().count() + tail.chars().count() + rates.chars().count();
     let remote_width = usize::from(width).saturating_sub(used).clamp(8, 48);
+    // A service name that does not fit gives way to the number.
+    let remote = if remote.chars().count() > remote_width && !c.unconnected {
+        super::connection_view::endpoint(c.key.remote_ip, c.key.remote_port, state.remote_name(c))
+    } else {
+        remote
+    };
     Line::from(vec![
         Span::styled(fixed, theme.dim()),
         Span::raw(fit(&remote, remote_width)),

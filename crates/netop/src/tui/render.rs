@@ -5,7 +5,7 @@
 //! top. Below 80x24 the screen says so instead of drawing a garbled table.
 
 use ratatui::layout::{Alignment, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
@@ -14,50 +14,11 @@ use super::layout::{self, MIN_HEIGHT, MIN_WIDTH};
 use super::state::{AppState, OwnerMode, View};
 use super::{connection_view, dns_view, interface_view, process_view};
 
-/// Colours, or none of them (`--no-color`, `NO_COLOR`). Selection and
-/// headers use reverse video and bold, which are not colours.
-#[derive(Debug, Clone, Copy)]
-pub struct Theme {
-    pub color: bool,
-}
+pub use super::theme::Theme;
 
 impl Theme {
     pub fn of(state: &AppState) -> Theme {
-        Theme { color: state.color }
-    }
-
-    pub fn fg(self, color: Color) -> Style {
-        if self.color {
-            Style::default().fg(color)
-        } else {
-            Style::default()
-        }
-    }
-
-    pub fn header(self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
-    }
-
-    pub fn selected(self) -> Style {
-        Style::default().add_modifier(Modifier::REVERSED)
-    }
-
-    pub fn dim(self) -> Style {
-        if self.color {
-            Style::default().fg(Color::DarkGray)
-        } else {
-            Style::default()
-        }
-    }
-
-    /// The guide's rate colours: green under 1 KB/s, yellow up to
-    /// 100 KB/s, red above.
-    pub fn rate(self, bytes_per_sec: u64) -> Style {
-        match bytes_per_sec {
-            0..=999 => self.fg(Color::Green),
-            1_000..=100_000 => self.fg(Color::Yellow),
-            _ => self.fg(Color::Red),
-        }
+        Theme::new(state.theme, state.color)
     }
 }
 
@@ -148,11 +109,11 @@ fn status_bar(state: &AppState, theme: Theme, frame: &mut Frame<'_>, rect: Rect)
         Some(OwnerMode::Events) => spans.push(Span::raw(" │ events")),
         Some(OwnerMode::Polling { .. }) => {
             spans.push(Span::raw(" │ "));
-            spans.push(Span::styled("polling", theme.fg(Color::Yellow)));
+            spans.push(Span::styled("polling", theme.warn()));
         }
         None => {}
     }
-    let alarm = theme.fg(Color::Red).add_modifier(Modifier::BOLD);
+    let alarm = theme.alarm();
     if let Some(gap) = &report.capture_gone {
         spans.push(Span::raw(" │ "));
         spans.push(Span::styled(
@@ -168,15 +129,23 @@ fn status_bar(state: &AppState, theme: Theme, frame: &mut Frame<'_>, rect: Rect)
         spans.push(Span::raw(" │ "));
         spans.push(Span::styled(
             format!("lost {} events", report.lost_events),
-            theme.fg(Color::Yellow),
+            theme.warn(),
         ));
     }
     if report.stats.decode_errors > 0 {
         spans.push(Span::raw(" │ "));
         spans.push(Span::styled(
             format!("{} malformed", report.stats.decode_errors),
-            theme.fg(Color::Yellow),
+            theme.warn(),
         ));
+    }
+    if let Some(summary) = &state.alerting.summary {
+        spans.push(Span::raw(" │ "));
+        spans.push(Span::styled(format!("⚠ alert: {summary}"), alarm));
+    }
+    if let Some(message) = &state.message {
+        spans.push(Span::raw(" │ "));
+        spans.push(Span::styled(message.clone(), theme.warn()));
     }
     if !state.started {
         spans.push(Span::styled(
@@ -214,12 +183,15 @@ const HELP: &[(&str, &str)] = &[
     ("q, Ctrl-C", "quit"),
     ("Tab / Shift-Tab", "next / previous view"),
     ("1 2 3 4", "Process, Connection, Interface, DNS view"),
-    ("/", "filter (Enter applies, Esc cancels)"),
-    ("Esc", "clear the active filter"),
+    ("/ , Esc", "filter (Enter applies) / clear the filter"),
     ("s / S", "next sort column / reverse the order"),
-    ("↑ ↓", "move the selection"),
+    ("↑ ↓ PgUp PgDn", "move the selection by a row / a page"),
     ("Enter", "expand or collapse a process (Process view)"),
-    ("PgUp / PgDn", "one page up / down"),
+    ("p", "pin / unpin the selected row (kept on top)"),
+    ("w", "sparklines / 2 s, 10 s, 40 s averages"),
+    ("t", "next theme"),
+    ("e / E", "export the view to a TSV / JSON file"),
+    ("n", "service names / port numbers"),
     ("Home / End", "first / last row"),
     ("mouse", "wheel scrolls, click selects"),
     ("?", "close this help"),

@@ -119,6 +119,7 @@ pub fn process_lines(state: &AppState) -> Vec<ProcessLine<'_>> {
     let mut processes: Vec<&LiveProcess> = report
         .processes
         .iter()
+        .filter(|p| !excluded(state, p.pid.is_some(), &p.name))
         .filter(|p| match &state.filter {
             None => true,
             Some(f) => {
@@ -148,7 +149,11 @@ pub fn process_lines(state: &AppState) -> Vec<ProcessLine<'_>> {
         } else {
             primary
         };
-        unknown_last.then(primary).then(a.pid.cmp(&b.pid))
+        let pinned_first = is_pinned_process(state, b).cmp(&is_pinned_process(state, a));
+        unknown_last
+            .then(pinned_first)
+            .then(primary)
+            .then(a.pid.cmp(&b.pid))
     });
     let mut lines = Vec::with_capacity(processes.len());
     for p in processes {
@@ -205,6 +210,7 @@ pub fn connections(state: &AppState) -> Vec<&LiveConnection> {
         .connections
         .iter()
         .filter(|c| !c.unconnected)
+        .filter(|c| !excluded(state, c.pid.is_some(), &c.process))
         .filter(|c| match &state.filter {
             None => true,
             Some(f) => connection_matches(c, f),
@@ -224,9 +230,45 @@ pub fn connections(state: &AppState) -> Vec<&LiveConnection> {
         } else {
             primary
         };
-        primary.then(a.key.cmp(&b.key))
+        let pinned_first = is_pinned_connection(state, b).cmp(&is_pinned_connection(state, a));
+        pinned_first.then(primary).then(a.key.cmp(&b.key))
     });
     rows
+}
+
+/// `--exclude`: a process (not the unknown row) whose name contains one of
+/// the patterns.
+fn excluded(state: &AppState, is_process: bool, name: &str) -> bool {
+    is_process && state.exclude.iter().any(|x| contains(name, x))
+}
+
+/// A pinned process (by name; never the unknown row).
+pub fn is_pinned_process(state: &AppState, p: &LiveProcess) -> bool {
+    p.pid.is_some() && state.pins.processes.contains(&p.name)
+}
+
+/// A pinned connection (by remote endpoint).
+pub fn is_pinned_connection(state: &AppState, c: &LiveConnection) -> bool {
+    !state.pins.remotes.is_empty()
+        && state
+            .pins
+            .remotes
+            .contains(&super::state::remote_key(&c.key))
+}
+
+/// The sliding windows of the iftop-style layout, in seconds.
+pub const WINDOWS: [usize; 3] = [2, 10, 40];
+
+/// The mean rate (rx + tx, bytes per second) over the last `seconds` of a
+/// per-second history (oldest first, ending at the report's second). Read
+/// from the history each report already carries: nothing is added per
+/// packet. An empty history (an idle row) is 0.
+pub fn window_rate(history: &[(u64, u64)], seconds: usize) -> u64 {
+    if history.is_empty() || seconds == 0 {
+        return 0;
+    }
+    let recent = &history[history.len().saturating_sub(seconds)..];
+    recent.iter().map(|s| s.0 + s.1).sum::<u64>() / seconds as u64
 }
 
 /// The Interface view: the captured interface with `--interface`, else

@@ -141,6 +141,73 @@ pub struct AppState {
     pub containers: bool,
     /// How socket owners are found; `None` (replays) shows nothing.
     pub owners: Option<OwnerMode>,
+    /// The theme, an index in `theme::PALETTES` (`t` cycles).
+    pub theme: usize,
+    /// The iftop-style layout: 2 s, 10 s and 40 s averages instead of
+    /// sparklines (`w` toggles).
+    pub windows: bool,
+    /// Rows kept on top (`p`): processes by name, connections by remote
+    /// endpoint.
+    pub pins: Pins,
+    pub alerts: Alerts,
+    /// What crossed its alert threshold at the last report.
+    pub alerting: Alerting,
+    /// `--exclude`: processes whose name contains one of these (lower
+    /// case) are hidden, with their connections.
+    pub exclude: Vec<String>,
+    /// The Process view's optional columns (the config file's `columns`).
+    pub columns: super::process_view::Shown,
+    /// Reverse-DNS names (`--resolve`) of remote addresses the DNS
+    /// observatory did not name.
+    pub ptr: std::collections::HashMap<std::net::IpAddr, String>,
+    /// Service names for ports (`n` toggles numbers).
+    pub services: Arc<super::services::Services>,
+    pub numeric: bool,
+    /// A one-off line for the status bar (a save, an export), until the
+    /// next key.
+    pub message: Option<String>,
+}
+
+/// Pinned rows, as the config file keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pins {
+    pub processes: BTreeSet<String>,
+    /// `address:port` of the remote end.
+    pub remotes: BTreeSet<String>,
+}
+
+/// Rate thresholds (bytes per second, rx + tx).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Alerts {
+    /// Every process and connection (`--alert`, `alerts.rate`).
+    pub rate: Option<u64>,
+    /// Per process name (`[alerts.processes]`), before `rate`.
+    pub processes: std::collections::BTreeMap<String, u64>,
+    /// Ring the bell when something starts crossing.
+    pub bell: bool,
+}
+
+impl Alerts {
+    /// The threshold of a process named `name`.
+    pub fn limit_of(&self, name: &str) -> Option<u64> {
+        self.processes.get(name).copied().or(self.rate)
+    }
+}
+
+/// The rows above their thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Alerting {
+    /// Processes by pid (the unknown row is never alerted on).
+    pub processes: BTreeSet<u32>,
+    pub connections: BTreeSet<(Option<u32>, netop_core::FlowKey)>,
+    /// "name 2.1 MB/s > 1.0 MB/s" of the fastest crossing process or
+    /// connection, and how many more.
+    pub summary: Option<String>,
+}
+
+/// The pin key of a connection: its remote endpoint.
+pub fn remote_key(key: &netop_core::FlowKey) -> String {
+    std::net::SocketAddr::new(key.remote_ip, key.remote_port).to_string()
 }
 
 /// Something that happened.
@@ -150,12 +217,21 @@ pub enum Event {
     Mouse(MouseEvent),
     Resize(u16, u16),
     Report(Arc<LiveReport>),
+    /// Reverse-DNS names of remote addresses (`--resolve`).
+    Names(Vec<(std::net::IpAddr, String)>),
 }
 
 /// What the loop must do after an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     Quit,
+    /// Ring the terminal bell (an alert started).
+    Bell,
+    /// The sort, theme or pins changed: save them (only into a config
+    /// file that exists).
+    SavePrefs,
+    /// Write the current view to a file (`e` TSV, `E` JSON).
+    Export(super::export::ExportFormat),
 }
 
 /// Settings taken from the command line.
@@ -170,6 +246,13 @@ pub struct Settings {
     pub interface: Option<String>,
     pub containers: bool,
     pub owners: Option<OwnerMode>,
+    /// Theme name (unknown: the default).
+    pub theme: String,
+    pub pins: Pins,
+    pub alerts: Alerts,
+    pub exclude: Vec<String>,
+    pub services: Arc<super::services::Services>,
+    pub columns: super::process_view::Shown,
 }
 
 impl AppState {
@@ -198,6 +281,17 @@ impl AppState {
             interface: settings.interface,
             containers: settings.containers,
             owners: settings.owners,
+            theme: super::theme::index_of(&settings.theme),
+            windows: false,
+            pins: settings.pins,
+            alerts: settings.alerts,
+            alerting: Alerting::default(),
+            exclude: settings.exclude.iter().map(|p| p.to_lowercase()).collect(),
+            ptr: Default::default(),
+            services: settings.services,
+            columns: settings.columns,
+            numeric: false,
+            message: None,
         }
     }
 
@@ -241,6 +335,22 @@ impl AppState {
         *offset = (*offset).min(ids.len().saturating_sub(page));
     }
 
+    /// The name shown for a connection's remote end: the DNS
+    /// observatory's, else reverse DNS's (`--resolve`).
+    pub fn remote_name<'a>(&'a self, c: &'a netop_core::engine::LiveConnection) -> Option<&'a str> {
+        c.remote_name
+            .as_deref()
+            .or_else(|| self.ptr.get(&c.key.remote_ip).map(String::as_str))
+    }
+
+    /// A port as shown: its service name, or the number (`n`, or none).
+    pub fn port(&self, proto: netop_core::Protocol, port: u16) -> String {
+        match self.services.name(proto, port) {
+            Some(name) if !self.numeric => name.to_string(),
+            _ => port.to_string(),
+        }
+    }
+
     /// Keeps the selection on the same row after the rows changed (new
     /// report, new sort or filter); when that row is gone, the cursor
     /// stays at the same position.
@@ -276,7 +386,7 @@ pub fn update(state: &mut AppState, event: Event) -> Vec<Effect> {
             } else {
                 state.reselect();
             }
-            Vec::new()
+            check_alerts(state)
         }
         Event::Resize(w, h) => {
             state.size = (w, h);
@@ -284,6 +394,10 @@ pub fn update(state: &mut AppState, event: Event) -> Vec<Effect> {
             Vec::new()
         }
         Event::Key(key) => on_key(state, key),
+        Event::Names(names) => {
+            state.ptr.extend(names);
+            Vec::new()
+        }
         Event::Mouse(mouse) => {
             on_mouse(state, mouse);
             Vec::new()
@@ -303,6 +417,7 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         edit_filter(state, key);
         return Vec::new();
     }
+    state.message = None;
     if state.help {
         // Any key closes the overlay; `q` still quits.
         state.help = false;
@@ -329,6 +444,29 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             state.sort = state.sort.next(state.view);
             state.descending = state.sort.natural_descending();
             state.reselect();
+            return vec![Effect::SavePrefs];
+        }
+        KeyCode::Char('w') => state.windows = !state.windows,
+        KeyCode::Char('n') => state.numeric = !state.numeric,
+        KeyCode::Char('e') | KeyCode::Char('E') => {
+            if state.view == View::Dns {
+                state.message = Some("export: the Process, Connection and Interface views".into());
+            } else {
+                let format = if key.code == KeyCode::Char('E') {
+                    super::export::ExportFormat::Json
+                } else {
+                    super::export::ExportFormat::Tsv
+                };
+                return vec![Effect::Export(format)];
+            }
+        }
+        KeyCode::Char('t') => {
+            state.theme = (state.theme + 1) % super::theme::PALETTES.len();
+            return vec![Effect::SavePrefs];
+        }
+        KeyCode::Char('p') if toggle_pin(state) => {
+            state.reselect();
+            return vec![Effect::SavePrefs];
         }
         KeyCode::Char('S') => {
             state.descending = !state.descending;
@@ -395,6 +533,105 @@ fn edit_filter(state: &mut AppState, key: KeyEvent) {
     }
 }
 
+/// `p`: pins or unpins the selected process (by name; on a socket row,
+/// its process) or connection (by remote endpoint). False when nothing
+/// pinnable is selected.
+fn toggle_pin(state: &mut AppState) -> bool {
+    fn flip(set: &mut BTreeSet<String>, key: String) {
+        if !set.remove(&key) {
+            set.insert(key);
+        }
+    }
+    match (state.view, state.selected().cloned()) {
+        (View::Process, Some(RowId::Process(Some(pid)) | RowId::Socket(Some(pid), _))) => {
+            let Some(name) = state
+                .report
+                .processes
+                .iter()
+                .find(|p| p.pid == Some(pid))
+                .map(|p| p.name.clone())
+            else {
+                return false;
+            };
+            flip(&mut state.pins.processes, name);
+            // The cursor follows the process to the top.
+            state.selected[View::Process.index()] = Some(RowId::Process(Some(pid)));
+            true
+        }
+        (View::Connection, Some(RowId::Connection(_, key))) => {
+            flip(&mut state.pins.remotes, remote_key(&key));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// After a report: which rows are above their thresholds, the status
+/// bar's summary, and the bell when something new crossed.
+fn check_alerts(state: &mut AppState) -> Vec<Effect> {
+    let alerts = &state.alerts;
+    if alerts.rate.is_none() && alerts.processes.is_empty() {
+        state.alerting = Alerting::default();
+        return Vec::new();
+    }
+    let mut now = Alerting::default();
+    // (rate, text) of the fastest crossing, and how many crossed.
+    let mut top: Option<(u64, String)> = None;
+    let mut count = 0usize;
+    let mut note = |rate: u64, what: String, limit: u64| {
+        count += 1;
+        if top.as_ref().is_none_or(|t| rate > t.0) {
+            let text = format!(
+                "{what} {} > {}",
+                super::format::rate(rate),
+                super::format::rate(limit)
+            );
+            top = Some((rate, text));
+        }
+    };
+    for p in &state.report.processes {
+        let (Some(pid), Some(limit)) = (p.pid, alerts.limit_of(&p.name)) else {
+            continue;
+        };
+        if p.rate.total() > limit {
+            now.processes.insert(pid);
+            note(p.rate.total(), p.name.clone(), limit);
+        }
+    }
+    if let Some(limit) = alerts.rate {
+        for c in state.report.connections.iter().filter(|c| !c.unconnected) {
+            if c.rate.total() > limit {
+                now.connections.insert((c.pid, c.key));
+                note(
+                    c.rate.total(),
+                    format!("{} → {}", c.process, remote_key(&c.key)),
+                    limit,
+                );
+            }
+        }
+    }
+    now.summary = top.map(|(_, text)| match count {
+        1 => text,
+        n => format!("{text} (+{} more)", n - 1),
+    });
+    let new = now
+        .processes
+        .difference(&state.alerting.processes)
+        .next()
+        .is_some()
+        || now
+            .connections
+            .difference(&state.alerting.connections)
+            .next()
+            .is_some();
+    state.alerting = now;
+    if new && state.alerts.bell {
+        vec![Effect::Bell]
+    } else {
+        Vec::new()
+    }
+}
+
 /// `Enter`: expand or collapse the selected process (Process view only).
 /// On a socket (or delegate) row it collapses the process the row
 /// belongs to.
@@ -438,3 +675,7 @@ fn on_mouse(state: &mut AppState, mouse: MouseEvent) {
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "state_power_tests.rs"]
+mod power_tests;
