@@ -252,7 +252,23 @@ fn monitor_shows_live_traffic_switches_views_filters_expands_and_quits_cleanly(
     // Process view, expanded: the socket tree under the process, with the
     // fd the stream's connection has in its own fd table.
     let fds = socket_fds(stream.pid())?;
-    tmux.keys(&["1", "Enter"])?;
+    // The sink (in the test host) is a trafficgen too, and the two move
+    // about the same bytes: select the stream's row, wherever it sorts.
+    tmux.keys(&["1"])?;
+    let pid = stream.pid().to_string();
+    let screen = tmux.wait_for("the stream's process row", |s| {
+        s.lines().any(|l| l.trim_start().starts_with(&pid))
+    })?;
+    let below = screen
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.trim_start().starts_with(&pid))
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    for _ in 0..below {
+        tmux.keys(&["Down"])?;
+    }
+    tmux.keys(&["Enter"])?;
     tmux.wait_for("the expanded socket tree with the socket's fd", |s| {
         s.lines().any(|l| {
             (l.contains("└─") || l.contains("├─"))
