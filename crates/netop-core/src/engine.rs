@@ -110,6 +110,9 @@ pub struct EngineStats {
     pub pids_reused: u64,
     /// Exited processes forgotten (see `forget_exited_after`).
     pub processes_forgotten: u64,
+    /// Packets to closed ports counted without a flow of their own (a
+    /// flood: see `PROBES_KEPT_UNTIL`).
+    pub probes_without_flow: u64,
 }
 
 /// Bytes credited to one owner (a process, or the unknown bucket).
@@ -336,6 +339,9 @@ const MAX_TRIES: u8 = 4;
 /// given up (it stays unknown, and stops causing table reads).
 const MAX_TABLES: u8 = 4;
 const RETRY_AFTER: Duration = Duration::from_millis(50);
+/// Flows in the table past which a new flow to a closed port is not kept
+/// (its bytes still count, under unknown).
+const PROBES_KEPT_UNTIL: usize = 65_536;
 /// A socket table this recent answers "nobody listens on that port"
 /// without a search.
 const FRESH_TABLE: Duration = Duration::from_secs(2);
@@ -470,6 +476,11 @@ impl Engine {
             if let Some(src) = frame.data.get(6..12) {
                 packet.outgoing = Some(self.macs.iter().any(|m| m[..] == *src));
             }
+        }
+        if self.latest.is_zero() && self.table_at == Some(Duration::ZERO) {
+            // The table read before the capture started is as old as the
+            // first frame.
+            self.table_at = Some(frame.ts);
         }
         self.latest = self.latest.max(frame.ts);
         let sec = frame.ts.as_secs();
@@ -612,6 +623,15 @@ impl Engine {
         // no search: a listener new since the table shows up in the next
         // one, which the waiting flow asks for.
         let closed_port = why == UnknownReason::NoListener && self.table_is_fresh();
+        // Under a flood of probes to closed ports, they are no longer kept
+        // one by one: their bytes go to unknown (no listener) as they come,
+        // and the flow table stays bounded by the real connections.
+        if closed_port && self.flows.len() >= PROBES_KEPT_UNTIL {
+            self.stats.probes_without_flow += 1;
+            self.unknown_why.add(why, dir, u.bytes, false);
+            self.unknown.add(dir, u.bytes, u.sec, false);
+            return false;
+        }
         let queued = slot.is_none()
             && retry
             && !closed_port
@@ -904,14 +924,18 @@ impl Engine {
         let before = self.flows.len();
         let seats = &mut self.seats;
         let translated = &mut self.translated;
-        let mut freed = Vec::new();
+        // A set: after a flood hundreds of thousands of seats are freed at
+        // once, and each remaining flow is checked against them.
+        let mut freed = rustc_hash::FxHashSet::default();
         self.flows.retain(|e| {
             let drop = gone(e);
             if drop {
                 let packed = PackedKey::from(&e.key);
                 translated.forget(&packed);
                 if let Some((identity, true)) = seats.exit(&packed) {
-                    freed.push(identity);
+                    if seats.has_flows(identity) {
+                        freed.insert(identity);
+                    }
                 }
             }
             !drop

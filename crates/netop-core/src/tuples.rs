@@ -78,6 +78,15 @@ pub fn matches(
     (sock_local == local && sock_remote == remote).then_some(Via::Exact)
 }
 
+/// Shrinks a hash map that a burst grew and that is now three quarters
+/// empty (hash maps never shrink by themselves, and a monitor runs for
+/// weeks).
+pub fn shrink_sparse<K: std::hash::Hash + Eq, V>(map: &mut FxHashMap<K, V>) {
+    if map.capacity() > 1024 && map.len() * 4 < map.capacity() {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
 /// A match found in a [`TupleIndex`]: the socket's own addresses (an
 /// unconnected socket's local address may be the wildcard, its remote is
 /// unspecified) and its value.
@@ -234,7 +243,8 @@ impl<V> TupleIndex<V> {
             .map(|b| &b.value)
     }
 
-    /// Keeps the values `keep` accepts.
+    /// Keeps the values `keep` accepts; after a burst has gone, gives
+    /// back the room it made.
     pub fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
         self.exact.retain(|_, v| keep(v));
         let mut bound_len = 0;
@@ -244,6 +254,8 @@ impl<V> TupleIndex<V> {
             !list.is_empty()
         });
         self.bound_len = bound_len;
+        shrink_sparse(&mut self.exact);
+        shrink_sparse(&mut self.bound);
     }
 
     /// Drops the lowest-ranked unconnected socket on `proto`/`port`.

@@ -163,6 +163,11 @@ impl Seats {
         Some((m.id, released))
     }
 
+    /// Whether flows of the identity `id` (a tag) are left.
+    pub(super) fn has_flows(&self, id: u64) -> bool {
+        self.seats.contains_key(&id)
+    }
+
     /// The identity tag of a flow key.
     pub(super) fn identity(&self, key: &PackedKey) -> Option<u64> {
         self.members.get(&tag(key)).map(|m| m.id)

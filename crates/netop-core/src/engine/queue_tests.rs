@@ -230,3 +230,35 @@ fn a_flow_to_a_port_a_fresh_table_shows_closed_is_not_searched() {
     probe(&mut e, 12, 3_500);
     assert_eq!(e.pending_lookups(), 1);
 }
+
+#[test]
+fn under_a_flood_of_probes_to_closed_ports_the_flow_table_stays_bounded() {
+    let mut e = engine();
+    let r = StaticResolver::new(Vec::new());
+    e.refresh(SocketTable::new(r.dump.clone()));
+    let limit = super::super::PROBES_KEPT_UNTIL;
+    let probes = limit + 1000;
+    for i in 0..probes {
+        let port = 1 + (i % 60_000) as u16;
+        let host = 1 + i / 60_000;
+        let spec = PacketSpec::tcp(&format!("198.51.100.{host}:40000"), &local(port), 0);
+        let f = spec.sll2(at(i as u64 / 100), 2, false, 128);
+        e.ingest(&f.as_frame());
+    }
+    assert_eq!(e.flow_count(), limit);
+    assert_eq!(e.stats().probes_without_flow, 1000);
+    assert_eq!(e.pending_lookups(), 0);
+    let report = e.report();
+    let unknown = report
+        .processes
+        .iter()
+        .find(|p| p.pid.is_none())
+        .map_or(0, |p| p.counters.rx_bytes);
+    let wire = report
+        .interfaces
+        .iter()
+        .find(|i| i.index == 2)
+        .map_or(0, |i| i.counters.rx_bytes);
+    assert!(wire > 0);
+    assert_eq!(unknown, wire, "every probe's bytes still count");
+}
