@@ -614,10 +614,16 @@ impl Engine {
             None => self.owner_in_table(&key, dir),
         };
         let matched = self.remote_matches(&key);
-        let (slot, why) = match found {
+        let (slot, mut why) = match found {
             Ok(owner) => (Some(owner.slot), UnknownReason::OwnerGone),
             Err(why) => (None, why),
         };
+        // A reset from one of our ports that no socket holds is the
+        // kernel's answer to a probe of a closed port (its probe may have
+        // gone uncounted, see below, or undecoded).
+        if slot.is_none() && u.tcp.rst && dir == Direction::Tx && why == UnknownReason::OwnerGone {
+            why = UnknownReason::NoListener;
+        }
         // A flow someone opened towards a port of ours that a fresh table
         // shows nobody listening on (a scan, a flood, a closed port) needs
         // no search: a listener new since the table shows up in the next

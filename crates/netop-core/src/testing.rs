@@ -183,6 +183,8 @@ pub struct PacketSpec {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub payload: usize,
+    /// TCP only: a reset (RST|ACK) instead of an ACK.
+    pub rst: bool,
 }
 
 impl PacketSpec {
@@ -202,6 +204,7 @@ impl PacketSpec {
             src: parse(src),
             dst: parse(dst),
             payload,
+            rst: false,
         }
     }
 
@@ -216,6 +219,11 @@ impl PacketSpec {
         let payload = vec![0u8; self.payload];
         let mut out = Vec::new();
         let written = match self.proto {
+            Protocol::Tcp if self.rst => builder
+                .tcp(self.src.port(), self.dst.port(), 1, 65535)
+                .ack(1)
+                .rst()
+                .write(&mut out, &payload),
             Protocol::Tcp => builder
                 .tcp(self.src.port(), self.dst.port(), 1, 65535)
                 .ack(1)

@@ -262,3 +262,21 @@ fn under_a_flood_of_probes_to_closed_ports_the_flow_table_stays_bounded() {
     assert!(wire > 0);
     assert_eq!(unknown, wire, "every probe's bytes still count");
 }
+
+#[test]
+fn a_reset_from_a_closed_port_is_not_searched_either() {
+    let mut e = engine();
+    let r = StaticResolver::new(Vec::new());
+    e.refresh(SocketTable::new(r.dump.clone()));
+    let mut rst = PacketSpec::tcp(&local(7), "198.51.100.9:40000", 0);
+    rst.rst = true;
+    e.ingest(&rst.sll2(at(0), 2, true, 128).as_frame());
+    assert_eq!(e.pending_lookups(), 0);
+    let reasons = e.report().processes[0].reasons.clone();
+    assert!(
+        reasons
+            .iter()
+            .any(|(why, c)| *why == crate::unknown::UnknownReason::NoListener && c.tx_packets == 1),
+        "{reasons:?}"
+    );
+}
