@@ -339,6 +339,9 @@ const MAX_TRIES: u8 = 4;
 /// given up (it stays unknown, and stops causing table reads).
 const MAX_TABLES: u8 = 4;
 const RETRY_AFTER: Duration = Duration::from_millis(50);
+/// Flows waiting for a search from which new flows to closed ports are
+/// not searched for.
+const SEARCH_PRESSURE: usize = 256;
 /// Flows in the table past which a new flow to a closed port is not kept
 /// (its bytes still count, under unknown).
 const PROBES_KEPT_UNTIL: usize = 65_536;
@@ -624,11 +627,14 @@ impl Engine {
         if slot.is_none() && u.tcp.rst && dir == Direction::Tx && why == UnknownReason::OwnerGone {
             why = UnknownReason::NoListener;
         }
-        // A flow someone opened towards a port of ours that a fresh table
-        // shows nobody listening on (a scan, a flood, a closed port) needs
-        // no search: a listener new since the table shows up in the next
-        // one, which the waiting flow asks for.
-        let closed_port = why == UnknownReason::NoListener && self.table_is_fresh();
+        // Under pressure (the search queue backing up, or a flow table
+        // grown by a flood), a flow someone opened towards a port of ours
+        // that a fresh table shows nobody listening on (a scan, a flood)
+        // is not searched for. Without pressure it is: a published port
+        // (DNAT into a container) looks exactly like a closed port until
+        // conntrack is asked.
+        let pressure = self.queue.len() >= SEARCH_PRESSURE || self.flows.len() >= PROBES_KEPT_UNTIL;
+        let closed_port = pressure && why == UnknownReason::NoListener && self.table_is_fresh();
         // Under a flood of probes to closed ports, they are no longer kept
         // one by one: their bytes go to unknown (no listener) as they come,
         // and the flow table stays bounded by the real connections.
@@ -658,8 +664,9 @@ impl Engine {
             matched,
             slot,
             why,
-            // A closed port's flow is left to the tables.
-            tries: if closed_port { MAX_TRIES } else { 0 },
+            // A closed port's flow may be searched on a later packet, when
+            // the pressure has gone.
+            tries: 0,
             last_try: u.ts,
             tables: 0,
             queued,

@@ -205,8 +205,16 @@ fn the_pacer_gives_searches_a_share_of_the_time_and_saves_up_a_little() {
     assert_eq!(pacer.budget(clock.now()), Duration::from_millis(4));
 }
 
+/// Puts `n` outgoing flows (no owner known yet) in the search queue.
+fn back_up_the_queue(e: &mut Engine, n: usize) {
+    for i in 0..n {
+        let f = PacketSpec::tcp(&local(50_000 + i as u16), REMOTE, 0).sll2(at(0), 2, true, 128);
+        e.ingest(&f.as_frame());
+    }
+}
+
 #[test]
-fn a_flow_to_a_port_a_fresh_table_shows_closed_is_not_searched() {
+fn under_pressure_a_flow_to_a_port_a_fresh_table_shows_closed_is_not_searched() {
     let mut e = engine();
     let mut r = StaticResolver::new(Vec::new());
     let clock = FakeClock::default();
@@ -214,21 +222,49 @@ fn a_flow_to_a_port_a_fresh_table_shows_closed_is_not_searched() {
         let f = PacketSpec::tcp("198.51.100.9:40000", &local(port), 0).sll2(at(ms), 2, false, 128);
         e.ingest(&f.as_frame());
     };
-    // No table yet: a closed port cannot be told from a new listener.
+    e.refresh(r.sockets().expect("table"));
+    // No pressure: a closed port cannot be told from a published one
+    // (DNAT) without asking, so it is searched.
     probe(&mut e, 9, 0);
     assert_eq!(e.pending_lookups(), 1);
     e.resolve_pending(&mut r, &clock, Duration::MAX);
-    e.refresh(r.sockets().expect("table"));
-    // A fresh table: nobody listens on 10 or 11, no search, ever.
+    assert_eq!(r.lookups, 1);
+    // The queue backs up: probes of closed ports wait for no search.
+    back_up_the_queue(&mut e, super::super::SEARCH_PRESSURE);
+    let waiting = e.pending_lookups();
     probe(&mut e, 10, 100);
     probe(&mut e, 11, 200);
-    probe(&mut e, 11, 900);
-    assert_eq!(e.pending_lookups(), 0);
-    e.resolve_pending(&mut r, &clock, Duration::MAX);
-    assert_eq!(r.lookups, 1);
-    // Three seconds on, the table is stale: search again.
+    assert_eq!(e.pending_lookups(), waiting);
+    // Three seconds on, the table is stale: searched again.
     probe(&mut e, 12, 3_500);
-    assert_eq!(e.pending_lookups(), 1);
+    assert_eq!(e.pending_lookups(), waiting + 1);
+}
+
+#[test]
+fn under_pressure_a_reset_from_a_closed_port_is_not_searched_either() {
+    let mut e = engine();
+    let r = StaticResolver::new(Vec::new());
+    e.refresh(SocketTable::new(r.dump.clone()));
+    back_up_the_queue(&mut e, super::super::SEARCH_PRESSURE);
+    let waiting = e.pending_lookups();
+    let mut rst = PacketSpec::tcp(&local(7), "198.51.100.9:40000", 0);
+    rst.rst = true;
+    e.ingest(&rst.sll2(at(0), 2, true, 128).as_frame());
+    assert_eq!(e.pending_lookups(), waiting);
+    let report = e.report();
+    let unknown = report
+        .processes
+        .iter()
+        .find(|p| p.pid.is_none())
+        .expect("unknown");
+    assert!(
+        unknown
+            .reasons
+            .iter()
+            .any(|(why, c)| *why == crate::unknown::UnknownReason::NoListener && c.tx_packets == 1),
+        "{:?}",
+        unknown.reasons
+    );
 }
 
 #[test]
@@ -247,7 +283,8 @@ fn under_a_flood_of_probes_to_closed_ports_the_flow_table_stays_bounded() {
     }
     assert_eq!(e.flow_count(), limit);
     assert_eq!(e.stats().probes_without_flow, 1000);
-    assert_eq!(e.pending_lookups(), 0);
+    // Searched until the queue backed up, then no more.
+    assert_eq!(e.pending_lookups(), super::super::SEARCH_PRESSURE);
     let report = e.report();
     let unknown = report
         .processes
@@ -261,22 +298,4 @@ fn under_a_flood_of_probes_to_closed_ports_the_flow_table_stays_bounded() {
         .map_or(0, |i| i.counters.rx_bytes);
     assert!(wire > 0);
     assert_eq!(unknown, wire, "every probe's bytes still count");
-}
-
-#[test]
-fn a_reset_from_a_closed_port_is_not_searched_either() {
-    let mut e = engine();
-    let r = StaticResolver::new(Vec::new());
-    e.refresh(SocketTable::new(r.dump.clone()));
-    let mut rst = PacketSpec::tcp(&local(7), "198.51.100.9:40000", 0);
-    rst.rst = true;
-    e.ingest(&rst.sll2(at(0), 2, true, 128).as_frame());
-    assert_eq!(e.pending_lookups(), 0);
-    let reasons = e.report().processes[0].reasons.clone();
-    assert!(
-        reasons
-            .iter()
-            .any(|(why, c)| *why == crate::unknown::UnknownReason::NoListener && c.tx_packets == 1),
-        "{reasons:?}"
-    );
 }
