@@ -21,6 +21,7 @@ pub mod engine;
 pub mod flow;
 pub mod history;
 pub mod interfaces;
+mod maps;
 pub mod owners;
 pub mod pktap;
 pub mod rate;

@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use rustc_hash::FxHashMap;
 
 use crate::flow::Protocol;
+use crate::maps::shrink_sparse;
 use crate::socket::canonical;
 
 /// How a socket matched a flow, best first.
@@ -76,15 +77,6 @@ pub fn matches(
         return bind_takes(sock_local.ip(), local.ip());
     }
     (sock_local == local && sock_remote == remote).then_some(Via::Exact)
-}
-
-/// Shrinks a hash map that a burst grew and that is now three quarters
-/// empty (hash maps never shrink by themselves, and a monitor runs for
-/// weeks).
-pub fn shrink_sparse<K: std::hash::Hash + Eq, V>(map: &mut FxHashMap<K, V>) {
-    if map.capacity() > 1024 && map.len() * 4 < map.capacity() {
-        map.shrink_to(map.len() * 2);
-    }
 }
 
 /// A match found in a [`TupleIndex`]: the socket's own addresses (an

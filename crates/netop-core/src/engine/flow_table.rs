@@ -27,10 +27,6 @@ impl<V> Default for FlowTable<V> {
     }
 }
 
-/// A table with room for more than this shrinks when three quarters
-/// of it are empty.
-const SHRINK_ABOVE: usize = 4096;
-
 fn hash(key: &PackedKey) -> u64 {
     FxBuildHasher.hash_one(key)
 }
@@ -85,7 +81,7 @@ impl<V> FlowTable<V> {
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
         self.table.retain(|e| keep(&e.1));
         let (len, capacity) = (self.table.len(), self.table.capacity());
-        if capacity > SHRINK_ABOVE && len * 4 < capacity {
+        if capacity > crate::maps::SHRINK_ABOVE && len * 4 < capacity {
             self.table.shrink_to(len * 2, |e| hash(&e.0));
         }
     }

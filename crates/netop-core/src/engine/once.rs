@@ -44,6 +44,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use rustc_hash::FxHashMap;
 
 use crate::flow::{Direction, FlowKey, PackedKey};
+use crate::maps::shrink_sparse;
 use crate::socket::{canonical, canonical_ip, SocketEntry};
 
 /// What a flow's bytes are credited to, for the once-only rule.
@@ -257,14 +258,9 @@ impl Seats {
 
     /// Gives back the room a flood of flows made once they have left.
     pub(super) fn shrink(&mut self) {
-        fn shrink<V>(map: &mut FxHashMap<u64, V>) {
-            if map.capacity() > 4096 && map.len() * 4 < map.capacity() {
-                map.shrink_to(map.len() * 2);
-            }
-        }
-        shrink(&mut self.seats);
-        shrink(&mut self.owned);
-        shrink(&mut self.members);
+        shrink_sparse(&mut self.seats);
+        shrink_sparse(&mut self.owned);
+        shrink_sparse(&mut self.members);
     }
 
     /// Identities, owned paths and members held (none once every flow

@@ -51,9 +51,7 @@ impl Translated {
     /// Gives back the room a flood of translated flows made once they
     /// have left (as the seats do).
     pub(super) fn shrink(&mut self) {
-        if self.inside.capacity() > 4096 && self.inside.len() * 4 < self.inside.capacity() {
-            self.inside.shrink_to(self.inside.len() * 2);
-        }
+        crate::maps::shrink_sparse(&mut self.inside);
     }
 
     /// Translated flows known.

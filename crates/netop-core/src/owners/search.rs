@@ -216,11 +216,11 @@ impl OwnerIndex {
         let now = self.clock.now();
         self.info
             .retain(|_, (_, at)| now.saturating_duration_since(*at) < INFO_TTL * 30);
-        crate::tuples::shrink_sparse(&mut self.by_inode);
-        crate::tuples::shrink_sparse(&mut self.fds);
-        crate::tuples::shrink_sparse(&mut self.sockets_of);
-        crate::tuples::shrink_sparse(&mut self.orphans);
-        crate::tuples::shrink_sparse(&mut self.info);
+        crate::maps::shrink_sparse(&mut self.by_inode);
+        crate::maps::shrink_sparse(&mut self.fds);
+        crate::maps::shrink_sparse(&mut self.sockets_of);
+        crate::maps::shrink_sparse(&mut self.orphans);
+        crate::maps::shrink_sparse(&mut self.info);
         let missing: Vec<u64> = live
             .iter()
             .copied()
