@@ -9,150 +9,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use netop_e2e::{begin, install_package, netop_bin, Netns, Proc};
+use netop_e2e::{begin, install_package, netop_bin, Netns, Proc, Tmux};
 
 const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
 const SERVER_PORT: u16 = 5001;
 const CLIENT_PORT: u16 = 47_301;
 /// Bytes per second the stream sends.
 const RATE: u64 = 300_000;
-
-/// A detached tmux session running one command; killed on drop.
-struct Tmux {
-    session: String,
-}
-
-impl Tmux {
-    fn start(tag: &str, command: &str, size: (u16, u16)) -> anyhow::Result<Tmux> {
-        install_package("tmux", "tmux", "-V")?;
-        let session = format!("netop-t-{tag}");
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &session])
-            .output();
-        // The pane keeps the exit status on screen after netop ends.
-        let shell = format!("{command}; echo EXIT=$?; sleep 60");
-        let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session])
-            .args(["-x", &size.0.to_string(), "-y", &size.1.to_string()])
-            .arg(shell)
-            .env("TERM", "xterm-256color")
-            .status()
-            .context("starting tmux")?;
-        if !status.success() {
-            bail!("tmux new-session failed: {status}");
-        }
-        Ok(Tmux { session })
-    }
-
-    fn tmux(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new("tmux")
-            .args(args)
-            .output()
-            .context("running tmux")?;
-        if !out.status.success() {
-            bail!(
-                "tmux {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// Sends keys by tmux name (`Enter`, `Escape`) or as literal text.
-    fn keys(&self, keys: &[&str]) -> anyhow::Result<()> {
-        for k in keys {
-            let literal =
-                k.chars().count() == 1 || !k.chars().next().is_some_and(char::is_uppercase);
-            let mut args = vec!["send-keys", "-t", self.session.as_str()];
-            if literal {
-                args.push("-l");
-            }
-            args.push(k);
-            self.tmux(&args)?;
-        }
-        Ok(())
-    }
-
-    fn screen(&self) -> anyhow::Result<String> {
-        self.tmux(&["capture-pane", "-p", "-t", &self.session])
-    }
-
-    /// A pane variable, e.g. `alternate_on`.
-    fn flag(&self, name: &str) -> anyhow::Result<String> {
-        Ok(self
-            .tmux(&[
-                "display-message",
-                "-p",
-                "-t",
-                &self.session,
-                &format!("#{{{name}}}"),
-            ])?
-            .trim()
-            .to_string())
-    }
-
-    /// Waits until the screen satisfies `ok`; returns it.
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> anyhow::Result<String> {
-        self.wait_within(what, Duration::from_secs(15), ok)
-    }
-
-    /// [`Tmux::wait_for`] with another limit.
-    fn wait_within(
-        &self,
-        what: &str,
-        limit: Duration,
-        ok: impl Fn(&str) -> bool,
-    ) -> anyhow::Result<String> {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen()?;
-            if ok(&screen) {
-                return Ok(screen);
-            }
-            if start.elapsed() > limit {
-                bail!("waited {limit:?} for {what}; the screen shows:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The pid of netop, the pane shell's child.
-    fn netop_pid(&self) -> anyhow::Result<u32> {
-        let shell = self.flag("pane_pid")?;
-        let out = Command::new("pgrep")
-            .args(["-P", &shell, "netop"])
-            .output()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        text.lines()
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .with_context(|| format!("no netop under pane shell {shell}"))
-    }
-
-    /// The terminal is as the shell left it: main screen, cursor shown, no
-    /// mouse reporting.
-    fn assert_restored(&self) -> anyhow::Result<()> {
-        for (flag, want) in [
-            ("alternate_on", "0"),
-            ("cursor_flag", "1"),
-            ("mouse_any_flag", "0"),
-        ] {
-            let got = self.flag(flag)?;
-            if got != want {
-                bail!("terminal not restored: {flag} is {got}, expected {want}");
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .output();
-    }
-}
 
 /// Largest `<n>K` rate token on a line, in KB/s.
 fn largest_k_rate(line: &str) -> Option<f64> {
@@ -313,19 +176,11 @@ fn monitor_reflows_says_when_too_small_and_restores_the_terminal_on_sigterm() ->
     tmux.wait_for("the too-small message", |s| {
         s.contains("Terminal too small: 60x20")
     })?;
-    tmux.tmux(&[
-        "resize-window",
-        "-t",
-        &tmux.session,
-        "-x",
-        "100",
-        "-y",
-        "30",
-    ])?;
+    tmux.resize((100, 30))?;
     tmux.wait_for("the Process view after the resize", |s| {
         s.contains("PID") && s.contains("TX Total")
     })?;
-    let pid = tmux.netop_pid()?;
+    let pid = tmux.command_pid()?;
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()?;
@@ -430,7 +285,7 @@ fn the_monitor_forgets_thousands_of_exited_processes() -> anyhow::Result<()> {
     tmux.wait_for("the Process view", |s| {
         s.contains("PID") && s.contains("RX Rate")
     })?;
-    let pid = tmux.netop_pid()?;
+    let pid = tmux.command_pid()?;
     let start = rss_kib(pid)?;
     // The first wave leaves a high-water mark (hash tables keep their
     // capacity, the allocator its pages); what matters is that the

@@ -48,8 +48,6 @@ mod report;
 #[cfg(target_os = "linux")]
 mod run;
 #[cfg(target_os = "linux")]
-mod tmux;
-#[cfg(target_os = "linux")]
 mod udpflows;
 
 use std::process::ExitCode;

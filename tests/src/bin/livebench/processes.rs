@@ -27,10 +27,10 @@ use netop_e2e::Netns;
 use crate::memory::{self, Memory};
 use crate::monitor::Tool;
 use crate::report::thousands;
-use crate::tmux::Tmux;
+use netop_e2e::Tmux;
 
 const SINK_PORT: u16 = 5005;
-const SESSION: &str = "netop-t-bench-procs";
+const SESSION: &str = "bench-procs";
 /// After the monitor shows its first screen: its first socket scans.
 const SETTLE: Duration = Duration::from_secs(2);
 /// The kernel keeps TIME_WAIT sockets 60 s.
@@ -84,12 +84,12 @@ pub fn run(
         c
     })?;
     sink.expect_line("ready", Duration::from_secs(10))?;
-    let mut command = format!("{} --interface {}", bin.display(), host.host_if);
+    let mut command = format!("NO_COLOR=1 {} --interface {}", bin.display(), host.host_if);
     if let Some(secs) = forget_after {
         let _ = write!(command, " --forget-exited-after {secs}");
     }
     let tmux = Tmux::start(SESSION, &command, (120, 32))?;
-    tmux.wait_for("the Process view", Duration::from_secs(30), |s| {
+    tmux.wait_within("the Process view", Duration::from_secs(30), |s| {
         s.contains("PID") && s.contains("RX Rate")
     })?;
     let pid = tmux.command_pid()?;
@@ -128,7 +128,7 @@ pub fn run(
     let forget = Duration::from_secs(forget_after.unwrap_or(DEFAULT_FORGET));
     let sink_pid = sink.pid().to_string();
     let note = tmux
-        .wait_for("the wave's rows to go", forget + FORGET_MARGIN, |s| {
+        .wait_within("the wave's rows to go", forget + FORGET_MARGIN, |s| {
             !s.lines().any(|l| {
                 l.contains("trafficgen") && !l.trim_start().starts_with(&sink_pid) && has_bytes(l)
             })
@@ -145,8 +145,8 @@ pub fn run(
         }
     }
     let aged_after = ended.elapsed();
-    let _ = tmux.keys("q");
-    let _ = tmux.wait_for("netop to exit", Duration::from_secs(10), |s| {
+    let _ = tmux.keys(&["q"]);
+    let _ = tmux.wait_within("netop to exit", Duration::from_secs(10), |s| {
         s.contains("EXIT=")
     });
     Ok(ProcessesRun {
