@@ -1,6 +1,6 @@
 //! The macOS backend's factory: the parts of one run from the frontend's
 //! options, `--diagnostics`, and replays. The decisions are `plan.rs`'s
-//! (tested everywhere); this file asks the system and opens things: PKTAP
+//! (tested on Linux with fakes); this file asks the system and opens things: PKTAP
 //! as root, else (or when pktap cannot be opened) one BPF device per
 //! interface read as one (`multi.rs`), or the one `--interface` names.
 //! Built on macOS only.

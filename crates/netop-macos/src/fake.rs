@@ -1,7 +1,7 @@
 //! A [`System`] built from fixtures: processes with their sockets, the
 //! pcblist sysctls and the interfaces, each encoded in the kernel's own
 //! layout by the decoders' builders. Tests run the backend's logic on it
-//! on any OS. Shared state (clones see the same system), so a test can
+//! on Linux. Shared state (clones see the same system), so a test can
 //! start or end a process while a resolver holds the system.
 
 use std::collections::BTreeMap;

@@ -11,7 +11,8 @@
 //! Everything that reads a macOS data layout (`bpf`, `fdinfo`, `bsdinfo`,
 //! `pcblist`, `ifdata`) and the backend's logic over the [`System`] trait
 //! (`procs`, `resolver`, `interfaces`, `plan`) is plain Rust, built and
-//! tested on every OS with byte fixtures and [`fake::FakeSystem`], as is
+//! tested (on Linux, the only OS this project runs) with byte fixtures and
+//! [`fake::FakeSystem`], as is
 //! what macOS adds to the shared libpcap capture (`capture`). Only the
 //! system calls (`live`) and the factory (`backend`) are macOS-only.
 //!

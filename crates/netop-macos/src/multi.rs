@@ -5,7 +5,7 @@
 //! handles in turn, so a busy interface cannot starve the others, and the
 //! handles' read timeouts are divided among them so an idle round still
 //! ends within one timeout. Plain Rust over the core's trait: tested with
-//! recorded frames on any OS.
+//! recorded frames, here on Linux.
 
 use netop_core::{Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Frame, Poll};
 

@@ -1,5 +1,5 @@
 //! The system calls the macOS backend makes, as one small trait: the
-//! only seam between the backend's logic (plain Rust, tested everywhere
+//! only seam between the backend's logic (plain Rust, tested on Linux
 //! with [`crate::fake::FakeSystem`]) and macOS (`live.rs`, built on macOS
 //! only). Every answer is the kernel's bytes, decoded by this crate's
 //! decoders, so the fake and the real system go through the same code.
