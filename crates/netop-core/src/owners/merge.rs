@@ -59,11 +59,6 @@ impl Owners {
         }
     }
 
-    /// Whether events feed the owners.
-    pub fn has_events(&self) -> bool {
-        self.cache.is_some()
-    }
-
     /// Whether owners carry their container.
     pub fn set_containers(&mut self, on: bool) {
         self.index.set_containers(on);
