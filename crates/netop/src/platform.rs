@@ -196,21 +196,6 @@ fn failure(e: OpenError) -> Failure {
     }
 }
 
-/// Hands free heap memory back to the kernel, after the monitor forgot
-/// many processes: without it glibc keeps the pages, and a monitor that
-/// once saw a burst of processes would look as big as at the burst.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn release_memory() {
-    // SAFETY: malloc_trim only returns glibc's free heap pages to the
-    // kernel; it touches no memory in use.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn release_memory() {}
-
 /// The Linux backend, plus what `netop serve` needs of it.
 #[cfg(target_os = "linux")]
 mod linux {

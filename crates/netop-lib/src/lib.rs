@@ -1,0 +1,5 @@
+//! netop as a library.
+#![warn(missing_docs)]
+
+pub mod collect;
+pub mod platform;
