@@ -113,7 +113,7 @@ impl Monitor {
     where
         F: FnOnce(&BackendOptions) -> Result<Backend, OpenError> + Send + 'static,
     {
-        options.check()?;
+        options.validate()?;
         Ok(Monitor {
             options,
             shared: Arc::new(Shared::new(Some(Box::new(platform::parent_of)))),

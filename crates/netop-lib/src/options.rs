@@ -129,8 +129,16 @@ impl Options {
         self.interval
     }
 
-    /// Rejects values out of range.
-    pub(crate) fn check(&self) -> Result<(), Error> {
+    /// Rejects values out of range ([`Error::InvalidOption`]) and
+    /// interface names no OS allows ([`Error::NoSuchInterface`]);
+    /// [`Monitor::new`](crate::Monitor::new) calls it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let slow = netop_lib::Options::new().interval(Duration::from_secs(61));
+    /// assert!(slow.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
         if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&self.interval) {
             return Err(Error::InvalidOption(format!(
                 "interval {:?} is outside {MIN_INTERVAL:?}..={MAX_INTERVAL:?}",
