@@ -60,7 +60,8 @@ pub fn pytest() -> Result<()> {
     let trafficgen = std::fs::canonicalize("target/debug/trafficgen")
         .context("target/debug/trafficgen is missing: cargo build -p netop-e2e --bins")?;
     run(Command::new(python)
-        .args(["-m", "pytest", "-v", "-rs", "bindings/python/tests"])
+        .args(["-m", "pytest", "-v", "-rs", "-p", "no:cacheprovider"])
+        .arg("bindings/python/tests")
         .env("NETOP_TRAFFICGEN", trafficgen)
         .env("PYTHONDONTWRITEBYTECODE", "1"))
 }
