@@ -33,6 +33,7 @@ use failure::Failure;
 use netop_cli::Args;
 
 fn main() -> ExitCode {
+    platform::tune_allocator();
     let mut args = Args::parse_env();
     if let Some(shell) = args.completions {
         // Before anything else: completions need no privileges. A closed
