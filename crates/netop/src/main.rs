@@ -32,6 +32,7 @@ use netop_cli::Args;
 use netop_lib::collect::{self, Ending};
 
 fn main() -> ExitCode {
+    platform::tune_allocator();
     let mut args = Args::parse_env();
     if let Some(shell) = args.completions {
         // Before anything else: completions need no privileges. A closed

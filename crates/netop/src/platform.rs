@@ -196,6 +196,28 @@ fn failure(e: OpenError) -> Failure {
     }
 }
 
+/// Keeps glibc's threshold for serving an allocation with its own
+/// `mmap` at 128 KiB. glibc raises it (up to 32 MiB) each time such a
+/// block is freed, so after the first grown-and-freed table every later
+/// large table (flows, sockets, owners, the report) is carved from the
+/// capture thread's heap, and the small allocations that move into the
+/// holes keep its pages resident: after 20,000 short processes had been
+/// forgotten, the monitor held 19 MB of a heap with about 4 MB in use, and
+/// `malloc_trim` returned 2 MB of it. With the threshold fixed, large
+/// tables go back to the kernel when freed (the same wave: 4.5 MB over the
+/// start instead of 18.6 MB).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn tune_allocator() {
+    // SAFETY: mallopt only changes glibc's allocation policy; called once,
+    // first thing in main, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn tune_allocator() {}
+
 /// The Linux backend, plus what `netop serve` needs of it.
 #[cfg(target_os = "linux")]
 mod linux {
