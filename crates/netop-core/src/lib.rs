@@ -15,6 +15,7 @@ pub mod capture;
 pub mod clock;
 pub mod container;
 pub mod decode;
+pub mod delta;
 pub mod direction;
 pub mod dns;
 pub mod engine;
@@ -33,9 +34,10 @@ pub mod unknown;
 
 pub use backend::{Backend, BackendOptions, OpenError, OwnerMode};
 pub use capture::{
-    Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Frame, Gap, LinkType, Poll,
+    Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Counting, Frame, Gap, LinkType, Poll,
 };
 pub use clock::{Clock, SystemClock};
+pub use delta::{DeltaTuple, FlowDelta, SeenFlags};
 pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
 pub use flow::{FlowKey, Protocol};
 pub use interfaces::{HostInterfaces, InterfaceInfo};

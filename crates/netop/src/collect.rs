@@ -151,9 +151,7 @@ pub fn run(
         // Sockets that changed hands since the last batch: this batch's
         // bytes go to their new owner.
         engine.update_owners(resolver.as_mut());
-        let batch = capture
-            .dispatch(&mut |frame| engine.ingest(frame))
-            .context("capture failed")?;
+        let batch = capture.dispatch_into(engine).context("capture failed")?;
         // Owner searches of the batch's new flows, off the packet path,
         // in their share of the loop's time.
         if engine.pending_lookups() > 0 {
