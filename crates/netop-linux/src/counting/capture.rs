@@ -1,0 +1,189 @@
+//! [`KernelCapture`]: the kernel's counters, and DNS frames from libpcap,
+//! as one [`Capture`] for the collect loop.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use aya::maps::MapData;
+use netop_core::{
+    Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Counting, Engine, FlowDelta, Poll,
+};
+
+use super::attach::Attached;
+use super::table;
+use super::{CountingUnavailable, CAPACITY, READ_EVERY, SCAN_EVERY};
+
+/// Counts in the kernel; DNS packets (when `dns` is set) come as frames.
+pub struct KernelCapture {
+    attached: Attached,
+    flows: MapData,
+    full: MapData,
+    cpus: usize,
+    dns: Option<Box<dyn Capture>>,
+    last_read: Instant,
+    last_scan: Instant,
+    deltas: Vec<FlowDelta>,
+    /// Deltas and packets read so far; packets the table had no room for.
+    read: u64,
+    packets: u64,
+    read_errors: u64,
+}
+
+impl std::fmt::Debug for KernelCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelCapture")
+            .field("attached", &self.attached)
+            .field("dns", &self.dns.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wall-clock time minus the kernel's monotonic clock (what
+/// `bpf_ktime_get_ns` reads): moves the program's times to the Unix epoch.
+fn boot_offset() -> Duration {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `t` is.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    let mono = if rc == 0 {
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    } else {
+        Duration::ZERO
+    };
+    wall.saturating_sub(mono)
+}
+
+impl KernelCapture {
+    /// Loads and attaches the program to `interface` (or every one), and
+    /// takes DNS frames from `dns` (a libpcap capture whose kernel filter
+    /// keeps only port-53 packets), or counts DNS too when `None`.
+    pub fn open(
+        interface: Option<String>,
+        dns: Option<Box<dyn Capture>>,
+    ) -> Result<KernelCapture, CountingUnavailable> {
+        let mut attached = Attached::open(interface, dns.is_some(), CAPACITY)?;
+        let flows = attached.take_map("FLOWS")?;
+        let full = attached.take_map("FULL")?;
+        let cpus = aya::util::nr_cpus()
+            .map_err(|(what, e)| CountingUnavailable::Failed(format!("{what}: {e}")))?;
+        let now = Instant::now();
+        Ok(KernelCapture {
+            attached,
+            flows,
+            full,
+            cpus,
+            dns,
+            last_read: now,
+            last_scan: now,
+            deltas: Vec::new(),
+            read: 0,
+            packets: 0,
+            read_errors: 0,
+        })
+    }
+
+    /// Reads and empties the table into `self.deltas`.
+    fn read_table(&mut self) {
+        let boot = boot_offset();
+        let cpus = self.cpus;
+        let deltas = &mut self.deltas;
+        let result = table::read_and_delete(self.flows.fd().as_fd(), cpus, &mut |k, v| {
+            if let Some(d) = table::decode(k, v, cpus, boot) {
+                deltas.push(d);
+            }
+        });
+        if let Err(e) = result {
+            self.read_errors += 1;
+            tracing::warn!(error = %e, "cannot read the kernel counters");
+        }
+        self.read += self.deltas.len() as u64;
+        self.packets += self.deltas.iter().map(|d| d.packets).sum::<u64>();
+    }
+
+    /// Packets the table had no room for (summed over CPUs).
+    fn table_full(&self) -> u64 {
+        let mut buf = vec![0u8; 8 * self.cpus];
+        let mut sum = 0;
+        let _ = table::lookup_percpu_u64(self.full.fd().as_fd(), 0, &mut buf).map(|()| {
+            for c in buf.chunks_exact(8) {
+                let mut x = [0u8; 8];
+                x.copy_from_slice(c);
+                sum += u64::from_ne_bytes(x);
+            }
+        });
+        sum
+    }
+}
+
+impl Capture for KernelCapture {
+    fn next_frame(&mut self) -> Result<Poll<'_>, CaptureError> {
+        match &mut self.dns {
+            Some(dns) => dns.next_frame(),
+            None => {
+                std::thread::sleep(READ_EVERY);
+                Ok(Poll::Idle)
+            }
+        }
+    }
+
+    fn dispatch_into(&mut self, engine: &mut Engine) -> Result<Batch, CaptureError> {
+        let batch = match &mut self.dns {
+            Some(dns) => dns.dispatch(&mut |frame| engine.ingest(frame))?,
+            None => {
+                let wait = READ_EVERY.saturating_sub(self.last_read.elapsed());
+                std::thread::sleep(wait);
+                Batch::Idle
+            }
+        };
+        let now = Instant::now();
+        if now.duration_since(self.last_scan) >= SCAN_EVERY {
+            self.last_scan = now;
+            if let Err(e) = self.attached.sync() {
+                tracing::warn!(error = %e, "cannot attach to interfaces");
+            }
+        }
+        if now.duration_since(self.last_read) >= READ_EVERY {
+            self.last_read = now;
+            self.read_table();
+            if !self.deltas.is_empty() {
+                engine.ingest_deltas(&mut self.deltas);
+                self.deltas.clear();
+            }
+        }
+        Ok(batch)
+    }
+
+    fn counting(&self) -> Counting {
+        let hook = if self.attached.tcx { "tcx" } else { "clsact" };
+        let skipped = self.attached.skipped();
+        Counting::Kernel {
+            attach: if skipped.is_empty() {
+                hook.to_string()
+            } else {
+                format!("{hook}; not counted: {}", skipped.join(", "))
+            },
+            interfaces: self.attached.interfaces(),
+        }
+    }
+
+    fn stats(&mut self) -> Result<CaptureStats, CaptureError> {
+        let dns = match &mut self.dns {
+            Some(dns) => dns.stats()?,
+            None => CaptureStats::default(),
+        };
+        Ok(CaptureStats {
+            received: dns.received + self.packets,
+            dropped: dns.dropped + self.table_full(),
+            if_dropped: dns.if_dropped,
+        })
+    }
+
+    fn health(&self) -> CaptureHealth {
+        self.dns.as_ref().map(|d| d.health()).unwrap_or_default()
+    }
+}
