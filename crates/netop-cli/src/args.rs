@@ -231,12 +231,13 @@ pub const THEMES: [&str; 5] = ["default", "light", "high-contrast", "monochrome"
 
 /// The environment variables that set a flag's value (between the config
 /// file and the command line).
-pub const ENVIRONMENT: [(&str, &str); 5] = [
+pub const ENVIRONMENT: [(&str, &str); 6] = [
     ("interface", "NETOP_INTERFACE"),
     ("interval", "NETOP_INTERVAL"),
     ("sort", "NETOP_SORT"),
     ("format", "NETOP_FORMAT"),
     ("theme", "NETOP_THEME"),
+    ("capture", "NETOP_CAPTURE"),
 ];
 
 fn with_environment(mut command: clap::Command) -> clap::Command {

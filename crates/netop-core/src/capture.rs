@@ -167,7 +167,7 @@ impl std::fmt::Display for Counting {
         match self {
             Counting::Packets => f.write_str("pcap"),
             Counting::Kernel { attach, interfaces } => {
-                write!(f, "kernel ({attach}, {interfaces} interfaces)")
+                write!(f, "kernel ({attach}, interfaces: {interfaces})")
             }
             Counting::Fallback { reason } => write!(f, "pcap ({reason})"),
         }

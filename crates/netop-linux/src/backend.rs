@@ -99,18 +99,17 @@ fn open_kernel(
     if !counting::built() {
         return Err(counting::CountingUnavailable::NotBuilt);
     }
-    let dns: Option<Box<dyn Capture>> = if options.whole_dns {
+    let mut kernel = counting::KernelCapture::open(options.device.clone(), options.whole_dns)?;
+    if options.whole_dns {
         let dns_options = CaptureOptions {
             dns_only: true,
             ..options.clone()
         };
         let dns = open_reopening(&dns_options)
             .map_err(|e| counting::CountingUnavailable::Failed(format!("the DNS capture: {e}")))?;
-        Some(Box::new(dns))
-    } else {
-        None
-    };
-    counting::KernelCapture::open(options.device.clone(), dns)
+        kernel.set_dns(Box::new(dns));
+    }
+    Ok(kernel)
 }
 
 /// A recorded capture (pcap or pcapng file).
@@ -171,6 +170,36 @@ pub fn diagnostics(options: &BackendOptions) -> Vec<String> {
         Err(e) => format!("unavailable ({e})"),
     };
     lines.push(format!("socket owners: {owners}"));
+    lines.push(format!(
+        "counting program: {}",
+        if counting::built() {
+            "built in"
+        } else {
+            "not built in (no clang at build time)"
+        }
+    ));
+    let counting = match &options.counting {
+        CountingChoice::Packets => {
+            "pcap (every packet's headers through libpcap; --capture kernel counts in the kernel)"
+                .to_string()
+        }
+        CountingChoice::PacketsBecause(reason) => format!("pcap ({reason})"),
+        CountingChoice::Kernel => {
+            let dns = CaptureOptions {
+                device: options.interface.clone(),
+                whole_dns: options.whole_dns,
+                ..CaptureOptions::default()
+            };
+            match open_kernel(&dns) {
+                Ok(kernel) => format!(
+                    "{} (eBPF on traffic control; DNS packets through libpcap)",
+                    kernel.counting()
+                ),
+                Err(reason) => format!("pcap (kernel counting unavailable: {reason})"),
+            }
+        }
+    };
+    lines.push(format!("counting: {counting}"));
     let kept: Vec<String> = crate::confine::KEPT
         .iter()
         .map(|(cap, why)| format!("{} ({why})", cap.to_string().to_lowercase()))

@@ -105,7 +105,16 @@ impl std::fmt::Debug for Attached {
     }
 }
 
-fn failed(what: &str, e: &dyn std::error::Error) -> CountingUnavailable {
+fn failed(what: &str, e: &(dyn std::error::Error + 'static)) -> CountingUnavailable {
+    let mut chain: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = chain {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.raw_os_error() == Some(libc::EPERM) {
+                return CountingUnavailable::NotPermitted;
+            }
+        }
+        chain = c.source();
+    }
     let mut text = format!("{what}: {e}");
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -59,14 +59,15 @@ fn boot_offset() -> Duration {
 }
 
 impl KernelCapture {
-    /// Loads and attaches the program to `interface` (or every one), and
-    /// takes DNS frames from `dns` (a libpcap capture whose kernel filter
-    /// keeps only port-53 packets), or counts DNS too when `None`.
+    /// Loads and attaches the program to `interface` (or every one).
+    /// With `skip_dns` port-53 packets are left to the capture given to
+    /// [`KernelCapture::set_dns`] (opened after this, so once it captures,
+    /// the kernel counts); without, they are counted too.
     pub fn open(
         interface: Option<String>,
-        dns: Option<Box<dyn Capture>>,
+        skip_dns: bool,
     ) -> Result<KernelCapture, CountingUnavailable> {
-        let mut attached = Attached::open(interface, dns.is_some(), CAPACITY)?;
+        let mut attached = Attached::open(interface, skip_dns, CAPACITY)?;
         let flows = attached.take_map("FLOWS")?;
         let full = attached.take_map("FULL")?;
         let cpus = aya::util::nr_cpus()
@@ -77,7 +78,7 @@ impl KernelCapture {
             flows,
             full,
             cpus,
-            dns,
+            dns: None,
             last_read: now,
             last_scan: now,
             deltas: Vec::new(),
@@ -85,6 +86,12 @@ impl KernelCapture {
             packets: 0,
             read_errors: 0,
         })
+    }
+
+    /// Takes DNS frames from `dns`: a libpcap capture whose kernel filter
+    /// keeps only port-53 packets.
+    pub fn set_dns(&mut self, dns: Box<dyn Capture>) {
+        self.dns = Some(dns);
     }
 
     /// Reads and empties the table into `self.deltas`.
