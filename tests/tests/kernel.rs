@@ -17,6 +17,8 @@ use netop_e2e::{begin, Netns, NetopOptions, NetopRun, Scenario, Tolerance, Trans
 const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
 const SERVER_PORT: u16 = 5001;
 const FALLBACK: &str = "kernel counting unavailable";
+/// netop's window: the workloads below take about 3 s from `go`.
+const WINDOW: u64 = 7;
 
 fn kernel(duration_secs: u64, interface: Option<String>, more: &[&str]) -> NetopOptions {
     let mut extra = vec!["--capture".to_owned(), "kernel".to_owned()];
@@ -107,7 +109,7 @@ fn issue_17_kernel_counting_attributes_and_equals_the_interface_counters() -> an
         return Ok(());
     };
     let host = Netns::create("q", 40)?;
-    let netop = kernel(5, Some(host.host_if.clone()), &[]);
+    let netop = kernel(WINDOW, Some(host.host_if.clone()), &[]);
     let outcome = mixed(&host, 40001)?.run(Some(netop))?;
     no_fallback(&outcome.netop_stderr)?;
     // One interface carrying nothing else: all rows are the interface.
@@ -121,7 +123,7 @@ fn issue_17_kernel_counting_on_every_interface_attributes_per_process() -> anyho
         return Ok(());
     };
     let host = Netns::create("r", 41)?;
-    let outcome = mixed(&host, 41001)?.run(Some(kernel(5, None, &[])))?;
+    let outcome = mixed(&host, 41001)?.run(Some(kernel(WINDOW, None, &[])))?;
     no_fallback(&outcome.netop_stderr)?;
     outcome.verify()
 }
@@ -131,7 +133,7 @@ fn issue_17_an_interface_created_during_a_run_is_counted() -> anyhow::Result<()>
     let Some(_session) = begin()? else {
         return Ok(());
     };
-    let mut run = NetopRun::start(kernel(8, None, &[]))?;
+    let mut run = NetopRun::start(kernel(WINDOW + 3, None, &[]))?;
     run.wait_capturing(Duration::from_secs(10))?;
     // The test host's veth does not exist until now.
     let host = Netns::create("s", 42)?;
@@ -155,14 +157,17 @@ fn issue_17_a_forced_fallback_counts_packets_and_says_so() -> anyhow::Result<()>
         return Ok(());
     };
     let host = Netns::create("t", 43)?;
-    let netop = kernel(5, None, &["--bpf", "ip or ip6"]);
+    let file = std::env::temp_dir().join("netop-issue-17-fallback.pcapng");
+    let path = file.to_string_lossy().into_owned();
+    let netop = kernel(WINDOW, None, &["--write", &path]);
     let outcome = mixed(&host, 43001)?.run(Some(netop))?;
     anyhow::ensure!(
         outcome
             .netop_stderr
-            .contains("kernel counting unavailable (--bpf needs every packet)"),
+            .contains("kernel counting unavailable (--write needs every packet)"),
         "no fallback line on stderr:\n{}",
         outcome.netop_stderr
     );
+    let _ = std::fs::remove_file(&file);
     outcome.verify()
 }

@@ -202,6 +202,13 @@ pub trait Capture {
         self.dispatch(&mut |frame| engine.ingest(frame))
     }
 
+    /// At the end of a collection: hands over what a kernel counter still
+    /// holds (nothing for frame sources, whose frames are read as they
+    /// come).
+    fn flush_into(&mut self, engine: &mut crate::Engine) {
+        let _ = engine;
+    }
+
     /// How this source counts, for `--diagnostics` and the status bar.
     fn counting(&self) -> Counting {
         Counting::Packets

@@ -103,6 +103,7 @@ fn open_kernel(
     if options.whole_dns {
         let dns_options = CaptureOptions {
             dns_only: true,
+            read_timeout_ms: counting::DNS_WAIT_MS,
             ..options.clone()
         };
         let dns = open_reopening(&dns_options)

@@ -20,11 +20,14 @@
 mod attach;
 mod capture;
 mod fallback;
+mod links;
 pub mod table;
+mod tester;
 
 pub use attach::Link;
 pub use capture::KernelCapture;
 pub use fallback::Fallback;
+pub use tester::Tester;
 
 use std::time::Duration;
 
@@ -32,8 +35,12 @@ use std::time::Duration;
 /// flow's owner is searched while its socket may still exist, and the
 /// monitor's one-second rates are whole.
 pub const READ_EVERY: Duration = Duration::from_millis(100);
-/// How often interfaces are listed to attach to new ones.
-pub const SCAN_EVERY: Duration = Duration::from_millis(250);
+/// How often interfaces are listed to attach to new ones, besides when
+/// rtnetlink announces a link change (`counting/links.rs`).
+pub const SCAN_EVERY: Duration = Duration::from_millis(1000);
+/// The DNS capture's longest wait: the loop looks at link changes and
+/// the table between two waits.
+pub const DNS_WAIT_MS: i32 = 20;
 /// Table entries: distinct (interface, direction, tuple) keys between
 /// two reads. 65,536 per 100 ms is 650,000 new keys a second; entries are
 /// allocated as used (about 100 bytes plus 48 per CPU each).

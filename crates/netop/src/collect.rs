@@ -232,8 +232,9 @@ pub fn run(
             }
         }
     };
-    // The searches still queued, then one last table, so flows that
-    // started since the last one find owners.
+    // What a kernel counter still holds, the searches still queued, then
+    // one last table, so flows that started since the last one find owners.
+    capture.flush_into(engine);
     engine.resolve_pending(resolver.as_mut(), &SystemClock, FINAL_LOOKUP_BUDGET);
     refresh(engine, resolver, interfaces, false);
     match capture.stats() {

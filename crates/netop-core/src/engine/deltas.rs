@@ -21,6 +21,20 @@ impl Engine {
         }
     }
 
+    /// Whether the last [`Engine::set_interfaces`] listed `ifindex`: a
+    /// kernel counter holds back a batch with packets on an interface
+    /// created since (whose addresses decide which end is local) until
+    /// the caller has listed interfaces again.
+    pub fn is_listed(&self, ifindex: u32) -> bool {
+        self.host_interfaces.iter().any(|i| i.index == ifindex)
+    }
+
+    /// Asks the caller to list interfaces now, as a packet on an unlisted
+    /// one does ([`Engine::take_unlisted_interface`]).
+    pub fn request_listing(&mut self) {
+        self.unlisted_interface = true;
+    }
+
     fn ingest_delta(&mut self, d: &FlowDelta) {
         if d.packets == 0 {
             return;

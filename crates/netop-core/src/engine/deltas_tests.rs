@@ -281,3 +281,53 @@ fn empty_deltas_change_nothing() {
                 .all(|i| i.counters.total_bytes() == 0)
     );
 }
+
+#[test]
+fn an_interface_created_since_the_last_listing_is_asked_for() {
+    let mut e = engine();
+    assert!(e.is_listed(2) && !e.is_listed(9));
+    assert!(!e.take_unlisted_interface());
+    e.request_listing();
+    assert!(e.take_unlisted_interface(), "the loop lists interfaces now");
+    assert!(!e.take_unlisted_interface(), "once");
+}
+
+/// Why a batch waits for the listing: before it, a new interface's
+/// address is nobody's, and a connection to a peer on its far side looks
+/// like the peer's traffic (forwarded); after it, the host's own.
+#[test]
+fn a_new_interfaces_address_decides_the_local_end_once_listed() {
+    let out = PacketSpec::udp("10.9.0.1:41000", "10.9.0.2:5002", 100);
+    let frames = vec![out.sll2(at(0), 9, true, 128)];
+    let (mut e, mut r) = (
+        engine(),
+        StaticResolver::new(vec![socket(
+            Protocol::Udp,
+            "10.9.0.1:41000",
+            "10.9.0.2:5002",
+            77,
+            "client",
+        )]),
+    );
+    let mut listed = interfaces();
+    listed.push(InterfaceInfo {
+        index: 9,
+        name: "veth9".into(),
+        up: true,
+        addrs: vec!["10.9.0.1".parse().expect("ip")],
+        ..Default::default()
+    });
+    assert!(!e.is_listed(9));
+    e.set_interfaces(&listed);
+    for mut batch in deltas_of(&frames, Duration::from_secs(1)) {
+        e.ingest_deltas(&mut batch);
+        e.resolve_pending(&mut r, &crate::clock::SystemClock, Duration::MAX);
+    }
+    let report = e.report();
+    let client = report
+        .processes
+        .iter()
+        .find(|p| p.pid == Some(77))
+        .expect("the client's row");
+    assert_eq!(client.counters.tx_packets, 1);
+}

@@ -145,6 +145,22 @@ impl Attached {
         skip_dns: bool,
         capacity: u32,
     ) -> Result<Attached, CountingUnavailable> {
+        let mut attached = Self::load(only, skip_dns, capacity)?;
+        attached.sync()?;
+        if attached.hooked.is_empty() {
+            return Err(CountingUnavailable::Failed(
+                "no interface could be attached".into(),
+            ));
+        }
+        Ok(attached)
+    }
+
+    /// Loads the programs, attached nowhere yet.
+    pub fn load(
+        only: Option<String>,
+        skip_dns: bool,
+        capacity: u32,
+    ) -> Result<Attached, CountingUnavailable> {
         let object = object().ok_or(CountingUnavailable::NotBuilt)?;
         let skip = u32::from(skip_dns);
         let mut ebpf = EbpfLoader::new()
@@ -165,21 +181,21 @@ impl Attached {
                 .map_err(|e| failed(name, &e))?;
             program.load().map_err(|e| failed(name, &e))?;
         }
-        let mut attached = Attached {
+        Ok(Attached {
             ebpf,
             only,
             hooked: HashMap::new(),
             skipped: Vec::new(),
             tcx: aya::util::KernelVersion::current()
                 .is_ok_and(|v| v >= aya::util::KernelVersion::new(6, 6, 0)),
-        };
-        attached.sync()?;
-        if attached.hooked.is_empty() {
-            return Err(CountingUnavailable::Failed(
-                "no interface could be attached".into(),
-            ));
-        }
-        Ok(attached)
+        })
+    }
+
+    /// The descriptor of a loaded program.
+    pub fn program_fd(&self, name: &str) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        let p: &SchedClassifier = self.ebpf.program(name)?.try_into().ok()?;
+        p.fd().ok().map(|fd| fd.as_fd())
     }
 
     /// Attaches to interfaces that appeared and forgets those that went;

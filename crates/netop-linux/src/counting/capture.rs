@@ -10,6 +10,7 @@ use netop_core::{
 };
 
 use super::attach::Attached;
+use super::links::LinkWatch;
 use super::table;
 use super::{CountingUnavailable, CAPACITY, READ_EVERY, SCAN_EVERY};
 
@@ -22,7 +23,12 @@ pub struct KernelCapture {
     dns: Option<Box<dyn Capture>>,
     last_read: Instant,
     last_scan: Instant,
+    /// Link announcements; `None` where the socket could not be opened
+    /// (then only the periodic scan finds new interfaces).
+    links: Option<LinkWatch>,
     deltas: Vec<FlowDelta>,
+    /// `deltas` wait for the engine to list a new interface.
+    held: bool,
     /// Deltas and packets read so far; packets the table had no room for.
     read: u64,
     packets: u64,
@@ -67,6 +73,11 @@ impl KernelCapture {
         interface: Option<String>,
         skip_dns: bool,
     ) -> Result<KernelCapture, CountingUnavailable> {
+        // Subscribed before the first listing, so no link is missed
+        // between the two.
+        let links = LinkWatch::open()
+            .map_err(|e| tracing::warn!(error = %e, "no link notifications; scanning only"))
+            .ok();
         let mut attached = Attached::open(interface, skip_dns, CAPACITY)?;
         let flows = attached.take_map("FLOWS")?;
         let full = attached.take_map("FULL")?;
@@ -81,7 +92,9 @@ impl KernelCapture {
             dns: None,
             last_read: now,
             last_scan: now,
+            links,
             deltas: Vec::new(),
+            held: false,
             read: 0,
             packets: 0,
             read_errors: 0,
@@ -94,9 +107,29 @@ impl KernelCapture {
         self.dns = Some(dns);
     }
 
-    /// Reads and empties the table into `self.deltas`.
+    /// Gives the engine the deltas read. A batch with packets on an
+    /// interface the engine has not listed yet (created since: its
+    /// addresses decide which end of a flow is local) waits for one
+    /// listing, which the engine asks the loop for; `now` gives it anyway.
+    fn hand_over(&mut self, engine: &mut Engine, now: bool) {
+        if self.deltas.is_empty() {
+            return;
+        }
+        if !now && !self.held && self.deltas.iter().any(|d| !engine.is_listed(d.ifindex)) {
+            self.held = true;
+            engine.request_listing();
+            return;
+        }
+        self.held = false;
+        engine.ingest_deltas(&mut self.deltas);
+        self.deltas.clear();
+    }
+
+    /// Reads and empties the table into `self.deltas` (after what it
+    /// holds).
     fn read_table(&mut self) {
         let boot = boot_offset();
+        let before = self.deltas.len();
         let cpus = self.cpus;
         let deltas = &mut self.deltas;
         let result = table::read_and_delete(self.flows.fd().as_fd(), cpus, &mut |k, v| {
@@ -108,8 +141,8 @@ impl KernelCapture {
             self.read_errors += 1;
             tracing::warn!(error = %e, "cannot read the kernel counters");
         }
-        self.read += self.deltas.len() as u64;
-        self.packets += self.deltas.iter().map(|d| d.packets).sum::<u64>();
+        self.read += (self.deltas.len() - before) as u64;
+        self.packets += self.deltas[before..].iter().map(|d| d.packets).sum::<u64>();
     }
 
     /// Packets the table had no room for (summed over CPUs).
@@ -143,12 +176,16 @@ impl Capture for KernelCapture {
             Some(dns) => dns.dispatch(&mut |frame| engine.ingest(frame))?,
             None => {
                 let wait = READ_EVERY.saturating_sub(self.last_read.elapsed());
-                std::thread::sleep(wait);
+                match &self.links {
+                    Some(links) => links.wait(wait),
+                    None => std::thread::sleep(wait),
+                }
                 Batch::Idle
             }
         };
         let now = Instant::now();
-        if now.duration_since(self.last_scan) >= SCAN_EVERY {
+        let announced = self.links.as_ref().is_some_and(LinkWatch::changed);
+        if announced || now.duration_since(self.last_scan) >= SCAN_EVERY {
             self.last_scan = now;
             if let Err(e) = self.attached.sync() {
                 tracing::warn!(error = %e, "cannot attach to interfaces");
@@ -157,12 +194,14 @@ impl Capture for KernelCapture {
         if now.duration_since(self.last_read) >= READ_EVERY {
             self.last_read = now;
             self.read_table();
-            if !self.deltas.is_empty() {
-                engine.ingest_deltas(&mut self.deltas);
-                self.deltas.clear();
-            }
+            self.hand_over(engine, false);
         }
         Ok(batch)
+    }
+
+    fn flush_into(&mut self, engine: &mut Engine) {
+        self.read_table();
+        self.hand_over(engine, true);
     }
 
     fn counting(&self) -> Counting {
