@@ -199,3 +199,37 @@ fn with_the_dns_capture_the_program_leaves_what_its_filter_keeps() {
     all.extend(counted_frames.iter().cloned());
     assert_eq!(counted(&mut t, &all), decoded(&counted_frames));
 }
+
+#[test]
+fn packets_the_table_has_no_room_for_are_counted_as_dropped() {
+    let capacity = 16;
+    let Some(mut t) = (match Tester::with_capacity(false, capacity) {
+        Ok(t) => Some(t),
+        Err(why) => {
+            netop_core::testing::skip(&format!("kernel counting unavailable: {why}"));
+            None
+        }
+    }) else {
+        return;
+    };
+    let flows = 40u16;
+    for port in 0..flows {
+        let src = format!("192.0.2.10:{}", 40000 + port);
+        let spec = PacketSpec::udp(&src, "192.0.2.1:54", 40);
+        let frame = eth(spec);
+        t.run("netop_eth_ingress", &frame)
+            .unwrap_or_else(|e| panic!("test run of {} bytes, port {port}: {e}", frame.len()));
+    }
+    let kept = t.deltas().expect("table read");
+    assert!(
+        kept.len() as u32 <= capacity && !kept.is_empty(),
+        "{} entries",
+        kept.len()
+    );
+    let kept_packets: u64 = kept.iter().map(|d| d.packets).sum();
+    assert_eq!(
+        kept_packets + t.full(),
+        u64::from(flows),
+        "each packet kept or counted as dropped"
+    );
+}

@@ -147,17 +147,24 @@ impl KernelCapture {
 
     /// Packets the table had no room for (summed over CPUs).
     fn table_full(&self) -> u64 {
-        let mut buf = vec![0u8; 8 * self.cpus];
-        let mut sum = 0;
-        let _ = table::lookup_percpu_u64(self.full.fd().as_fd(), 0, &mut buf).map(|()| {
-            for c in buf.chunks_exact(8) {
-                let mut x = [0u8; 8];
-                x.copy_from_slice(c);
-                sum += u64::from_ne_bytes(x);
-            }
-        });
-        sum
+        sum_percpu(&self.full, self.cpus)
     }
+}
+
+/// Entry 0 of a per-CPU array of u64, summed over `cpus` CPUs (0 when it
+/// cannot be read).
+pub(super) fn sum_percpu(map: &MapData, cpus: usize) -> u64 {
+    let mut buf = vec![0u8; 8 * cpus];
+    if table::lookup_percpu_u64(map.fd().as_fd(), 0, &mut buf).is_err() {
+        return 0;
+    }
+    buf.chunks_exact(8)
+        .map(|c| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(c);
+            u64::from_ne_bytes(x)
+        })
+        .sum()
 }
 
 impl Capture for KernelCapture {

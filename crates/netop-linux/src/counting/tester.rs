@@ -42,6 +42,7 @@ struct TestAttr {
 pub struct Tester {
     attached: Attached,
     flows: MapData,
+    full: MapData,
     cpus: usize,
 }
 
@@ -54,13 +55,20 @@ impl std::fmt::Debug for Tester {
 impl Tester {
     /// Loads the programs (`skip_dns` as a run with the DNS capture).
     pub fn open(skip_dns: bool) -> Result<Tester, CountingUnavailable> {
-        let mut attached = Attached::load(None, skip_dns, super::CAPACITY)?;
+        Self::with_capacity(skip_dns, super::CAPACITY)
+    }
+
+    /// The same with a table of `capacity` entries.
+    pub fn with_capacity(skip_dns: bool, capacity: u32) -> Result<Tester, CountingUnavailable> {
+        let mut attached = Attached::load(None, skip_dns, capacity)?;
         let flows = attached.take_map("FLOWS")?;
+        let full = attached.take_map("FULL")?;
         let cpus = aya::util::nr_cpus()
             .map_err(|(what, e)| CountingUnavailable::Failed(format!("{what}: {e}")))?;
         Ok(Tester {
             attached,
             flows,
+            full,
             cpus,
         })
     }
@@ -94,6 +102,11 @@ impl Tester {
         } else {
             Ok(())
         }
+    }
+
+    /// Packets the table had no room for.
+    pub fn full(&self) -> u64 {
+        super::capture::sum_percpu(&self.full, self.cpus)
     }
 
     /// What the table holds, read and emptied (times since boot).
