@@ -13,7 +13,8 @@
 // tags, or bare IP on tun/WireGuard-style devices, told apart by which
 // program is attached), IPv4 (ports only when the fragment offset is 0),
 // IPv6 with its extension headers, TCP and UDP ports and TCP's
-// SYN/FIN/RST. The byte measure is skb->len: the network layer plus the
+// SYN/FIN/RST. The byte measure is skb->len (see size_of for offload
+// packets leaving bare-IP devices): the network layer plus the
 // interface's link header, what the interface counters count and what
 // the decoder's wire_len is.
 //
@@ -40,8 +41,8 @@ typedef __u16 __be16;
 typedef __u32 __be32;
 typedef __u32 __wsum;
 
-// The first fields of the UAPI context (linux/bpf.h); the verifier checks
-// accesses by offset, so only the ones read are needed.
+// The UAPI context (linux/bpf.h) up to the fields read; the verifier
+// checks accesses by offset.
 struct __sk_buff {
 	__u32 len;
 	__u32 pkt_type;
@@ -54,6 +55,25 @@ struct __sk_buff {
 	__u32 priority;
 	__u32 ingress_ifindex;
 	__u32 ifindex;
+	__u32 tc_index;
+	__u32 cb[5];
+	__u32 hash;
+	__u32 tc_classid;
+	__u32 data;
+	__u32 data_end;
+	__u32 napi_id;
+	__u32 family;
+	__u32 remote_ip4;
+	__u32 local_ip4;
+	__u32 remote_ip6[4];
+	__u32 local_ip6[4];
+	__u32 remote_port;
+	__u32 local_port;
+	__u32 data_meta;
+	__u64 flow_keys;
+	__u64 tstamp;
+	__u32 wire_len;
+	__u32 gso_segs;
 };
 
 #include <bpf/bpf_helpers.h>
@@ -224,20 +244,46 @@ static __always_inline int ipv6(struct __sk_buff *skb, __u32 off, struct flow_ke
 	return 0;
 }
 
-static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 flags, int egress)
+// Bytes and packets of one skb. A segmentation-offload packet leaving a
+// bare-IP device (tun, WireGuard) is cut into segments in software after
+// this hook, before libpcap and the interface counters see them: it counts
+// as its segments (the kernel's wire_len: each segment with its headers).
+// Elsewhere (veth, a NIC with TSO) the big packet is what they see.
+struct size {
+	__u64 bytes;
+	__u64 packets;
+};
+
+static __always_inline struct size size_of(struct __sk_buff *skb, int segments)
+{
+	struct size z = { .bytes = skb->len, .packets = 1 };
+	if (segments) {
+		__u32 segs = skb->gso_segs;
+		__u32 wire = skb->wire_len;
+		if (segs > 1 && wire > skb->len) {
+			z.bytes = wire;
+			z.packets = segs;
+		}
+	}
+	return z;
+}
+
+static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 flags, int egress,
+				int segments)
 {
 	__u64 now = bpf_ktime_get_ns();
+	struct size z = size_of(skb, segments);
 	struct flow_val *v = bpf_map_lookup_elem(&FLOWS, k);
 	if (v) {
-		v->bytes += skb->len;
-		v->packets += 1;
+		v->bytes += z.bytes;
+		v->packets += z.packets;
 		v->last = now;
 		v->flags |= flags;
 		return;
 	}
 	struct flow_val fresh = {
-		.bytes = skb->len,
-		.packets = 1,
+		.bytes = z.bytes,
+		.packets = z.packets,
 		.first = now,
 		.last = now,
 		.cookie = egress ? bpf_get_socket_cookie(skb) : 0,
@@ -250,8 +296,8 @@ static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 
 	// this CPU's is still zero): add to it.
 	v = bpf_map_lookup_elem(&FLOWS, k);
 	if (v) {
-		v->bytes += skb->len;
-		v->packets += 1;
+		v->bytes += z.bytes;
+		v->packets += z.packets;
 		if (v->first == 0)
 			v->first = now;
 		v->last = now;
@@ -327,14 +373,14 @@ static __always_inline int count(struct __sk_buff *skb, int ethernet, int egress
 		if (family_ok && (t.sport == bpf_htons(53) || t.dport == bpf_htons(53)))
 			return TC_ACT_UNSPEC;
 	}
-	add(&k, skb, t.flags, egress);
+	add(&k, skb, t.flags, egress, !ethernet && egress);
 	return TC_ACT_UNSPEC;
 other:
 	// Not IP (ARP, LLDP, ...), or not decodable: counted on the interface.
 	__builtin_memset(&k, 0, sizeof(k));
 	k.ifindex = skb->ifindex;
 	k.egress = egress;
-	add(&k, skb, 0, egress);
+	add(&k, skb, 0, egress, !ethernet && egress);
 	return TC_ACT_UNSPEC;
 }
 
