@@ -331,3 +331,67 @@ fn a_new_interfaces_address_decides_the_local_end_once_listed() {
         .expect("the client's row");
     assert_eq!(client.counters.tx_packets, 1);
 }
+
+#[test]
+fn a_delta_read_late_is_shared_by_the_seconds_it_spans() {
+    use super::seconds_of;
+    let mut d = FlowDelta {
+        ifindex: 2,
+        outgoing: true,
+        tuple: None,
+        bytes: 10_001,
+        packets: 7,
+        first_seen: at(500),
+        last_seen: at(3_500),
+        tcp: SeenFlags::default(),
+        cookie: None,
+    };
+    let parts = seconds_of(&d);
+    let secs: Vec<u64> = parts.iter().map(|p| p.sec).collect();
+    let first = at(500).as_secs();
+    assert_eq!(secs, vec![first, first + 1, first + 2, first + 3]);
+    let bytes: Vec<u64> = parts.iter().map(|p| p.bytes).collect();
+    assert_eq!(bytes.iter().sum::<u64>(), 10_001, "{bytes:?}");
+    assert_eq!(parts.iter().map(|p| p.packets).sum::<u64>(), 7);
+    // Half a second, a second, a second, half a second.
+    assert_eq!(bytes[1], bytes[2]);
+    assert!(bytes[0].abs_diff(bytes[1] / 2) <= 1, "{bytes:?}");
+    // Within one second: one part, whole.
+    d.last_seen = at(900);
+    assert_eq!(seconds_of(&d).len(), 1);
+    assert_eq!(seconds_of(&d)[0].bytes, 10_001);
+}
+
+#[test]
+fn a_late_read_spreads_the_rate_over_its_seconds() {
+    let d = FlowDelta {
+        ifindex: 2,
+        outgoing: true,
+        tuple: Some(DeltaTuple {
+            proto: Protocol::Tcp,
+            src: ME.parse().expect("ip"),
+            src_port: 40000,
+            dst: "198.51.100.1".parse().expect("ip"),
+            dst_port: 443,
+        }),
+        bytes: 3_000_000,
+        packets: 3_000,
+        first_seen: at(0),
+        last_seen: at(2_999),
+        tcp: SeenFlags::default(),
+        cookie: None,
+    };
+    let (_, e) = by_deltas(vec![vec![d]]);
+    let last = at(2_999).as_secs();
+    let live = e.live_report(last, 1);
+    let curl = live
+        .processes
+        .iter()
+        .find(|p| p.pid == Some(42))
+        .expect("curl's row");
+    assert!(
+        (900_000..=1_100_000).contains(&curl.rate.tx),
+        "a third a second, not all of it in the last: {:?}",
+        curl.rate
+    );
+}
