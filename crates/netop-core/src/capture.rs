@@ -202,9 +202,9 @@ pub trait Capture {
         self.dispatch(&mut |frame| engine.ingest(frame))
     }
 
-    /// At the end of a collection: hands over what a kernel counter still
-    /// holds (nothing for frame sources, whose frames are read as they
-    /// come).
+    /// At each refresh and at the end of a collection: hands over what a
+    /// kernel counter holds now (nothing for frame sources, whose frames
+    /// are read as they come).
     fn flush_into(&mut self, engine: &mut crate::Engine) {
         let _ = engine;
     }

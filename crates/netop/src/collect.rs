@@ -224,6 +224,9 @@ pub fn run(
             }
             last_refresh = now;
             if let Some(tick) = tick.as_mut() {
+                // A kernel counter's packets up to now, so the second the
+                // tick shows is whole.
+                capture.flush_into(engine);
                 match capture.stats() {
                     Ok(stats) => engine.set_capture_stats(stats),
                     Err(e) => tracing::debug!(error = %e, "cannot read capture statistics"),

@@ -207,6 +207,7 @@ impl Capture for KernelCapture {
     }
 
     fn flush_into(&mut self, engine: &mut Engine) {
+        self.last_read = Instant::now();
         self.read_table();
         self.hand_over(engine, true);
     }
