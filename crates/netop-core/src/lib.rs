@@ -38,7 +38,9 @@ pub use capture::{
 };
 pub use clock::{Clock, SystemClock};
 pub use delta::{DeltaTuple, FlowDelta, SeenFlags};
-pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
+pub use engine::{
+    Engine, EngineConfig, EngineReport, InterfaceShare, ProcessInterfaces, ProcessReport,
+};
 pub use flow::{FlowKey, Protocol};
 pub use interfaces::{HostInterfaces, InterfaceInfo};
 pub use socket::{
