@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'netop' -ScriptBlock {
             [CompletionResult]::new('--sort', '--sort', [CompletionResultType]::ParameterName, 'Initial sort column of the monitor')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Snapshot output format')
             [CompletionResult]::new('--theme', '--theme', [CompletionResultType]::ParameterName, 'The monitor''s colours: default, light, high-contrast, monochrome, classic (t cycles them). NO_COLOR and --no-color still win')
+            [CompletionResult]::new('--capture', '--capture', [CompletionResultType]::ParameterName, 'How traffic is counted: `pcap` copies every packet''s headers to netop through libpcap; `kernel` counts per flow in an eBPF program on each interface''s traffic-control hooks (only DNS packets are still captured), and falls back to pcap, saying why, where it cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write)')
             [CompletionResult]::new('--monitor', '--monitor', [CompletionResultType]::ParameterName, 'Run the interactive monitor (the default without --duration)')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Disable colored output (also when NO_COLOR is set to any value)')
             [CompletionResult]::new('--no-dns', '--no-dns', [CompletionResultType]::ParameterName, 'Disable the DNS observatory (no capture or parsing of port 53 traffic)')

@@ -101,6 +101,14 @@ pub struct Args {
     #[arg(long, global = true)]
     pub no_events: bool,
 
+    /// How traffic is counted: `pcap` copies every packet's headers to
+    /// netop through libpcap; `kernel` counts per flow in an eBPF program
+    /// on each interface's traffic-control hooks (only DNS packets are
+    /// still captured), and falls back to pcap, saying why, where it cannot
+    /// run (no root/CAP_BPF, no TC BPF, --bpf or --write).
+    #[arg(long, value_enum, default_value_t = CaptureChoice::Pcap, global = true)]
+    pub capture: CaptureChoice,
+
     /// Print how netop would find socket owners here (the event source, or
     /// polling and why) and whether it may capture, then exit.
     #[arg(long, conflicts_with_all = ["duration", "monitor"])]
@@ -141,6 +149,15 @@ pub struct Args {
     // service), defined at the end of this file.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `--capture`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CaptureChoice {
+    /// Every packet through libpcap.
+    Pcap,
+    /// Counted in the kernel (eBPF on TC); DNS through libpcap.
+    Kernel,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -214,12 +231,13 @@ pub const THEMES: [&str; 5] = ["default", "light", "high-contrast", "monochrome"
 
 /// The environment variables that set a flag's value (between the config
 /// file and the command line).
-pub const ENVIRONMENT: [(&str, &str); 5] = [
+pub const ENVIRONMENT: [(&str, &str); 6] = [
     ("interface", "NETOP_INTERFACE"),
     ("interval", "NETOP_INTERVAL"),
     ("sort", "NETOP_SORT"),
     ("format", "NETOP_FORMAT"),
     ("theme", "NETOP_THEME"),
+    ("capture", "NETOP_CAPTURE"),
 ];
 
 fn with_environment(mut command: clap::Command) -> clap::Command {
@@ -428,6 +446,7 @@ fn check_combinations(
             "no_dns",
             "containers",
             "no_events",
+            "capture",
             "bpf_buffer",
         ]
         .into_iter()

@@ -27,6 +27,20 @@ impl std::fmt::Display for OwnerMode {
     }
 }
 
+/// How the frontend asks traffic to be counted (`--capture`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CountingChoice {
+    /// Every packet through the capture library.
+    #[default]
+    Packets,
+    /// In the kernel where the backend can (Linux: eBPF on TC), else
+    /// packets, saying why.
+    Kernel,
+    /// Kernel counting was asked for, but the run needs every packet
+    /// (the reason: `--bpf`, `--write`).
+    PacketsBecause(String),
+}
+
 /// What the frontend asks of a backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendOptions {
@@ -40,6 +54,8 @@ pub struct BackendOptions {
     pub events: bool,
     /// Name each process's container.
     pub containers: bool,
+    /// How traffic is counted.
+    pub counting: CountingChoice,
 }
 
 impl Default for BackendOptions {
@@ -50,6 +66,7 @@ impl Default for BackendOptions {
             whole_dns: true,
             events: true,
             containers: false,
+            counting: CountingChoice::Packets,
         }
     }
 }

@@ -149,6 +149,31 @@ pub enum Batch {
     Closed,
 }
 
+/// How a capture counts traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counting {
+    /// Every packet's headers are copied to netop (libpcap).
+    Packets,
+    /// Counted in the kernel per flow; only DNS packets are copied.
+    /// `interfaces`: how many are attached now.
+    Kernel { attach: String, interfaces: usize },
+    /// Kernel counting was asked for or preferred and is not possible:
+    /// packets, and why.
+    Fallback { reason: String },
+}
+
+impl std::fmt::Display for Counting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Counting::Packets => f.write_str("pcap"),
+            Counting::Kernel { attach, interfaces } => {
+                write!(f, "kernel ({attach}, interfaces: {interfaces})")
+            }
+            Counting::Fallback { reason } => write!(f, "pcap ({reason})"),
+        }
+    }
+}
+
 /// A source of captured frames.
 pub trait Capture {
     /// Waits (at most the capture's read timeout) for the next frame.
@@ -167,6 +192,26 @@ pub trait Capture {
             Poll::Idle => Ok(Batch::Idle),
             Poll::Closed => Ok(Batch::Closed),
         }
+    }
+
+    /// Hands what is ready to `engine`: frames (through [`Capture::dispatch`]
+    /// and [`Engine::ingest`](crate::Engine::ingest)), and, for a source
+    /// that counts in the kernel, the flow deltas read since the last call
+    /// ([`Engine::ingest_deltas`](crate::Engine::ingest_deltas)).
+    fn dispatch_into(&mut self, engine: &mut crate::Engine) -> Result<Batch, CaptureError> {
+        self.dispatch(&mut |frame| engine.ingest(frame))
+    }
+
+    /// At each refresh and at the end of a collection: hands over what a
+    /// kernel counter holds now (nothing for frame sources, whose frames
+    /// are read as they come).
+    fn flush_into(&mut self, engine: &mut crate::Engine) {
+        let _ = engine;
+    }
+
+    /// How this source counts, for `--diagnostics` and the status bar.
+    fn counting(&self) -> Counting {
+        Counting::Packets
     }
 
     /// Kernel counters so far; zeros for sources that have none.

@@ -28,6 +28,7 @@ use crate::socket::{ProcessInfo, ResolveError, SocketResolver, SocketTable};
 use crate::unknown::{Breakdown, UnknownReason};
 
 mod crediting;
+mod deltas;
 mod dns;
 mod flow_table;
 mod frame_owner;
@@ -141,10 +142,10 @@ impl Account {
         self.history.newest()
     }
 
-    fn add(&mut self, dir: Direction, bytes: u64, sec: u64, matched: bool) {
-        self.counters.add(dir, bytes);
+    fn add(&mut self, dir: Direction, (bytes, packets): (u64, u64), sec: u64, matched: bool) {
+        self.counters.add_n(dir, bytes, packets);
         if matched {
-            self.matched.add(dir, bytes);
+            self.matched.add_n(dir, bytes, packets);
         }
         self.history.add(sec, dir == Direction::Rx, bytes);
     }
@@ -331,7 +332,7 @@ fn credit(
     u: &Update,
 ) {
     let flow = &mut entry.flow;
-    flow.counters.add(dir, u.bytes);
+    flow.counters.add_n(dir, u.bytes, u.packets);
     flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
     flow.last_seen = flow.last_seen.max(u.ts);
     flow.ifindex = u.ifindex;
@@ -343,11 +344,11 @@ fn credit(
             &mut process.account
         }
         None => {
-            unknown_why.add(entry.why, dir, u.bytes, entry.matched);
+            unknown_why.add_n(entry.why, dir, u.amount(), entry.matched);
             unknown
         }
     };
-    account.add(dir, u.bytes, u.sec, entry.matched);
+    account.add(dir, u.amount(), u.sec, entry.matched);
 }
 
 /// Owner searches for one flow: when it is first seen, and again on later
@@ -520,15 +521,7 @@ impl Engine {
         let bytes = u64::from(packet.wire_len);
         let Some(ip) = packet.ip else {
             self.stats.non_ip_frames += 1;
-            let dir = if packet.outgoing == Some(true) {
-                Direction::Tx
-            } else {
-                Direction::Rx
-            };
-            self.count_interface(ifindex, dir, bytes, sec);
-            self.unknown.add(dir, bytes, sec, false);
-            self.unknown_why
-                .add(UnknownReason::Kernel, dir, bytes, false);
+            self.count_non_ip(ifindex, packet.outgoing == Some(true), (bytes, 1), sec);
             return;
         };
         // A PKTAP header names the process, and its direction says which
@@ -537,39 +530,71 @@ impl Engine {
             (Some(p), Some(out)) => (self.tap_sides(&ip, out), Some((self.tap_owner(&p), out))),
             _ => (self.local.sides(&ip, packet.outgoing), None),
         };
+        let update = Update {
+            bytes,
+            packets: 1,
+            sec,
+            ts: frame.ts,
+            first: frame.ts,
+            ifindex,
+            tcp: ip.tcp,
+        };
+        let waits = self.count_packet(sides, packet.outgoing, owner, &update);
+        if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
+            self.observe_dns(&ip, frame.ts, ifindex, waits);
+        }
+    }
+
+    /// A non-IP frame (ARP, LLDP, ...): its interface's, and unknown
+    /// (kernel).
+    fn count_non_ip(&mut self, ifindex: u32, outgoing: bool, amount: (u64, u64), sec: u64) {
+        let dir = if outgoing {
+            Direction::Tx
+        } else {
+            Direction::Rx
+        };
+        self.count_interface(ifindex, dir, amount, sec);
+        self.unknown.add(dir, amount, sec, false);
+        self.unknown_why
+            .add_n(UnknownReason::Kernel, dir, amount, false);
+    }
+
+    /// Counts an IP packet (or a kernel delta of them) on its interface
+    /// and on the flows of its sides; true when a flow waits for an owner
+    /// search. `owner`: the process slot a PKTAP header named, and
+    /// whether the packet was outgoing.
+    fn count_packet(
+        &mut self,
+        sides: crate::direction::Sides,
+        outgoing: Option<bool>,
+        owner: Option<(usize, bool)>,
+        update: &Update,
+    ) -> bool {
         let hint = |dir: Direction| match owner {
             Some((slot, out)) if (dir == Direction::Tx) == out => Some(slot),
             _ => None,
         };
-        let update = Update {
-            bytes,
-            sec,
-            ts: frame.ts,
-            ifindex,
-            tcp: ip.tcp,
-        };
+        let (ifindex, amount, sec) = (update.ifindex, update.amount(), update.sec);
         // The interface counts the frame the way its kernel counters do:
         // by the packet's own direction when the capture says it, whatever
         // end it is credited to (a container's upload is received by the
         // host's end of its veth). Loopback's second side is the other way.
-        let on_link = match packet.outgoing {
+        let on_link = match outgoing {
             Some(true) => Direction::Tx,
             Some(false) => Direction::Rx,
             None => sides.first.0,
         };
-        self.count_interface(ifindex, on_link, bytes, sec);
-        let mut waits = self.account(sides.first.0, sides.first.1, &update, hint(sides.first.0));
+        self.count_interface(ifindex, on_link, amount, sec);
+        let mut waits = self.account(sides.first.0, sides.first.1, update, hint(sides.first.0));
         if let Some((dir, key)) = sides.second {
             let back = match on_link {
                 Direction::Tx => Direction::Rx,
                 Direction::Rx => Direction::Tx,
             };
-            self.count_interface(ifindex, back, bytes, sec);
-            waits |= self.account(dir, key, &update, hint(dir));
+            self.count_interface(ifindex, back, amount, sec);
+            waits |= self.account(dir, key, update, hint(dir));
         }
-        if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
-            self.observe_dns(&ip, frame.ts, ifindex, waits);
-        }
+        waits
     }
 
     fn interface_slot(&mut self, ifindex: u32) -> usize {
@@ -599,10 +624,16 @@ impl Engine {
         std::mem::take(&mut self.unlisted_interface)
     }
 
-    fn count_interface(&mut self, ifindex: u32, dir: Direction, bytes: u64, sec: u64) {
+    fn count_interface(
+        &mut self,
+        ifindex: u32,
+        dir: Direction,
+        (bytes, packets): (u64, u64),
+        sec: u64,
+    ) {
         let slot = self.interface_slot(ifindex);
         let iface = self.interfaces.get_mut(slot);
-        iface.counters.add(dir, bytes);
+        iface.counters.add_n(dir, bytes, packets);
         iface.history.add(sec, dir == Direction::Rx, bytes);
         iface.minutes.add(sec / 60, dir == Direction::Rx, bytes);
     }
@@ -666,8 +697,8 @@ impl Engine {
         // and the flow table stays bounded by the real connections.
         if closed_port && self.flows.len() >= PROBES_KEPT_UNTIL {
             self.stats.probes_without_flow += 1;
-            self.unknown_why.add(why, dir, u.bytes, false);
-            self.unknown.add(dir, u.bytes, u.sec, false);
+            self.unknown_why.add_n(why, dir, u.amount(), false);
+            self.unknown.add(dir, u.amount(), u.sec, false);
             return false;
         }
         let queued = slot.is_none()
@@ -677,7 +708,7 @@ impl Engine {
             && self.queue.push(packed);
         let flow = Flow {
             counters: Counters::default(),
-            first_seen: u.ts,
+            first_seen: u.first,
             last_seen: u.ts,
             ifindex: u.ifindex,
             closing: u.tcp.fin || u.tcp.rst || closed_port,
@@ -707,7 +738,7 @@ impl Engine {
         };
         self.identity_of(packed, &key, provisional, found.ok());
         if entry.credits(&mut self.seats, packed, dir, u.ifindex) {
-            entry.flow.counters.add(dir, u.bytes);
+            entry.flow.counters.add_n(dir, u.bytes, u.packets);
             entry.flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
             let account = match slot {
                 Some(slot) => {
@@ -716,11 +747,11 @@ impl Engine {
                     &mut process.account
                 }
                 None => {
-                    self.unknown_why.add(why, dir, u.bytes, matched);
+                    self.unknown_why.add_n(why, dir, u.amount(), matched);
                     &mut self.unknown
                 }
             };
-            account.add(dir, u.bytes, u.sec, matched);
+            account.add(dir, u.amount(), u.sec, matched);
         }
         self.flows.insert(packed, entry);
         queued
@@ -1012,13 +1043,23 @@ impl Engine {
     }
 }
 
-/// What one packet adds to one side.
+/// What one packet (or one kernel counter's delta: `engine/deltas.rs`)
+/// adds to one side.
 struct Update {
     bytes: u64,
+    packets: u64,
     sec: u64,
+    /// The last packet's time; `first` the first one's.
     ts: Duration,
+    first: Duration,
     ifindex: u32,
     tcp: TcpFlags,
+}
+
+impl Update {
+    fn amount(&self) -> (u64, u64) {
+        (self.bytes, self.packets)
+    }
 }
 
 #[cfg(test)]

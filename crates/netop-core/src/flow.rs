@@ -184,14 +184,21 @@ pub struct Counters {
 
 impl Counters {
     pub fn add(&mut self, dir: Direction, bytes: u64) {
+        self.add_n(dir, bytes, 1);
+    }
+
+    /// Adds `packets` packets of `bytes` bytes in all (a kernel counter's
+    /// delta, `delta.rs`).
+    #[inline]
+    pub fn add_n(&mut self, dir: Direction, bytes: u64, packets: u64) {
         match dir {
             Direction::Rx => {
                 self.rx_bytes += bytes;
-                self.rx_packets += 1;
+                self.rx_packets += packets;
             }
             Direction::Tx => {
                 self.tx_bytes += bytes;
-                self.tx_packets += 1;
+                self.tx_packets += packets;
             }
         }
     }

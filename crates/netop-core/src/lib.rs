@@ -15,6 +15,7 @@ pub mod capture;
 pub mod clock;
 pub mod container;
 pub mod decode;
+pub mod delta;
 pub mod direction;
 pub mod dns;
 pub mod engine;
@@ -31,11 +32,12 @@ pub mod testing;
 pub mod tuples;
 pub mod unknown;
 
-pub use backend::{Backend, BackendOptions, OpenError, OwnerMode};
+pub use backend::{Backend, BackendOptions, CountingChoice, OpenError, OwnerMode};
 pub use capture::{
-    Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Frame, Gap, LinkType, Poll,
+    Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Counting, Frame, Gap, LinkType, Poll,
 };
 pub use clock::{Clock, SystemClock};
+pub use delta::{DeltaTuple, FlowDelta, SeenFlags};
 pub use engine::{
     Engine, EngineConfig, EngineReport, InterfaceShare, ProcessInterfaces, ProcessReport,
 };

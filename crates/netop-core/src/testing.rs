@@ -321,3 +321,66 @@ pub fn skip(reason: &str) {
         format!("skipped: {reason}\n").as_bytes(),
     );
 }
+
+/// What a kernel counter would have handed over for `frames`: one
+/// [`FlowDelta`](crate::delta::FlowDelta) per interface, direction and IP
+/// tuple (non-IP frames: per interface and direction) for each `window`
+/// of frame time, the windows in order. Frames must carry their
+/// direction (cooked captures) and decode; the byte measure is the
+/// decoder's.
+pub fn deltas_of(frames: &[OwnedFrame], window: Duration) -> Vec<Vec<crate::delta::FlowDelta>> {
+    use crate::delta::{DeltaTuple, FlowDelta, SeenFlags};
+    let mut windows: Vec<(u128, Vec<FlowDelta>)> = Vec::new();
+    for f in frames {
+        let frame = f.as_frame();
+        let p = crate::decode::decode(&frame).expect("frame decodes");
+        let outgoing = p.outgoing.expect("a frame with its direction");
+        let tuple = p.ip.map(|ip| DeltaTuple {
+            proto: ip.proto,
+            src: ip.src,
+            src_port: ip.src_port,
+            dst: ip.dst,
+            dst_port: ip.dst_port,
+        });
+        let tcp = p.ip.map(|ip| SeenFlags {
+            syn: ip.tcp.syn,
+            fin: ip.tcp.fin,
+            rst: ip.tcp.rst,
+        });
+        let w = f.ts.as_nanos() / window.as_nanos().max(1);
+        if windows.last().is_none_or(|(at, _)| *at != w) {
+            windows.push((w, Vec::new()));
+        }
+        let Some((_, deltas)) = windows.last_mut() else {
+            unreachable!("a window was just pushed");
+        };
+        let ifindex = p.ifindex.unwrap_or(0);
+        let bytes = u64::from(p.wire_len);
+        let same =
+            |d: &&mut FlowDelta| d.ifindex == ifindex && d.outgoing == outgoing && d.tuple == tuple;
+        match deltas.iter_mut().find(same) {
+            Some(d) => {
+                d.bytes += bytes;
+                d.packets += 1;
+                d.last_seen = f.ts;
+                if let Some(t) = tcp {
+                    d.tcp.syn |= t.syn;
+                    d.tcp.fin |= t.fin;
+                    d.tcp.rst |= t.rst;
+                }
+            }
+            None => deltas.push(FlowDelta {
+                ifindex,
+                outgoing,
+                tuple,
+                bytes,
+                packets: 1,
+                first_seen: f.ts,
+                last_seen: f.ts,
+                tcp: tcp.unwrap_or_default(),
+                cookie: None,
+            }),
+        }
+    }
+    windows.into_iter().map(|(_, d)| d).collect()
+}

@@ -80,6 +80,7 @@ pub(crate) struct Breakdown {
 }
 
 impl Breakdown {
+    #[cfg(test)]
     pub(crate) fn add(
         &mut self,
         why: UnknownReason,
@@ -87,9 +88,20 @@ impl Breakdown {
         bytes: u64,
         matched: bool,
     ) {
-        self.all[why.index()].add(dir, bytes);
+        self.add_n(why, dir, (bytes, 1), matched);
+    }
+
+    /// Adds `(bytes, packets)`.
+    pub(crate) fn add_n(
+        &mut self,
+        why: UnknownReason,
+        dir: crate::flow::Direction,
+        (bytes, packets): (u64, u64),
+        matched: bool,
+    ) {
+        self.all[why.index()].add_n(dir, bytes, packets);
         if matched {
-            self.matched[why.index()].add(dir, bytes);
+            self.matched[why.index()].add_n(dir, bytes, packets);
         }
     }
 

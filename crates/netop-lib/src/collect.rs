@@ -159,9 +159,7 @@ pub fn run(
         // Sockets that changed hands since the last batch: this batch's
         // bytes go to their new owner.
         engine.update_owners(resolver.as_mut());
-        let batch = capture
-            .dispatch(&mut |frame| engine.ingest(frame))
-            .context("capture failed")?;
+        let batch = capture.dispatch_into(engine).context("capture failed")?;
         // Owner searches of the batch's new flows, off the packet path,
         // in their share of the loop's time.
         if engine.pending_lookups() > 0 {
@@ -234,6 +232,9 @@ pub fn run(
             }
             last_refresh = now;
             if let Some(tick) = tick.as_mut() {
+                // A kernel counter's packets up to now, so the second the
+                // tick shows is whole.
+                capture.flush_into(engine);
                 match capture.stats() {
                     Ok(stats) => engine.set_capture_stats(stats),
                     Err(e) => tracing::debug!(error = %e, "cannot read capture statistics"),
@@ -242,8 +243,9 @@ pub fn run(
             }
         }
     };
-    // The searches still queued, then one last table, so flows that
-    // started since the last one find owners.
+    // What a kernel counter still holds, the searches still queued, then
+    // one last table, so flows that started since the last one find owners.
+    capture.flush_into(engine);
     engine.resolve_pending(resolver.as_mut(), &SystemClock, FINAL_LOOKUP_BUDGET);
     refresh(engine, resolver, interfaces, false);
     match capture.stats() {

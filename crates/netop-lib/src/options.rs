@@ -178,6 +178,9 @@ impl Options {
             whole_dns: self.dns,
             events: self.events,
             containers: false,
+            // Kernel counting is the command's `--capture kernel` only, so
+            // far.
+            counting: netop_core::CountingChoice::Packets,
         }
     }
 }

@@ -4,10 +4,12 @@
 use std::path::Path;
 
 use netop_core::{
-    Backend, BackendOptions, Capture, CaptureError, OpenError, OwnerMode, SocketResolver,
+    Backend, BackendOptions, Capture, CaptureError, CountingChoice, OpenError, OwnerMode,
+    SocketResolver,
 };
 
 use crate::capture::{list_interfaces, open_reopening, CaptureOptions, PcapFileCapture};
+use crate::counting;
 use crate::events::EventSource;
 use crate::interfaces::LinuxInterfaces;
 use crate::privileges::{capture_privileges, drop_all};
@@ -47,21 +49,68 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
         whole_dns: options.whole_dns,
         ..CaptureOptions::default()
     };
-    let capture = open_reopening(&capture_options).map_err(|e| match e {
+    let capture: Box<dyn Capture> = match &options.counting {
+        CountingChoice::Packets => Box::new(open_pcap(&capture_options)?),
+        CountingChoice::PacketsBecause(reason) => Box::new(counting::Fallback::new(
+            Box::new(open_pcap(&capture_options)?),
+            reason.clone(),
+        )),
+        CountingChoice::Kernel => match open_kernel(&capture_options) {
+            Ok(kernel) => Box::new(kernel),
+            Err(reason) => {
+                tracing::info!(%reason, "kernel counting unavailable; capturing packets");
+                Box::new(counting::Fallback::new(
+                    Box::new(open_pcap(&capture_options)?),
+                    reason.to_string(),
+                ))
+            }
+        },
+    };
+    Ok(Backend {
+        capture,
+        resolver: Box::new(resolver),
+        interfaces: Box::new(LinuxInterfaces::new()),
+        sockets,
+        owners: Some(owners),
+    })
+}
+
+fn open_error(e: CaptureError) -> OpenError {
+    match e {
         CaptureError::PermissionDenied { .. } => OpenError::Privileges,
         CaptureError::NoSuchInterface { device } => OpenError::UnknownInterface {
             name: device,
             available: list_interfaces(),
         },
         other => OpenError::Failed(other.to_string()),
-    })?;
-    Ok(Backend {
-        capture: Box::new(capture),
-        resolver: Box::new(resolver),
-        interfaces: Box::new(LinuxInterfaces::new()),
-        sockets,
-        owners: Some(owners),
-    })
+    }
+}
+
+/// libpcap on the interface (or `any`), reopened when lost.
+fn open_pcap(options: &CaptureOptions) -> Result<crate::ReopeningCapture, OpenError> {
+    open_reopening(options).map_err(open_error)
+}
+
+/// Counting in the kernel, with DNS packets from libpcap when the DNS
+/// observatory is on.
+fn open_kernel(
+    options: &CaptureOptions,
+) -> Result<counting::KernelCapture, counting::CountingUnavailable> {
+    if !counting::built() {
+        return Err(counting::CountingUnavailable::NotBuilt);
+    }
+    let mut kernel = counting::KernelCapture::open(options.device.clone(), options.whole_dns)?;
+    if options.whole_dns {
+        let dns_options = CaptureOptions {
+            dns_only: true,
+            read_timeout_ms: counting::DNS_WAIT_MS,
+            ..options.clone()
+        };
+        let dns = open_reopening(&dns_options)
+            .map_err(|e| counting::CountingUnavailable::Failed(format!("the DNS capture: {e}")))?;
+        kernel.set_dns(Box::new(dns));
+    }
+    Ok(kernel)
 }
 
 /// A recorded capture (pcap or pcapng file).
@@ -122,6 +171,36 @@ pub fn diagnostics(options: &BackendOptions) -> Vec<String> {
         Err(e) => format!("unavailable ({e})"),
     };
     lines.push(format!("socket owners: {owners}"));
+    lines.push(format!(
+        "counting program: {}",
+        if counting::built() {
+            "built in"
+        } else {
+            "not built in (no clang at build time)"
+        }
+    ));
+    let counting = match &options.counting {
+        CountingChoice::Packets => {
+            "pcap (every packet's headers through libpcap; --capture kernel counts in the kernel)"
+                .to_string()
+        }
+        CountingChoice::PacketsBecause(reason) => format!("pcap ({reason})"),
+        CountingChoice::Kernel => {
+            let dns = CaptureOptions {
+                device: options.interface.clone(),
+                whole_dns: options.whole_dns,
+                ..CaptureOptions::default()
+            };
+            match open_kernel(&dns) {
+                Ok(kernel) => format!(
+                    "{} (eBPF on traffic control; DNS packets through libpcap)",
+                    kernel.counting()
+                ),
+                Err(reason) => format!("pcap (kernel counting unavailable: {reason})"),
+            }
+        }
+    };
+    lines.push(format!("counting: {counting}"));
     let kept: Vec<String> = crate::confine::KEPT
         .iter()
         .map(|(cap, why)| format!("{} ({why})", cap.to_string().to_lowercase()))

@@ -27,6 +27,8 @@ pub mod confine;
 #[cfg(target_os = "linux")]
 pub mod conntrack;
 #[cfg(target_os = "linux")]
+pub mod counting;
+#[cfg(target_os = "linux")]
 pub mod dns_config;
 #[cfg(target_os = "linux")]
 pub mod events;

@@ -119,6 +119,10 @@ impl Capture for Filtered {
         Ok(batch)
     }
 
+    fn counting(&self) -> netop_core::Counting {
+        self.inner.counting()
+    }
+
     fn stats(&mut self) -> Result<CaptureStats, CaptureError> {
         self.inner.stats()
     }

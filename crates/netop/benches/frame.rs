@@ -103,6 +103,7 @@ fn frame(c: &mut Criterion) {
         interface: None,
         containers: false,
         owners: None,
+        counting: netop_core::Counting::Packets,
         theme: "default".into(),
         pins: Default::default(),
         alerts: Default::default(),

@@ -148,6 +148,12 @@ fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
     let mut writer = pcapng::start(args, &mut backend)?;
     let held = platform::confine(platform::Role::Capture);
     tracing::debug!(%held, "confined");
+    if let netop_core::Counting::Fallback { reason } = backend.capture.counting() {
+        let _ = writeln!(
+            io::stderr(),
+            "netop: kernel counting unavailable ({reason}); counting packets with libpcap"
+        );
+    }
     if let Some(OwnerMode::Polling { reason }) = &backend.owners {
         let _ = writeln!(
             io::stderr(),

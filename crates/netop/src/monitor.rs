@@ -40,7 +40,8 @@ pub fn run(
     }
     let interval = Duration::from_secs_f64(args.interval);
     let (reports_tx, reports) = mpsc::sync_channel::<Arc<LiveReport>>(1);
-    let (opened_tx, opened) = mpsc::sync_channel::<Result<Option<OwnerMode>, Failure>>(1);
+    let (opened_tx, opened) =
+        mpsc::sync_channel::<Result<(Option<OwnerMode>, netop_core::Counting), Failure>>(1);
     let capture_args = args.clone();
     let capture_stop = Arc::clone(&stop);
     let capture = thread::Builder::new()
@@ -57,8 +58,8 @@ pub fn run(
         .context("cannot start the capture thread")?;
     // Errors opening the capture (privileges, interface) print as in a
     // snapshot, before the screen changes.
-    let owners = match opened.recv() {
-        Ok(Ok(owners)) => owners,
+    let (owners, counting) = match opened.recv() {
+        Ok(Ok(opened)) => opened,
         Ok(Err(failure)) => {
             let _ = capture.join();
             return Err(failure);
@@ -78,6 +79,7 @@ pub fn run(
         interface: args.interface.clone(),
         containers: args.containers,
         owners,
+        counting,
         theme: args.power.theme.clone().unwrap_or_default(),
         pins: tui::state::Pins {
             processes: file.extras.pins.processes.iter().cloned().collect(),
@@ -142,7 +144,7 @@ fn capture_thread(
     args: &Args,
     interval: Duration,
     stop: &AtomicBool,
-    opened: &SyncSender<Result<Option<OwnerMode>, Failure>>,
+    opened: &SyncSender<Result<(Option<OwnerMode>, netop_core::Counting), Failure>>,
     reports: &SyncSender<Arc<LiveReport>>,
 ) -> Result<(), Failure> {
     let mut backend = match platform::open(args) {
@@ -161,7 +163,7 @@ fn capture_thread(
     };
     let held = platform::confine(platform::Role::Capture);
     tracing::debug!(%held, "capture thread confined");
-    let _ = opened.send(Ok(backend.owners.clone()));
+    let _ = opened.send(Ok((backend.owners.clone(), backend.capture.counting())));
     let mut engine = Engine::new(crate::engine_config(args, false));
     // Rates are averaged over the refresh interval (whole seconds).
     let window = interval.as_secs_f64().ceil().max(1.0) as u32;

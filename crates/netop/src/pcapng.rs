@@ -106,6 +106,10 @@ impl Capture for Recording {
         })
     }
 
+    fn counting(&self) -> netop_core::Counting {
+        self.inner.counting()
+    }
+
     fn stats(&mut self) -> Result<CaptureStats, CaptureError> {
         self.inner.stats()
     }

@@ -24,6 +24,22 @@ fn options(args: &Args) -> BackendOptions {
         whole_dns: !args.no_dns,
         events: !args.no_events,
         containers: args.containers,
+        counting: counting(args),
+    }
+}
+
+/// Kernel counting when asked for and the run needs no packets.
+fn counting(args: &Args) -> netop_core::CountingChoice {
+    use netop_core::CountingChoice;
+    if args.capture != netop_cli::CaptureChoice::Kernel {
+        return CountingChoice::Packets;
+    }
+    if args.power.bpf.is_some() {
+        CountingChoice::PacketsBecause("--bpf needs every packet".into())
+    } else if args.power.write.is_some() {
+        CountingChoice::PacketsBecause("--write needs every packet".into())
+    } else {
+        CountingChoice::Kernel
     }
 }
 

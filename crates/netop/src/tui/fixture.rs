@@ -340,6 +340,7 @@ pub fn settings() -> Settings {
         interface: None,
         containers: false,
         owners: None,
+        counting: netop_core::Counting::Packets,
         theme: "default".into(),
         pins: Default::default(),
         alerts: Default::default(),

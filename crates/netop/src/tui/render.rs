@@ -113,6 +113,14 @@ fn status_bar(state: &AppState, theme: Theme, frame: &mut Frame<'_>, rect: Rect)
         }
         None => {}
     }
+    match &state.counting {
+        netop_core::Counting::Kernel { .. } => spans.push(Span::raw(" │ kernel")),
+        netop_core::Counting::Fallback { .. } => {
+            spans.push(Span::raw(" │ "));
+            spans.push(Span::styled("pcap", theme.warn()));
+        }
+        netop_core::Counting::Packets => {}
+    }
     let alarm = theme.alarm();
     if let Some(gap) = &report.capture_gone {
         spans.push(Span::raw(" │ "));

@@ -188,6 +188,34 @@ fn the_container_column_is_dropped_first_on_a_narrow_terminal() {
 }
 
 #[test]
+fn the_status_bar_names_kernel_counting_and_its_fallback() {
+    use netop_core::Counting;
+    let status = |counting: Counting| {
+        let mut state = fixture::state((200, 50));
+        state.counting = counting;
+        let screen = draw(&state);
+        screen.lines().last().unwrap_or_default().to_string()
+    };
+    let kernel = status(Counting::Kernel {
+        attach: "tcx".into(),
+        interfaces: 3,
+    });
+    assert!(kernel.contains("│ kernel"), "{kernel}");
+    let fallback = status(Counting::Fallback {
+        reason: "not permitted".into(),
+    });
+    assert!(
+        fallback.contains("│ pcap") && !fallback.contains("permitted"),
+        "{fallback}"
+    );
+    let plain = status(Counting::Packets);
+    assert!(
+        !plain.contains("pcap") && !plain.contains("kernel"),
+        "{plain}"
+    );
+}
+
+#[test]
 fn the_status_bar_names_how_owners_are_found() {
     use super::state::OwnerMode;
     let status = |owners: Option<OwnerMode>, size: (u16, u16)| {

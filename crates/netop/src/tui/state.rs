@@ -141,6 +141,9 @@ pub struct AppState {
     pub containers: bool,
     /// How socket owners are found; `None` (replays) shows nothing.
     pub owners: Option<OwnerMode>,
+    /// How traffic is counted (`--capture`): the status bar names kernel
+    /// counting, and a fallback from it; plain pcap shows nothing.
+    pub counting: netop_core::Counting,
     /// The theme, an index in `theme::PALETTES` (`t` cycles).
     pub theme: usize,
     /// The iftop-style layout: 2 s, 10 s and 40 s averages instead of
@@ -246,6 +249,7 @@ pub struct Settings {
     pub interface: Option<String>,
     pub containers: bool,
     pub owners: Option<OwnerMode>,
+    pub counting: netop_core::Counting,
     /// Theme name (unknown: the default).
     pub theme: String,
     pub pins: Pins,
@@ -281,6 +285,7 @@ impl AppState {
             interface: settings.interface,
             containers: settings.containers,
             owners: settings.owners,
+            counting: settings.counting,
             theme: super::theme::index_of(&settings.theme),
             windows: false,
             pins: settings.pins,

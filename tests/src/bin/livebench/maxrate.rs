@@ -83,6 +83,17 @@ impl Bench<'_> {
         monitors: &[&Tool],
         bpf_buffer: Option<u32>,
     ) -> anyhow::Result<RunResult> {
+        self.run_with(label, monitors, bpf_buffer, &[])
+    }
+
+    /// [`Bench::run`] with netop given `extra` flags (`--capture kernel`).
+    pub fn run_with(
+        &self,
+        label: &str,
+        monitors: &[&Tool],
+        bpf_buffer: Option<u32>,
+        extra: &[&str],
+    ) -> anyhow::Result<RunResult> {
         eprintln!("livebench: {label}");
         let iface = self.host.host_if.as_str();
         let netop = NetopOptions {
@@ -90,7 +101,7 @@ impl Bench<'_> {
             duration_secs: self.seconds + 60,
             interface: Some(iface.to_owned()),
             bpf_buffer,
-            extra: Vec::new(),
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
         };
         let mut blaster = self.blaster()?;
         let life_start = Counts::of_interface(iface)?;

@@ -244,6 +244,13 @@ fn max_rate(
     })?;
     runs.extend(netop_alone);
     let netop_alone = runs.last().map(|r| r.label.clone());
+    // Issue 17: counting in the kernel, only DNS packets copied.
+    runs.push(bench.run_with(
+        "netop alone, --capture kernel",
+        &[&tools[0]],
+        None,
+        &["--capture", "kernel"],
+    )?);
     for peer in tools.iter().filter(|t| t.kind != Kind::Netop) {
         if peer.bin.is_ok() {
             runs.push(bench.run(&format!("{} alone", peer.kind.name()), &[peer], None)?);

@@ -1,0 +1,243 @@
+//! [`KernelCapture`]: the kernel's counters, and DNS frames from libpcap,
+//! as one [`Capture`] for the collect loop.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use aya::maps::MapData;
+use netop_core::{
+    Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Counting, Engine, FlowDelta, Poll,
+};
+
+use super::attach::Attached;
+use super::links::LinkWatch;
+use super::table;
+use super::{CountingUnavailable, CAPACITY, READ_EVERY, SCAN_EVERY};
+
+/// Counts in the kernel; DNS packets (when `dns` is set) come as frames.
+pub struct KernelCapture {
+    attached: Attached,
+    flows: MapData,
+    full: MapData,
+    cpus: usize,
+    dns: Option<Box<dyn Capture>>,
+    last_read: Instant,
+    last_scan: Instant,
+    /// Link announcements; `None` where the socket could not be opened
+    /// (then only the periodic scan finds new interfaces).
+    links: Option<LinkWatch>,
+    deltas: Vec<FlowDelta>,
+    /// `deltas` wait for the engine to list a new interface.
+    held: bool,
+    /// Deltas and packets read so far; packets the table had no room for.
+    read: u64,
+    packets: u64,
+    read_errors: u64,
+}
+
+impl std::fmt::Debug for KernelCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelCapture")
+            .field("attached", &self.attached)
+            .field("dns", &self.dns.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wall-clock time minus the kernel's monotonic clock (what
+/// `bpf_ktime_get_ns` reads): moves the program's times to the Unix epoch.
+fn boot_offset() -> Duration {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `t` is.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    let mono = if rc == 0 {
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    } else {
+        Duration::ZERO
+    };
+    wall.saturating_sub(mono)
+}
+
+impl KernelCapture {
+    /// Loads and attaches the program to `interface` (or every one).
+    /// With `skip_dns` port-53 packets are left to the capture given to
+    /// [`KernelCapture::set_dns`] (opened after this, so once it captures,
+    /// the kernel counts); without, they are counted too.
+    pub fn open(
+        interface: Option<String>,
+        skip_dns: bool,
+    ) -> Result<KernelCapture, CountingUnavailable> {
+        // Subscribed before the first listing, so no link is missed
+        // between the two.
+        let links = LinkWatch::open()
+            .map_err(|e| tracing::warn!(error = %e, "no link notifications; scanning only"))
+            .ok();
+        let mut attached = Attached::open(interface, skip_dns, CAPACITY)?;
+        let flows = attached.take_map("FLOWS")?;
+        let full = attached.take_map("FULL")?;
+        let cpus = aya::util::nr_cpus()
+            .map_err(|(what, e)| CountingUnavailable::Failed(format!("{what}: {e}")))?;
+        let now = Instant::now();
+        Ok(KernelCapture {
+            attached,
+            flows,
+            full,
+            cpus,
+            dns: None,
+            last_read: now,
+            last_scan: now,
+            links,
+            deltas: Vec::new(),
+            held: false,
+            read: 0,
+            packets: 0,
+            read_errors: 0,
+        })
+    }
+
+    /// Takes DNS frames from `dns`: a libpcap capture whose kernel filter
+    /// keeps only port-53 packets.
+    pub fn set_dns(&mut self, dns: Box<dyn Capture>) {
+        self.dns = Some(dns);
+    }
+
+    /// Gives the engine the deltas read. A batch with packets on an
+    /// interface the engine has not listed yet (created since: its
+    /// addresses decide which end of a flow is local) waits for one
+    /// listing, which the engine asks the loop for; `now` gives it anyway.
+    fn hand_over(&mut self, engine: &mut Engine, now: bool) {
+        if self.deltas.is_empty() {
+            return;
+        }
+        if !now && !self.held && self.deltas.iter().any(|d| !engine.is_listed(d.ifindex)) {
+            self.held = true;
+            engine.request_listing();
+            return;
+        }
+        self.held = false;
+        engine.ingest_deltas(&mut self.deltas);
+        self.deltas.clear();
+    }
+
+    /// Reads and empties the table into `self.deltas` (after what it
+    /// holds).
+    fn read_table(&mut self) {
+        let boot = boot_offset();
+        let before = self.deltas.len();
+        let cpus = self.cpus;
+        let deltas = &mut self.deltas;
+        let result = table::read_and_delete(self.flows.fd().as_fd(), cpus, &mut |k, v| {
+            if let Some(d) = table::decode(k, v, cpus, boot) {
+                deltas.push(d);
+            }
+        });
+        if let Err(e) = result {
+            self.read_errors += 1;
+            tracing::warn!(error = %e, "cannot read the kernel counters");
+        }
+        self.read += (self.deltas.len() - before) as u64;
+        self.packets += self.deltas[before..].iter().map(|d| d.packets).sum::<u64>();
+    }
+
+    /// Packets the table had no room for (summed over CPUs).
+    fn table_full(&self) -> u64 {
+        sum_percpu(&self.full, self.cpus)
+    }
+}
+
+/// Entry 0 of a per-CPU array of u64, summed over `cpus` CPUs (0 when it
+/// cannot be read).
+pub(super) fn sum_percpu(map: &MapData, cpus: usize) -> u64 {
+    let mut buf = vec![0u8; 8 * cpus];
+    if table::lookup_percpu_u64(map.fd().as_fd(), 0, &mut buf).is_err() {
+        return 0;
+    }
+    buf.chunks_exact(8)
+        .map(|c| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(c);
+            u64::from_ne_bytes(x)
+        })
+        .sum()
+}
+
+impl Capture for KernelCapture {
+    fn next_frame(&mut self) -> Result<Poll<'_>, CaptureError> {
+        match &mut self.dns {
+            Some(dns) => dns.next_frame(),
+            None => {
+                std::thread::sleep(READ_EVERY);
+                Ok(Poll::Idle)
+            }
+        }
+    }
+
+    fn dispatch_into(&mut self, engine: &mut Engine) -> Result<Batch, CaptureError> {
+        let batch = match &mut self.dns {
+            Some(dns) => dns.dispatch(&mut |frame| engine.ingest(frame))?,
+            None => {
+                let wait = READ_EVERY.saturating_sub(self.last_read.elapsed());
+                match &self.links {
+                    Some(links) => links.wait(wait),
+                    None => std::thread::sleep(wait),
+                }
+                Batch::Idle
+            }
+        };
+        let now = Instant::now();
+        let announced = self.links.as_ref().is_some_and(LinkWatch::changed);
+        if announced || now.duration_since(self.last_scan) >= SCAN_EVERY {
+            self.last_scan = now;
+            if let Err(e) = self.attached.sync() {
+                tracing::warn!(error = %e, "cannot attach to interfaces");
+            }
+        }
+        if now.duration_since(self.last_read) >= READ_EVERY {
+            self.last_read = now;
+            self.read_table();
+            self.hand_over(engine, false);
+        }
+        Ok(batch)
+    }
+
+    fn flush_into(&mut self, engine: &mut Engine) {
+        self.last_read = Instant::now();
+        self.read_table();
+        self.hand_over(engine, true);
+    }
+
+    fn counting(&self) -> Counting {
+        let hook = if self.attached.tcx { "tcx" } else { "clsact" };
+        let skipped = self.attached.skipped();
+        Counting::Kernel {
+            attach: if skipped.is_empty() {
+                hook.to_string()
+            } else {
+                format!("{hook}; not counted: {}", skipped.join(", "))
+            },
+            interfaces: self.attached.interfaces(),
+        }
+    }
+
+    fn stats(&mut self) -> Result<CaptureStats, CaptureError> {
+        let dns = match &mut self.dns {
+            Some(dns) => dns.stats()?,
+            None => CaptureStats::default(),
+        };
+        Ok(CaptureStats {
+            received: dns.received + self.packets,
+            dropped: dns.dropped + self.table_full(),
+            if_dropped: dns.if_dropped,
+        })
+    }
+
+    fn health(&self) -> CaptureHealth {
+        self.dns.as_ref().map(|d| d.health()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: MIT OR GPL-2.0
+//
+// netop's kernel counting: a traffic-control program on each captured
+// interface's ingress and egress adds every packet's bytes and count to a
+// per-CPU hash keyed by (interface, direction, family, protocol, source
+// and destination address and port), with the first and last time seen,
+// so no packet is copied to userspace. netop reads and deletes the entries
+// in batches (counting/table.rs) and hands them to the engine as flow
+// deltas.
+//
+// The parse follows the userspace decoder (netop-core/src/decode.rs): the
+// link header by the interface's type (Ethernet with up to three VLAN
+// tags, or bare IP on tun/WireGuard-style devices, told apart by which
+// program is attached), IPv4 (ports only when the fragment offset is 0),
+// IPv6 with its extension headers, TCP and UDP ports and TCP's
+// SYN/FIN/RST. The byte measure is skb->len (see size_of for offload
+// packets leaving bare-IP devices): the network layer plus the
+// interface's link header, what the interface counters count and what
+// the decoder's wire_len is.
+//
+// With the DNS observatory on, packets a classic filter on the libpcap
+// capture keeps (netop-linux/src/capture/dns_snap.rs: skb->protocol IPv4
+// unfragmented or IPv6 without extension headers, UDP or TCP, port 53 on
+// either side) are not counted here: they are counted from their frames,
+// so each packet is counted once. The two rules must stay the same.
+//
+// The map is filled without pre-allocation; an insert that fails because
+// it is full is counted in FULL (per CPU), and netop reports those
+// packets as dropped.
+//
+// The layouts of struct flow_key and struct flow_val are decoded by
+// counting/table.rs; keep the two in step.
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+
+// The UAPI context (linux/bpf.h) up to the fields read; the verifier
+// checks accesses by offset.
+struct __sk_buff {
+	__u32 len;
+	__u32 pkt_type;
+	__u32 mark;
+	__u32 queue_mapping;
+	__u32 protocol;
+	__u32 vlan_present;
+	__u32 vlan_tci;
+	__u32 vlan_proto;
+	__u32 priority;
+	__u32 ingress_ifindex;
+	__u32 ifindex;
+	__u32 tc_index;
+	__u32 cb[5];
+	__u32 hash;
+	__u32 tc_classid;
+	__u32 data;
+	__u32 data_end;
+	__u32 napi_id;
+	__u32 family;
+	__u32 remote_ip4;
+	__u32 local_ip4;
+	__u32 remote_ip6[4];
+	__u32 local_ip6[4];
+	__u32 remote_port;
+	__u32 local_port;
+	__u32 data_meta;
+	__u64 flow_keys;
+	__u64 tstamp;
+	__u32 wire_len;
+	__u32 gso_segs;
+};
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define BPF_MAP_TYPE_PERCPU_HASH 5
+#define BPF_MAP_TYPE_PERCPU_ARRAY 6
+#define BPF_F_NO_PREALLOC 1
+#define BPF_NOEXIST 1
+#define TC_ACT_UNSPEC -1
+#define E2BIG 7
+#define ENOMEM 12
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define ETH_P_QINQ_OLD 0x9100
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_HOPOPTS 0
+#define IPPROTO_ROUTING 43
+#define IPPROTO_FRAGMENT 44
+#define IPPROTO_AH 51
+#define IPPROTO_DSTOPTS 60
+
+#define FLAG_SYN 1
+#define FLAG_FIN 2
+#define FLAG_RST 4
+
+struct flow_key {
+	__u32 ifindex;
+	__u8 family; // 0: not IP, 4, 6
+	__u8 proto;
+	__u8 egress;
+	__u8 pad;
+	__be16 sport;
+	__be16 dport;
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+struct flow_val {
+	__u64 bytes;
+	__u64 packets;
+	__u64 first;
+	__u64 last;
+	__u64 cookie;
+	__u32 flags;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_val);
+} FLOWS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} FULL SEC(".maps");
+
+// Set by the loader: 1 when port-53 packets come through libpcap.
+const volatile __u32 skip_dns = 0;
+
+struct l4 {
+	__u8 proto;
+	__u8 ports; // the transport header was read
+	__u8 direct; // the transport header follows the IP header directly
+	__u8 flags;
+	__be16 sport;
+	__be16 dport;
+};
+
+static __always_inline void transport(struct __sk_buff *skb, __u32 off, struct l4 *t)
+{
+	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP)
+		return;
+	__u8 h[14];
+	__u32 need = t->proto == IPPROTO_TCP ? 14 : 4;
+	if (need == 14) {
+		if (bpf_skb_load_bytes(skb, off, h, 14) < 0)
+			return;
+		__u8 f = h[13];
+		t->flags = ((f & 0x02) ? FLAG_SYN : 0) | ((f & 0x01) ? FLAG_FIN : 0) |
+			   ((f & 0x04) ? FLAG_RST : 0);
+	} else if (bpf_skb_load_bytes(skb, off, h, 4) < 0) {
+		return;
+	}
+	__builtin_memcpy(&t->sport, &h[0], 2);
+	__builtin_memcpy(&t->dport, &h[2], 2);
+	t->ports = 1;
+}
+
+static __always_inline int ipv4(struct __sk_buff *skb, __u32 off, struct flow_key *k,
+				struct l4 *t)
+{
+	__u8 h[20];
+	if (bpf_skb_load_bytes(skb, off, h, 20) < 0)
+		return -1;
+	if ((h[0] >> 4) != 4)
+		return -1;
+	__u32 ihl = (h[0] & 0x0f) * 4;
+	if (ihl < 20)
+		return -1;
+	k->family = 4;
+	t->proto = h[9];
+	__builtin_memcpy(k->src, &h[12], 4);
+	__builtin_memcpy(k->dst, &h[16], 4);
+	__u16 frag = ((__u16)h[6] << 8) | h[7];
+	if ((frag & 0x1fff) == 0) {
+		t->direct = 1;
+		transport(skb, off + ihl, t);
+	}
+	return 0;
+}
+
+static __always_inline int ipv6(struct __sk_buff *skb, __u32 off, struct flow_key *k,
+				struct l4 *t)
+{
+	__u8 h[40];
+	if (bpf_skb_load_bytes(skb, off, h, 40) < 0)
+		return -1;
+	if ((h[0] >> 4) != 6)
+		return -1;
+	k->family = 6;
+	__builtin_memcpy(k->src, &h[8], 16);
+	__builtin_memcpy(k->dst, &h[24], 16);
+	__u8 next = h[6];
+	__u32 at = off + 40;
+	t->direct = 1;
+	// Extension headers, as etherparse walks them (a few at most).
+#pragma unroll
+	for (int i = 0; i < 6; i++) {
+		if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_FRAGMENT &&
+		    next != IPPROTO_AH && next != IPPROTO_DSTOPTS)
+			break;
+		__u8 e[4];
+		if (bpf_skb_load_bytes(skb, at, e, 4) < 0) {
+			t->proto = next;
+			return 0;
+		}
+		t->direct = 0;
+		if (next == IPPROTO_FRAGMENT) {
+			__u16 offset = (((__u16)e[2] << 8) | e[3]) & 0xfff8;
+			next = e[0];
+			at += 8;
+			if (offset != 0) {
+				// A later fragment: no transport header.
+				t->proto = next;
+				return 0;
+			}
+		} else if (next == IPPROTO_AH) {
+			next = e[0];
+			at += ((__u32)e[1] + 2) * 4;
+		} else {
+			next = e[0];
+			at += ((__u32)e[1] + 1) * 8;
+		}
+	}
+	t->proto = next;
+	transport(skb, at, t);
+	return 0;
+}
+
+// Bytes and packets of one skb. A segmentation-offload packet leaving a
+// bare-IP device (tun, WireGuard) is cut into segments in software after
+// this hook, before libpcap and the interface counters see them: it counts
+// as its segments (the kernel's wire_len: each segment with its headers).
+// Elsewhere (veth, a NIC with TSO) the big packet is what they see.
+struct size {
+	__u64 bytes;
+	__u64 packets;
+};
+
+static __always_inline struct size size_of(struct __sk_buff *skb, int segments)
+{
+	struct size z = { .bytes = skb->len, .packets = 1 };
+	if (segments) {
+		__u32 segs = skb->gso_segs;
+		__u32 wire = skb->wire_len;
+		if (segs > 1 && wire > skb->len) {
+			z.bytes = wire;
+			z.packets = segs;
+		}
+	}
+	return z;
+}
+
+static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 flags, int egress,
+				int segments)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct size z = size_of(skb, segments);
+	struct flow_val *v = bpf_map_lookup_elem(&FLOWS, k);
+	if (v) {
+		v->bytes += z.bytes;
+		v->packets += z.packets;
+		v->last = now;
+		v->flags |= flags;
+		return;
+	}
+	struct flow_val fresh = {
+		.bytes = z.bytes,
+		.packets = z.packets,
+		.first = now,
+		.last = now,
+		.cookie = egress ? bpf_get_socket_cookie(skb) : 0,
+		.flags = flags,
+	};
+	long err = bpf_map_update_elem(&FLOWS, k, &fresh, BPF_NOEXIST);
+	if (err == 0)
+		return;
+	// Another CPU added the key a moment ago (the values are per CPU, so
+	// this CPU's is still zero): add to it.
+	v = bpf_map_lookup_elem(&FLOWS, k);
+	if (v) {
+		v->bytes += z.bytes;
+		v->packets += z.packets;
+		if (v->first == 0)
+			v->first = now;
+		v->last = now;
+		v->flags |= flags;
+		return;
+	}
+	__u32 zero = 0;
+	__u64 *full = bpf_map_lookup_elem(&FULL, &zero);
+	if (full)
+		*full += 1;
+}
+
+static __always_inline int count(struct __sk_buff *skb, int ethernet, int egress)
+{
+	struct flow_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.ifindex = skb->ifindex;
+	k.egress = egress;
+	struct l4 t = {};
+	__u32 off = 0;
+	__u16 ether_type = 0;
+	int tags = 0;
+	if (ethernet) {
+		__u8 eth[14];
+		if (bpf_skb_load_bytes(skb, 0, eth, 14) < 0)
+			goto other;
+		ether_type = ((__u16)eth[12] << 8) | eth[13];
+		off = 14;
+#pragma unroll
+		for (int i = 0; i < 3; i++) {
+			if (ether_type != ETH_P_8021Q && ether_type != ETH_P_8021AD &&
+			    ether_type != ETH_P_QINQ_OLD)
+				break;
+			__u8 tag[4];
+			if (bpf_skb_load_bytes(skb, off, tag, 4) < 0)
+				goto other;
+			ether_type = ((__u16)tag[2] << 8) | tag[3];
+			off += 4;
+			tags++;
+		}
+		if (ether_type == ETH_P_IP) {
+			if (ipv4(skb, off, &k, &t) < 0)
+				goto other;
+		} else if (ether_type == ETH_P_IPV6) {
+			if (ipv6(skb, off, &k, &t) < 0)
+				goto other;
+		} else {
+			goto other;
+		}
+	} else {
+		__u8 v;
+		if (bpf_skb_load_bytes(skb, 0, &v, 1) < 0)
+			goto other;
+		if ((v >> 4) == 4) {
+			if (ipv4(skb, 0, &k, &t) < 0)
+				goto other;
+		} else if ((v >> 4) == 6) {
+			if (ipv6(skb, 0, &k, &t) < 0)
+				goto other;
+		} else {
+			goto other;
+		}
+	}
+	k.proto = t.proto;
+	if (t.ports) {
+		k.sport = t.sport;
+		k.dport = t.dport;
+	}
+	if (skip_dns && tags == 0 && t.direct && t.ports) {
+		__u16 proto = bpf_ntohs((__u16)skb->protocol);
+		int family_ok = (proto == ETH_P_IP && k.family == 4) ||
+				(proto == ETH_P_IPV6 && k.family == 6);
+		if (family_ok && (t.sport == bpf_htons(53) || t.dport == bpf_htons(53)))
+			return TC_ACT_UNSPEC;
+	}
+	add(&k, skb, t.flags, egress, !ethernet && egress);
+	return TC_ACT_UNSPEC;
+other:
+	// Not IP (ARP, LLDP, ...), or not decodable: counted on the interface.
+	__builtin_memset(&k, 0, sizeof(k));
+	k.ifindex = skb->ifindex;
+	k.egress = egress;
+	add(&k, skb, 0, egress, !ethernet && egress);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("classifier")
+int netop_eth_ingress(struct __sk_buff *skb)
+{
+	return count(skb, 1, 0);
+}
+
+SEC("classifier")
+int netop_eth_egress(struct __sk_buff *skb)
+{
+	return count(skb, 1, 1);
+}
+
+SEC("classifier")
+int netop_raw_ingress(struct __sk_buff *skb)
+{
+	return count(skb, 0, 0);
+}
+
+SEC("classifier")
+int netop_raw_egress(struct __sk_buff *skb)
+{
+	return count(skb, 0, 1);
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";

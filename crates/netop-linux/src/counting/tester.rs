@@ -1,0 +1,123 @@
+//! [`Tester`]: the counting program loaded but attached nowhere, run on
+//! frames given by hand through `BPF_PROG_TEST_RUN`, so its parser can be
+//! checked against the userspace decoder on the same bytes
+//! (`tests/counting.rs`: same keys, same byte counts). Test support, but
+//! public so the integration test can reach it; it changes no interface.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
+
+use aya::maps::MapData;
+use netop_core::FlowDelta;
+
+use super::attach::Attached;
+use super::table;
+use super::CountingUnavailable;
+
+/// `BPF_PROG_TEST_RUN` in `enum bpf_cmd`.
+const BPF_PROG_TEST_RUN: libc::c_long = 10;
+
+/// The `test` member of `union bpf_attr`.
+#[repr(C)]
+#[derive(Default)]
+struct TestAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+    batch_size: u32,
+}
+
+/// The loaded program and its table.
+pub struct Tester {
+    attached: Attached,
+    flows: MapData,
+    full: MapData,
+    cpus: usize,
+}
+
+impl std::fmt::Debug for Tester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tester").finish_non_exhaustive()
+    }
+}
+
+impl Tester {
+    /// Loads the programs (`skip_dns` as a run with the DNS capture).
+    pub fn open(skip_dns: bool) -> Result<Tester, CountingUnavailable> {
+        Self::with_capacity(skip_dns, super::CAPACITY)
+    }
+
+    /// The same with a table of `capacity` entries.
+    pub fn with_capacity(skip_dns: bool, capacity: u32) -> Result<Tester, CountingUnavailable> {
+        let mut attached = Attached::load(None, skip_dns, capacity)?;
+        let flows = attached.take_map("FLOWS")?;
+        let full = attached.take_map("FULL")?;
+        let cpus = aya::util::nr_cpus()
+            .map_err(|(what, e)| CountingUnavailable::Failed(format!("{what}: {e}")))?;
+        Ok(Tester {
+            attached,
+            flows,
+            full,
+            cpus,
+        })
+    }
+
+    /// Runs `program` (`netop_eth_ingress`, ...) once on `frame`; the
+    /// kernel makes an skb of it on the loopback device.
+    pub fn run(&self, program: &str, frame: &[u8]) -> std::io::Result<()> {
+        let fd = self
+            .attached
+            .program_fd(program)
+            .ok_or_else(|| std::io::Error::other(format!("no program {program}")))?;
+        let mut attr = TestAttr {
+            prog_fd: fd.as_raw_fd() as u32,
+            data_size_in: frame.len() as u32,
+            data_in: frame.as_ptr() as u64,
+            repeat: 1,
+            ..TestAttr::default()
+        };
+        // SAFETY: `attr` is the kernel's `test` layout; `data_in` points at
+        // `frame`, which outlives the call; no output buffers are given.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_PROG_TEST_RUN,
+                std::ptr::addr_of_mut!(attr),
+                std::mem::size_of::<TestAttr>(),
+            )
+        };
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Packets the table had no room for.
+    pub fn full(&self) -> u64 {
+        super::capture::sum_percpu(&self.full, self.cpus)
+    }
+
+    /// What the table holds, read and emptied (times since boot).
+    pub fn deltas(&mut self) -> std::io::Result<Vec<FlowDelta>> {
+        let cpus = self.cpus;
+        let mut out = Vec::new();
+        table::read_and_delete(self.flows.fd().as_fd(), cpus, &mut |k, v| {
+            if let Some(d) = table::decode(k, v, cpus, Duration::ZERO) {
+                out.push(d);
+            }
+        })?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,235 @@
+//! The kernel counting program's parser against the userspace decoder:
+//! the same frames (Ethernet, 802.1Q and 802.1ad tags, IPv4 and IPv6 with
+//! an extension header, TCP with its flags, UDP, a later fragment, ARP,
+//! DNS) run through the loaded program (`BPF_PROG_TEST_RUN`) and through
+//! `netop_core::decode` give the same keys, byte counts and packet counts;
+//! with the DNS capture on, the program leaves exactly the packets the
+//! DNS capture's filter keeps.
+//!
+//! Needs root (loading eBPF): skipped otherwise, a failure under `CI`. A
+//! build without clang has no program: also a skip, a failure under `CI`.
+#![cfg(target_os = "linux")]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use netop_core::decode::decode;
+use netop_core::testing::PacketSpec;
+use netop_core::{DeltaTuple, Frame, LinkType};
+use netop_linux::counting::Tester;
+
+const MAC: [u8; 6] = [2, 0, 0, 0, 0, 7];
+
+fn tester(skip_dns: bool) -> Option<Tester> {
+    match Tester::open(skip_dns) {
+        Ok(t) => Some(t),
+        Err(why) => {
+            netop_core::testing::skip(&format!("kernel counting unavailable: {why}"));
+            None
+        }
+    }
+}
+
+fn eth(spec: PacketSpec) -> Vec<u8> {
+    spec.ethernet(Duration::ZERO, 1, MAC).data
+}
+
+/// `frame` with VLAN tags of `tpids` after the MAC addresses.
+fn tagged(frame: &[u8], tpids: &[u16]) -> Vec<u8> {
+    let mut out = frame[..12].to_vec();
+    for (i, tpid) in tpids.iter().enumerate() {
+        out.extend_from_slice(&tpid.to_be_bytes());
+        out.extend_from_slice(&(5 + i as u16).to_be_bytes());
+    }
+    out.extend_from_slice(&frame[12..]);
+    out
+}
+
+/// An IPv4 frame made a later fragment (offset 8 bytes).
+fn later_fragment(frame: &[u8]) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    out[14 + 6] = 0x00;
+    out[14 + 7] = 0x01;
+    out
+}
+
+/// IPv6 UDP from `sport` to `dport` behind a hop-by-hop header.
+fn ipv6_hop_by_hop(sport: u16, dport: u16, payload: usize) -> Vec<u8> {
+    let mut f = vec![0x02, 0xee, 0, 0, 0, 0x99];
+    f.extend_from_slice(&MAC);
+    f.extend_from_slice(&0x86ddu16.to_be_bytes());
+    let len = (8 + 8 + payload) as u16;
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&len.to_be_bytes());
+    f.extend_from_slice(&[0, 64]); // next: hop-by-hop
+    f.extend_from_slice(
+        &"2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .expect("ip")
+            .octets(),
+    );
+    f.extend_from_slice(
+        &"2001:db8::2"
+            .parse::<std::net::Ipv6Addr>()
+            .expect("ip")
+            .octets(),
+    );
+    f.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]); // next: UDP; PadN
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&((8 + payload) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend(std::iter::repeat_n(0u8, payload));
+    f
+}
+
+fn arp() -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&MAC);
+    f.extend_from_slice(&0x0806u16.to_be_bytes());
+    f.extend_from_slice(&[0u8; 28]);
+    f
+}
+
+type Key = (Option<DeltaTuple>, bool, bool, bool);
+
+/// Per key (tuple and TCP flags): (bytes, packets), as the decoder reads
+/// the frames.
+fn decoded(frames: &[Vec<u8>]) -> BTreeMap<String, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    for data in frames {
+        let frame = Frame {
+            ts: Duration::ZERO,
+            ifindex: Some(1),
+            link: LinkType::Ethernet,
+            orig_len: data.len() as u32,
+            data,
+        };
+        let p = decode(&frame).expect("the fixture decodes");
+        let tuple = p.ip.map(|ip| DeltaTuple {
+            proto: ip.proto,
+            src: ip.src,
+            src_port: ip.src_port,
+            dst: ip.dst,
+            dst_port: ip.dst_port,
+        });
+        let flags = p.ip.map(|ip| ip.tcp).unwrap_or_default();
+        let key: Key = (tuple, flags.syn, flags.fin, flags.rst);
+        let e = out.entry(format!("{key:?}")).or_insert((0, 0));
+        e.0 += u64::from(p.wire_len);
+        e.1 += 1;
+    }
+    out
+}
+
+fn counted(t: &mut Tester, frames: &[Vec<u8>]) -> BTreeMap<String, (u64, u64)> {
+    for f in frames {
+        t.run("netop_eth_ingress", f).expect("test run");
+    }
+    let mut out = BTreeMap::new();
+    for d in t.deltas().expect("table read") {
+        assert!(!d.outgoing, "an ingress program: {d:?}");
+        let key: Key = (d.tuple, d.tcp.syn, d.tcp.fin, d.tcp.rst);
+        let e = out.entry(format!("{key:?}")).or_insert((0, 0));
+        e.0 += d.bytes;
+        e.1 += d.packets;
+    }
+    out
+}
+
+#[test]
+fn the_program_reads_frames_as_the_decoder_does() {
+    let Some(mut t) = tester(false) else {
+        return;
+    };
+    let tcp = PacketSpec::tcp("192.0.2.10:40000", "198.51.100.1:443", 1200);
+    let mut rst = PacketSpec::tcp("198.51.100.1:443", "192.0.2.10:40000", 0);
+    rst.rst = true;
+    let udp = PacketSpec::udp("192.0.2.10:5000", "203.0.113.5:6000", 300);
+    let tcp6 = PacketSpec::tcp("[2001:db8::1]:40000", "[2001:db8::2]:80", 700);
+    let dns = PacketSpec::udp("192.0.2.10:41000", "192.0.2.1:53", 40);
+    let frames = vec![
+        eth(tcp),
+        eth(tcp),
+        eth(rst),
+        eth(udp),
+        eth(tcp6),
+        eth(dns),
+        tagged(&eth(udp), &[0x8100]),
+        tagged(&eth(tcp6), &[0x88a8, 0x8100]),
+        later_fragment(&eth(udp)),
+        ipv6_hop_by_hop(7000, 8000, 100),
+        arp(),
+    ];
+    let expected = decoded(&frames);
+    let got = counted(&mut t, &frames);
+    assert_eq!(got, expected);
+    // The cases are there: not IP, a later fragment without ports, RST.
+    let keys: Vec<&String> = got.keys().collect();
+    for part in [
+        "(None,",
+        "src_port: 0, dst: 203.0.113.5",
+        "false, false, true)",
+    ] {
+        assert!(keys.iter().any(|k| k.contains(part)), "{part} in {keys:#?}");
+    }
+}
+
+#[test]
+fn with_the_dns_capture_the_program_leaves_what_its_filter_keeps() {
+    let Some(mut t) = tester(true) else {
+        return;
+    };
+    let udp_dns = PacketSpec::udp("192.0.2.10:41000", "192.0.2.1:53", 40);
+    let answer = PacketSpec::udp("192.0.2.1:53", "192.0.2.10:41000", 200);
+    let tcp_dns = PacketSpec::tcp("192.0.2.10:41001", "192.0.2.1:53", 60);
+    let dns6 = PacketSpec::udp("[2001:db8::1]:41000", "[2001:db8::2]:53", 40);
+    let other = PacketSpec::udp("192.0.2.10:41000", "192.0.2.1:54", 40);
+    // The DNS capture's filter keeps unfragmented IPv4 or IPv6 without
+    // extension headers, untagged (skb->protocol IP): these are its.
+    let dns_frames = vec![eth(udp_dns), eth(answer), eth(tcp_dns), eth(dns6)];
+    // Everything else is counted here, port 53 or not.
+    let counted_frames = vec![
+        eth(other),
+        tagged(&eth(udp_dns), &[0x8100]),
+        later_fragment(&eth(udp_dns)),
+        ipv6_hop_by_hop(41000, 53, 40),
+    ];
+    let mut all = dns_frames.clone();
+    all.extend(counted_frames.iter().cloned());
+    assert_eq!(counted(&mut t, &all), decoded(&counted_frames));
+}
+
+#[test]
+fn packets_the_table_has_no_room_for_are_counted_as_dropped() {
+    let capacity = 16;
+    let Some(mut t) = (match Tester::with_capacity(false, capacity) {
+        Ok(t) => Some(t),
+        Err(why) => {
+            netop_core::testing::skip(&format!("kernel counting unavailable: {why}"));
+            None
+        }
+    }) else {
+        return;
+    };
+    let flows = 40u16;
+    for port in 0..flows {
+        let src = format!("192.0.2.10:{}", 40000 + port);
+        let spec = PacketSpec::udp(&src, "192.0.2.1:54", 40);
+        let frame = eth(spec);
+        t.run("netop_eth_ingress", &frame)
+            .unwrap_or_else(|e| panic!("test run of {} bytes, port {port}: {e}", frame.len()));
+    }
+    let kept = t.deltas().expect("table read");
+    assert!(
+        kept.len() as u32 <= capacity && !kept.is_empty(),
+        "{} entries",
+        kept.len()
+    );
+    let kept_packets: u64 = kept.iter().map(|d| d.packets).sum();
+    assert_eq!(
+        kept_packets + t.full(),
+        u64::from(flows),
+        "each packet kept or counted as dropped"
+    );
+}
