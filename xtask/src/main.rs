@@ -15,8 +15,9 @@
 //! - `cargo xtask check`: the committed generated files are current.
 //! - `cargo xtask fuzz [--seconds N]`: every fuzz target of `fuzz/` for N
 //!   seconds (`test` runs it with 10).
-//! - `cargo xtask soak [--minutes N] [--wrap CMD]`: the monitor under churn for N
-//!   minutes, RSS/fds/CPU every 10 s (root; not part of `test`).
+//! - `cargo xtask soak [--minutes N] [--wrap CMD] [--serve]`: the monitor
+//!   (or `netop serve`) under churn for N minutes, RSS/fds/CPU every 10 s
+//!   (root; not part of `test`).
 
 use std::process::Command;
 
@@ -93,7 +94,7 @@ fn main() -> Result<()> {
         "fuzz" => fuzz::cli(&rest),
         "soak" => soak::run(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N] [--wrap CMD]>");
+            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N] [--wrap CMD] [--serve]>");
             Ok(())
         }
         other => bail!("unknown task {other:?}; try `cargo xtask help`"),
