@@ -63,9 +63,11 @@ const PACKAGES: &[&str] = &[
     "passwd",
     // `netop serve`'s end-to-end tests (tests/tests/serve.rs): a real
     // Prometheus server scrapes it (the package also has promtool), and a
-    // headless Chromium loads the dashboard.
+    // headless Chromium, driven by its chromedriver over WebDriver, uses
+    // the dashboard (tests/tests/dashboard.rs).
     "prometheus",
     "chromium",
+    "chromium-driver",
     // The pcapng test (tests/tests/power.rs): tshark reads the packet
     // comments netop --write puts in (see PRESEED for its question).
     "tshark",

@@ -1,9 +1,11 @@
-//! `cargo xtask soak [--minutes N] [--wrap CMD] [--serve] [-- NETOP ARGS]`
-//! (root; not part of `test`): the monitor in a real terminal (tmux) for N
-//! minutes (default 10) under steady churn, watched from outside. `--wrap`
-//! runs netop under a profiler (`--wrap "heaptrack -o FILE"`). `--serve`
-//! watches `netop serve` instead, scraped every cycle (`soak/serve.rs`);
-//! its bar is absolute: within 5 MB of the first minute's RSS.
+//! `cargo xtask soak [--minutes N] [--wrap CMD] [--serve] [--bin-dir DIR]
+//! [-- NETOP ARGS]` (root; not part of `test`): the monitor in a real
+//! terminal (tmux) for N minutes (default 10) under steady churn, watched
+//! from outside. `--wrap` runs netop under a profiler (`--wrap "heaptrack
+//! -o FILE"`). `--serve` watches `netop serve` instead, scraped every
+//! cycle (`soak/serve.rs`); its bar is absolute: within 5 MB of the first
+//! minute's RSS. `--bin-dir` takes `netop` and `trafficgen` from DIR (a
+//! build kept aside) instead of building this tree's release.
 //!
 //! Churn, every 10 s, all inside a test host made for the run (namespace
 //! `netop-t-soak`, 10.231.39.0/24): 10 short-lived processes with one TCP
@@ -55,6 +57,7 @@ pub fn run(rest: &[String]) -> Result<()> {
     let mut minutes: u64 = 10;
     let mut wrap = String::new();
     let mut service = false;
+    let mut bin_dir = None;
     let mut flags = ours.iter();
     while let Some(flag) = flags.next() {
         if flag == "--serve" {
@@ -64,8 +67,9 @@ pub fn run(rest: &[String]) -> Result<()> {
         match (flag.as_str(), flags.next()) {
             ("--minutes", Some(n)) => minutes = n.parse().context("--minutes takes a number")?,
             ("--wrap", Some(cmd)) => wrap = cmd.clone(),
+            ("--bin-dir", Some(dir)) => bin_dir = Some(PathBuf::from(dir)),
             _ => bail!(
-                "usage: cargo xtask soak [--minutes N] [--wrap CMD] [--serve] [-- NETOP ARGS]"
+                "usage: cargo xtask soak [--minutes N] [--wrap CMD] [--serve] [--bin-dir DIR] [-- NETOP ARGS]"
             ),
         }
     }
@@ -79,19 +83,24 @@ pub fn run(rest: &[String]) -> Result<()> {
         bail!("the soak test needs root (namespaces, capture): run it with sudo");
     }
     super::deps(super::PACKAGES)?;
-    super::run(super::cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "netop",
-        "-p",
-        "netop-e2e",
-        "--bin",
-        "netop",
-        "--bin",
-        "trafficgen",
-    ]))?;
-    let bin = release_dir();
+    let bin = match bin_dir {
+        Some(dir) => dir,
+        None => {
+            super::run(super::cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "netop",
+                "-p",
+                "netop-e2e",
+                "--bin",
+                "netop",
+                "--bin",
+                "trafficgen",
+            ]))?;
+            release_dir()
+        }
+    };
     let netop = bin.join("netop");
     let trafficgen = bin.join("trafficgen");
     let _guard = Guard;

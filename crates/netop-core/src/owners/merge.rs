@@ -199,6 +199,7 @@ impl Owners {
             user: self.index.user_name(owner.uid),
             container: None,
             start_time: 0,
+            exe: None,
         }
     }
 
