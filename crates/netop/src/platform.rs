@@ -211,24 +211,6 @@ pub fn release_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn release_memory() {}
 
-/// `netop serve` runs for months and answers HTTP on short-lived threads:
-/// glibc gives threads heap arenas of their own (up to eight a core), and
-/// each keeps the free memory of the requests it served, so the resident
-/// size wandered with the load (a test of 960 parallel dashboard and
-/// `/metrics` reads: +16.5 MB with the default arenas, +6.3 MB with two).
-/// Two arenas: contention is no concern at a dashboard's request rate.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn bound_heap_arenas() {
-    // SAFETY: mallopt only changes a setting of glibc's allocator; arenas
-    // already made are kept.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn bound_heap_arenas() {}
-
 /// The Linux backend, plus what `netop serve` needs of it.
 #[cfg(target_os = "linux")]
 mod linux {

@@ -98,8 +98,6 @@ fn history_files(path: &std::path::Path) -> Vec<PathBuf> {
 
 pub fn run(args: &Args, serve: &ServeArgs, stop: Arc<AtomicBool>) -> Result<(), Failure> {
     check(serve)?;
-    // Before any thread starts (see `platform::bound_heap_arenas`).
-    platform::bound_heap_arenas();
     let token = serve.token_file.as_deref().map(read_token).transpose()?;
     let mut backend = platform::open(args)?;
     let owner_mode = match &backend.owners {
