@@ -18,6 +18,8 @@
 //! - `cargo xtask soak [--minutes N] [--wrap CMD] [--serve]`: the monitor
 //!   (or `netop serve`) under churn for N minutes, RSS/fds/CPU every 10 s
 //!   (root; not part of `test`).
+//! - `cargo xtask python [--setup-only|--no-setup]`: the Python package's
+//!   tests in a virtual environment (`test` runs them; see `python.rs`).
 
 use std::process::Command;
 
@@ -27,6 +29,7 @@ mod bench;
 mod dist;
 mod fuzz;
 mod man;
+mod python;
 mod soak;
 
 /// Debian packages the build and the tests need.
@@ -71,6 +74,10 @@ const PACKAGES: &[&str] = &[
     // The pcapng test (tests/tests/power.rs): tshark reads the packet
     // comments netop --write puts in (see PRESEED for its question).
     "tshark",
+    // The Python package's tests (bindings/python): a virtual environment
+    // with pip (maturin and pytest come from PyPI into it).
+    "python3",
+    "python3-venv",
 ];
 
 /// Debconf answers given before installing, so apt-get asks nothing:
@@ -95,8 +102,9 @@ fn main() -> Result<()> {
         "check" => dist::check(),
         "fuzz" => fuzz::cli(&rest),
         "soak" => soak::run(&rest),
+        "python" => python::cli(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N] [--wrap CMD] [--serve]>");
+            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N] [--wrap CMD] [--serve]|python [--setup-only|--no-setup]>");
             Ok(())
         }
         other => bail!("unknown task {other:?}; try `cargo xtask help`"),
@@ -179,7 +187,7 @@ fn preseed(cmd: &mut Command, answers: &str) -> Result<()> {
     Ok(())
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
 }
 
@@ -198,9 +206,12 @@ fn test() -> Result<()> {
     // The end-to-end tests run the built binary, so build it first.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
     let tests = test_with_summary(cargo().args(["test", "--workspace", "--no-fail-fast"]));
-    // Fuzzing runs even when a test failed, so one run reports both.
+    // The Python package's tests, then fuzzing, run even when a test
+    // failed, so one run reports all of them.
+    let python = python::setup().and_then(|()| python::pytest());
     let fuzzing = fuzz::run(fuzz::TEST_SECONDS);
     tests?;
+    python?;
     fuzzing
 }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::capture::{CaptureStats, Frame, LinkType};
 use crate::decode::{decode, TcpFlags};
 use crate::direction::LocalAddrs;
-use crate::flow::{Counters, Direction, Flow, FlowKey, PackedKey};
+use crate::flow::{Counters, Direction, Flow, FlowKey, PackedKey, Protocol};
 use crate::history::{FlowHistory, History};
 use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, ResolveError, SocketResolver, SocketTable};
@@ -35,6 +35,7 @@ mod handoff;
 mod lifecycle;
 mod live;
 mod once;
+mod per_interface;
 mod queue;
 mod report;
 mod slots;
@@ -47,6 +48,7 @@ pub use live::{
     LiveConnection, LiveDns, LiveInterface, LiveProcess, LiveReport, Rate, LIVE_DNS_ENTRIES,
 };
 use once::{Seats, ELSEWHERE, UNDECIDED};
+pub use per_interface::{InterfaceShare, ProcessInterfaces};
 use queue::LookupQueue;
 pub use queue::{Resolved, SearchPacer};
 pub use report::{EngineReport, InterfaceReport, ProcessReport, UNKNOWN};
@@ -168,6 +170,8 @@ impl Account {
 struct ProcessState {
     info: ProcessInfo,
     account: Account,
+    /// The account's totals by interface (`engine/per_interface.rs`).
+    interfaces: per_interface::PerInterface,
     /// The backend said it has exited (see `engine/lifecycle.rs`).
     exited: bool,
     /// Processes that moved bytes on this one's behalf (PKTAP's real pid
@@ -246,7 +250,7 @@ pub struct Engine {
 /// A flow plus what the engine derived about it once.
 #[derive(Debug, Clone)]
 struct FlowEntry {
-    key: FlowKey,
+    /// Its key is the table's (`PackedKey::key`).
     flow: Flow,
     /// The remote address matches the filter.
     matched: bool,
@@ -308,11 +312,11 @@ impl FlowEntry {
     }
 
     /// No owner yet, not queued, and time for another search.
-    fn wants_retry(&self, now: Duration) -> bool {
+    fn wants_retry(&self, proto: Protocol, now: Duration) -> bool {
         self.slot.is_none()
             && !self.queued
             && self.tries < MAX_TRIES
-            && self.key.proto.has_ports()
+            && proto.has_ports()
             && now.saturating_sub(self.last_try) >= RETRY_AFTER
     }
 }
@@ -333,7 +337,11 @@ fn credit(
     flow.ifindex = u.ifindex;
     flow.closing |= u.tcp.fin || u.tcp.rst;
     let account = match entry.slot {
-        Some(slot) => &mut processes.get_mut(slot).account,
+        Some(slot) => {
+            let process = processes.get_mut(slot);
+            process.interfaces.add(u.ifindex, dir, u.bytes);
+            &mut process.account
+        }
         None => {
             unknown_why.add(entry.why, dir, u.bytes, entry.matched);
             unknown
@@ -451,14 +459,20 @@ impl Engine {
         self.sockets.len()
     }
 
+    /// The last socket table (with the answers since): the library's
+    /// port queries read it.
+    pub fn sockets(&self) -> &SocketTable {
+        &self.sockets
+    }
+
     /// True when some TCP or UDP flow still waits for its owner: only then
     /// does a new socket table change anything. (ICMP and other protocols
     /// have no sockets to find; a flow no table explained in a few tries,
     /// such as traffic to a port nobody listens on, is given up.)
     pub fn has_pending(&self) -> bool {
         self.flows
-            .values()
-            .any(|e| e.slot.is_none() && e.tables < MAX_TABLES && e.key.proto.has_ports())
+            .iter()
+            .any(|(k, e)| e.slot.is_none() && e.tables < MAX_TABLES && k.proto().has_ports())
     }
 
     /// Whether the last socket table is recent enough to say that nobody
@@ -609,7 +623,7 @@ impl Engine {
             }
         }
         if let Some(entry) = self.flows.get_mut(&packed) {
-            if retry && entry.wants_retry(u.ts) {
+            if retry && entry.wants_retry(key.proto, u.ts) {
                 entry.queued = self.queue.push(packed);
             }
             let waits = entry.queued;
@@ -671,7 +685,6 @@ impl Engine {
             history: FlowHistory::default(),
         };
         let mut entry = FlowEntry {
-            key,
             flow,
             matched,
             slot,
@@ -697,7 +710,11 @@ impl Engine {
             entry.flow.counters.add(dir, u.bytes);
             entry.flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
             let account = match slot {
-                Some(slot) => &mut self.processes.get_mut(slot).account,
+                Some(slot) => {
+                    let process = self.processes.get_mut(slot);
+                    process.interfaces.add(u.ifindex, dir, u.bytes);
+                    &mut process.account
+                }
                 None => {
                     self.unknown_why.add(why, dir, u.bytes, matched);
                     &mut self.unknown
@@ -733,7 +750,7 @@ impl Engine {
         self.unknown.take_flow(&entry.flow, entry.matched);
         self.unknown_why
             .take(entry.why, &entry.flow.counters, entry.matched);
-        let key = entry.key;
+        let key = packed.key();
         let why = entry.why;
         self.seats.exit(packed);
         // Another flow of the same socket end already credits its packets
@@ -746,6 +763,7 @@ impl Engine {
             entry.flow.history = FlowHistory::default();
         } else {
             process.account.give_flow(&entry.flow, entry.matched);
+            process.interfaces.give_flow(&entry.flow, entry.at);
         }
         self.reidentify(packed, &key, why, Some(owner));
         self.dns_owner_found(&key, slot);
@@ -767,7 +785,7 @@ impl Engine {
         }
         let was_forwarded = entry.why == UnknownReason::Forwarded;
         entry.why = why;
-        let key = entry.key;
+        let key = packed.key();
         // Forwarded or not decides the identity, and so does a NAT
         // translation found since (`engine/translated.rs`).
         if was_forwarded != (why == UnknownReason::Forwarded)
@@ -927,9 +945,10 @@ impl Engine {
             if entry.slot.is_some() {
                 continue;
             }
-            let socket = self.sockets.find(&entry.key);
+            let key = packed.key();
+            let socket = self.sockets.find(&key);
             match socket.and_then(|s| s.owner.clone().map(|o| (o, s))) {
-                Some((info, s)) => found.push((*packed, info, once::socket_view(s, &entry.key))),
+                Some((info, s)) => found.push((*packed, info, once::socket_view(s, &key))),
                 None => entry.tables = entry.tables.saturating_add(1),
             }
         }
@@ -962,12 +981,11 @@ impl Engine {
         // A set: after a flood hundreds of thousands of seats are freed at
         // once, and each remaining flow is checked against them.
         let mut freed = rustc_hash::FxHashSet::default();
-        self.flows.retain(|e| {
+        self.flows.retain(|packed, e| {
             let drop = gone(e);
             if drop {
-                let packed = PackedKey::from(&e.key);
-                translated.forget(&packed);
-                if let Some((identity, true)) = seats.exit(&packed) {
+                translated.forget(packed);
+                if let Some((identity, true)) = seats.exit(packed) {
                     if seats.has_flows(identity) {
                         freed.insert(identity);
                     }
