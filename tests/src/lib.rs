@@ -32,6 +32,7 @@ pub mod service;
 pub mod tmux;
 pub mod topology;
 pub mod truth;
+pub mod webdriver;
 pub mod workload;
 
 pub use child::Proc;

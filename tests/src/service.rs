@@ -1,7 +1,8 @@
 //! Helpers for `netop serve`'s end-to-end tests: the service as a child
 //! process, plain HTTP GETs (HTTP/1.0, so no chunked bodies), a real
 //! Prometheus server started with a scrape configuration pointing at it,
-//! and the uploads whose process name is known.
+//! and the uploads whose process name is known. The browser is
+//! `webdriver.rs`'s.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -202,47 +203,4 @@ pub fn renamed_copy(bin: &Path, dir: &Path, name: &str) -> anyhow::Result<PathBu
     std::fs::copy(bin, &to)
         .with_context(|| format!("copying {} to {}", bin.display(), to.display()))?;
     Ok(to)
-}
-
-/// Debian's headless Chromium on `url` with a fresh profile: the DOM after
-/// `budget_ms` of virtual time (`--dump-dom`), or a screenshot of
-/// `width`x`height` into `png`.
-pub fn chromium(
-    url: &str,
-    budget_ms: u32,
-    shot: Option<(&Path, u32, u32)>,
-) -> anyhow::Result<String> {
-    let bin = which("chromium")
-        .context("chromium is missing: `cargo xtask deps` installs Debian's chromium package")?;
-    let profile = crate::scratch::ScratchDir::new("chromium")?;
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ])
-    .arg(format!("--user-data-dir={}", profile.path().display()))
-    .arg(format!("--virtual-time-budget={budget_ms}"));
-    match shot {
-        Some((png, width, height)) => {
-            cmd.arg(format!("--window-size={width},{height}"))
-                .arg(format!("--screenshot={}", png.display()));
-        }
-        None => {
-            cmd.arg("--dump-dom");
-        }
-    }
-    cmd.arg(url);
-    let mut proc = Proc::spawn("chromium", cmd)?;
-    let status = proc.wait_exit(Duration::from_secs(90))?;
-    let out = proc.stdout(Duration::from_secs(5));
-    if !status.success() {
-        bail!("chromium failed ({status}):\n{}", proc.describe());
-    }
-    Ok(out)
 }

@@ -72,8 +72,8 @@ fn upload(host: &Netns, uploader: &Path, port: u16, rate: u64, seconds: u64) -> 
     outcome.expectations[0].truth
 }
 
-/// `netop history` as JSON: the uploader's (rx, tx) bytes.
-fn history_of(db: &Path) -> Option<(u64, u64)> {
+/// `netop history` as JSON: the uploader's row.
+fn history_row(db: &Path) -> Option<serde_json::Value> {
     let out = Command::new(netop_bin().expect("netop"))
         .args(["history", "--since", "2h", "--format", "json", "--history"])
         .arg(db)
@@ -81,15 +81,23 @@ fn history_of(db: &Path) -> Option<(u64, u64)> {
         .expect("netop history");
     assert!(out.status.success(), "netop history: {out:?}");
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    rows.as_array()?
+    let mine: Vec<&serde_json::Value> = rows
+        .as_array()?
         .iter()
-        .find(|r| r["process"] == UPLOADER)
-        .map(|r| {
-            (
-                r["rx_bytes"].as_u64().unwrap_or(0),
-                r["tx_bytes"].as_u64().unwrap_or(0),
-            )
-        })
+        .filter(|r| r["process"] == UPLOADER)
+        .collect();
+    assert!(mine.len() <= 1, "the uploader in several rows: {rows:#}");
+    mine.first().map(|r| (*r).clone())
+}
+
+/// `netop history` as JSON: the uploader's (rx, tx) bytes.
+fn history_of(db: &Path) -> Option<(u64, u64)> {
+    history_row(db).map(|r| {
+        (
+            r["rx_bytes"].as_u64().unwrap_or(0),
+            r["tx_bytes"].as_u64().unwrap_or(0),
+        )
+    })
 }
 
 /// A field of `/proc/PID[/task/TID]/status`.
@@ -244,6 +252,14 @@ fn prometheus_scrapes_the_truth_and_history_survives_restart_and_kill() {
         within(tx as f64, truth.tx_bytes, PERCENT),
         "history {tx} vs {}",
         truth.tx_bytes
+    );
+    // Its row names the executable it ran, not only its name.
+    let row = history_row(&db).expect("the uploader's row");
+    let exe = uploader.canonicalize().expect("uploader path");
+    assert_eq!(
+        row["exe"].as_str(),
+        exe.to_str(),
+        "the history's exe of {UPLOADER}: {row}"
     );
     // Reading needs no root: serve's own user reads it.
     let out = Command::new("setpriv")

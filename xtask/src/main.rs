@@ -15,8 +15,9 @@
 //! - `cargo xtask check`: the committed generated files are current.
 //! - `cargo xtask fuzz [--seconds N]`: every fuzz target of `fuzz/` for N
 //!   seconds (`test` runs it with 10).
-//! - `cargo xtask soak [--minutes N] [--wrap CMD]`: the monitor under churn for N
-//!   minutes, RSS/fds/CPU every 10 s (root; not part of `test`).
+//! - `cargo xtask soak [--minutes N] [--wrap CMD] [--serve]`: the monitor
+//!   (or `netop serve`) under churn for N minutes, RSS/fds/CPU every 10 s
+//!   (root; not part of `test`).
 //! - `cargo xtask python [--setup-only|--no-setup]`: the Python package's
 //!   tests in a virtual environment (`test` runs them; see `python.rs`).
 
@@ -65,9 +66,11 @@ const PACKAGES: &[&str] = &[
     "passwd",
     // `netop serve`'s end-to-end tests (tests/tests/serve.rs): a real
     // Prometheus server scrapes it (the package also has promtool), and a
-    // headless Chromium loads the dashboard.
+    // headless Chromium, driven by its chromedriver over WebDriver, uses
+    // the dashboard (tests/tests/dashboard.rs).
     "prometheus",
     "chromium",
+    "chromium-driver",
     // The pcapng test (tests/tests/power.rs): tshark reads the packet
     // comments netop --write puts in (see PRESEED for its question).
     "tshark",
@@ -101,7 +104,7 @@ fn main() -> Result<()> {
         "soak" => soak::run(&rest),
         "python" => python::cli(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N] [--wrap CMD]|python [--setup-only|--no-setup]>");
+            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N] [--wrap CMD] [--serve]|python [--setup-only|--no-setup]>");
             Ok(())
         }
         other => bail!("unknown task {other:?}; try `cargo xtask help`"),

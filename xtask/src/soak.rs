@@ -1,7 +1,11 @@
-//! `cargo xtask soak [--minutes N] [--wrap CMD] [-- NETOP ARGS]` (root;
-//! not part of `test`): the monitor in a real terminal (tmux) for N
-//! minutes (default 10) under steady churn, watched from outside. `--wrap`
-//! runs netop under a profiler (`--wrap "heaptrack -o FILE"`).
+//! `cargo xtask soak [--minutes N] [--wrap CMD] [--serve] [--bin-dir DIR]
+//! [-- NETOP ARGS]` (root; not part of `test`): the monitor in a real
+//! terminal (tmux) for N minutes (default 10) under steady churn, watched
+//! from outside. `--wrap` runs netop under a profiler (`--wrap "heaptrack
+//! -o FILE"`). `--serve` watches `netop serve` instead, scraped every
+//! cycle (`soak/serve.rs`); its bar is absolute: within 5 MB of the first
+//! minute's RSS. `--bin-dir` takes `netop` and `trafficgen` from DIR (a
+//! build kept aside) instead of building this tree's release.
 //!
 //! Churn, every 10 s, all inside a test host made for the run (namespace
 //! `netop-t-soak`, 10.231.39.0/24): 10 short-lived processes with one TCP
@@ -28,6 +32,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod serve;
+
 const NS: &str = "netop-t-soak";
 const HOST_IF: &str = "netop-t-soakh";
 const NS_IF: &str = "netop-t-soakn";
@@ -50,13 +56,25 @@ pub fn run(rest: &[String]) -> Result<()> {
     };
     let mut minutes: u64 = 10;
     let mut wrap = String::new();
+    let mut service = false;
+    let mut bin_dir = None;
     let mut flags = ours.iter();
     while let Some(flag) = flags.next() {
+        if flag == "--serve" {
+            service = true;
+            continue;
+        }
         match (flag.as_str(), flags.next()) {
             ("--minutes", Some(n)) => minutes = n.parse().context("--minutes takes a number")?,
             ("--wrap", Some(cmd)) => wrap = cmd.clone(),
-            _ => bail!("usage: cargo xtask soak [--minutes N] [--wrap CMD] [-- NETOP ARGS]"),
+            ("--bin-dir", Some(dir)) => bin_dir = Some(PathBuf::from(dir)),
+            _ => bail!(
+                "usage: cargo xtask soak [--minutes N] [--wrap CMD] [--serve] [--bin-dir DIR] [-- NETOP ARGS]"
+            ),
         }
+    }
+    if service && !wrap.is_empty() {
+        bail!("--wrap is for the monitor; profile `netop serve` by hand");
     }
     if minutes < 2 {
         bail!("--minutes must be at least 2: growth is measured after the first minute");
@@ -65,37 +83,50 @@ pub fn run(rest: &[String]) -> Result<()> {
         bail!("the soak test needs root (namespaces, capture): run it with sudo");
     }
     super::deps(super::PACKAGES)?;
-    super::run(super::cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "netop",
-        "-p",
-        "netop-e2e",
-        "--bin",
-        "netop",
-        "--bin",
-        "trafficgen",
-    ]))?;
-    let bin = release_dir();
+    let bin = match bin_dir {
+        Some(dir) => dir,
+        None => {
+            super::run(super::cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "netop",
+                "-p",
+                "netop-e2e",
+                "--bin",
+                "netop",
+                "--bin",
+                "trafficgen",
+            ]))?;
+            release_dir()
+        }
+    };
     let netop = bin.join("netop");
     let trafficgen = bin.join("trafficgen");
     let _guard = Guard;
     cleanup();
     make_host()?;
 
-    let shell = format!(
-        "{wrap} {} {}; echo EXIT=$?; sleep 600",
-        netop.display(),
-        netop_args.join(" ")
-    );
-    super::run(
-        Command::new("tmux")
-            .args(["new-session", "-d", "-s", SESSION, "-x", "160", "-y", "45"])
-            .arg(shell)
-            .env("TERM", "xterm-256color"),
-    )?;
-    let pid = netop_pid()?;
+    let mut served = None;
+    let pid = if service {
+        let started = serve::Service::start(&netop, netop_args)?;
+        let pid = started.pid();
+        served = Some(started);
+        pid
+    } else {
+        let shell = format!(
+            "{wrap} {} {}; echo EXIT=$?; sleep 600",
+            netop.display(),
+            netop_args.join(" ")
+        );
+        super::run(
+            Command::new("tmux")
+                .args(["new-session", "-d", "-s", SESSION, "-x", "160", "-y", "45"])
+                .arg(shell)
+                .env("TERM", "xterm-256color"),
+        )?;
+        netop_pid()?
+    };
     let ticks = clock_ticks();
     let start = Instant::now();
     let end = start + Duration::from_secs(minutes * 60);
@@ -111,6 +142,9 @@ pub fn run(rest: &[String]) -> Result<()> {
             flap();
         }
         cycle += 1;
+        if let Some(service) = served.as_mut() {
+            service.visit()?;
+        }
         std::thread::sleep(SAMPLE_EVERY.saturating_sub(cycle_start.elapsed()));
         let cpu = cpu_ticks(pid)?;
         let sample = Sample {
@@ -128,15 +162,22 @@ pub fn run(rest: &[String]) -> Result<()> {
         samples.push(sample);
     }
 
-    super::run(Command::new("tmux").args(["send-keys", "-t", SESSION, "-l", "q"]))?;
-    let restored = wait_exit_and_check_terminal();
-    let verdict = judge(&samples);
+    let (ended, verdict) = match served {
+        Some(service) => (service.stop(&netop), judge_serve(&samples)),
+        None => {
+            super::run(Command::new("tmux").args(["send-keys", "-t", SESSION, "-l", "q"]))?;
+            (
+                wait_exit_and_check_terminal().map(|()| "terminal restored".to_string()),
+                judge(&samples),
+            )
+        }
+    };
     println!();
     match &verdict {
         Ok(summary) => println!("soak passed: {summary}"),
         Err(e) => println!("soak FAILED: {e}"),
     }
-    restored?;
+    println!("{}", ended?);
     verdict.map(|_| ())
 }
 
@@ -177,6 +218,39 @@ fn judge(samples: &[Sample]) -> Result<String> {
     );
     if rss > MAX_GROWTH || fds > MAX_GROWTH {
         bail!("grew more than 5 % after the first minute: {summary}");
+    }
+    Ok(summary)
+}
+
+/// `netop serve`'s bar: every sample after the first minute within 5 MB
+/// of the first minute's RSS (descriptors within 5 %, as the monitor's).
+fn judge_serve(samples: &[Sample]) -> Result<String> {
+    let base = samples
+        .iter()
+        .find(|s| s.at >= 60)
+        .context("no sample after the first minute")?;
+    let after: Vec<&Sample> = samples.iter().filter(|s| s.at >= base.at).collect();
+    let last = after.last().context("no samples")?;
+    let high = after.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+    let low = after.iter().map(|s| s.rss_kib).min().unwrap_or(0);
+    let fds_high = after.iter().map(|s| s.fds).max().unwrap_or(0);
+    let cpu_mean = samples.iter().map(|s| s.cpu_percent).sum::<f64>() / samples.len().max(1) as f64;
+    let summary = format!(
+        "RSS {} KiB at {} s -> {} KiB at {} s ({:+} KiB), between {low} and {high} KiB after the first minute (packet ring {} KiB of it); fds {} -> {} (at most {fds_high}); mean CPU {cpu_mean:.2} %",
+        base.rss_kib,
+        base.at,
+        last.rss_kib,
+        last.at,
+        last.rss_kib as i64 - base.rss_kib as i64,
+        last.ring_kib,
+        base.fds,
+        last.fds,
+    );
+    if high.saturating_sub(base.rss_kib) > serve::MAX_GROWTH_KIB {
+        bail!("RSS rose more than 5 MB above the first minute's: {summary}");
+    }
+    if fds_high as f64 > base.fds as f64 * (1.0 + MAX_GROWTH) {
+        bail!("descriptors grew more than 5 %: {summary}");
     }
     Ok(summary)
 }

@@ -954,6 +954,10 @@ impl Engine {
         if info.start_time == 0 {
             info.start_time = known;
         }
+        // An answer without the path (an event's) keeps the one known.
+        if info.exe.is_none() {
+            info.exe.clone_from(&state.info.exe);
+        }
         if state.info != info {
             state.info = info;
         }

@@ -96,6 +96,46 @@ fn bytes_go_to_the_socket_owner_in_both_directions() {
 }
 
 #[test]
+fn the_executable_s_path_reaches_the_report_and_an_answer_without_it_keeps_it() {
+    let mut with_path = socket(
+        Protocol::Tcp,
+        "192.0.2.10:40000",
+        "198.51.100.1:443",
+        42,
+        "curl",
+    );
+    if let Some(owner) = with_path.owner.as_mut() {
+        owner.exe = Some("/usr/bin/curl".into());
+    }
+    // The same process, known for its second socket only from an event
+    // (no path read).
+    let without = socket(
+        Protocol::Tcp,
+        "192.0.2.10:40002",
+        "198.51.100.1:443",
+        42,
+        "curl",
+    );
+    let mut r = StaticResolver::new(vec![with_path]);
+    let mut e = engine();
+    e.refresh(r.sockets().expect("table"));
+    let out = PacketSpec::tcp("192.0.2.10:40000", "198.51.100.1:443", 100);
+    feed(&mut e, &mut r, out, true, 1, 0);
+    assert_eq!(
+        row(&e.report(), Some(42)).exe.as_deref(),
+        Some("/usr/bin/curl")
+    );
+    let mut r = StaticResolver::new(vec![without]);
+    e.refresh(r.sockets().expect("table"));
+    let second = PacketSpec::tcp("192.0.2.10:40002", "198.51.100.1:443", 100);
+    feed(&mut e, &mut r, second, true, 1, 10);
+    let report = e.report();
+    let curl = row(&report, Some(42));
+    assert_eq!(curl.counters.tx_packets, 2);
+    assert_eq!(curl.exe.as_deref(), Some("/usr/bin/curl"));
+}
+
+#[test]
 fn a_flow_the_table_missed_is_looked_up_once_when_first_seen() {
     // The socket lived a few milliseconds: never in a dump, but alive when
     // its first packet was captured.

@@ -5,6 +5,7 @@
 //! [`SocketEntry`] answers; it never asks the OS itself.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use crate::flow::{FlowKey, Protocol};
 use crate::tuples::TupleIndex;
@@ -80,6 +81,11 @@ pub struct ProcessInfo {
     /// only from an event after it exited). With the pid it names one
     /// process: a recycled pid with another start time is another process.
     pub start_time: u64,
+    /// The executable's path (Linux: `/proc/PID/exe`), when the backend
+    /// can read it: it tells apart processes of the same name (the
+    /// history keeps it). Shared, since every socket of the process
+    /// carries a copy of this.
+    pub exe: Option<Arc<str>>,
 }
 
 /// A container as its cgroup names it: the runtime and a name or short id.

@@ -171,6 +171,7 @@ pub fn socket(proto: Protocol, local: &str, remote: &str, pid: u32, name: &str) 
             user: "alice".to_string(),
             container: None,
             start_time: 0,
+            exe: None,
         }),
         fd: None,
     }

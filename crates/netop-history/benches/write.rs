@@ -1,5 +1,5 @@
-//! One minute of history for 1,000 processes (every one moved bytes),
-//! written in one transaction, as `netop serve` does once a minute (the
+//! One minute of history for 1,000 processes (every one moved bytes, each
+//! with its executable's path), written in one transaction, as `netop serve` does once a minute (the
 //! issue's bound: under 50 ms). Each iteration writes the next minute.
 //!
 //! `cargo bench -p netop-history --bench write`
@@ -14,7 +14,10 @@ fn bench(c: &mut Criterion) {
     let mut history =
         History::create(&dir.path().join("history.db"), Retention::default()).expect("create");
     let labels: Vec<Label> = (0..PROCESSES)
-        .map(|i| Label::process(&format!("worker-{i:04}"), "www-data", None))
+        .map(|i| {
+            Label::process(&format!("worker-{i:04}"), "www-data", None)
+                .with_exe(Some(&format!("/usr/lib/app/bin/worker-{i:04}")))
+        })
         .collect();
     let mut start = 1_764_633_600;
     c.bench_function("history write, 1000 processes", |b| {

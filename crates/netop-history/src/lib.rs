@@ -6,8 +6,8 @@
 //! [`Minute`] a minute, in one transaction; after
 //! [`Retention::minutes`] (7 days) minute rows are folded into hour rows,
 //! which are kept for [`Retention::hours`] (a year). A process is its
-//! name, user and container (a label row shared by its minutes), never a
-//! pid: pids are recycled and mean nothing a day later. The database is in
+//! name, user, container and executable's path (a label row shared by its
+//! minutes), never a pid: pids are recycled and mean nothing a day later. The database is in
 //! WAL mode, so readers (`netop history`, the dashboard) never wait for
 //! the writer, and a killed writer loses at most the minute in progress.
 //!
@@ -33,7 +33,7 @@ pub const HOUR: i64 = 3600;
 /// What a traffic row counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
-    /// A process: name, user, container.
+    /// A process: name, user, container, executable.
     Process = 0,
     /// An interface: its name.
     Interface = 1,
@@ -42,13 +42,16 @@ pub enum Kind {
 }
 
 /// Who a traffic row belongs to. Empty strings stand for none (the
-/// container of a process in none; the user of an interface).
+/// container of a process in none; the user of an interface; the
+/// executable of a process whose path could not be read, or of a row
+/// written before paths were kept).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
     pub kind: Kind,
     pub name: String,
     pub user: String,
     pub container: String,
+    pub exe: String,
 }
 
 impl Label {
@@ -58,7 +61,14 @@ impl Label {
             name: name.to_string(),
             user: user.to_string(),
             container: container.unwrap_or_default().to_string(),
+            exe: String::new(),
         }
+    }
+
+    /// The same process label with its executable's path.
+    pub fn with_exe(mut self, exe: Option<&str>) -> Self {
+        self.exe = exe.unwrap_or_default().to_string();
+        self
     }
 
     pub fn interface(name: &str) -> Self {
@@ -67,6 +77,7 @@ impl Label {
             name: name.to_string(),
             user: String::new(),
             container: String::new(),
+            exe: String::new(),
         }
     }
 
@@ -76,6 +87,7 @@ impl Label {
             name: reason.to_string(),
             user: String::new(),
             container: String::new(),
+            exe: String::new(),
         }
     }
 }
@@ -163,7 +175,7 @@ pub enum HistoryError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("{path} is not a netop history database (schema {found:?}, expected {expected})")]
+    #[error("{path} is not a netop history database this netop reads (schema {found:?}, expected {expected} or older)")]
     Schema {
         path: PathBuf,
         found: Option<String>,
@@ -217,7 +229,14 @@ impl History {
             maintained: None,
         };
         schema::create(&history.conn).map_err(|e| history.sql(e))?;
-        schema::check(&history.conn, &history.path)?;
+        let version = schema::check(&history.conn, &history.path)?;
+        if version != schema::VERSION {
+            return Err(HistoryError::Schema {
+                path: history.path,
+                found: Some(version.to_string()),
+                expected: schema::VERSION,
+            });
+        }
         Ok(history)
     }
 
@@ -276,7 +295,15 @@ impl History {
             path: path.to_path_buf(),
             source,
         })?;
-        schema::check(&conn, path)?;
+        let version = schema::check(&conn, path)?;
+        if version < schema::VERSION {
+            // A file an older netop wrote and no newer one opened for
+            // writing yet: read it through a view of today's shape.
+            schema::view_old(&conn, version).map_err(|source| HistoryError::Sql {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
         Ok(History {
             conn,
             path: path.to_path_buf(),

@@ -8,7 +8,8 @@ use crate::{History, HistoryError, Kind, Traffic};
 /// How `netop history` groups its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
-    /// By process name; traffic without an owner is one `unknown` row.
+    /// By process name and executable; traffic without an owner is one
+    /// `unknown` row.
     Process,
     /// Processes by user.
     User,
@@ -31,6 +32,10 @@ pub struct Query {
 pub struct Total {
     /// The process name, user, container (`""` for none) or interface.
     pub key: String,
+    /// By process: the executable's path (`""` when unknown, for the
+    /// unknown row and for rows written before paths were kept); `""` in
+    /// the other groupings.
+    pub exe: String,
     pub traffic: Traffic,
 }
 
@@ -48,28 +53,34 @@ impl History {
     /// first), then by key. Rows are whole minutes (whole hours beyond the
     /// minute retention), counted when they start in the period.
     pub fn totals(&self, q: &Query) -> Result<Vec<Total>, HistoryError> {
-        let (kinds, column) = match q.by {
-            Grouping::Process => ("0, 2", "CASE kind WHEN 2 THEN 'unknown' ELSE name END"),
-            Grouping::User => ("0", "user"),
-            Grouping::Container => ("0", "container"),
-            Grouping::Interface => ("1", "name"),
+        let (kinds, column, exe) = match q.by {
+            Grouping::Process => (
+                "0, 2",
+                "CASE kind WHEN 2 THEN 'unknown' ELSE name END",
+                "CASE kind WHEN 2 THEN '' ELSE exe END",
+            ),
+            Grouping::User => ("0", "user", "''"),
+            Grouping::Container => ("0", "container", "''"),
+            Grouping::Interface => ("1", "name", "''"),
         };
         let sql = format!(
-            "SELECT {column} AS key, SUM(rx_bytes), SUM(tx_bytes), SUM(rx_packets), SUM(tx_packets)
+            "SELECT {column} AS key, {exe} AS path,
+                    SUM(rx_bytes), SUM(tx_bytes), SUM(rx_packets), SUM(tx_packets)
              FROM traffic JOIN labels ON labels.id = traffic.label
              WHERE start >= ?1 AND start < ?2 AND kind IN ({kinds})
-             GROUP BY key"
+             GROUP BY key, path"
         );
         let result = (|| -> rusqlite::Result<Vec<Total>> {
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![q.since, q.until], |r| {
                 Ok(Total {
                     key: r.get(0)?,
+                    exe: r.get(1)?,
                     traffic: Traffic {
-                        rx_bytes: r.get(1)?,
-                        tx_bytes: r.get(2)?,
-                        rx_packets: r.get(3)?,
-                        tx_packets: r.get(4)?,
+                        rx_bytes: r.get(2)?,
+                        tx_bytes: r.get(3)?,
+                        rx_packets: r.get(4)?,
+                        tx_packets: r.get(5)?,
                     },
                 })
             })?;
@@ -82,6 +93,7 @@ impl History {
                 .total_bytes()
                 .cmp(&a.traffic.total_bytes())
                 .then_with(|| a.key.cmp(&b.key))
+                .then_with(|| a.exe.cmp(&b.exe))
         });
         Ok(totals)
     }

@@ -6,6 +6,13 @@
 //! `tier` is the row's length in seconds (60 or 3600). Hour rows exist
 //! only for hours whose minutes were folded, so the two tiers never cover
 //! the same time and a range query adds both.
+//!
+//! Versions: 1 had labels of (kind, name, user, container); 2 adds the
+//! executable's path (`exe`, part of the label's key). A writer migrates a
+//! version-1 file in one transaction when it opens it (old labels get an
+//! empty path, their ids and rows stay); a reader of a version-1 file
+//! that no writer opened yet sees it through a temporary view with that
+//! empty path, so it needs no write access.
 
 use std::path::Path;
 
@@ -13,21 +20,28 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::HistoryError;
 
-/// Raised when the tables change incompatibly.
-pub const VERSION: u32 = 1;
+/// Raised when the tables change; older versions are migrated.
+pub const VERSION: u32 = 2;
 
-const TABLES: &str = "
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS labels (
+/// The labels table (version 2), under `name`.
+fn labels_table(name: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
     id        INTEGER PRIMARY KEY,
     kind      INTEGER NOT NULL,
     name      TEXT NOT NULL,
     user      TEXT NOT NULL,
     container TEXT NOT NULL,
-    UNIQUE (kind, name, user, container)
+    exe       TEXT NOT NULL DEFAULT '',
+    UNIQUE (kind, name, user, container, exe)
+);"
+    )
+}
+
+const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS traffic (
     tier       INTEGER NOT NULL,
@@ -59,22 +73,69 @@ pub fn create(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(TABLES)?;
-    conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?1)",
-        [VERSION.to_string()],
-    )?;
+    let found: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match found.as_deref() {
+        None => {
+            conn.execute_batch(&labels_table("labels"))?;
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                [VERSION.to_string()],
+            )?;
+        }
+        Some("1") => migrate_1(conn)?,
+        Some(_) => {}
+    }
     Ok(())
 }
 
-/// Fails unless the file is a netop history of this version.
-pub fn check(conn: &Connection, path: &Path) -> Result<(), HistoryError> {
+/// Version 1 to 2: the labels table rebuilt with `exe` in its key (SQLite
+/// cannot change a UNIQUE constraint in place), ids kept, so every traffic
+/// row still points at its label. One transaction: a crash leaves
+/// version 1 as it was.
+fn migrate_1(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(&format!(
+        "{}
+         INSERT INTO labels_v2 (id, kind, name, user, container, exe)
+           SELECT id, kind, name, user, container, '' FROM labels;
+         DROP TABLE labels;
+         ALTER TABLE labels_v2 RENAME TO labels;
+         UPDATE meta SET value = '2' WHERE key = 'schema';",
+        labels_table("labels_v2")
+    ))?;
+    tx.commit()
+}
+
+/// A reader's view of a version-1 file in today's shape: a temporary
+/// view named `labels` (the temp schema is searched first) with an empty
+/// `exe`. Written to the connection's temp schema only.
+pub fn view_old(conn: &Connection, version: u32) -> rusqlite::Result<()> {
+    if version == 1 {
+        conn.execute_batch(
+            "PRAGMA temp_store = MEMORY;
+             CREATE TEMP VIEW labels AS
+               SELECT id, kind, name, user, container, '' AS exe FROM main.labels;",
+        )?;
+    }
+    Ok(())
+}
+
+/// The file's version; fails unless it is a netop history of this
+/// version or an older one.
+pub fn check(conn: &Connection, path: &Path) -> Result<u32, HistoryError> {
     let found: Result<Option<String>, rusqlite::Error> = conn
         .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
             r.get(0)
         })
         .optional();
     match found {
-        Ok(Some(v)) if v == VERSION.to_string() => Ok(()),
+        Ok(Some(v)) if v.parse::<u32>().is_ok_and(|v| (1..=VERSION).contains(&v)) => {
+            Ok(v.parse().unwrap_or(VERSION))
+        }
         Ok(found) => Err(HistoryError::Schema {
             path: path.to_path_buf(),
             found,

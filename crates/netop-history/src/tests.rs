@@ -315,3 +315,172 @@ fn a_stopped_writers_file_is_readable_without_write_access_to_its_directory() {
         vec![("curl".into(), 100, 0)]
     );
 }
+
+#[test]
+fn processes_of_one_name_with_two_executables_are_two_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut h = open(&dir);
+    let system = Label::process("python3", "alice", None).with_exe(Some("/usr/bin/python3.11"));
+    let venv =
+        Label::process("python3", "alice", None).with_exe(Some("/home/alice/venv/bin/python3"));
+    for m in 0..3 {
+        h.write(
+            &minute(
+                DAY0 + m * MINUTE,
+                &[
+                    (system.clone(), traffic(100, 1)),
+                    (venv.clone(), traffic(5000, 2)),
+                ],
+            ),
+            DAY0 + m * MINUTE + 60,
+        )
+        .expect("write");
+    }
+    let q = Query {
+        since: DAY0,
+        until: DAY0 + HOUR,
+        by: Grouping::Process,
+    };
+    let rows: Vec<(String, String, i64)> = h
+        .totals(&q)
+        .expect("totals")
+        .into_iter()
+        .map(|t| (t.key, t.exe, t.traffic.rx_bytes))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "python3".into(),
+                "/home/alice/venv/bin/python3".into(),
+                15_000
+            ),
+            ("python3".into(), "/usr/bin/python3.11".into(), 300),
+        ]
+    );
+    // By user the two add up; the path is a process's only.
+    let by_user = h
+        .totals(&Query {
+            by: Grouping::User,
+            ..q
+        })
+        .expect("totals");
+    assert_eq!(by_user.len(), 1);
+    assert_eq!(
+        (by_user[0].exe.as_str(), by_user[0].traffic.rx_bytes),
+        ("", 15_300)
+    );
+}
+
+/// A version-1 file as netop 0.1's serve left it: labels without paths.
+fn version_1_file(path: &std::path::Path) {
+    let conn = Connection::open(path).expect("open");
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE labels (
+             id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, name TEXT NOT NULL,
+             user TEXT NOT NULL, container TEXT NOT NULL,
+             UNIQUE (kind, name, user, container));
+         CREATE TABLE traffic (
+             tier INTEGER NOT NULL, start INTEGER NOT NULL, label INTEGER NOT NULL,
+             rx_bytes INTEGER NOT NULL, tx_bytes INTEGER NOT NULL,
+             rx_packets INTEGER NOT NULL, tx_packets INTEGER NOT NULL,
+             PRIMARY KEY (tier, start, label)) WITHOUT ROWID;
+         CREATE TABLE dns (
+             tier INTEGER NOT NULL, start INTEGER NOT NULL, resolver TEXT NOT NULL,
+             queries INTEGER NOT NULL, failures INTEGER NOT NULL,
+             PRIMARY KEY (tier, start, resolver)) WITHOUT ROWID;
+         INSERT INTO meta VALUES ('schema', '1');
+         INSERT INTO labels VALUES (7, 0, 'curl', 'alice', '');
+         INSERT INTO labels VALUES (9, 1, 'eth0', '', '');
+         INSERT INTO traffic VALUES (60, {DAY0}, 7, 1000, 10, 1, 1);
+         INSERT INTO traffic VALUES (60, {DAY0}, 9, 1000, 10, 1, 1);
+         PRAGMA wal_checkpoint(TRUNCATE);"
+    ))
+    .expect("version 1 tables");
+}
+
+#[test]
+fn a_version_1_file_is_read_as_it_is_and_migrated_by_the_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("history.db");
+    version_1_file(&path);
+    let q = Query {
+        since: DAY0,
+        until: DAY0 + HOUR,
+        by: Grouping::Process,
+    };
+    // A reader needs no write access: the old file is read through a view.
+    let old = History::open_read_only(&path).expect("a version-1 file opens");
+    let rows = old.totals(&q).expect("totals");
+    assert_eq!(
+        rows.iter()
+            .map(|t| (t.key.as_str(), t.exe.as_str(), t.traffic.rx_bytes))
+            .collect::<Vec<_>>(),
+        vec![("curl", "", 1000)]
+    );
+    let version: String = old
+        .conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get(0)
+        })
+        .expect("schema");
+    assert_eq!(version, "1", "a reader changed the file");
+    drop(old);
+    // The writer migrates: old rows keep their label (no path), new ones
+    // carry theirs, in separate rows.
+    let mut h = History::create(&path, Retention::default()).expect("migrated");
+    h.write(
+        &minute(
+            DAY0 + MINUTE,
+            &[(curl().with_exe(Some("/usr/bin/curl")), traffic(500, 5))],
+        ),
+        DAY0 + 2 * MINUTE,
+    )
+    .expect("write after migration");
+    let rows: Vec<(String, String, i64)> = h
+        .totals(&q)
+        .expect("totals")
+        .into_iter()
+        .map(|t| (t.key, t.exe, t.traffic.rx_bytes))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("curl".into(), String::new(), 1000),
+            ("curl".into(), "/usr/bin/curl".into(), 500),
+        ]
+    );
+    assert_eq!(
+        totals(&h, DAY0, DAY0 + HOUR, Grouping::Interface),
+        vec![("eth0".to_string(), 1000, 10)],
+        "label ids survive the migration"
+    );
+    drop(h);
+    let reopened = History::open_read_only(&path).expect("version 2");
+    let version: String = reopened
+        .conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get(0)
+        })
+        .expect("schema");
+    assert_eq!(version, schema::VERSION.to_string());
+}
+
+#[test]
+fn a_file_from_a_newer_netop_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open(&dir));
+    let written = dir.path().join("sub/history.db");
+    let conn = Connection::open(&written).expect("open");
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema'", [])
+        .expect("future schema");
+    drop(conn);
+    for err in [
+        History::open_read_only(&written).expect_err("newer file read"),
+        History::create(&written, Retention::default()).expect_err("newer file written"),
+    ] {
+        assert!(matches!(err, HistoryError::Schema { .. }), "{err}");
+    }
+}

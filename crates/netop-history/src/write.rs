@@ -114,18 +114,27 @@ impl History {
 
 /// The id of `label`, added when new.
 fn label_id(tx: &Transaction<'_>, label: &Label) -> rusqlite::Result<i64> {
-    let key = params![label.kind as i64, label.name, label.user, label.container];
+    let key = params![
+        label.kind as i64,
+        label.name,
+        label.user,
+        label.container,
+        label.exe
+    ];
     if let Some(id) = tx
         .prepare_cached(
-            "SELECT id FROM labels WHERE kind = ?1 AND name = ?2 AND user = ?3 AND container = ?4",
+            "SELECT id FROM labels
+             WHERE kind = ?1 AND name = ?2 AND user = ?3 AND container = ?4 AND exe = ?5",
         )?
         .query_row(key, |r| r.get(0))
         .optional()?
     {
         return Ok(id);
     }
-    tx.prepare_cached("INSERT INTO labels (kind, name, user, container) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(key)?;
+    tx.prepare_cached(
+        "INSERT INTO labels (kind, name, user, container, exe) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(key)?;
     Ok(tx.last_insert_rowid())
 }
 

@@ -74,6 +74,21 @@ impl ProcessSource for LiveProc {
         stat.map(|s| s.starttime).ok()
     }
 
+    fn exe(&mut self, pid: u32) -> Option<String> {
+        // Reading another user's link needs ptrace read access: root, or
+        // CAP_SYS_PTRACE, which the capture thread keeps (confine.rs).
+        match std::fs::read_link(format!("/proc/{pid}/exe")) {
+            Ok(link) => Some(exe_path(&link.to_string_lossy())),
+            Err(err) => {
+                // Gone, or a kernel thread (no executable): normal.
+                if err.kind() != io::ErrorKind::NotFound {
+                    tracing::debug!(pid, %err, "cannot read /proc/PID/exe");
+                }
+                None
+            }
+        }
+    }
+
     fn user_name(&mut self, uid: u32) -> Option<String> {
         match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
             Ok(user) => user.map(|u| u.name),
@@ -104,6 +119,14 @@ pub(crate) fn parse_pid(name: &str) -> Option<u32> {
         return None;
     }
     name.parse().ok()
+}
+
+/// The executable's path from the `/proc/PID/exe` link's text. A binary
+/// replaced on disk since the process started (a package upgrade) reads
+/// `PATH (deleted)`: the suffix is dropped, so its history stays with the
+/// path it was started from.
+pub(crate) fn exe_path(link: &str) -> String {
+    link.strip_suffix(" (deleted)").unwrap_or(link).to_string()
 }
 
 /// The text of `/proc/PID/comm` without its trailing newline.
@@ -151,7 +174,17 @@ mod tests {
             .is_some_and(|c| !c.is_empty() && !c.ends_with('\n')));
         assert!(live.cgroup(me).is_some_and(|c| c.contains(':')));
         assert!(live.start_time(me).is_some_and(|t| t > 0));
+        let exe = std::env::current_exe().expect("current exe");
+        assert_eq!(live.exe(me), Some(exe.to_string_lossy().into_owned()));
         drop(listener);
         assert_eq!(live.socket_inodes(u32::MAX), None);
+        assert_eq!(live.exe(u32::MAX), None);
+    }
+
+    #[test]
+    fn a_replaced_binary_keeps_its_path() {
+        assert_eq!(exe_path("/usr/bin/curl"), "/usr/bin/curl");
+        assert_eq!(exe_path("/usr/sbin/nginx (deleted)"), "/usr/sbin/nginx");
+        assert_eq!(exe_path("/opt/my (deleted) app"), "/opt/my (deleted) app");
     }
 }

@@ -25,6 +25,8 @@ pub struct FakeProcess {
     pub sockets: Vec<(u32, u64, IpSocket)>,
     /// Hidden from this (non-root) process: libproc refuses it.
     pub hidden: bool,
+    /// What `proc_pidpath` answers; `None`: it fails.
+    pub exe: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -148,6 +150,10 @@ impl System for FakeSystem {
     fn bsdinfo(&mut self, pid: u32) -> Option<Vec<u8>> {
         let p = self.visible(pid)?;
         Some(crate::bsdinfo::build(p.uid, &p.name, p.start_sec))
+    }
+
+    fn path(&mut self, pid: u32) -> Option<Vec<u8>> {
+        self.visible(pid)?.exe.map(String::into_bytes)
     }
 
     fn fd_list(&mut self, pid: u32) -> Option<Vec<u8>> {

@@ -73,6 +73,17 @@ impl System for LiveSystem {
         (usize::try_from(n).ok()? == size).then_some(buf)
     }
 
+    fn path(&mut self, pid: u32) -> Option<Vec<u8>> {
+        let pid = libc::c_int::try_from(pid).ok()?;
+        let size = libc::PROC_PIDPATHINFO_MAXSIZE as usize;
+        let mut buf = vec![0u8; size];
+        // SAFETY: the buffer holds `size` bytes, PROC_PIDPATHINFO_MAXSIZE,
+        // the most proc_pidpath writes.
+        let n = unsafe { libc::proc_pidpath(pid, buf.as_mut_ptr().cast(), size as u32) };
+        buf.truncate(usize::try_from(n).ok().filter(|n| *n > 0)?);
+        Some(buf)
+    }
+
     fn fd_list(&mut self, pid: u32) -> Option<Vec<u8>> {
         let pid = libc::c_int::try_from(pid).ok()?;
         filled(64 * crate::fdinfo::PROC_FDINFO_LEN, |buf, size| {

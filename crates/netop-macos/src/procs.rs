@@ -59,11 +59,46 @@ impl<S: System> ProcessSource for MacProcesses<S> {
         None
     }
 
+    fn exe(&mut self, pid: u32) -> Option<String> {
+        proc_path(&self.system.path(pid)?)
+    }
+
     fn start_time(&mut self, pid: u32) -> Option<u64> {
         Some(bsdinfo(&self.system.bsdinfo(pid)?).ok()?.start_us)
     }
 
     fn user_name(&mut self, uid: u32) -> Option<String> {
         self.system.user_name(uid)
+    }
+}
+
+/// `proc_pidpath`'s bytes as a path: up to the first NUL, as UTF-8 (a
+/// byte that is not becomes U+FFFD); `None` when empty.
+pub fn proc_path(bytes: &[u8]) -> Option<String> {
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    let path = String::from_utf8_lossy(&bytes[..end]);
+    (!path.is_empty()).then(|| path.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::proc_path;
+
+    #[test]
+    fn proc_pidpath_bytes_end_at_the_first_nul() {
+        assert_eq!(
+            proc_path(b"/Applications/Safari.app/Contents/MacOS/Safari\0\0junk").as_deref(),
+            Some("/Applications/Safari.app/Contents/MacOS/Safari")
+        );
+        assert_eq!(
+            proc_path(b"/usr/bin/curl").as_deref(),
+            Some("/usr/bin/curl")
+        );
+        assert_eq!(proc_path(b"\0"), None);
+        assert_eq!(proc_path(b""), None);
+        assert_eq!(
+            proc_path(b"/tmp/a\xffb").as_deref(),
+            Some("/tmp/a\u{fffd}b")
+        );
     }
 }

@@ -41,6 +41,9 @@ pub trait System: Send {
     /// `None` when the process is gone or hidden (another user's,
     /// without root).
     fn bsdinfo(&mut self, pid: u32) -> Option<Vec<u8>>;
+    /// `proc_pidpath(pid)`: the executable's path, as the kernel's bytes
+    /// (up to the first NUL); `None` when the process is gone or hidden.
+    fn path(&mut self, pid: u32) -> Option<Vec<u8>>;
     /// `proc_pidinfo(pid, PROC_PIDLISTFDS)`: the `struct proc_fdinfo`
     /// array.
     fn fd_list(&mut self, pid: u32) -> Option<Vec<u8>>;

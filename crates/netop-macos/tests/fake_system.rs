@@ -46,6 +46,7 @@ fn process(pid: u32, uid: u32, name: &str, sockets: Vec<(u32, u64, IpSocket)>) -
         start_sec: 1_700_000_000 + u64::from(pid),
         sockets,
         hidden: false,
+        exe: Some(format!("/usr/bin/{name}")),
     }
 }
 
@@ -140,6 +141,7 @@ fn socket_table_has_every_socket_with_its_owner_fd_and_user() {
         (owner.pid, owner.name.as_str(), owner.user.as_str()),
         (501, "curl", "alice")
     );
+    assert_eq!(owner.exe.as_deref(), Some("/usr/bin/curl"), "proc_pidpath");
     assert_eq!(curl.fd, Some(5));
     assert_eq!(curl.state, TcpState::Established);
     assert_eq!(curl.rtt_us, Some(12_000));

@@ -26,6 +26,7 @@ fn step(round: i64) -> Step {
                     name: format!("worker-{i:04}"),
                     user: ["root", "www-data", "postgres", "alice"][i as usize % 4].to_string(),
                     container: None,
+                    exe: Some(format!("/usr/lib/app/bin/worker-{i:04}").into()),
                     counters: Counters::default(),
                     reasons: Vec::new(),
                     delegates: Vec::new(),

@@ -156,6 +156,7 @@ impl Deltas {
                         name: netop_core::engine::UNKNOWN.to_string(),
                         user: String::new(),
                         container: None,
+                        exe: None,
                         counters: Counters::default(),
                         reasons: Vec::new(),
                         delegates: Vec::new(),

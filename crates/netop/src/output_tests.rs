@@ -24,6 +24,7 @@ fn rows() -> Vec<ProcessReport> {
             runtime: "docker".to_string(),
             name: "3f2a1b4c5d6e".to_string(),
         }),
+        exe: None,
         counters: Counters {
             rx_bytes: c[0],
             tx_bytes: c[1],

@@ -124,6 +124,7 @@ pub fn parse_sockets(text: &str) -> anyhow::Result<Vec<SocketEntry>> {
                 user: user.to_string(),
                 container,
                 start_time: 0,
+                exe: None,
             }),
             fd: None,
         });

@@ -33,6 +33,7 @@ fn reports() -> [EngineReport; 2] {
             runtime: "docker".to_string(),
             name: "3f2a1b4c5d6e".to_string(),
         }),
+        exe: None,
         counters: counters(c),
         reasons: Vec::new(),
         delegates: Vec::new(),
@@ -43,6 +44,7 @@ fn reports() -> [EngineReport; 2] {
         name: "unknown".to_string(),
         user: String::new(),
         container: None,
+        exe: None,
         counters: counters([kernel + gone, 0, 2, 0]),
         reasons: vec![
             (UnknownReason::Kernel, counters([kernel, 0, 1, 0])),

@@ -1,6 +1,8 @@
 //! Read-only summaries of an [`Engine`](super::Engine), sorted and filtered
 //! the way every output format shows them.
 
+use std::sync::Arc;
+
 use crate::capture::CaptureStats;
 use crate::flow::Counters;
 use crate::socket::Container;
@@ -19,6 +21,9 @@ pub struct ProcessReport {
     pub user: String,
     /// The process's container, when the backend was asked to find it.
     pub container: Option<Container>,
+    /// The executable's path, when the backend could read it; `None` for
+    /// the unknown row.
+    pub exe: Option<Arc<str>>,
     pub counters: Counters,
     /// The unknown row's bytes by reason (non-empty ones, in
     /// [`UnknownReason::ALL`] order); empty for processes.
@@ -83,6 +88,7 @@ impl Engine {
                     name: p.info.name.clone(),
                     user: p.info.user.clone(),
                     container: p.info.container.clone(),
+                    exe: p.info.exe.clone(),
                     counters,
                     reasons: Vec::new(),
                     delegates: p.delegates.clone(),
@@ -96,6 +102,7 @@ impl Engine {
                 name: UNKNOWN.to_string(),
                 user: String::new(),
                 container: None,
+                exe: None,
                 counters,
                 reasons: self.unknown_reasons(),
                 delegates: Vec::new(),

@@ -213,6 +213,7 @@ impl Owners {
             user: self.index.user_name(owner.uid),
             container: None,
             start_time: 0,
+            exe: None,
         }
     }
 

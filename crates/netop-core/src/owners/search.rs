@@ -48,6 +48,12 @@ pub trait ProcessSource {
         let _ = uid;
         None
     }
+    /// The path of the process's executable; `None` when it cannot be
+    /// read (gone, a kernel thread, or not allowed).
+    fn exe(&mut self, pid: u32) -> Option<String> {
+        let _ = pid;
+        None
+    }
 }
 
 /// One process's sockets, as read from its descriptor table.
@@ -257,6 +263,7 @@ impl OwnerIndex {
             user,
             container,
             start_time: self.source.start_time(pid).unwrap_or(0),
+            exe: self.source.exe(pid).map(Into::into),
         };
         self.info.insert(pid, (info.clone(), now));
         Some(info)

@@ -5,8 +5,11 @@
 //! The first column (TSV) or field (JSON) is the grouping's: `process`,
 //! `user`, `container` (`-` in TSV, `null` in JSON, for processes in
 //! none) or `interface`; then the snapshot's `rx_bytes`, `tx_bytes`,
-//! `rx_packets`, `tx_packets`. JSON rows grouped by process carry
-//! exactly the snapshot's fields but `pid`.
+//! `rx_packets`, `tx_packets`. Grouped by process, a row is a name and an
+//! executable (two programs called `python3` are two rows) and ends with
+//! its path: the `exe` column (`-` when unknown) in TSV and pretty, the
+//! `exe` field (`null` when unknown) in JSON, whose rows otherwise carry
+//! the snapshot's fields but `pid`.
 
 use std::io::{self, Write};
 
@@ -58,15 +61,26 @@ fn key_cell(row: &Total) -> String {
     }
 }
 
+/// The path as a cell: `-` when unknown.
+fn exe_cell(row: &Total) -> String {
+    if row.exe.is_empty() {
+        "-".to_string()
+    } else {
+        cell(&row.exe)
+    }
+}
+
 fn tsv(by: Grouping, rows: &[Total], out: &mut dyn Write) -> io::Result<()> {
+    let exe = by == Grouping::Process;
     writeln!(
         out,
-        "{}\trx_bytes\ttx_bytes\trx_packets\ttx_packets",
-        key_column(by)
+        "{}\trx_bytes\ttx_bytes\trx_packets\ttx_packets{}",
+        key_column(by),
+        if exe { "\texe" } else { "" }
     )?;
     for r in rows {
         let t = &r.traffic;
-        writeln!(
+        write!(
             out,
             "{}\t{}\t{}\t{}\t{}",
             key_cell(r),
@@ -75,6 +89,10 @@ fn tsv(by: Grouping, rows: &[Total], out: &mut dyn Write) -> io::Result<()> {
             t.rx_packets,
             t.tx_packets
         )?;
+        if exe {
+            write!(out, "\t{}", exe_cell(r))?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }
@@ -101,7 +119,7 @@ struct Row<'a> {
 impl serde::Serialize for Row<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let t = &self.row.traffic;
-        let mut map = s.serialize_map(Some(5))?;
+        let mut map = s.serialize_map(None)?;
         let key = key_column(self.by);
         if self.by == Grouping::Container && self.row.key.is_empty() {
             map.serialize_entry(key, &None::<&str>)?;
@@ -112,6 +130,10 @@ impl serde::Serialize for Row<'_> {
         map.serialize_entry("tx_bytes", &t.tx_bytes)?;
         map.serialize_entry("rx_packets", &t.rx_packets)?;
         map.serialize_entry("tx_packets", &t.tx_packets)?;
+        if self.by == Grouping::Process {
+            let exe = Some(self.row.exe.as_str()).filter(|e| !e.is_empty());
+            map.serialize_entry("exe", &exe)?;
+        }
         map.end()
     }
 }
@@ -127,13 +149,20 @@ fn bytes(n: i64) -> String {
 }
 
 fn pretty(by: Grouping, period: &Period, rows: &[Total], out: &mut dyn Write) -> io::Result<()> {
-    let line = |out: &mut dyn Write, name: &str, cols: [String; 4]| {
+    // By process the path follows the numbers, whole (a path cut short
+    // would not tell two programs apart).
+    let exe = by == Grouping::Process;
+    let line = |out: &mut dyn Write, name: &str, cols: [String; 4], path: &str| {
         let name: String = name.chars().take(NAME_WIDTH).collect();
-        writeln!(
-            out,
+        let text = format!(
             "{name:<NAME_WIDTH$} {:>12} {:>12} {:>11} {:>11}",
             cols[0], cols[1], cols[2], cols[3]
-        )
+        );
+        if exe && !path.is_empty() {
+            writeln!(out, "{text}  {path}")
+        } else {
+            writeln!(out, "{text}")
+        }
     };
     writeln!(
         out,
@@ -147,6 +176,7 @@ fn pretty(by: Grouping, period: &Period, rows: &[Total], out: &mut dyn Write) ->
         out,
         &key_column(by).to_uppercase(),
         ["RX".into(), "TX".into(), "RX_PKT".into(), "TX_PKT".into()],
+        "EXE",
     )?;
     writeln!(out, "{}", "-".repeat(78))?;
     let mut total = netop_history::Traffic::default();
@@ -162,6 +192,7 @@ fn pretty(by: Grouping, period: &Period, rows: &[Total], out: &mut dyn Write) ->
                 t.rx_packets.to_string(),
                 t.tx_packets.to_string(),
             ],
+            &exe_cell(r),
         )?;
     }
     writeln!(out, "{}", "-".repeat(78))?;
@@ -174,6 +205,7 @@ fn pretty(by: Grouping, period: &Period, rows: &[Total], out: &mut dyn Write) ->
             total.rx_packets.to_string(),
             total.tx_packets.to_string(),
         ],
+        "",
     )
 }
 
@@ -195,14 +227,17 @@ mod tests {
         vec![
             Total {
                 key: "firefox".into(),
+                exe: "/usr/lib/firefox-esr/firefox-esr".into(),
                 traffic: t(6_442_450_944, 209_715_200),
             },
             Total {
                 key: "curl".into(),
+                exe: "/usr/bin/curl".into(),
                 traffic: t(52_428_800, 1_048_576),
             },
             Total {
                 key: "unknown".into(),
+                exe: String::new(),
                 traffic: t(45_000, 0),
             },
         ]
@@ -258,11 +293,15 @@ mod tests {
             "tx_bytes",
             "rx_packets",
             "tx_packets",
+            "exe",
         ] {
             assert!(first.get(f).is_some(), "{f}");
         }
+        assert_eq!(first["exe"], "/usr/lib/firefox-esr/firefox-esr");
+        assert!(v[2]["exe"].is_null(), "the unknown row has no path");
         let containers = vec![Total {
             key: String::new(),
+            exe: String::new(),
             traffic: Traffic::default(),
         }];
         let v: serde_json::Value = serde_json::from_str(&render(
@@ -272,6 +311,7 @@ mod tests {
         ))
         .expect("json");
         assert!(v[0]["container"].is_null());
+        assert!(v[0].get("exe").is_none(), "a path only by process");
         assert!(render(HistoryFormat::Tsv, Grouping::Container, &containers).contains("\n-\t"));
     }
 }

@@ -21,6 +21,7 @@ fn process_step(pid: u32, name: &str, rx: i64, tx: i64) -> ProcessStep {
             name: name.to_string(),
             user: "alice".to_string(),
             container: None,
+            exe: None,
             counters: Counters::default(),
             reasons: Vec::new(),
             delegates: Vec::new(),

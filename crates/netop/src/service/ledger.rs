@@ -1,8 +1,9 @@
 //! What `netop serve` has counted since it started, kept so that it can be
 //! exported and written: monotonic counters per process label (name, user,
 //! container: never a pid), per interface, per unknown reason and per DNS
-//! resolver; the minute being gathered for the history; the last hour of
-//! seconds for the dashboard; the DNS log's tail.
+//! resolver; the minute being gathered for the history (whose process
+//! rows also carry the executable's path); the last hour of seconds for
+//! the dashboard; the DNS log's tail.
 //!
 //! The engine forgets processes that exited, and its unknown row may give
 //! bytes back to a late owner; counters exported to Prometheus must never
@@ -235,11 +236,14 @@ impl Ledger {
             let Some(label) = label else {
                 continue;
             };
+            // The history tells processes of one name apart by their
+            // executable; the metrics do not (one series per name).
             let history_label = Label::process(
                 &label.process,
                 &label.user,
                 Some(label.container.as_str()).filter(|c| !c.is_empty()),
-            );
+            )
+            .with_exe(p.process.exe.as_deref());
             minute.entry(history_label).or_default().add(&traffic(d));
             match self.accounts.get_mut(&label) {
                 Some(account) if account.member => {

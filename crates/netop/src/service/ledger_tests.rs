@@ -15,6 +15,7 @@ pub(crate) fn process_step(pid: u32, name: &str, rx: i64, tx: i64) -> ProcessSte
             name: name.to_string(),
             user: "alice".to_string(),
             container: None,
+            exe: None,
             counters: Counters::default(),
             reasons: Vec::new(),
             delegates: Vec::new(),
@@ -303,4 +304,40 @@ fn dns_queries_are_counted_once_when_they_finish() {
     let minute = ledger.take_minute(T0 + 60);
     assert_eq!(minute.dns.len(), 1);
     assert_eq!((minute.dns[0].1.queries, minute.dns[0].1.failures), (3, 1));
+}
+
+#[test]
+fn history_rows_tell_two_programs_of_one_name_apart_and_metrics_do_not() {
+    let mut ledger = Ledger::new(50, false, T0);
+    let mut system = process_step(7, "python3", 100, 0);
+    system.process.exe = Some("/usr/bin/python3.11".into());
+    let mut venv = process_step(8, "python3", 5000, 0);
+    venv.process.exe = Some("/srv/app/venv/bin/python3".into());
+    ledger.apply(
+        &Step {
+            processes: vec![system, venv],
+            reasons: Vec::new(),
+            interfaces: Vec::new(),
+        },
+        T0,
+    );
+    assert_eq!(
+        series(&ledger),
+        vec![("python3".into(), 5100), ("other".into(), 0)],
+        "one series per name: a path would be a label of high cardinality"
+    );
+    let minute = ledger.take_minute(T0 + 1);
+    let mut rows: Vec<(String, String, i64)> = minute
+        .traffic
+        .iter()
+        .map(|(l, t)| (l.name.clone(), l.exe.clone(), t.rx_bytes))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            ("python3".into(), "/srv/app/venv/bin/python3".into(), 5000),
+            ("python3".into(), "/usr/bin/python3.11".into(), 100),
+        ]
+    );
 }

@@ -17,9 +17,11 @@
 //!    stream (`flood.rs`), peak memory with churning and with held UDP
 //!    flows (`udpflows.rs`), and the monitor's memory after a wave of
 //!    short-lived processes (`processes.rs`).
+//! 5. Issue 12: `netop serve` idle, and `/metrics` and the history's
+//!    minute with 1,000 live processes (`serve.rs`).
 //!
 //! `--only PHASE,...` runs some of them (`maxrate`, `events`, `idle`,
-//! `flood`, `churn`, `held`, `processes`; all by default), and `--netop
+//! `flood`, `churn`, `held`, `processes`, `serve`; all by default), and `--netop
 //! PATH` measures another netop binary (a build from before a change).
 //!
 //! The report is markdown on stdout; progress goes to stderr. Numbers are
@@ -47,6 +49,8 @@ mod processes;
 mod report;
 #[cfg(target_os = "linux")]
 mod run;
+#[cfg(target_os = "linux")]
+mod serve;
 #[cfg(target_os = "linux")]
 mod udpflows;
 

@@ -10,7 +10,7 @@ use netop_e2e::Netns;
 use crate::maxrate::{Bench, RunResult};
 use crate::monitor::{Kind, Seen, Tool};
 use crate::report::{self, Facts, Report};
-use crate::{events, flood, idle, processes, udpflows};
+use crate::{events, flood, idle, processes, serve, udpflows};
 
 /// Test host tag and subnet (10.231.40.0/24), apart from the e2e tests'.
 const HOST_TAG: &str = "bench";
@@ -18,8 +18,8 @@ const HOST_SUBNET: u8 = 40;
 /// netop's capture buffers, tried in turn until netop drops nothing.
 const BUFFERS: [Option<u32>; 3] = [None, Some(8 << 20), Some(16 << 20)];
 
-const USAGE: &str = "usage: livebench [--only PHASE[,PHASE...]] [--netop PATH] [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events] [--flood-seconds S (2..=60, default 10)] [--churn-flows N (100..=100000, default 20000)] [--churn-rate R (100..=50000, default 4000)] [--held-flows N (100..=100000, default 10000)] [--processes N (100..=200000, default 100000)] [--parallel P (1..=64, default 4)] [--forget-after S (1..=600, netop's default)]
-phases: maxrate, events, idle (issues 2 and 5), flood, churn, held, processes (issue 10); all by default";
+const USAGE: &str = "usage: livebench [--only PHASE[,PHASE...]] [--netop PATH] [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events] [--flood-seconds S (2..=60, default 10)] [--churn-flows N (100..=100000, default 20000)] [--churn-rate R (100..=50000, default 4000)] [--held-flows N (100..=100000, default 10000)] [--processes N (100..=200000, default 100000)] [--parallel P (1..=64, default 4)] [--forget-after S (1..=600, netop's default)] [--serve-processes N (10..=5000, default 1000)] [--serve-idle-seconds S (10..=600, default 60)]
+phases: maxrate, events, idle (issues 2 and 5), flood, churn, held, processes (issue 10), serve (issue 12); all by default";
 
 /// The phases, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,17 +30,19 @@ enum Phase {
     Churn,
     Held,
     Processes,
+    Serve,
     Idle,
 }
 
 impl Phase {
-    const ALL: [Phase; 7] = [
+    const ALL: [Phase; 8] = [
         Phase::Events,
         Phase::MaxRate,
         Phase::Flood,
         Phase::Churn,
         Phase::Held,
         Phase::Processes,
+        Phase::Serve,
         Phase::Idle,
     ];
 
@@ -52,6 +54,7 @@ impl Phase {
             "churn" => Phase::Churn,
             "held" => Phase::Held,
             "processes" => Phase::Processes,
+            "serve" => Phase::Serve,
             "idle" => Phase::Idle,
             other => bail!("--only: unknown phase {other:?}\n{USAGE}"),
         })
@@ -72,6 +75,8 @@ struct Options {
     processes: u64,
     parallel: u64,
     forget_after: Option<u64>,
+    serve_processes: u64,
+    serve_idle_seconds: u64,
 }
 
 impl Options {
@@ -94,6 +99,8 @@ fn parse_args() -> anyhow::Result<Options> {
         processes: 100_000,
         parallel: 4,
         forget_after: None,
+        serve_processes: 1000,
+        serve_idle_seconds: 60,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
@@ -120,6 +127,8 @@ fn parse_args() -> anyhow::Result<Options> {
             "--processes" => options.processes = number(100..=200_000)?,
             "--parallel" => options.parallel = number(1..=64)?,
             "--forget-after" => options.forget_after = Some(number(1..=600)?),
+            "--serve-processes" => options.serve_processes = number(10..=5000)?,
+            "--serve-idle-seconds" => options.serve_idle_seconds = number(10..=600)?,
             "--only" => {
                 let wanted = value()?
                     .split(',')
@@ -265,8 +274,9 @@ fn max_rate(
     Ok((netop_alone, runs.last().map(|r| r.label.clone())))
 }
 
-/// Issue 10's scenarios that were asked for, each a markdown section; a
-/// scenario that fails says so in its section and the others still run.
+/// Issue 10's scenarios and issue 12's serve phase that were asked for,
+/// each a markdown section; a scenario that fails says so in its section
+/// and the others still run.
 fn issue10(
     host: &Netns,
     trafficgen: &std::path::Path,
@@ -301,6 +311,16 @@ fn issue10(
             options.forget_after,
         );
         sections.push(processes::markdown(&run));
+    }
+    if options.wants(Phase::Serve) {
+        let run = serve::run(
+            host,
+            trafficgen,
+            netop,
+            options.serve_processes,
+            options.serve_idle_seconds,
+        );
+        sections.push(serve::markdown(&run));
     }
     sections
 }

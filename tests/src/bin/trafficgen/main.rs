@@ -31,6 +31,9 @@
 //! - `udp-sink --listen A:P --seconds S`: reads datagrams, answers none
 //! - `proc-wave --to A:P --count N [--parallel P] [--bytes B]`: a wave of
 //!   short-lived `one-upload` children, counted only (see `wave.rs`)
+//! - `held-procs --to A:P --count N --seconds S [--interval-ms I]`: N live
+//!   processes at once, each its own name and a datagram per interval
+//!   (see `held.rs`)
 //! - `handoff --to A:P --bind-port P --rate R --seconds S --how fork|pass`:
 //!   an upload whose socket passes to another process (see `handoff.rs`);
 //!   `take-socket` is the receiving end of `--how pass`
@@ -55,6 +58,8 @@ mod flows;
 #[cfg(target_os = "linux")]
 mod handoff;
 #[cfg(target_os = "linux")]
+mod held;
+#[cfg(target_os = "linux")]
 mod procs;
 #[cfg(target_os = "linux")]
 mod tcp;
@@ -72,7 +77,7 @@ use args::Args;
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let Some(command) = argv.next() else {
-        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast|short-procs|flood|udp-flows|udp-sink|proc-wave|...> [--key value]...");
+        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast|short-procs|flood|udp-flows|udp-sink|proc-wave|held-procs|...> [--key value]...");
         return ExitCode::from(2);
     };
     let result = Args::parse(argv).and_then(|args| run(&command, &args));
@@ -105,6 +110,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "udp-flows" => flows::udp_flows(args),
         "udp-sink" => udp::sink(args),
         "proc-wave" => wave::proc_wave(args),
+        "held-procs" => held::held_procs(args),
         "handoff" => handoff::handoff(args),
         "take-socket" => handoff::take_socket(args),
         other => anyhow::bail!("unknown subcommand {other:?}"),

@@ -125,9 +125,15 @@ function totals(points) {
   return [...sum.entries()].sort((a, b) => (b[1][0] + b[1][1]) - (a[1][0] + a[1][1]));
 }
 
+// The newest second shown: the latest one live, the anchor less what was
+// scrolled back while paused.
+function viewEnd() {
+  return state.paused ? (state.anchor ?? latest()) - state.back : latest();
+}
+
 function visible() {
   if (!state.paused) return state.points;
-  const end = (state.anchor ?? latest()) - state.back;
+  const end = viewEnd();
   const span = SPAN[state.range] || Infinity;
   return state.points.filter((p) => p.t <= end && p.t > end - span);
 }
@@ -192,7 +198,9 @@ function draw(canvas, list, span) {
   g.font = "11px system-ui, sans-serif";
   const left = 70, right = 10, top = 10, bottom = 24;
   const pw = w - left - right, ph = h - top - bottom;
-  const t1 = list.length && list[0].data.length ? list[0].data[list[0].data.length - 1][0] + state.step : latest();
+  // The time axis ends at the view's end even when nothing in it moved
+  // bytes (scrolled back into a quiet stretch).
+  const t1 = viewEnd() + state.step;
   const t0 = span ? t1 - span : (list.length && list[0].data.length ? list[0].data[0][0] : t1 - 60);
   const max = Math.max(0, ...list.flatMap((s) => s.data.map((d) => d[1])));
   const { top: ymax, tick } = niceScale(max);
@@ -204,9 +212,11 @@ function draw(canvas, list, span) {
   g.fillStyle = "#8a96a3";
   g.textAlign = "right";
   g.textBaseline = "middle";
+  const yLabels = [], xLabels = [];
   for (let v = 0; v <= ymax + 1e-9; v += tick) {
     g.beginPath(); g.moveTo(left, y(v)); g.lineTo(w - right, y(v)); g.stroke();
     g.fillText(rate(v), left - 6, y(v));
+    yLabels.push(rate(v));
   }
   // The x axis: about one label per 110 px.
   g.textAlign = "center";
@@ -218,7 +228,12 @@ function draw(canvas, list, span) {
     // The last label ends at the plot's edge rather than past it.
     g.textAlign = i === labels ? "right" : "center";
     g.fillText(clock(t, long), x(t), top + ph + 6);
+    xLabels.push(clock(t, long));
   }
+  // The axes' labels, for assistive technology and the browser test.
+  canvas.dataset.yaxis = yLabels.join("|");
+  canvas.dataset.xaxis = xLabels.join("|");
+  canvas.dataset.end = String(Math.round(t1));
   // The lines.
   for (const s of list) {
     g.strokeStyle = s.color;
@@ -244,18 +259,33 @@ function draw(canvas, list, span) {
 }
 
 function row(cells, onclick, focused) {
-  const tr = document.createElement("tr");
-  for (const c of cells) {
-    const td = document.createElement("td");
+  return fillRow(document.createElement("tr"), cells, onclick, focused);
+}
+
+// Writes `cells` into `tr`, reusing its cells: a row the user is clicking
+// must not be replaced under the pointer by the next second's update.
+function fillRow(tr, cells, onclick, focused) {
+  cells.forEach((c, i) => {
+    const td = tr.cells[i] || tr.appendChild(document.createElement("td"));
     const [text, cls] = Array.isArray(c) ? c : [c, ""];
-    td.textContent = text;
-    if (cls) td.className = cls;
+    if (td.textContent !== text) td.textContent = text;
+    td.className = cls;
     td.title = text;
-    tr.appendChild(td);
-  }
-  if (onclick) tr.onclick = onclick;
-  if (focused) tr.className = "focus";
+  });
+  while (tr.cells.length > cells.length) tr.deleteCell(-1);
+  tr.onclick = onclick || null;
+  tr.className = focused ? "focus" : "";
   return tr;
+}
+
+// Updates a table body in place: existing rows are kept and rewritten,
+// extra ones added or removed.
+function fillBody(body, rows) {
+  rows.forEach(([cells, onclick, focused], i) => {
+    if (body.rows[i]) fillRow(body.rows[i], cells, onclick, focused);
+    else body.appendChild(row(cells, onclick, focused));
+  });
+  while (body.rows.length > rows.length) body.deleteRow(-1);
 }
 
 function render() {
@@ -264,20 +294,25 @@ function render() {
   const canvas = document.getElementById("chart");
   canvas.dataset.series = list.map((s) => s.name).join("\n");
   draw(canvas, list, SPAN[state.range]);
-  document.getElementById("legend").replaceChildren(...list.map((s) => {
-    const span = document.createElement("span");
-    const dot = document.createElement("i");
-    dot.style.background = s.color;
-    span.append(dot, s.name);
+  // The legend's entries are kept and rewritten too (they are clickable).
+  const legend = document.getElementById("legend");
+  list.forEach((s, i) => {
+    let span = legend.children[i];
+    if (!span) {
+      span = legend.appendChild(document.createElement("span"));
+      span.append(document.createElement("i"), "");
+    }
+    span.firstChild.style.background = s.color;
+    span.lastChild.textContent = s.name;
     span.onclick = () => setFocus(state.focus ? null : s.name);
-    return span;
-  }));
+  });
+  while (legend.children.length > list.length) legend.lastChild.remove();
   document.getElementById("chart-title").textContent =
     state.focus ? "traffic of " + state.focus + " (click again to show all)" : "traffic per process";
   document.getElementById("range-label").textContent = "· " + state.range;
-  document.querySelector("#processes tbody").replaceChildren(...totals(points).map(([name, [rx, tx]]) =>
-    row([name, [bytes(rx), "num"], [bytes(tx), "num"], [bytes(rx + tx), "num wide"]],
-      () => setFocus(state.focus === name ? null : name), state.focus === name)));
+  fillBody(document.querySelector("#processes tbody"), totals(points).map(([name, [rx, tx]]) =>
+    [[name, [bytes(rx), "num"], [bytes(tx), "num"], [bytes(rx + tx), "num wide"]],
+      () => setFocus(state.focus === name ? null : name), state.focus === name]));
   for (const b of document.querySelectorAll("#ranges button")) b.setAttribute("aria-pressed", String(b.dataset.range === state.range));
   const pause = document.getElementById("pause");
   pause.setAttribute("aria-pressed", String(state.paused));
