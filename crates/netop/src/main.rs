@@ -20,6 +20,7 @@ mod monitor;
 mod output;
 mod pcapng;
 mod platform;
+mod probe;
 mod replay;
 mod reverse;
 mod serve;

@@ -1,0 +1,219 @@
+//! The owner search on a thread of its own, so the thread that captures
+//! and parses packets can be Landlocked.
+//!
+//! Landlock denies a confined thread ptrace-mode access to every process
+//! outside its domain, and reading another process's `/proc/PID/fd` or
+//! `/proc/PID/ns/net` (and entering its network namespace) is such an
+//! access. The thread that parses whatever arrives on the wire is the one
+//! worth confining, and it must not lose the owners of other processes'
+//! sockets: so every system call of the owner search (sock_diag dumps and
+//! lookups, conntrack, `/proc` scans, the namespace openers, the event
+//! ring's drain, which feeds the same owner model) runs on this thread,
+//! which drops capabilities but is not Landlocked.
+//!
+//! [`OwnerThread`] is the [`SocketResolver`] the capture thread holds: a
+//! proxy that sends each call to the thread and waits for its answer, so
+//! the engine's loop is unchanged. A round trip costs a few microseconds
+//! beside a sock_diag lookup's (`examples/sockdiag_latency.rs`).
+//!
+//! The thread is started by the factory after the capture is open; it
+//! confines itself (capabilities, `no_new_privs`, no Landlock) when the
+//! capture thread confines itself ([`confine_owner_threads`]), not at
+//! start: `netop serve` switches user in between, and every thread of the
+//! process must still hold CAP_SETUID for that switch. It keeps its
+//! permitted capabilities across the switch (`PR_SET_KEEPCAPS`, as the
+//! capture thread does).
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use netop_core::{FlowKey, ResolveError, SocketEntry, SocketResolver, SocketTable};
+
+use crate::confine::Confinement;
+use crate::resolver::LinuxResolver;
+
+/// One call of the capture thread.
+enum Request {
+    Sockets,
+    Lookup(FlowKey),
+    Untranslated(FlowKey),
+    OwnerChanges,
+    Exited(Vec<(u32, u64)>),
+    LostEvents,
+}
+
+/// The thread's answer to a [`Request`] of the same name.
+enum Reply {
+    Sockets(Result<SocketTable, ResolveError>),
+    Lookup(Result<Option<SocketEntry>, ResolveError>),
+    Untranslated(Option<FlowKey>),
+    OwnerChanges(Vec<SocketEntry>),
+    Exited(Vec<(u32, u64)>),
+    LostEvents(u64),
+}
+
+/// What the thread receives: a call, or the order to confine itself
+/// (answered on its own channel).
+enum Message {
+    Call(Request),
+    Confine(Sender<Confinement>),
+    Stop,
+}
+
+/// Owner threads not yet confined, told by [`confine_owner_threads`].
+static UNCONFINED: Mutex<Vec<Sender<Message>>> = Mutex::new(Vec::new());
+
+/// A [`SocketResolver`] whose work runs on an owner thread.
+#[derive(Debug)]
+pub struct OwnerThread {
+    requests: Sender<Message>,
+    replies: Receiver<Reply>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl OwnerThread {
+    /// Moves `resolver` onto a new thread (named `netop-owners`).
+    pub fn spawn(resolver: LinuxResolver) -> std::io::Result<Self> {
+        let (requests, inbox) = mpsc::channel::<Message>();
+        let (outbox, replies) = mpsc::channel::<Reply>();
+        let handle = std::thread::Builder::new()
+            .name("netop-owners".to_string())
+            .spawn(move || serve(resolver, &inbox, &outbox))?;
+        UNCONFINED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(requests.clone());
+        Ok(OwnerThread {
+            requests,
+            replies,
+            handle: Some(handle),
+        })
+    }
+
+    fn call(&self, request: Request) -> Option<Reply> {
+        self.requests.send(Message::Call(request)).ok()?;
+        self.replies.recv().ok()
+    }
+}
+
+impl Drop for OwnerThread {
+    fn drop(&mut self) {
+        // The registry may still hold a sender: stop explicitly.
+        let _ = self.requests.send(Message::Stop);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The thread's loop: one call at a time, until the proxy is dropped.
+fn serve(mut resolver: LinuxResolver, inbox: &Receiver<Message>, outbox: &Sender<Reply>) {
+    keep_capabilities_across_user_switch();
+    while let Ok(message) = inbox.recv() {
+        let reply = match message {
+            Message::Confine(answer) => {
+                let _ = answer.send(crate::confine::after_startup(None));
+                continue;
+            }
+            Message::Call(request) => answer(&mut resolver, request),
+            Message::Stop => return,
+        };
+        if outbox.send(reply).is_err() {
+            return;
+        }
+    }
+}
+
+fn answer(resolver: &mut LinuxResolver, request: Request) -> Reply {
+    match request {
+        Request::Sockets => Reply::Sockets(resolver.sockets()),
+        Request::Lookup(key) => Reply::Lookup(resolver.lookup(&key)),
+        Request::Untranslated(key) => Reply::Untranslated(resolver.untranslated(&key)),
+        Request::OwnerChanges => Reply::OwnerChanges(resolver.owner_changes()),
+        Request::Exited(processes) => Reply::Exited(resolver.exited(&processes)),
+        Request::LostEvents => Reply::LostEvents(resolver.lost_events()),
+    }
+}
+
+/// `PR_SET_KEEPCAPS` on this thread: `netop serve`'s switch to its user
+/// (a `setuid` glibc applies to every thread) then keeps this thread's
+/// permitted capabilities, as the capture thread's own flag keeps its.
+fn keep_capabilities_across_user_switch() {
+    // SAFETY: prctl(PR_SET_KEEPCAPS) only sets a flag of the calling
+    // thread; it takes no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot set keepcaps");
+    }
+}
+
+/// Confines every owner thread started and not yet confined (capabilities
+/// and `no_new_privs`, no Landlock: see the module's comment), and returns
+/// what each holds then. Called by the capture thread when it confines
+/// itself, after start-up (and after `netop serve`'s user switch).
+pub fn confine_owner_threads() -> Vec<Confinement> {
+    let waiting: Vec<Sender<Message>> = std::mem::take(
+        &mut *UNCONFINED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    waiting
+        .into_iter()
+        .filter_map(|thread| {
+            let (answer, confined) = mpsc::channel();
+            thread.send(Message::Confine(answer)).ok()?;
+            confined.recv().ok()
+        })
+        .collect()
+}
+
+fn stopped() -> ResolveError {
+    ResolveError::Failed {
+        what: "socket owners".to_string(),
+        message: "the owner thread stopped".to_string(),
+    }
+}
+
+impl SocketResolver for OwnerThread {
+    fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
+        match self.call(Request::Sockets) {
+            Some(Reply::Sockets(result)) => result,
+            _ => Err(stopped()),
+        }
+    }
+
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        match self.call(Request::Lookup(*key)) {
+            Some(Reply::Lookup(result)) => result,
+            _ => Err(stopped()),
+        }
+    }
+
+    fn untranslated(&mut self, key: &FlowKey) -> Option<FlowKey> {
+        match self.call(Request::Untranslated(*key)) {
+            Some(Reply::Untranslated(inside)) => inside,
+            _ => None,
+        }
+    }
+
+    fn owner_changes(&mut self) -> Vec<SocketEntry> {
+        match self.call(Request::OwnerChanges) {
+            Some(Reply::OwnerChanges(changes)) => changes,
+            _ => Vec::new(),
+        }
+    }
+
+    fn exited(&mut self, processes: &[(u32, u64)]) -> Vec<(u32, u64)> {
+        match self.call(Request::Exited(processes.to_vec())) {
+            Some(Reply::Exited(gone)) => gone,
+            _ => Vec::new(),
+        }
+    }
+
+    fn lost_events(&self) -> u64 {
+        match self.call(Request::LostEvents) {
+            Some(Reply::LostEvents(lost)) => lost,
+            _ => 0,
+        }
+    }
+}
