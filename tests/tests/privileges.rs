@@ -127,3 +127,101 @@ fn issue_15_a_running_netop_holds_the_documented_reduced_set() {
         "{status}"
     );
 }
+
+/// Issue 15: in a snapshot the thread that captures and parses packets is
+/// Landlocked (at its first batch it may not create a file in `/root`
+/// although it runs as root, nor read where a descriptor of this test,
+/// its parent, points), while the owner search, on its own unconfined thread, still
+/// reads other processes' `/proc/PID/fd`: with events off, sockets this
+/// test opens after netop confined itself are attributed to this test's
+/// pid.
+#[test]
+fn issue_15_a_snapshots_packet_thread_is_landlocked_and_owners_are_still_found() {
+    use std::io::BufRead;
+    use std::net::UdpSocket;
+    use std::time::{Duration, Instant};
+
+    let Some(_session) = begin().expect("privileged session") else {
+        return;
+    };
+    let probe = std::path::PathBuf::from(format!("/root/.netop-e2e-probe-{}", std::process::id()));
+    /// Removes the probe's file however the test ends.
+    struct Cleanup(std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _ = std::fs::remove_file(&probe);
+    let cleanup = Cleanup(probe.clone());
+    let mut child = Command::new(netop_bin().expect("netop binary"))
+        .args(["--duration", "5", "--interface", "lo", "--no-events"])
+        .arg("--confinement-probe")
+        .arg(&probe)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start netop");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, seen) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines.send(line);
+        }
+        all
+    });
+    let started = Instant::now();
+    let mut probe_line = None;
+    while probe_line.is_none() && started.elapsed() < Duration::from_secs(10) {
+        if let Ok(line) = seen.recv_timeout(Duration::from_millis(100)) {
+            if line.contains("confinement probe") {
+                probe_line = Some(line);
+            }
+        }
+    }
+    // Sockets opened now are unknown to the table netop read at start-up:
+    // only the owner thread's search can find their process.
+    let receiver = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sender
+        .connect(receiver.local_addr().expect("addr"))
+        .expect("connect");
+    for _ in 0..20 {
+        sender.send(&[7u8; 400]).expect("send");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("netop ran");
+    let stderr = reader.join().expect("stderr reader");
+    let created = probe.exists();
+    drop(cleanup);
+    assert!(output.status.success(), "netop failed:\n{stderr}");
+    let probe_line = probe_line.unwrap_or_else(|| panic!("no probe line:\n{stderr}"));
+    assert!(
+        !created,
+        "the packet thread created {}: {probe_line}",
+        probe.display()
+    );
+    assert!(
+        probe_line.contains(&format!("create {}: denied", probe.display()))
+            && probe_line.contains(&format!("read /proc/{}/fd: denied", std::process::id())),
+        "{probe_line}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let me = std::process::id().to_string();
+    let row = stdout
+        .lines()
+        .find(|l| l.split('\t').next() == Some(me.as_str()))
+        .unwrap_or_else(|| {
+            panic!("this test's process ({me}) not attributed:\n{stdout}\n{stderr}")
+        });
+    let fields: Vec<&str> = row.split('\t').collect();
+    let tx: u64 = fields[3].parse().expect("tx_bytes");
+    assert!(tx >= 10 * 400, "{row}");
+}

@@ -133,8 +133,8 @@ pub struct Args {
     pub forget_exited_after: u64,
 
     /// Tests of confinement: the thread that captures and parses packets
-    /// tries, at its first batch, to create FILE and to list `/proc/1/fd`,
-    /// and says on stderr what it was allowed.
+    /// tries, at its first batch, to create FILE and to read its parent's
+    /// `/proc/PPID/fd`, and says on stderr what it was allowed.
     #[arg(long, hide = true, value_name = "FILE", global = true)]
     pub confinement_probe: Option<PathBuf>,
 

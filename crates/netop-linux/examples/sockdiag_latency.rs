@@ -1,5 +1,7 @@
 //! Measures what the resolver costs: full dumps (with owners) and exact
-//! lookups, with N loopback TCP connections open (2N+1 sockets of ours).
+//! lookups, with N loopback TCP connections open (2N+1 sockets of ours);
+//! and what the owner thread adds (`OwnerThread`, the proxy the capture
+//! thread calls: the same lookups, each a round trip to that thread).
 //!
 //! ```text
 //! ulimit -n 65536
@@ -13,7 +15,7 @@ fn main() {
 
     use netop_core::{FlowKey, Protocol, SocketResolver};
     use netop_linux::sockdiag::{Family, SockDiag};
-    use netop_linux::LinuxResolver;
+    use netop_linux::{LinuxResolver, OwnerThread};
 
     let n: usize = std::env::args()
         .nth(1)
@@ -103,6 +105,31 @@ fn main() {
         std::hint::black_box(resolver.lookup(&tcp_key).expect("lookup"));
     }
     let resolver_hit = t.elapsed() / LOOKUPS;
+    let t = Instant::now();
+    for _ in 0..LOOKUPS {
+        std::hint::black_box(resolver.lookup(&miss_key).expect("lookup"));
+    }
+    let resolver_miss = t.elapsed() / LOOKUPS;
+    let stats = resolver.scan_stats();
+
+    let mut proxy = OwnerThread::spawn(LinuxResolver::new().expect("resolver")).expect("thread");
+    proxy.sockets().expect("sockets");
+    let t = Instant::now();
+    for _ in 0..LOOKUPS {
+        std::hint::black_box(proxy.lookup(&tcp_key).expect("lookup"));
+    }
+    let proxy_hit = t.elapsed() / LOOKUPS;
+    let t = Instant::now();
+    for _ in 0..LOOKUPS {
+        std::hint::black_box(proxy.lookup(&miss_key).expect("lookup"));
+    }
+    let proxy_miss = t.elapsed() / LOOKUPS;
+    let t = Instant::now();
+    for _ in 0..DUMPS {
+        proxy.sockets().expect("sockets");
+    }
+    let proxy_warm = t.elapsed() / DUMPS;
+    let per_second = |d: std::time::Duration| 1.0 / d.as_secs_f64();
 
     println!("sockets in dump (tcp+udp, v4+v6): {total}; with owner: {owned}");
     println!("raw sock_diag dump, all 4 tables: {raw_dump:?}");
@@ -113,7 +140,19 @@ fn main() {
     println!("exact lookup_one UDP hit (unconnected): {udp_hit:?}");
     println!("exact lookup_one TCP miss (ENOENT): {tcp_miss:?}");
     println!("LinuxResolver::lookup TCP hit (owner cached): {resolver_hit:?}");
-    println!("owner index work: {:?}", resolver.scan_stats());
+    println!("LinuxResolver::lookup TCP miss: {resolver_miss:?}");
+    println!("owner index work: {stats:?}");
+    println!(
+        "OwnerThread::lookup TCP hit: {proxy_hit:?} ({:.0}/s; inline {:.0}/s)",
+        per_second(proxy_hit),
+        per_second(resolver_hit)
+    );
+    println!(
+        "OwnerThread::lookup TCP miss: {proxy_miss:?} ({:.0}/s; inline {:.0}/s)",
+        per_second(proxy_miss),
+        per_second(resolver_miss)
+    );
+    println!("OwnerThread::sockets() warm: {proxy_warm:?} (inline {warm:?})");
 }
 
 #[cfg(not(target_os = "linux"))]

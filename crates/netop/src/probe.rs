@@ -4,9 +4,9 @@
 //! A capture wrapper, so the probe runs on whichever thread calls
 //! [`Capture::dispatch`], the packet thread, whatever mode runs it, at
 //! its first batch (after start-up and confinement). It tries to create
-//! FILE for writing and to read a link of `/proc/1/fd` (a ptrace-mode access
-//! Landlock denies outside the thread's domain), and writes one stderr
-//! line with each outcome. It never writes into FILE: a file created is
+//! FILE for writing and to read where a descriptor of its parent process
+//! points (`/proc/PPID/fd`, a ptrace-mode access Landlock denies outside
+//! the thread's domain), and writes one stderr line with each outcome. It never writes into FILE: a file created is
 //! left empty for the test to find.
 
 use std::path::PathBuf;
@@ -46,12 +46,14 @@ impl Probed {
             .open(&path)
             .map(drop);
         // Reading where a descriptor points is the ptrace-mode check.
-        let ptrace = std::fs::read_dir("/proc/1/fd").and_then(|mut dir| match dir.next() {
+        let parent = std::os::unix::process::parent_id();
+        let fds = format!("/proc/{parent}/fd");
+        let ptrace = std::fs::read_dir(&fds).and_then(|mut dir| match dir.next() {
             Some(entry) => std::fs::read_link(entry?.path()).map(drop),
             None => Ok(()),
         });
         eprintln!(
-            "netop: confinement probe on the packet thread (tid {}): create {}: {}; read /proc/1/fd: {}",
+            "netop: confinement probe on the packet thread (tid {}): create {}: {}; read {fds}: {}",
             thread_id(),
             path.display(),
             outcome(write),
