@@ -225,3 +225,41 @@ fn issue_15_a_snapshots_packet_thread_is_landlocked_and_owners_are_still_found()
     let tx: u64 = fields[3].parse().expect("tx_bytes");
     assert!(tx >= 10 * 400, "{row}");
 }
+
+/// Issue 15: `--diagnostics` says, per kind of thread, what it holds after
+/// start-up: the packet and screen threads Landlocked (fully, or partly
+/// on a kernel with an older Landlock), the owner search not.
+#[test]
+fn issue_15_diagnostics_name_the_landlocked_threads() {
+    let Some(_session) = begin().expect("privileged session") else {
+        return;
+    };
+    let output = Command::new(netop_bin().expect("netop binary"))
+        .arg("--diagnostics")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run netop --diagnostics");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = |thread: &str| -> String {
+        let prefix = format!("after start-up, {thread} thread: ");
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no line for the {thread} thread:\n{stdout}"))
+            .to_string()
+    };
+    for thread in ["capture (packets)", "screen"] {
+        let held = line(thread);
+        assert!(
+            held.ends_with("; landlock enforced")
+                || held.ends_with("; landlock partly enforced (older kernel)"),
+            "{thread}: {held}"
+        );
+    }
+    let owners = line("owner search");
+    assert!(
+        owners.ends_with("; no landlock (this thread reads /proc/PID/fd)"),
+        "{owners}"
+    );
+}

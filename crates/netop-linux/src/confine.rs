@@ -12,9 +12,15 @@
 //! Landlock also denies a confined thread ptrace-mode access to every
 //! process outside its domain, and reading another process's
 //! `/proc/PID/fd` or `/proc/PID/ns/net` is such an access: the thread that
-//! finds socket owners (the capture thread) therefore drops capabilities
-//! but is not Landlocked; the monitor's screen thread, which handles the
-//! terminal and draws, is.
+//! finds socket owners (`owner_thread.rs`) therefore drops capabilities
+//! but is not Landlocked. Every other long-lived thread is: the thread
+//! that captures and parses packets, the monitor's screen, its file
+//! thread, `netop serve`'s writer and HTTP threads.
+//!
+//! Landlock is asked for at ABI 5 (file access, truncate, device ioctls)
+//! in best-effort mode: a kernel with an older ABI enforces what it knows
+//! ([`Landlock::Partial`]), one without Landlock nothing
+//! ([`Landlock::Unsupported`]); the run goes on either way.
 //!
 //! Capabilities, `no_new_privs` and Landlock domains belong to a thread:
 //! [`after_startup`] confines the calling thread (and the threads it starts
@@ -64,7 +70,8 @@ pub const READ_ONLY: [&str; 6] = [
 /// Landlock's state after [`after_startup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Landlock {
-    /// Not asked for (the thread reads other processes' `/proc` entries).
+    /// Not asked for (the owner thread: it reads other processes'
+    /// `/proc` entries).
     NotAsked,
     /// Every requested restriction is enforced.
     Enforced,
