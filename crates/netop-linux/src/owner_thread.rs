@@ -24,9 +24,10 @@
 //! permitted capabilities across the switch (`PR_SET_KEEPCAPS`, as the
 //! capture thread does).
 
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use netop_core::{FlowKey, ResolveError, SocketEntry, SocketResolver, SocketTable};
 
@@ -93,7 +94,7 @@ impl OwnerThread {
 
     fn call(&self, request: Request) -> Option<Reply> {
         self.requests.send(Message::Call(request)).ok()?;
-        self.replies.recv().ok()
+        receive(&self.replies, CALLER_POLLS)
     }
 }
 
@@ -107,10 +108,42 @@ impl Drop for OwnerThread {
     }
 }
 
+/// How long the caller polls for its answer before sleeping on the
+/// channel: most answers (an exact lookup, a cached owner, the changes of
+/// hands) take less, and waking a sleeping thread can take longer than
+/// the lookup itself.
+const CALLER_POLLS: Duration = Duration::from_micros(20);
+
+/// How long the owner thread polls for the next call after answering a
+/// lookup before sleeping: the engine's queued searches come one after
+/// another. After other calls (once a batch or a refresh) it sleeps at
+/// once, so an idle run does not spin.
+const OWNER_POLLS: Duration = Duration::from_micros(50);
+
+/// The next message on `channel`: polled for `polls` (yielding the CPU
+/// between polls, so a busy machine runs others meanwhile), then waited
+/// for. `None` once the other side is gone.
+fn receive<T>(channel: &Receiver<T>, polls: Duration) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        match channel.try_recv() {
+            Ok(message) => return Some(message),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) if start.elapsed() < polls => std::thread::yield_now(),
+            Err(TryRecvError::Empty) => return channel.recv().ok(),
+        }
+    }
+}
+
 /// The thread's loop: one call at a time, until the proxy is dropped.
 fn serve(mut resolver: LinuxResolver, inbox: &Receiver<Message>, outbox: &Sender<Reply>) {
     keep_capabilities_across_user_switch();
-    while let Ok(message) = inbox.recv() {
+    let mut polls = Duration::ZERO;
+    while let Some(message) = receive(inbox, polls) {
+        polls = match &message {
+            Message::Call(Request::Lookup(_) | Request::Untranslated(_)) => OWNER_POLLS,
+            _ => Duration::ZERO,
+        };
         let reply = match message {
             Message::Confine(answer) => {
                 let _ = answer.send(crate::confine::after_startup(None));
