@@ -129,11 +129,11 @@ fn main() {
         proxy.sockets().expect("sockets");
     }
     let proxy_warm = t.elapsed() / DUMPS;
-    // A call without a system call (polling: no event map to read): the
-    // round trip alone.
+    // A call without a system call (no process to check): the round
+    // trip alone.
     let t = Instant::now();
     for _ in 0..LOOKUPS {
-        std::hint::black_box(proxy.lost_events());
+        std::hint::black_box(proxy.exited(&[]));
     }
     let round_trip = t.elapsed() / LOOKUPS;
     let per_second = |d: std::time::Duration| 1.0 / d.as_secs_f64();
@@ -175,7 +175,7 @@ fn main() {
         per_second(resolver_miss)
     );
     println!("OwnerThread::sockets() warm: {proxy_warm:?} (inline {warm:?})");
-    println!("OwnerThread round trip alone (lost_events): {round_trip:?}");
+    println!("OwnerThread round trip alone (exited of none): {round_trip:?}");
     println!(
         "owner_changes every 1 ms, process CPU per call: inline {inline_changes_cpu:?}, owner thread {proxy_changes_cpu:?}"
     );

@@ -7,14 +7,18 @@
 //! access. The thread that parses whatever arrives on the wire is the one
 //! worth confining, and it must not lose the owners of other processes'
 //! sockets: so every system call of the owner search (sock_diag dumps and
-//! lookups, conntrack, `/proc` scans, the namespace openers, the event
-//! ring's drain, which feeds the same owner model) runs on this thread,
-//! which drops capabilities but is not Landlocked.
+//! lookups, conntrack, `/proc` scans, process exits, the namespace
+//! openers) runs on this thread, which drops capabilities but is not
+//! Landlocked.
 //!
 //! [`OwnerThread`] is the [`SocketResolver`] the capture thread holds: a
 //! proxy that sends each call to the thread and waits for its answer, so
-//! the engine's loop is unchanged. A round trip costs a few microseconds
-//! beside a sock_diag lookup's (`examples/sockdiag_latency.rs`).
+//! the engine's loop is unchanged (figures of a round trip:
+//! `examples/sockdiag_latency.rs`, docs/PERFORMANCE.md). The event ring
+//! stays with the proxy: draining it reads mapped memory, and its records
+//! go to the owner model with the next call. The call the engine makes
+//! before every batch (the sockets that changed hands) crosses over only
+//! when events came in since the last one: without them nothing changed.
 //!
 //! The thread is started by the factory after the capture is open; it
 //! confines itself (capabilities, `no_new_privs`, no Landlock) when the
@@ -32,16 +36,17 @@ use std::time::{Duration, Instant};
 use netop_core::{FlowKey, ResolveError, SocketEntry, SocketResolver, SocketTable};
 
 use crate::confine::Confinement;
-use crate::resolver::LinuxResolver;
+use crate::events::EventSource;
+use crate::resolver::{drain_into, LinuxResolver, Told};
 
-/// One call of the capture thread.
+/// One call of the capture thread; the first three carry the owners the
+/// event ring told of since the last call.
 enum Request {
-    Sockets,
-    Lookup(FlowKey),
+    Sockets(Vec<Told>),
+    Lookup(FlowKey, Vec<Told>),
+    OwnerChanges(Vec<Told>),
     Untranslated(FlowKey),
-    OwnerChanges,
     Exited(Vec<(u32, u64)>),
-    LostEvents,
 }
 
 /// The thread's answer to a [`Request`] of the same name.
@@ -51,7 +56,6 @@ enum Reply {
     Untranslated(Option<FlowKey>),
     OwnerChanges(Vec<SocketEntry>),
     Exited(Vec<(u32, u64)>),
-    LostEvents(u64),
 }
 
 /// What the thread receives: a call, or the order to confine itself
@@ -71,11 +75,22 @@ pub struct OwnerThread {
     requests: Sender<Message>,
     replies: Receiver<Reply>,
     handle: Option<JoinHandle<()>>,
+    /// The resolver's event source, drained here.
+    events: Option<EventSource>,
+    /// Owners the ring told of that the thread has not seen yet.
+    told: Vec<Told>,
+    /// Owners were sent to the thread since it last reported the changes
+    /// of hands: it may have some.
+    changes_possible: bool,
+    /// Lost event records already warned about.
+    lost_reported: u64,
 }
 
 impl OwnerThread {
-    /// Moves `resolver` onto a new thread (named `netop-owners`).
-    pub fn spawn(resolver: LinuxResolver) -> std::io::Result<Self> {
+    /// Moves `resolver` onto a new thread (named `netop-owners`), keeping
+    /// its event source here.
+    pub fn spawn(mut resolver: LinuxResolver) -> std::io::Result<Self> {
+        let events = resolver.take_events();
         let (requests, inbox) = mpsc::channel::<Message>();
         let (outbox, replies) = mpsc::channel::<Reply>();
         let handle = std::thread::Builder::new()
@@ -89,12 +104,40 @@ impl OwnerThread {
             requests,
             replies,
             handle: Some(handle),
+            events,
+            told: Vec::new(),
+            changes_possible: false,
+            lost_reported: 0,
         })
     }
 
     fn call(&self, request: Request) -> Option<Reply> {
         self.requests.send(Message::Call(request)).ok()?;
         receive(&self.replies, CALLER_POLLS)
+    }
+
+    /// What the ring holds now, to go with the next call.
+    fn drain(&mut self) -> Vec<Told> {
+        if let Some(source) = self.events.as_mut() {
+            drain_into(source, &mut self.told, Instant::now());
+        }
+        if !self.told.is_empty() {
+            self.changes_possible = true;
+        }
+        std::mem::take(&mut self.told)
+    }
+
+    /// Warns once per growth of the kernel's count of records it could not
+    /// queue (read with each table, not each lookup: it is a syscall).
+    fn check_lost(&mut self) {
+        let lost = self.lost_events();
+        if lost > self.lost_reported {
+            tracing::warn!(
+                lost,
+                "the event ring buffer overflowed; some short-lived sockets' owners may be unknown"
+            );
+            self.lost_reported = lost;
+        }
     }
 }
 
@@ -141,7 +184,7 @@ fn serve(mut resolver: LinuxResolver, inbox: &Receiver<Message>, outbox: &Sender
     let mut polls = Duration::ZERO;
     while let Some(message) = receive(inbox, polls) {
         polls = match &message {
-            Message::Call(Request::Lookup(_) | Request::Untranslated(_)) => OWNER_POLLS,
+            Message::Call(Request::Lookup(..) | Request::Untranslated(_)) => OWNER_POLLS,
             _ => Duration::ZERO,
         };
         let reply = match message {
@@ -160,12 +203,20 @@ fn serve(mut resolver: LinuxResolver, inbox: &Receiver<Message>, outbox: &Sender
 
 fn answer(resolver: &mut LinuxResolver, request: Request) -> Reply {
     match request {
-        Request::Sockets => Reply::Sockets(resolver.sockets()),
-        Request::Lookup(key) => Reply::Lookup(resolver.lookup(&key)),
+        Request::Sockets(told) => {
+            resolver.told(told);
+            Reply::Sockets(resolver.sockets())
+        }
+        Request::Lookup(key, told) => {
+            resolver.told(told);
+            Reply::Lookup(resolver.lookup(&key))
+        }
+        Request::OwnerChanges(told) => {
+            resolver.told(told);
+            Reply::OwnerChanges(resolver.owner_changes())
+        }
         Request::Untranslated(key) => Reply::Untranslated(resolver.untranslated(&key)),
-        Request::OwnerChanges => Reply::OwnerChanges(resolver.owner_changes()),
         Request::Exited(processes) => Reply::Exited(resolver.exited(&processes)),
-        Request::LostEvents => Reply::LostEvents(resolver.lost_events()),
     }
 }
 
@@ -209,14 +260,19 @@ fn stopped() -> ResolveError {
 
 impl SocketResolver for OwnerThread {
     fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
-        match self.call(Request::Sockets) {
+        let told = self.drain();
+        if self.events.is_some() {
+            self.check_lost();
+        }
+        match self.call(Request::Sockets(told)) {
             Some(Reply::Sockets(result)) => result,
             _ => Err(stopped()),
         }
     }
 
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
-        match self.call(Request::Lookup(*key)) {
+        let told = self.drain();
+        match self.call(Request::Lookup(*key, told)) {
             Some(Reply::Lookup(result)) => result,
             _ => Err(stopped()),
         }
@@ -230,7 +286,13 @@ impl SocketResolver for OwnerThread {
     }
 
     fn owner_changes(&mut self) -> Vec<SocketEntry> {
-        match self.call(Request::OwnerChanges) {
+        let told = self.drain();
+        // Only events change hands: none since the last answer, no change.
+        if !self.changes_possible {
+            return Vec::new();
+        }
+        self.changes_possible = false;
+        match self.call(Request::OwnerChanges(told)) {
             Some(Reply::OwnerChanges(changes)) => changes,
             _ => Vec::new(),
         }
@@ -243,10 +305,8 @@ impl SocketResolver for OwnerThread {
         }
     }
 
+    /// Event records the kernel dropped (ring buffer full); 0 when polling.
     fn lost_events(&self) -> u64 {
-        match self.call(Request::LostEvents) {
-            Some(Reply::LostEvents(lost)) => lost,
-            _ => 0,
-        }
+        self.events.as_ref().map_or(0, EventSource::lost)
     }
 }
