@@ -104,8 +104,9 @@ fn status_field(path: &Path, field: &str) -> String {
 }
 
 /// After start-up, serve runs as another user than root; its HTTP and
-/// history threads hold no capability, its capture thread at most the
-/// five of `confine.rs`. Returns serve's uid and gid.
+/// history threads hold no capability, its owner thread the five of
+/// `confine.rs`, its packet thread CAP_NET_RAW and CAP_NET_ADMIN. Returns
+/// serve's uid and gid.
 fn check_least_privilege(pid: u32) -> (String, String) {
     let proc_dir = Path::new("/proc").join(pid.to_string());
     let uid = status_field(&proc_dir, "Uid");
@@ -137,6 +138,17 @@ fn check_least_privilege(pid: u32) -> (String, String) {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         let eff = u64::from_str_radix(&status_field(&task.path(), "CapEff"), 16).expect("CapEff");
         let prm = u64::from_str_radix(&status_field(&task.path(), "CapPrm"), 16).expect("CapPrm");
+        // The main thread captures and parses packets: it keeps only what
+        // re-opening a capture needs.
+        if task.file_name().to_str() == Some(pid.to_string().as_str()) {
+            let packets = (1u64 << 12) | (1 << 13);
+            assert_eq!(
+                (eff, prm),
+                (packets, packets),
+                "the packet thread holds {eff:#x}"
+            );
+            continue;
+        }
         match comm.trim() {
             "netop-http" | "netop-history" => {
                 workers += 1;

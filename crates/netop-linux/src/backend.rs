@@ -142,6 +142,13 @@ pub fn confine(landlock: Option<&[std::path::PathBuf]>) -> String {
     crate::confine::after_startup(landlock).describe()
 }
 
+/// Confines the calling thread as the packet thread (see `confine.rs`):
+/// capabilities to re-open a capture only, `no_new_privs`, Landlock
+/// writing nothing. Returns what it holds.
+pub fn confine_packets() -> String {
+    crate::confine::packet_thread().describe()
+}
+
 /// Confines the owner threads [`open`] started (capabilities and
 /// `no_new_privs`; no Landlock, see `owner_thread.rs`); the capture
 /// thread calls it when it confines itself. What each holds.

@@ -64,7 +64,7 @@ pub use resolver::LinuxResolver;
 
 /// The backend's factory (see `netop_core::backend`).
 #[cfg(target_os = "linux")]
-pub use backend::{confine, confine_owner_threads, diagnostics, open, replay};
+pub use backend::{confine, confine_owner_threads, confine_packets, diagnostics, open, replay};
 /// `--bpf`: check an expression, and filter a capture with it.
 #[cfg(target_os = "linux")]
 pub use netop_pcap::{check_filter, filtered};

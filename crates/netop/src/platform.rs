@@ -138,22 +138,21 @@ pub fn confine_writer(dirs: Vec<std::path::PathBuf>) -> String {
 }
 
 /// Confines the calling thread once the backend is open: `no_new_privs`,
-/// only the capabilities netop still needs, and Landlock on the file
-/// system except for the owner search. Every long-lived thread calls it;
+/// only the capabilities netop still needs (the packet thread: those to
+/// re-open a capture), and Landlock on the file system except for the
+/// owner search. Every long-lived thread calls it;
 /// the capture thread's call also confines the owner threads (after
 /// `netop serve`'s user switch, which needs every thread's CAP_SETUID).
 /// Returns what it holds, for logs and `--diagnostics`.
 pub fn confine(role: Role) -> String {
-    let landlock: Option<&[std::path::PathBuf]> = match role {
-        Role::Capture | Role::Screen => Some(&[]),
-        Role::Owners => None,
+    let (held, owners) = match role {
+        Role::Capture => {
+            let owners = os::confine_owner_threads();
+            (os::confine_packets(), owners)
+        }
+        Role::Screen => (os::confine(Some(&[])), Vec::new()),
+        Role::Owners => (os::confine(None), Vec::new()),
     };
-    let owners = if role == Role::Capture {
-        os::confine_owner_threads()
-    } else {
-        Vec::new()
-    };
-    let held = os::confine(landlock);
     owners
         .iter()
         .fold(held, |all, owner| format!("{all}; owner thread: {owner}"))
@@ -235,8 +234,8 @@ pub fn release_memory() {}
 #[cfg(target_os = "linux")]
 mod linux {
     pub use netop_linux::{
-        check_filter, confine, confine_owner_threads, diagnostics, filtered, host_interfaces, open,
-        replay,
+        check_filter, confine, confine_owner_threads, confine_packets, diagnostics, filtered,
+        host_interfaces, open, replay,
     };
 
     pub fn drop_capabilities() -> Result<(), String> {
@@ -267,6 +266,10 @@ mod macos {
     /// The macOS backend searches owners on the capture thread.
     pub fn confine_owner_threads() -> Vec<String> {
         Vec::new()
+    }
+
+    pub fn confine_packets() -> String {
+        confine(None)
     }
 
     pub fn drop_capabilities() -> Result<(), String> {
@@ -313,6 +316,10 @@ mod unsupported {
 
     pub fn confine_owner_threads() -> Vec<String> {
         Vec::new()
+    }
+
+    pub fn confine_packets() -> String {
+        confine(None)
     }
 
     pub fn drop_capabilities() -> Result<(), String> {
