@@ -73,6 +73,8 @@ pub struct EngineConfig {
     /// count at once; off, only answers for unconnected sockets (which
     /// later flows match) are kept: a snapshot shows no sockets, and under
     /// a churn of short connections the answers were most of its memory.
+    /// Either way at most [`UNCONNECTED_ANSWERS_KEPT`] unconnected answers
+    /// join one table.
     pub keep_answers: bool,
     /// A process that has exited and moved no bytes for this long is
     /// forgotten (the monitor: its state has a lifecycle); `None` keeps
@@ -93,6 +95,13 @@ impl Default for EngineConfig {
         }
     }
 }
+
+/// Lookup answers for unconnected sockets one socket table takes at most
+/// (the next table starts again). Such an answer serves later flows of the
+/// same socket (a server answering many peers); 20,000 short-lived UDP
+/// sockets, each with one flow, kept 5 MB of answers no flow would use
+/// again. Past the limit a later flow of such a socket is searched again.
+pub const UNCONNECTED_ANSWERS_KEPT: usize = 4_096;
 
 /// Counters about the engine's own work.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -195,6 +204,8 @@ pub struct Engine {
     /// inside flow (`engine/translated.rs`).
     translated: translated::Translated,
     sockets: SocketTable,
+    /// Unconnected-socket answers `sockets` took since it was read.
+    unconnected_answers: usize,
     /// Processes by pid; flows point at their slot, so crediting bytes
     /// needs no second hash lookup.
     processes: Slots<ProcessState>,
@@ -367,6 +378,7 @@ impl Engine {
             seats: Seats::default(),
             translated: translated::Translated::default(),
             sockets: SocketTable::default(),
+            unconnected_answers: 0,
             processes: Slots::default(),
             unknown: Account::default(),
             unknown_why: Breakdown::default(),
@@ -832,7 +844,12 @@ impl Engine {
                     tracing::debug!(flow = %key, inode = entry.inode, state = entry.state.as_str(), "socket found, owner not");
                 }
                 let uid = entry.uid;
-                if self.config.keep_answers || entry.is_unconnected() {
+                if entry.is_unconnected() {
+                    if self.unconnected_answers < UNCONNECTED_ANSWERS_KEPT {
+                        self.unconnected_answers += 1;
+                        self.sockets.insert(entry);
+                    }
+                } else if self.config.keep_answers {
                     self.sockets.insert(entry);
                 }
                 if let Some(info) = owner {
@@ -899,6 +916,7 @@ impl Engine {
     /// unknown bucket to the process.
     pub fn refresh(&mut self, table: SocketTable) {
         self.sockets = table;
+        self.unconnected_answers = 0;
         self.table_at = Some(self.latest);
         let mut found = Vec::new();
         for (packed, entry) in self.flows.iter_mut() {

@@ -56,3 +56,42 @@ fn any_capture_uses_cooked_v2_with_ifindex() {
     }
     assert!(seen > 0, "no datagram seen on any");
 }
+
+/// Bytes of the packet ring libpcap mapped into this process: the shared
+/// mapping of a socket (`socket:[inode]` in `/proc/self/maps`).
+fn mapped_ring_bytes() -> u64 {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("read maps");
+    maps.lines()
+        .filter(|l| l.contains(" rw-s ") && l.contains("socket:["))
+        .filter_map(|l| {
+            let (from, to) = l.split_whitespace().next()?.split_once('-')?;
+            Some(u64::from_str_radix(to, 16).ok()? - u64::from_str_radix(from, 16).ok()?)
+        })
+        .sum()
+}
+
+/// With DNS kept whole the snap length is raised for libpcap; the ring it
+/// maps must still be the buffer asked for (each fixed frame a 2,048-byte
+/// share of a page), not twice it, on `any` and on an Ethernet-framed
+/// device (`lo`).
+#[test]
+fn the_packet_ring_maps_the_buffer_asked_for() {
+    if !common::can_capture("the_packet_ring_maps_the_buffer_asked_for") {
+        return;
+    }
+    let buffer: u64 = 8 << 20;
+    for device in [None, Some("lo".to_string())] {
+        let before = mapped_ring_bytes();
+        let cap = open_live(&CaptureOptions {
+            device: device.clone(),
+            ..CaptureOptions::default()
+        })
+        .expect("open capture");
+        let ring = mapped_ring_bytes() - before;
+        drop(cap);
+        assert!(
+            ring >= buffer * 95 / 100 && ring <= buffer * 105 / 100,
+            "{device:?}: libpcap mapped {ring} bytes for a {buffer}-byte buffer"
+        );
+    }
+}

@@ -299,3 +299,61 @@ fn under_a_flood_of_probes_to_closed_ports_the_flow_table_stays_bounded() {
     assert!(wire > 0);
     assert_eq!(unknown, wire, "every probe's bytes still count");
 }
+
+/// Finds every UDP flow's socket: unconnected, of one sender.
+struct Unconnected;
+
+impl SocketResolver for Unconnected {
+    fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
+        Ok(SocketTable::default())
+    }
+
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
+        let local = std::net::SocketAddr::new(key.local_ip, key.local_port).to_string();
+        Ok(Some(socket(
+            Protocol::Udp,
+            &local,
+            "0.0.0.0:0",
+            7,
+            "sender",
+        )))
+    }
+}
+
+/// Answers for unconnected sockets join the table (a later flow of the
+/// same socket needs no search), but one table takes only so many: 5,000
+/// short-lived UDP sockets with one flow each leave at most
+/// `UNCONNECTED_ANSWERS_KEPT` answers, every flow is still credited, and
+/// a fresh table starts the count again.
+#[test]
+fn one_table_keeps_a_bounded_number_of_unconnected_answers() {
+    use crate::engine::UNCONNECTED_ANSWERS_KEPT;
+    let mut e = Engine::new(EngineConfig {
+        keep_answers: false,
+        ..EngineConfig::default()
+    });
+    e.set_interfaces(&[InterfaceInfo {
+        index: 2,
+        name: "eth0".into(),
+        up: true,
+        addrs: vec!["192.0.2.10".parse::<IpAddr>().expect("ip")],
+        ..Default::default()
+    }]);
+    let clock = FakeClock::default();
+    let send_from = |e: &mut Engine, port: u16, ms: u64| {
+        let f = PacketSpec::udp(&local(port), REMOTE, 36).sll2(at(ms), 2, true, 128);
+        e.ingest(&f.as_frame());
+        e.resolve_pending(&mut Unconnected, &clock, Duration::from_millis(5));
+    };
+    for (i, port) in (30_000..35_000u16).enumerate() {
+        send_from(&mut e, port, i as u64);
+    }
+    assert_eq!(e.socket_count(), UNCONNECTED_ANSWERS_KEPT);
+    assert_eq!(tx_of(&e, None), 0, "every flow credited");
+    let report = e.report();
+    let sender = report.processes.iter().find(|p| p.pid == Some(7));
+    assert_eq!(sender.map(|p| p.counters.tx_packets), Some(5_000));
+    e.refresh(SocketTable::default());
+    send_from(&mut e, 40_000, 10_000);
+    assert_eq!(e.socket_count(), 1, "a fresh table takes answers again");
+}
