@@ -132,6 +132,15 @@ impl<'a> Scenario<'a> {
         Ok(())
     }
 
+    /// Each client's label and pid (started, waiting for `go`): a test
+    /// that measures them itself, as the library's does, watches them now.
+    pub fn client_pids(&self) -> Vec<(String, u32)> {
+        self.clients
+            .iter()
+            .map(|c| (c.label.clone(), c.proc.pid()))
+            .collect()
+    }
+
     /// Runs the workload under the truth capture, and under netop if given.
     pub fn run(mut self, netop: Option<NetopOptions>) -> anyhow::Result<Outcome> {
         let watch = self.watch.clone().unwrap_or_else(|| Watch {

@@ -17,6 +17,8 @@
 //!   seconds (`test` runs it with 10).
 //! - `cargo xtask soak [--minutes N] [--wrap CMD]`: the monitor under churn for N
 //!   minutes, RSS/fds/CPU every 10 s (root; not part of `test`).
+//! - `cargo xtask python [--setup-only|--no-setup]`: the Python package's
+//!   tests in a virtual environment (`test` runs them; see `python.rs`).
 
 use std::process::Command;
 
@@ -26,6 +28,7 @@ mod bench;
 mod dist;
 mod fuzz;
 mod man;
+mod python;
 mod soak;
 
 /// Debian packages the build and the tests need.
@@ -68,6 +71,10 @@ const PACKAGES: &[&str] = &[
     // The pcapng test (tests/tests/power.rs): tshark reads the packet
     // comments netop --write puts in (see PRESEED for its question).
     "tshark",
+    // The Python package's tests (bindings/python): a virtual environment
+    // with pip (maturin and pytest come from PyPI into it).
+    "python3",
+    "python3-venv",
 ];
 
 /// Debconf answers given before installing, so apt-get asks nothing:
@@ -92,8 +99,9 @@ fn main() -> Result<()> {
         "check" => dist::check(),
         "fuzz" => fuzz::cli(&rest),
         "soak" => soak::run(&rest),
+        "python" => python::cli(&rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N] [--wrap CMD]>");
+            println!("usage: cargo xtask <deps|test|check|snapshot [NETOP ARGS]|dist [--generate] [--profile P] [--source]|bench [--quick]|bench-live [--seconds S]|fuzz [--seconds N]|soak [--minutes N] [--wrap CMD]|python [--setup-only|--no-setup]>");
             Ok(())
         }
         other => bail!("unknown task {other:?}; try `cargo xtask help`"),
@@ -176,7 +184,7 @@ fn preseed(cmd: &mut Command, answers: &str) -> Result<()> {
     Ok(())
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
 }
 
@@ -195,9 +203,12 @@ fn test() -> Result<()> {
     // The end-to-end tests run the built binary, so build it first.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
     let tests = test_with_summary(cargo().args(["test", "--workspace", "--no-fail-fast"]));
-    // Fuzzing runs even when a test failed, so one run reports both.
+    // The Python package's tests, then fuzzing, run even when a test
+    // failed, so one run reports all of them.
+    let python = python::setup().and_then(|()| python::pytest());
     let fuzzing = fuzz::run(fuzz::TEST_SECONDS);
     tests?;
+    python?;
     fuzzing
 }
 

@@ -35,6 +35,7 @@ mod handoff;
 mod lifecycle;
 mod live;
 mod once;
+mod per_interface;
 mod queue;
 mod report;
 mod slots;
@@ -47,6 +48,7 @@ pub use live::{
     LiveConnection, LiveDns, LiveInterface, LiveProcess, LiveReport, Rate, LIVE_DNS_ENTRIES,
 };
 use once::{Seats, ELSEWHERE, UNDECIDED};
+pub use per_interface::{InterfaceShare, ProcessInterfaces};
 use queue::LookupQueue;
 pub use queue::{Resolved, SearchPacer};
 pub use report::{EngineReport, InterfaceReport, ProcessReport, UNKNOWN};
@@ -168,6 +170,8 @@ impl Account {
 struct ProcessState {
     info: ProcessInfo,
     account: Account,
+    /// The account's totals by interface (`engine/per_interface.rs`).
+    interfaces: per_interface::PerInterface,
     /// The backend said it has exited (see `engine/lifecycle.rs`).
     exited: bool,
     /// Processes that moved bytes on this one's behalf (PKTAP's real pid
@@ -333,7 +337,11 @@ fn credit(
     flow.ifindex = u.ifindex;
     flow.closing |= u.tcp.fin || u.tcp.rst;
     let account = match entry.slot {
-        Some(slot) => &mut processes.get_mut(slot).account,
+        Some(slot) => {
+            let process = processes.get_mut(slot);
+            process.interfaces.add(u.ifindex, dir, u.bytes);
+            &mut process.account
+        }
         None => {
             unknown_why.add(entry.why, dir, u.bytes, entry.matched);
             unknown
@@ -449,6 +457,12 @@ impl Engine {
     /// Sockets in the last socket table (with the answers since).
     pub fn socket_count(&self) -> usize {
         self.sockets.len()
+    }
+
+    /// The last socket table (with the answers since): the library's
+    /// port queries read it.
+    pub fn sockets(&self) -> &SocketTable {
+        &self.sockets
     }
 
     /// True when some TCP or UDP flow still waits for its owner: only then
@@ -697,7 +711,11 @@ impl Engine {
             entry.flow.counters.add(dir, u.bytes);
             entry.flow.history.add(u.sec, dir == Direction::Rx, u.bytes);
             let account = match slot {
-                Some(slot) => &mut self.processes.get_mut(slot).account,
+                Some(slot) => {
+                    let process = self.processes.get_mut(slot);
+                    process.interfaces.add(u.ifindex, dir, u.bytes);
+                    &mut process.account
+                }
                 None => {
                     self.unknown_why.add(why, dir, u.bytes, matched);
                     &mut self.unknown
@@ -746,6 +764,7 @@ impl Engine {
             entry.flow.history = FlowHistory::default();
         } else {
             process.account.give_flow(&entry.flow, entry.matched);
+            process.interfaces.give_flow(&entry.flow, entry.at);
         }
         self.reidentify(packed, &key, why, Some(owner));
         self.dns_owner_found(&key, slot);

@@ -36,7 +36,9 @@ pub use capture::{
     Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Frame, Gap, LinkType, Poll,
 };
 pub use clock::{Clock, SystemClock};
-pub use engine::{Engine, EngineConfig, EngineReport, ProcessReport};
+pub use engine::{
+    Engine, EngineConfig, EngineReport, InterfaceShare, ProcessInterfaces, ProcessReport,
+};
 pub use flow::{FlowKey, Protocol};
 pub use interfaces::{HostInterfaces, InterfaceInfo};
 pub use socket::{

@@ -28,6 +28,7 @@
 //! permitted capabilities across the switch (`PR_SET_KEEPCAPS`, as the
 //! capture thread does).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -66,12 +67,24 @@ enum Message {
     Stop,
 }
 
-/// Owner threads not yet confined, told by [`confine_owner_threads`].
-static UNCONFINED: Mutex<Vec<Sender<Message>>> = Mutex::new(Vec::new());
+/// Owner threads not yet confined, by id, told by
+/// [`confine_owner_threads`]; a proxy dropped unconfined (the library
+/// confines nothing) takes its entry out.
+static UNCONFINED: Mutex<Vec<(u64, Sender<Message>)>> = Mutex::new(Vec::new());
+
+/// The next owner thread's id.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+fn unconfined() -> std::sync::MutexGuard<'static, Vec<(u64, Sender<Message>)>> {
+    UNCONFINED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A [`SocketResolver`] whose work runs on an owner thread.
 #[derive(Debug)]
 pub struct OwnerThread {
+    id: u64,
     requests: Sender<Message>,
     replies: Receiver<Reply>,
     handle: Option<JoinHandle<()>>,
@@ -96,11 +109,10 @@ impl OwnerThread {
         let handle = std::thread::Builder::new()
             .name("netop-owners".to_string())
             .spawn(move || serve(resolver, &inbox, &outbox))?;
-        UNCONFINED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(requests.clone());
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        unconfined().push((id, requests.clone()));
         Ok(OwnerThread {
+            id,
             requests,
             replies,
             handle: Some(handle),
@@ -143,7 +155,7 @@ impl OwnerThread {
 
 impl Drop for OwnerThread {
     fn drop(&mut self) {
-        // The registry may still hold a sender: stop explicitly.
+        unconfined().retain(|(id, _)| *id != self.id);
         let _ = self.requests.send(Message::Stop);
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
@@ -236,14 +248,10 @@ fn keep_capabilities_across_user_switch() {
 /// what each holds then. Called by the capture thread when it confines
 /// itself, after start-up (and after `netop serve`'s user switch).
 pub fn confine_owner_threads() -> Vec<Confinement> {
-    let waiting: Vec<Sender<Message>> = std::mem::take(
-        &mut *UNCONFINED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
+    let waiting = std::mem::take(&mut *unconfined());
     waiting
         .into_iter()
-        .filter_map(|thread| {
+        .filter_map(|(_, thread)| {
             let (answer, confined) = mpsc::channel();
             thread.send(Message::Confine(answer)).ok()?;
             confined.recv().ok()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use netop_core::engine::EngineStats;
 use netop_core::{CaptureStats, Gap};
 
-use crate::collect::Health;
+use netop_lib::collect::Health;
 
 /// Gaps listed one by one before the rest are summed up.
 const LISTED_GAPS: usize = 3;

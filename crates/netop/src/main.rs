@@ -11,7 +11,6 @@ use std::time::Duration;
 use netop::tui::OwnerMode;
 use netop_core::{Engine, EngineConfig};
 
-mod collect;
 mod failure;
 mod files;
 mod history_query;
@@ -29,11 +28,12 @@ mod setup;
 mod stream;
 mod terminal;
 
-use collect::Ending;
 use failure::Failure;
 use netop_cli::Args;
+use netop_lib::collect::{self, Ending};
 
 fn main() -> ExitCode {
+    platform::tune_allocator();
     let mut args = Args::parse_env();
     if let Some(shell) = args.completions {
         // Before anything else: completions need no privileges. A closed

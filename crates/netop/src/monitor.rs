@@ -20,12 +20,12 @@ use crossterm::event::{self, Event as TermEvent};
 use netop_core::engine::LiveReport;
 use netop_core::Engine;
 
-use crate::collect::{self, Tick};
 use crate::failure::Failure;
 use crate::platform;
 use crate::terminal::TerminalGuard;
 use netop::tui::{self, AppState, Effect, Event, OwnerMode, Settings, SortColumn};
 use netop_cli::Args;
+use netop_lib::collect::{self, Tick};
 
 /// How long the screen loop waits for input before looking for a report.
 const POLL: Duration = Duration::from_millis(50);

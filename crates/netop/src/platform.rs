@@ -215,20 +215,27 @@ fn failure(e: OpenError) -> Failure {
     }
 }
 
-/// Hands free heap memory back to the kernel, after the monitor forgot
-/// many processes: without it glibc keeps the pages, and a monitor that
-/// once saw a burst of processes would look as big as at the burst.
+/// Keeps glibc's threshold for serving an allocation with its own
+/// `mmap` at 128 KiB. glibc raises it (up to 32 MiB) each time such a
+/// block is freed, so after the first grown-and-freed table every later
+/// large table (flows, sockets, owners, the report) is carved from the
+/// capture thread's heap, and the small allocations that move into the
+/// holes keep its pages resident: after 20,000 short processes had been
+/// forgotten, the monitor held 19 MB of a heap with about 4 MB in use, and
+/// `malloc_trim` returned 2 MB of it. With the threshold fixed, large
+/// tables go back to the kernel when freed (the same wave: 4.5 MB over the
+/// start instead of 18.6 MB).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn release_memory() {
-    // SAFETY: malloc_trim only returns glibc's free heap pages to the
-    // kernel; it touches no memory in use.
+pub fn tune_allocator() {
+    // SAFETY: mallopt only changes glibc's allocation policy; called once,
+    // first thing in main, before any other thread exists.
     unsafe {
-        libc::malloc_trim(0);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn release_memory() {}
+pub fn tune_allocator() {}
 
 /// The Linux backend, plus what `netop serve` needs of it.
 #[cfg(target_os = "linux")]

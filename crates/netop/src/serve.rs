@@ -29,10 +29,10 @@ use netop_cli::{Args, ServeArgs};
 use netop_core::Engine;
 use netop_history::{History, Minute, Retention};
 
-use crate::collect::{self, Tick};
 use crate::failure::Failure;
 use crate::platform;
 use netop::deltas::Deltas;
+use netop_lib::collect::{self, Tick};
 
 pub mod http;
 pub mod routes;

@@ -19,10 +19,10 @@ use netop_core::flow::Counters;
 use netop_core::{Engine, EngineConfig};
 use serde::Serialize;
 
-use crate::collect::{self, Tick};
 use crate::failure::Failure;
 use crate::platform;
 use netop::deltas::{Delta, Deltas, Step};
+use netop_lib::collect::{self, Tick};
 
 /// The version of the line's fields; raised when a field changes meaning
 /// or goes away (new fields may be added without it).

@@ -131,6 +131,45 @@ fn an_event_owner_wins_and_sockets_gone_from_the_dump_are_added() {
     assert_eq!(entries[1].state, TcpState::Close);
 }
 
+/// Under a churn of short sockets a table takes only the most recently
+/// gone ones, up to `GONE_SOCKETS_KEPT`; the older ones are still in the
+/// cache for a search to find.
+#[test]
+fn a_table_takes_only_the_most_recently_gone_sockets() {
+    let start = Instant::now();
+    let mut owners = Owners::with_events(index(vec![]), OwnerCache::default());
+    let total = GONE_SOCKETS_KEPT + 500;
+    for i in 0..total {
+        let local = a(&format!("10.0.{}.{}:4000", i / 250, i % 250 + 1));
+        let seen = start + Duration::from_micros(i as u64);
+        owners.told(
+            Protocol::Tcp,
+            local,
+            a("10.9.0.2:80"),
+            told(7, "churn", seen),
+        );
+    }
+    let now = start + Duration::from_secs(1);
+    let mut entries = Vec::new();
+    owners.fill_table(&mut entries, now);
+    assert_eq!(entries.len(), GONE_SOCKETS_KEPT);
+    let oldest_kept = 500;
+    let kept: FxHashSet<SocketAddr> = entries.iter().map(|e| e.local).collect();
+    for i in [oldest_kept, total - 1] {
+        let local = a(&format!("10.0.{}.{}:4000", i / 250, i % 250 + 1));
+        assert!(kept.contains(&local), "socket {i} (recent) is in the table");
+    }
+    let oldest = a("10.0.0.1:4000");
+    assert!(!kept.contains(&oldest), "the oldest is left out");
+    let key = FlowKey::new(Protocol::Tcp, oldest, a("10.9.0.2:80"));
+    let answer = owners.cached_answer(&key, now);
+    assert_eq!(
+        answer.and_then(|e| e.owner).map(|o| o.pid),
+        Some(7),
+        "a search still finds it"
+    );
+}
+
 #[test]
 fn an_answer_from_the_events_and_changes_of_hands() {
     let now = Instant::now();

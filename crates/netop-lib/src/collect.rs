@@ -2,10 +2,12 @@
 //! address refreshes once a second, until the deadline, the end of a
 //! replayed file, or a stop request (Ctrl-C, SIGTERM, `q` in the monitor).
 //!
-//! The monitor runs the same loop on its own thread with a [`Tick`]: at
-//! every refresh the socket table is read in full (the monitor shows every
-//! socket, not only those of new flows) and the tick hands a report to the
-//! screen without waiting for it.
+//! The one loop of every run: the binary's snapshot, monitor, stream and
+//! service, and the library's [`Monitor`](crate::Monitor). The monitor and
+//! the library run it on a thread of their own with a [`Tick`]: at every
+//! refresh the socket table is read in full (they show every socket and
+//! port, not only those of new flows) and the tick hands a report on
+//! without waiting for its reader.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -45,15 +47,20 @@ pub enum Ending {
     Deadline,
     /// A replayed capture ran out of frames.
     EndOfCapture,
-    /// A stop was requested; `elapsed` is what was collected.
-    Interrupted { elapsed: Duration },
+    /// A stop was requested.
+    Interrupted {
+        /// How long the collection ran.
+        elapsed: Duration,
+    },
 }
 
 /// What the backend lost so far, beside the engine's own counters: gaps
 /// in the capture and owner events the kernel dropped.
 #[derive(Debug, Clone, Default)]
 pub struct Health {
+    /// The capture's gaps (a lost interface, a reopen).
     pub capture: CaptureHealth,
+    /// Owner events the kernel dropped (the eBPF ring was full).
     pub lost_events: u64,
 }
 
@@ -69,6 +76,7 @@ impl Health {
 
 /// Periodic work during a collection: the monitor's refresh.
 pub struct Tick<'a> {
+    /// The refresh interval.
     pub every: Duration,
     /// Called after each refresh.
     pub run: &'a mut dyn FnMut(&mut Engine, &Health),

@@ -1,0 +1,127 @@
+//! Each process's bytes split by the interface they were credited on, for
+//! the library's `traffic(pid)` (bytes per interface, as netprocmon gave
+//! them). The per-process account stays the one total every view shows;
+//! this split is kept beside it and always adds up to it.
+//!
+//! A packet is credited once, at its seat (`engine/once.rs`), so its bytes
+//! go to the seat's interface. A flow whose owner is found late brings the
+//! bytes it gathered in the unknown bucket: each direction goes to the
+//! interface of that direction's seat, or, when no seat is decided, the
+//! flow's last interface.
+
+use crate::flow::{Counters, Direction, Flow};
+
+use super::once::{ELSEWHERE, UNDECIDED};
+use super::Engine;
+
+/// One process's bytes by interface index (a process uses one or two
+/// interfaces: a short list beats a map).
+#[derive(Debug, Clone, Default)]
+pub(super) struct PerInterface(Vec<(u32, Counters)>);
+
+impl PerInterface {
+    fn entry(&mut self, ifindex: u32) -> &mut Counters {
+        let at = match self.0.iter().position(|(i, _)| *i == ifindex) {
+            Some(at) => at,
+            None => {
+                self.0.push((ifindex, Counters::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    /// One packet credited on `ifindex`.
+    #[inline]
+    pub(super) fn add(&mut self, ifindex: u32, dir: Direction, bytes: u64) {
+        self.entry(ifindex).add(dir, bytes);
+    }
+
+    /// A flow's bytes so far, given to this process: each direction on the
+    /// interface of its seat (`at`: tx, rx), else the flow's last one.
+    pub(super) fn give_flow(&mut self, flow: &Flow, at: [u32; 2]) {
+        let seat = |a: u32| {
+            if a == UNDECIDED || a == ELSEWHERE {
+                flow.ifindex
+            } else {
+                a
+            }
+        };
+        let c = &flow.counters;
+        if c.tx_packets > 0 {
+            let e = self.entry(seat(at[0]));
+            e.tx_bytes += c.tx_bytes;
+            e.tx_packets += c.tx_packets;
+        }
+        if c.rx_packets > 0 {
+            let e = self.entry(seat(at[1]));
+            e.rx_bytes += c.rx_bytes;
+            e.rx_packets += c.rx_packets;
+        }
+    }
+}
+
+/// One process's totals on one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceShare {
+    /// The interface's index.
+    pub index: u32,
+    /// Its name (`if<index>` when the host did not list it).
+    pub name: String,
+    /// Bytes and packets credited to the process there.
+    pub counters: Counters,
+}
+
+/// A process's totals split by interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInterfaces {
+    /// The process.
+    pub pid: u32,
+    /// With `pid`, names the process (see `ProcessInfo::start_time`).
+    pub start_time: u64,
+    /// By interface index, ascending; only interfaces with packets.
+    pub interfaces: Vec<InterfaceShare>,
+}
+
+impl Engine {
+    /// Every process with traffic, its totals split by the interface they
+    /// were credited on (the split adds up to the process's total in
+    /// [`Engine::report`]). No filter applies.
+    pub fn per_interface(&self) -> Vec<ProcessInterfaces> {
+        self.processes
+            .iter()
+            .filter(|p| !p.interfaces.0.is_empty())
+            .map(|p| {
+                let mut interfaces: Vec<InterfaceShare> = p
+                    .interfaces
+                    .0
+                    .iter()
+                    .filter(|(_, c)| c.rx_packets + c.tx_packets > 0)
+                    .map(|&(index, counters)| InterfaceShare {
+                        index,
+                        name: self.interface_name(index),
+                        counters,
+                    })
+                    .collect();
+                interfaces.sort_by_key(|i| i.index);
+                ProcessInterfaces {
+                    pid: p.info.pid,
+                    start_time: p.info.start_time,
+                    interfaces,
+                }
+            })
+            .collect()
+    }
+
+    /// The name the engine knows an interface by.
+    fn interface_name(&self, index: u32) -> String {
+        self.interfaces
+            .iter()
+            .find(|i| i.index == index && !i.name.is_empty())
+            .map_or_else(|| format!("if{index}"), |i| i.name.clone())
+    }
+}
+
+#[cfg(test)]
+#[path = "per_interface_tests.rs"]
+mod tests;
