@@ -20,7 +20,7 @@ set edit:completion:arg-completer[netop] = {|@words|
         &'netop'= {
             cand --duration 'Snapshot mode: collect per-process traffic for SECONDS (1.0 to 3600.0), print it and exit. Without it, netop runs the interactive monitor'
             cand --filter 'Show only processes whose name, or traffic whose remote address, contains PATTERN (case-insensitive)'
-            cand --bpf-buffer 'Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB). Raise it if the kernel reports dropped packets'
+            cand --bpf-buffer 'Kernel capture buffer in bytes (4096 to 67108864, default 4 MiB). Raise it if the kernel reports dropped packets'
             cand --completions 'Print the shell completion script for SHELL on stdout and exit (bash, zsh, fish, elvish, powershell)'
             cand --alert 'Flag every process or connection whose rate (rx + tx) is above RATE bytes per second (e.g. 500K, 2MB, 1.5G; base 10): a highlighted row, the status bar and the bell in the monitor; in a snapshot, exit code 5 when a process crossed it (the table is still printed)'
             cand --bpf 'Capture only packets matching this libpcap filter expression (tcpdump''s syntax: ''tcp port 443'', ''not host 10.0.0.5''). Every view and total then counts only those packets; DNS is parsed when the expression lets port-53 packets through. An invalid expression exits with code 2 and libpcap''s message'

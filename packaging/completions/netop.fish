@@ -1,6 +1,6 @@
 complete -c netop -l duration -d 'Snapshot mode: collect per-process traffic for SECONDS (1.0 to 3600.0), print it and exit. Without it, netop runs the interactive monitor' -r
 complete -c netop -l filter -d 'Show only processes whose name, or traffic whose remote address, contains PATTERN (case-insensitive)' -r
-complete -c netop -l bpf-buffer -d 'Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB). Raise it if the kernel reports dropped packets' -r
+complete -c netop -l bpf-buffer -d 'Kernel capture buffer in bytes (4096 to 67108864, default 4 MiB). Raise it if the kernel reports dropped packets' -r
 complete -c netop -l completions -d 'Print the shell completion script for SHELL on stdout and exit (bash, zsh, fish, elvish, powershell)' -r -f -a "bash\t''
 elvish\t''
 fish\t''

@@ -106,9 +106,9 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["duration", "monitor"])]
     pub diagnostics: bool,
 
-    /// Kernel capture buffer in bytes (4096 to 67108864, default 8 MiB).
+    /// Kernel capture buffer in bytes (4096 to 67108864, default 4 MiB).
     /// Raise it if the kernel reports dropped packets.
-    #[arg(long, value_name = "BYTES", default_value_t = 8_388_608, global = true,
+    #[arg(long, value_name = "BYTES", default_value_t = 4_194_304, global = true,
           value_parser = clap::value_parser!(u32).range(4096..=67_108_864))]
     pub bpf_buffer: u32,
 

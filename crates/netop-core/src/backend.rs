@@ -46,7 +46,7 @@ impl Default for BackendOptions {
     fn default() -> Self {
         BackendOptions {
             interface: None,
-            buffer_size: 8 << 20,
+            buffer_size: 4 << 20,
             whole_dns: true,
             events: true,
             containers: false,

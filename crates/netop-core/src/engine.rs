@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::capture::{CaptureStats, Frame, LinkType};
 use crate::decode::{decode, TcpFlags};
 use crate::direction::LocalAddrs;
-use crate::flow::{Counters, Direction, Flow, FlowKey, PackedKey};
+use crate::flow::{Counters, Direction, Flow, FlowKey, PackedKey, Protocol};
 use crate::history::{FlowHistory, History};
 use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, ResolveError, SocketResolver, SocketTable};
@@ -250,7 +250,7 @@ pub struct Engine {
 /// A flow plus what the engine derived about it once.
 #[derive(Debug, Clone)]
 struct FlowEntry {
-    key: FlowKey,
+    /// Its key is the table's (`PackedKey::key`).
     flow: Flow,
     /// The remote address matches the filter.
     matched: bool,
@@ -312,11 +312,11 @@ impl FlowEntry {
     }
 
     /// No owner yet, not queued, and time for another search.
-    fn wants_retry(&self, now: Duration) -> bool {
+    fn wants_retry(&self, proto: Protocol, now: Duration) -> bool {
         self.slot.is_none()
             && !self.queued
             && self.tries < MAX_TRIES
-            && self.key.proto.has_ports()
+            && proto.has_ports()
             && now.saturating_sub(self.last_try) >= RETRY_AFTER
     }
 }
@@ -471,8 +471,8 @@ impl Engine {
     /// such as traffic to a port nobody listens on, is given up.)
     pub fn has_pending(&self) -> bool {
         self.flows
-            .values()
-            .any(|e| e.slot.is_none() && e.tables < MAX_TABLES && e.key.proto.has_ports())
+            .iter()
+            .any(|(k, e)| e.slot.is_none() && e.tables < MAX_TABLES && k.proto().has_ports())
     }
 
     /// Whether the last socket table is recent enough to say that nobody
@@ -623,7 +623,7 @@ impl Engine {
             }
         }
         if let Some(entry) = self.flows.get_mut(&packed) {
-            if retry && entry.wants_retry(u.ts) {
+            if retry && entry.wants_retry(key.proto, u.ts) {
                 entry.queued = self.queue.push(packed);
             }
             let waits = entry.queued;
@@ -685,7 +685,6 @@ impl Engine {
             history: FlowHistory::default(),
         };
         let mut entry = FlowEntry {
-            key,
             flow,
             matched,
             slot,
@@ -751,7 +750,7 @@ impl Engine {
         self.unknown.take_flow(&entry.flow, entry.matched);
         self.unknown_why
             .take(entry.why, &entry.flow.counters, entry.matched);
-        let key = entry.key;
+        let key = packed.key();
         let why = entry.why;
         self.seats.exit(packed);
         // Another flow of the same socket end already credits its packets
@@ -786,7 +785,7 @@ impl Engine {
         }
         let was_forwarded = entry.why == UnknownReason::Forwarded;
         entry.why = why;
-        let key = entry.key;
+        let key = packed.key();
         // Forwarded or not decides the identity, and so does a NAT
         // translation found since (`engine/translated.rs`).
         if was_forwarded != (why == UnknownReason::Forwarded)
@@ -942,9 +941,10 @@ impl Engine {
             if entry.slot.is_some() {
                 continue;
             }
-            let socket = self.sockets.find(&entry.key);
+            let key = packed.key();
+            let socket = self.sockets.find(&key);
             match socket.and_then(|s| s.owner.clone().map(|o| (o, s))) {
-                Some((info, s)) => found.push((*packed, info, once::socket_view(s, &entry.key))),
+                Some((info, s)) => found.push((*packed, info, once::socket_view(s, &key))),
                 None => entry.tables = entry.tables.saturating_add(1),
             }
         }
@@ -977,12 +977,11 @@ impl Engine {
         // A set: after a flood hundreds of thousands of seats are freed at
         // once, and each remaining flow is checked against them.
         let mut freed = rustc_hash::FxHashSet::default();
-        self.flows.retain(|e| {
+        self.flows.retain(|packed, e| {
             let drop = gone(e);
             if drop {
-                let packed = PackedKey::from(&e.key);
-                translated.forget(&packed);
-                if let Some((identity, true)) = seats.exit(&packed) {
+                translated.forget(packed);
+                if let Some((identity, true)) = seats.exit(packed) {
                     if seats.has_flows(identity) {
                         freed.insert(identity);
                     }

@@ -46,7 +46,7 @@ impl Default for Options {
             events: true,
             dns: true,
             interval: Duration::from_secs(1),
-            buffer_size: 8 << 20,
+            buffer_size: 4 << 20,
         }
     }
 }
@@ -98,7 +98,7 @@ impl Options {
         self
     }
 
-    /// The kernel capture buffer, 4096 to 67108864 bytes (default 8 MiB).
+    /// The kernel capture buffer, 4096 to 67108864 bytes (default 4 MiB).
     pub fn buffer_size(mut self, bytes: u32) -> Self {
         self.buffer_size = bytes;
         self

@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(o.device, None);
         assert_eq!(
             (o.snaplen, o.buffer_size, o.read_timeout_ms, o.whole_dns),
-            (256, 8 << 20, 100, true)
+            (256, 4 << 20, 100, true)
         );
     }
 

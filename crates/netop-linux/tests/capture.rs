@@ -79,7 +79,7 @@ fn the_packet_ring_maps_the_buffer_asked_for() {
     if !common::can_capture("the_packet_ring_maps_the_buffer_asked_for") {
         return;
     }
-    let buffer: u64 = 8 << 20;
+    let buffer = u64::try_from(CaptureOptions::default().buffer_size).expect("positive");
     for device in [None, Some("lo".to_string())] {
         let before = mapped_ring_bytes();
         let cap = open_live(&CaptureOptions {

@@ -39,13 +39,13 @@ pub struct CaptureOptions {
 }
 
 impl CaptureOptions {
-    /// netop's defaults for `device`: headers only (256 bytes), an 8 MiB
+    /// netop's defaults for `device`: headers only (256 bytes), a 4 MiB
     /// buffer, 100 ms reads, immediate mode, not promiscuous.
     pub fn new(device: impl Into<String>) -> Self {
         CaptureOptions {
             device: device.into(),
             snaplen: 256,
-            buffer_size: 8 * 1024 * 1024,
+            buffer_size: 4 * 1024 * 1024,
             read_timeout_ms: 100,
             immediate: true,
             promisc: false,
@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(o.device, "eth0");
         assert_eq!(
             (o.snaplen, o.buffer_size, o.read_timeout_ms),
-            (256, 8 << 20, 100)
+            (256, 4 << 20, 100)
         );
         assert!(o.immediate && !o.promisc);
     }

@@ -68,8 +68,8 @@ impl<V> FlowTable<V> {
         self.table.insert_unique(h, (key, value), |e| hash(&e.0));
     }
 
-    pub(super) fn values(&self) -> impl Iterator<Item = &V> {
-        self.table.iter().map(|e| &e.1)
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&PackedKey, &V)> {
+        self.table.iter().map(|e| (&e.0, &e.1))
     }
 
     pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (&PackedKey, &mut V)> {
@@ -78,8 +78,8 @@ impl<V> FlowTable<V> {
 
     /// Keeps the flows `keep` says yes to.
     /// After a flood has expired, the table gives back what it grew to.
-    pub(super) fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
-        self.table.retain(|e| keep(&e.1));
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&PackedKey, &V) -> bool) {
+        self.table.retain(|e| keep(&e.0, &e.1));
         let (len, capacity) = (self.table.len(), self.table.capacity());
         if capacity > crate::maps::SHRINK_ABOVE && len * 4 < capacity {
             self.table.shrink_to(len * 2, |e| hash(&e.0));
@@ -115,7 +115,7 @@ mod tests {
             Some(3),
             "the older of two cached keys"
         );
-        t.retain(|v| v % 3 != 0);
+        t.retain(|_, v| v % 3 != 0);
         assert_eq!(t.len(), 6);
         for p in 0..10u16 {
             let expected = (p % 3 != 0).then_some(p);
@@ -129,6 +129,6 @@ mod tests {
         t.insert(key(3), 33);
         assert_eq!(t.get_mut(&key(3)).copied(), Some(33));
         assert_eq!(t.iter_mut().count(), 7);
-        assert_eq!(t.values().count(), 7);
+        assert_eq!(t.iter().count(), 7);
     }
 }

@@ -45,13 +45,13 @@ impl Engine {
         let mut flows = Vec::new();
         if entry.is_unconnected() {
             // A bound socket's flows: every flow on its port and address.
-            for (packed, e) in self.flows.iter_mut() {
-                let k = &e.key;
+            for (packed, _) in self.flows.iter() {
+                let k = packed.key();
                 if k.proto == entry.proto
                     && k.local_port == entry.local.port()
                     && (entry.local.ip().is_unspecified() || entry.local.ip() == k.local_ip)
                 {
-                    flows.push((*packed, e.key));
+                    flows.push((*packed, k));
                 }
             }
         } else {
@@ -89,7 +89,7 @@ impl Engine {
     /// to it.
     pub fn recheck_exited(&mut self, since: Duration, resolver: &mut dyn SocketResolver) {
         let mut owners = FxHashSet::default();
-        for e in self.flows.values() {
+        for (_, e) in self.flows.iter() {
             if let Some(slot) = e.slot {
                 if e.flow.last_seen >= since {
                     let info = &self.processes.get(slot).info;
@@ -111,8 +111,11 @@ impl Engine {
             .filter_map(|(packed, e)| {
                 let info = &self.processes.get(e.slot?).info;
                 let id = (info.pid, info.start_time);
-                (e.flow.last_seen >= since && gone.contains(&id))
-                    .then_some((*packed, e.key, info.pid))
+                (e.flow.last_seen >= since && gone.contains(&id)).then_some((
+                    *packed,
+                    packed.key(),
+                    info.pid,
+                ))
             })
             .take(MAX_RECHECKS)
             .collect();

@@ -180,13 +180,14 @@ impl Engine {
 
         let mut connections = Vec::with_capacity(self.flows.len());
         let mut seen_sockets: FxHashSet<u64> = FxHashSet::default();
-        for entry in self.flows.values() {
+        for (packed, entry) in self.flows.iter() {
             if entry.is_sighting_only() {
                 continue;
             }
+            let key = packed.key();
             let history = entry.flow.history.samples(second, HISTORY_LEN);
             let owner = entry.slot.map(|slot| &self.processes.get(slot).info);
-            let socket = self.sockets.find(&entry.key);
+            let socket = self.sockets.find(&key);
             if let Some(s) = socket {
                 if !s.is_unconnected() {
                     seen_sockets.insert(s.inode);
@@ -195,7 +196,7 @@ impl Engine {
             connections.push(LiveConnection {
                 pid: owner.map(|o| o.pid),
                 process: owner.map_or_else(|| UNKNOWN.to_string(), |o| o.name.clone()),
-                key: entry.key,
+                key,
                 state: socket
                     .filter(|s| !s.is_unconnected() || s.proto == Protocol::Tcp)
                     .map(|s| s.state)
@@ -210,7 +211,7 @@ impl Engine {
                 retrans: socket.and_then(|s| s.retrans),
                 inode: socket.map_or(0, |s| s.inode),
                 fd: socket.and_then(|s| s.fd),
-                remote_name: self.remote_name(entry.key.remote_ip),
+                remote_name: self.remote_name(key.remote_ip),
                 history,
             });
         }

@@ -150,7 +150,7 @@ impl Engine {
             }
             entry.tries = entry.tries.saturating_add(1);
             entry.last_try = self.latest;
-            let (key, opened_by) = (entry.key, entry.flow.opened_by);
+            let (key, opened_by) = (packed.key(), entry.flow.opened_by);
             // A first search ends the provisional identity (its own key,
             // see `Engine::account`).
             let provisional = entry.tries == 1 && entry.why == UnknownReason::Forwarded;

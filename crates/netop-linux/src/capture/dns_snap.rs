@@ -21,7 +21,7 @@ use std::os::fd::AsRawFd;
 /// Why not more: in immediate mode libpcap maps a TPACKET_V2 ring of
 /// fixed frames, each sized for the snap length and rounded up to a
 /// power-of-two share of a page. At 1,960 a frame takes 2,048 bytes, so
-/// the 8 MiB default buffer maps 8 MiB and holds 4,096 frames; at 1,961
+/// an 8 MiB buffer maps 8 MiB and holds 4,096 frames; at 1,961
 /// (or the 4,352 this once was) a frame takes a whole 8 KiB block, and the
 /// same buffer maps 15-16 MiB and holds under 2,000 frames. Measured on
 /// `any` (cooked v2, the largest link header); Ethernet fits up to 1,980.

@@ -5,7 +5,7 @@
 //!
 //! - `VmHWM`: the peak resident set over the process's life ("peak RSS").
 //! - `VmRSS`: resident now; includes the capture ring, a kernel buffer
-//!   mapped into netop (8 MiB by default, resident once traffic touched it).
+//!   mapped into netop (4 MiB by default, resident once traffic touched it).
 //! - `RssAnon`: heap and stacks, without the ring or mapped files: what
 //!   grows with the state netop keeps.
 

@@ -327,7 +327,7 @@ fn escalate(
 }
 
 fn buffer_name(buffer: Option<u32>) -> String {
-    buffer.map_or("8 MiB (default)".to_owned(), report::mib)
+    buffer.map_or("4 MiB (default)".to_owned(), report::mib)
 }
 
 fn facts(options: &Options, netop: &std::path::Path) -> Facts {

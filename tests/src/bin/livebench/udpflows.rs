@@ -166,7 +166,7 @@ pub fn markdown(runs: &[(Workload, anyhow::Result<FlowsRun>)]) -> String {
          datagram ({}-byte frame) per fresh socket, paced; a sink there answers none. \
          `netop --duration N --format json` on the root-side veth; peak RSS is its `VmHWM` \
          {} s after the last datagram, just before it is stopped (RSS and heap + stacks: \
-         `VmRSS` and `RssAnon` then; the 8 MiB capture ring is in RSS, not in heap). The \
+         `VmRSS` and `RssAnon` then; the 4 MiB capture ring is in RSS, not in heap). The \
          issue's target: 30 MB peak for both, every flow attributed.\n",
         SIZE + HEADERS,
         AFTER.as_secs()
