@@ -11,6 +11,7 @@
 #![cfg(target_os = "linux")]
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -111,8 +112,9 @@ fn status_field(path: &Path, field: &str) -> String {
 }
 
 /// After start-up, serve runs as another user than root; its HTTP and
-/// history threads hold no capability, its capture thread at most the
-/// five of `confine.rs`. Returns serve's uid and gid.
+/// history threads hold no capability, its owner thread the five of
+/// `confine.rs`, its packet thread CAP_NET_RAW and CAP_NET_ADMIN. Returns
+/// serve's uid and gid.
 fn check_least_privilege(pid: u32) -> (String, String) {
     let proc_dir = Path::new("/proc").join(pid.to_string());
     let uid = status_field(&proc_dir, "Uid");
@@ -136,6 +138,7 @@ fn check_least_privilege(pid: u32) -> (String, String) {
     // CAP_SYS_PTRACE 19, CAP_SYS_ADMIN 21.
     let kept: u64 = [2u32, 12, 13, 19, 21].iter().map(|b| 1u64 << b).sum();
     let mut workers = 0;
+    let mut owners = 0;
     for task in std::fs::read_dir(proc_dir.join("task"))
         .expect("tasks")
         .flatten()
@@ -143,16 +146,56 @@ fn check_least_privilege(pid: u32) -> (String, String) {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         let eff = u64::from_str_radix(&status_field(&task.path(), "CapEff"), 16).expect("CapEff");
         let prm = u64::from_str_radix(&status_field(&task.path(), "CapPrm"), 16).expect("CapPrm");
+        // The main thread captures and parses packets: it keeps only what
+        // re-opening a capture needs.
+        if task.file_name().to_str() == Some(pid.to_string().as_str()) {
+            let packets = (1u64 << 12) | (1 << 13);
+            assert_eq!(
+                (eff, prm),
+                (packets, packets),
+                "the packet thread holds {eff:#x}"
+            );
+            continue;
+        }
         match comm.trim() {
             "netop-http" | "netop-history" => {
                 workers += 1;
                 assert_eq!((eff, prm), (0, 0), "{} holds capabilities", comm.trim());
             }
+            // The owner search kept its capabilities across the user
+            // switch and dropped the rest when the capture thread
+            // confined it.
+            "netop-owners" => {
+                owners += 1;
+                assert_eq!((eff, prm), (kept, kept), "the owner thread holds {eff:#x}");
+            }
             _ => assert_eq!(eff & !kept, 0, "{} holds {eff:#x}", comm.trim()),
         }
     }
     assert!(workers >= 2, "no HTTP or history thread found");
+    assert_eq!(owners, 1, "no owner thread found");
     (real_uid, real_gid)
+}
+
+/// The thread that captures and parses packets is Landlocked: its probe
+/// (`--confinement-probe`) could not create a file in a directory the
+/// service user may write in.
+fn check_packet_thread_landlocked(serve: &Serve, probe: &Path) {
+    let line = wait_for(Duration::from_secs(10), || {
+        let stderr = serve.proc.stderr();
+        let line = stderr.lines().find(|l| l.contains("confinement probe"))?;
+        Some(line.to_string())
+    })
+    .unwrap_or_else(|| panic!("no probe line:\n{}", serve.proc.describe()));
+    assert!(
+        !probe.exists(),
+        "the packet thread created {}: {line}",
+        probe.display()
+    );
+    assert!(
+        line.contains(&format!("create {}: denied", probe.display())),
+        "{line}"
+    );
 }
 
 fn unix_now() -> u64 {
@@ -171,14 +214,23 @@ fn prometheus_scrapes_the_truth_and_history_survives_restart_and_kill() {
     let db = scratch.path().join("history/netop.db");
     let uploader =
         renamed_copy(Path::new(TRAFFICGEN), scratch.path(), UPLOADER).expect("uploader copy");
+    // A directory anyone may write in: only Landlock keeps the service
+    // user's packet thread from creating the probe's file there.
+    let open_dir = scratch.path().join("anyone");
+    std::fs::create_dir_all(&open_dir).expect("open dir");
+    std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let probe = open_dir.join("probe");
     let args = [
         "--interface",
         host.host_if.as_str(),
         "--history",
         db.to_str().expect("utf-8 path"),
+        "--confinement-probe",
+        probe.to_str().expect("utf-8 path"),
     ];
     let serve = Serve::start(&args).expect("netop serve");
     let (uid, gid) = check_least_privilege(serve.proc.pid());
+    check_packet_thread_landlocked(&serve, &probe);
     let prometheus = Prometheus::start(serve.addr).expect("prometheus");
 
     let truth = upload(&host, &uploader, 5101, 1_000_000, 3);

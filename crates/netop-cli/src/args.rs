@@ -140,6 +140,12 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub forget_exited_after: u64,
 
+    /// Tests of confinement: the thread that captures and parses packets
+    /// tries, at its first batch, to create FILE and to read its parent's
+    /// `/proc/PPID/fd`, and says on stderr what it was allowed.
+    #[arg(long, hide = true, value_name = "FILE", global = true)]
+    pub confinement_probe: Option<PathBuf>,
+
     // The monitor for power users (issue 14): flags defined in their own
     // block at the end of this file.
     #[command(flatten)]

@@ -1,5 +1,7 @@
 //! Measures what the resolver costs: full dumps (with owners) and exact
-//! lookups, with N loopback TCP connections open (2N+1 sockets of ours).
+//! lookups, with N loopback TCP connections open (2N+1 sockets of ours);
+//! and what the owner thread adds (`OwnerThread`, the proxy the capture
+//! thread calls: the same lookups, each a round trip to that thread).
 //!
 //! ```text
 //! ulimit -n 65536
@@ -13,7 +15,7 @@ fn main() {
 
     use netop_core::{FlowKey, Protocol, SocketResolver};
     use netop_linux::sockdiag::{Family, SockDiag};
-    use netop_linux::LinuxResolver;
+    use netop_linux::{LinuxResolver, OwnerThread};
 
     let n: usize = std::env::args()
         .nth(1)
@@ -103,6 +105,53 @@ fn main() {
         std::hint::black_box(resolver.lookup(&tcp_key).expect("lookup"));
     }
     let resolver_hit = t.elapsed() / LOOKUPS;
+    let t = Instant::now();
+    for _ in 0..LOOKUPS {
+        std::hint::black_box(resolver.lookup(&miss_key).expect("lookup"));
+    }
+    let resolver_miss = t.elapsed() / LOOKUPS;
+    let stats = resolver.scan_stats();
+
+    let mut proxy = OwnerThread::spawn(LinuxResolver::new().expect("resolver")).expect("thread");
+    proxy.sockets().expect("sockets");
+    let t = Instant::now();
+    for _ in 0..LOOKUPS {
+        std::hint::black_box(proxy.lookup(&tcp_key).expect("lookup"));
+    }
+    let proxy_hit = t.elapsed() / LOOKUPS;
+    let t = Instant::now();
+    for _ in 0..LOOKUPS {
+        std::hint::black_box(proxy.lookup(&miss_key).expect("lookup"));
+    }
+    let proxy_miss = t.elapsed() / LOOKUPS;
+    let t = Instant::now();
+    for _ in 0..DUMPS {
+        proxy.sockets().expect("sockets");
+    }
+    let proxy_warm = t.elapsed() / DUMPS;
+    // A call without a system call (no process to check): the round
+    // trip alone.
+    let t = Instant::now();
+    for _ in 0..LOOKUPS {
+        std::hint::black_box(proxy.exited(&[]));
+    }
+    let round_trip = t.elapsed() / LOOKUPS;
+    let per_second = |d: std::time::Duration| 1.0 / d.as_secs_f64();
+    // Once a batch the engine asks for the sockets that changed hands: at
+    // most about a thousand times a second under traffic (the capture
+    // gathers for 1 ms). CPU of the whole process per call, calls 1 ms
+    // apart, inline and through the owner thread.
+    let cpu_per_call = |resolver: &mut dyn SocketResolver| {
+        const CALLS: u32 = 2_000;
+        let before = process_cpu();
+        for _ in 0..CALLS {
+            std::hint::black_box(resolver.owner_changes());
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        (process_cpu() - before) / CALLS
+    };
+    let inline_changes_cpu = cpu_per_call(&mut resolver);
+    let proxy_changes_cpu = cpu_per_call(&mut proxy);
 
     println!("sockets in dump (tcp+udp, v4+v6): {total}; with owner: {owned}");
     println!("raw sock_diag dump, all 4 tables: {raw_dump:?}");
@@ -113,7 +162,38 @@ fn main() {
     println!("exact lookup_one UDP hit (unconnected): {udp_hit:?}");
     println!("exact lookup_one TCP miss (ENOENT): {tcp_miss:?}");
     println!("LinuxResolver::lookup TCP hit (owner cached): {resolver_hit:?}");
-    println!("owner index work: {:?}", resolver.scan_stats());
+    println!("LinuxResolver::lookup TCP miss: {resolver_miss:?}");
+    println!("owner index work: {stats:?}");
+    println!(
+        "OwnerThread::lookup TCP hit: {proxy_hit:?} ({:.0}/s; inline {:.0}/s)",
+        per_second(proxy_hit),
+        per_second(resolver_hit)
+    );
+    println!(
+        "OwnerThread::lookup TCP miss: {proxy_miss:?} ({:.0}/s; inline {:.0}/s)",
+        per_second(proxy_miss),
+        per_second(resolver_miss)
+    );
+    println!("OwnerThread::sockets() warm: {proxy_warm:?} (inline {warm:?})");
+    println!("OwnerThread round trip alone (exited of none): {round_trip:?}");
+    println!(
+        "owner_changes every 1 ms, process CPU per call: inline {inline_changes_cpu:?}, owner thread {proxy_changes_cpu:?}"
+    );
+}
+
+/// CPU time of the whole process (every thread) so far.
+#[cfg(target_os = "linux")]
+fn process_cpu() -> std::time::Duration {
+    // SAFETY: getrusage fills the struct it is given and nothing else.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let micros = |t: libc::timeval| {
+        u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec).unwrap_or(0)
+    };
+    std::time::Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -12,6 +12,7 @@ use crate::capture::{list_interfaces, open_reopening, CaptureOptions, PcapFileCa
 use crate::counting;
 use crate::events::EventSource;
 use crate::interfaces::LinuxInterfaces;
+use crate::owner_thread::OwnerThread;
 use crate::privileges::{capture_privileges, drop_all};
 use crate::resolver::LinuxResolver;
 
@@ -66,6 +67,10 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
             }
         },
     };
+    // The owner search gets a thread of its own, so the capture thread can
+    // be Landlocked (`owner_thread.rs`).
+    let resolver = OwnerThread::spawn(resolver)
+        .map_err(|e| OpenError::Failed(format!("cannot start the owner thread: {e}")))?;
     Ok(Backend {
         capture,
         resolver: Box::new(resolver),
@@ -214,4 +219,21 @@ pub fn diagnostics(options: &BackendOptions) -> Vec<String> {
 /// `landlock` lists the paths it may write. Returns what it holds.
 pub fn confine(landlock: Option<&[std::path::PathBuf]>) -> String {
     crate::confine::after_startup(landlock).describe()
+}
+
+/// Confines the calling thread as the packet thread (see `confine.rs`):
+/// capabilities to re-open a capture only, `no_new_privs`, Landlock
+/// writing nothing. Returns what it holds.
+pub fn confine_packets() -> String {
+    crate::confine::packet_thread().describe()
+}
+
+/// Confines the owner threads [`open`] started (capabilities and
+/// `no_new_privs`; no Landlock, see `owner_thread.rs`); the capture
+/// thread calls it when it confines itself. What each holds.
+pub fn confine_owner_threads() -> Vec<String> {
+    crate::owner_thread::confine_owner_threads()
+        .iter()
+        .map(crate::confine::Confinement::describe)
+        .collect()
 }

@@ -5,16 +5,22 @@
 //! open, it needs only a few capabilities, so it sets `no_new_privs`, keeps
 //! [`KEPT`] (each with the reason it is still needed) and drops every
 //! other one from its effective, permitted, inheritable, ambient and
-//! bounding sets. Where the kernel has Landlock, a thread that asks for it
-//! is then limited to reading [`READ_ONLY`] and to the paths the caller
-//! asks to write.
+//! bounding sets; the packet thread keeps only [`PACKET_KEPT`]. Where the
+//! kernel has Landlock, a thread that asks for it is then limited to
+//! reading [`READ_ONLY`] and to the paths the caller asks to write.
 //!
 //! Landlock also denies a confined thread ptrace-mode access to every
 //! process outside its domain, and reading another process's
 //! `/proc/PID/fd` or `/proc/PID/ns/net` is such an access: the thread that
-//! finds socket owners (the capture thread) therefore drops capabilities
-//! but is not Landlocked; the monitor's screen thread, which handles the
-//! terminal and draws, is.
+//! finds socket owners (`owner_thread.rs`) therefore drops capabilities
+//! but is not Landlocked. Every other long-lived thread is: the thread
+//! that captures and parses packets, the monitor's screen, its file
+//! thread, `netop serve`'s writer and HTTP threads.
+//!
+//! Landlock is asked for at ABI 5 (file access, truncate, device ioctls)
+//! in best-effort mode: a kernel with an older ABI enforces what it knows
+//! ([`Landlock::Partial`]), one without Landlock nothing
+//! ([`Landlock::Unsupported`]); the run goes on either way.
 //!
 //! Capabilities, `no_new_privs` and Landlock domains belong to a thread:
 //! [`after_startup`] confines the calling thread (and the threads it starts
@@ -49,6 +55,11 @@ pub const KEPT: [(Capability, &str); 5] = [
     ),
 ];
 
+/// What the packet thread keeps of [`KEPT`]: it re-opens a lost capture
+/// but no longer searches owners (`owner_thread.rs`), so it needs neither
+/// `/proc/PID/fd` nor `setns`.
+pub const PACKET_KEPT: [Capability; 2] = [Capability::CAP_NET_RAW, Capability::CAP_NET_ADMIN];
+
 /// Trees netop reads during a run: processes, interfaces and counters,
 /// resolver configuration, named namespaces, systemd-resolved's files,
 /// and the time zone `/etc/localtime` points into.
@@ -64,7 +75,8 @@ pub const READ_ONLY: [&str; 6] = [
 /// Landlock's state after [`after_startup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Landlock {
-    /// Not asked for (the thread reads other processes' `/proc` entries).
+    /// Not asked for (the owner thread: it reads other processes'
+    /// `/proc` entries).
     NotAsked,
     /// Every requested restriction is enforced.
     Enforced,
@@ -116,8 +128,18 @@ impl Confinement {
 /// reading [`READ_ONLY`], reading and writing those paths and the
 /// terminal devices under `/dev`.
 pub fn after_startup(landlock: Option<&[PathBuf]>) -> Confinement {
+    after_startup_keeping(landlock, &kept())
+}
+
+/// The packet thread's confinement: [`after_startup`] keeping only
+/// [`PACKET_KEPT`], and Landlock writing nothing.
+pub fn packet_thread() -> Confinement {
+    after_startup_keeping(Some(&[]), &PACKET_KEPT.into_iter().collect())
+}
+
+fn after_startup_keeping(landlock: Option<&[PathBuf]>, keep: &CapsHashSet) -> Confinement {
     set_no_new_privs();
-    drop_capabilities();
+    drop_capabilities(keep);
     let landlock = landlock.map_or(Landlock::NotAsked, restrict_files);
     let confinement = Confinement {
         no_new_privs: no_new_privs(),
@@ -147,10 +169,9 @@ fn no_new_privs() -> bool {
 
 /// Bounding set first (that needs CAP_SETPCAP, dropped after), then the
 /// ambient, inheritable, effective and permitted sets.
-fn drop_capabilities() {
-    let keep = kept();
+fn drop_capabilities(keep: &CapsHashSet) {
     if let Ok(bounding) = caps::read(None, CapSet::Bounding) {
-        for cap in bounding.difference(&keep) {
+        for cap in bounding.difference(keep) {
             if let Err(e) = caps::drop(None, CapSet::Bounding, *cap) {
                 tracing::debug!(%cap, error = %e, "cannot drop from the bounding set");
             }
@@ -169,7 +190,7 @@ fn drop_capabilities() {
         }
     }
     let permitted = caps::read(None, CapSet::Permitted).unwrap_or_default();
-    let now: CapsHashSet = permitted.intersection(&keep).copied().collect();
+    let now: CapsHashSet = permitted.intersection(keep).copied().collect();
     if let Err(e) = caps::set(None, CapSet::Effective, &now) {
         tracing::warn!(error = %e, "cannot reduce the effective capabilities");
     }
@@ -240,6 +261,7 @@ mod tests {
     fn every_kept_capability_has_a_reason_and_appears_once() {
         assert_eq!(kept().len(), KEPT.len());
         assert!(KEPT.iter().all(|(_, why)| why.len() > 10));
+        assert!(PACKET_KEPT.iter().all(|c| kept().contains(c)));
     }
 
     #[test]

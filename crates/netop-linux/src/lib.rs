@@ -37,6 +37,8 @@ pub mod interfaces;
 #[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(target_os = "linux")]
+pub mod owner_thread;
+#[cfg(target_os = "linux")]
 pub mod privileges;
 // `netop serve`'s switch to an unprivileged user.
 #[cfg(target_os = "linux")]
@@ -56,13 +58,15 @@ pub use capture::{
 #[cfg(target_os = "linux")]
 pub use interfaces::{interface_counters, IfCounters, LinuxInterfaces};
 #[cfg(target_os = "linux")]
+pub use owner_thread::OwnerThread;
+#[cfg(target_os = "linux")]
 pub use privileges::{capture_privileges, Privileges};
 #[cfg(target_os = "linux")]
 pub use resolver::LinuxResolver;
 
 /// The backend's factory (see `netop_core::backend`).
 #[cfg(target_os = "linux")]
-pub use backend::{confine, diagnostics, open, replay};
+pub use backend::{confine, confine_owner_threads, confine_packets, diagnostics, open, replay};
 /// `--bpf`: check an expression, and filter a capture with it.
 #[cfg(target_os = "linux")]
 pub use netop_pcap::{check_filter, filtered};
@@ -83,6 +87,7 @@ mod tests {
         send::<crate::PcapFileCapture>();
         send::<crate::ReopeningCapture>();
         send::<crate::LinuxResolver>();
+        send::<crate::OwnerThread>();
         send::<crate::LinuxInterfaces>();
     }
 }

@@ -11,8 +11,12 @@
 
 use std::time::Instant;
 
-use netop_core::owners::{OwnerCache, Owners, ScanStats};
-use netop_core::{FlowKey, OwnerMode, ResolveError, SocketEntry, SocketResolver, SocketTable};
+use std::net::SocketAddr;
+
+use netop_core::owners::{CachedOwner, OwnerCache, Owners, ScanStats};
+use netop_core::{
+    FlowKey, OwnerMode, Protocol, ResolveError, SocketEntry, SocketResolver, SocketTable,
+};
 
 use crate::events::{EventSource, EventsUnavailable};
 use crate::netns::Elsewhere;
@@ -92,6 +96,21 @@ impl LinuxResolver {
         self.owners.set_containers(on);
     }
 
+    /// Takes the event source out, to be drained elsewhere (the capture
+    /// thread: its ring is mapped memory) and its records handed back
+    /// with [`LinuxResolver::told`]; the owner model stays in events mode.
+    pub fn take_events(&mut self) -> Option<EventSource> {
+        self.events.take()
+    }
+
+    /// Owners an event source told of (drained at `seen`), for a resolver
+    /// whose source was taken out.
+    pub fn told(&mut self, told: Vec<Told>) {
+        for t in told {
+            self.owners.told(t.proto, t.local, t.remote, t.owner);
+        }
+    }
+
     /// The socket of netop's own namespace behind a flow the host's NAT
     /// translated (a socket bound to a bridge's address, masqueraded out
     /// of the uplink), when no other namespace had one. Without it the
@@ -163,7 +182,7 @@ impl SocketResolver for LinuxResolver {
     }
 
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
-        if self.events.is_some() {
+        if self.mode == OwnerMode::Events {
             self.drain();
             if let Some(entry) = self.owners.cached_answer(key, Instant::now()) {
                 return Ok(Some(entry));
@@ -203,6 +222,27 @@ impl SocketResolver for LinuxResolver {
         }
         gone
     }
+}
+
+/// One owner an event told of: a socket and who used it.
+#[derive(Debug, Clone)]
+pub struct Told {
+    pub proto: Protocol,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub owner: CachedOwner,
+}
+
+/// Drains what `source` has into `told`, each stamped `now`.
+pub fn drain_into(source: &mut EventSource, told: &mut Vec<Told>, now: Instant) {
+    source.drain_with(&mut |event| {
+        told.push(Told {
+            proto: event.proto,
+            local: event.local,
+            remote: event.remote,
+            owner: event.owner(now),
+        });
+    });
 }
 
 /// Gone, a zombie (exited, not yet reaped: it holds no descriptors), or

@@ -19,6 +19,7 @@ mod monitor;
 mod output;
 mod pcapng;
 mod platform;
+mod probe;
 mod replay;
 mod reverse;
 mod serve;

@@ -54,6 +54,7 @@ pub fn open(args: &Args) -> Result<Backend, Failure> {
     if let Some(expr) = &args.power.bpf {
         backend.capture = os::filtered(backend.capture, expr);
     }
+    backend.capture = crate::probe::wrap(backend.capture, args.confinement_probe.as_ref());
     Ok(backend)
 }
 
@@ -101,7 +102,11 @@ pub fn diagnostics(args: &Args) -> Vec<String> {
     let mut lines = vec![format!("netop {}", env!("CARGO_PKG_VERSION"))];
     lines.extend(os::diagnostics(&options(args)));
     // What a run holds once started: confine scratch threads and ask them.
-    for (role, name) in [(Role::Capture, "capture"), (Role::Screen, "screen")] {
+    for (role, name) in [
+        (Role::Capture, "capture (packets)"),
+        (Role::Owners, "owner search"),
+        (Role::Screen, "screen"),
+    ] {
         let after = std::thread::spawn(move || confine(role))
             .join()
             .unwrap_or_else(|_| "unknown (the probe thread panicked)".to_string());
@@ -113,10 +118,15 @@ pub fn diagnostics(args: &Args) -> Vec<String> {
 /// Which thread is being confined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Captures and finds owners: reads other processes' `/proc/PID/fd`,
-    /// which Landlock would forbid, so capabilities only.
+    /// Captures and parses packets (the engine's thread): Landlocked,
+    /// writing nothing. Confining it also confines the backend's owner
+    /// threads, which it started before.
     Capture,
-    /// The monitor's screen: also Landlocked (it writes no files yet).
+    /// The backend's owner search (`--diagnostics` only: the backend
+    /// starts and confines it). It reads other processes' `/proc/PID/fd`,
+    /// which Landlock would forbid, so capabilities only.
+    Owners,
+    /// The monitor's screen: Landlocked, writing nothing.
     Screen,
 }
 
@@ -144,15 +154,24 @@ pub fn confine_writer(dirs: Vec<std::path::PathBuf>) -> String {
 }
 
 /// Confines the calling thread once the backend is open: `no_new_privs`,
-/// only the capabilities netop still needs, and for the screen thread
-/// Landlock on the file system. Every long-lived thread calls it.
+/// only the capabilities netop still needs (the packet thread: those to
+/// re-open a capture), and Landlock on the file system except for the
+/// owner search. Every long-lived thread calls it;
+/// the capture thread's call also confines the owner threads (after
+/// `netop serve`'s user switch, which needs every thread's CAP_SETUID).
 /// Returns what it holds, for logs and `--diagnostics`.
 pub fn confine(role: Role) -> String {
-    let landlock: Option<&[std::path::PathBuf]> = match role {
-        Role::Capture => None,
-        Role::Screen => Some(&[]),
+    let (held, owners) = match role {
+        Role::Capture => {
+            let owners = os::confine_owner_threads();
+            (os::confine_packets(), owners)
+        }
+        Role::Screen => (os::confine(Some(&[])), Vec::new()),
+        Role::Owners => (os::confine(None), Vec::new()),
     };
-    os::confine(landlock)
+    owners
+        .iter()
+        .fold(held, |all, owner| format!("{all}; owner thread: {owner}"))
 }
 
 /// Confines a `netop serve` worker thread (HTTP, history writer) and
@@ -238,7 +257,8 @@ pub fn tune_allocator() {}
 #[cfg(target_os = "linux")]
 mod linux {
     pub use netop_linux::{
-        check_filter, confine, diagnostics, filtered, host_interfaces, open, replay,
+        check_filter, confine, confine_owner_threads, confine_packets, diagnostics, filtered,
+        host_interfaces, open, replay,
     };
 
     pub fn drop_capabilities() -> Result<(), String> {
@@ -265,6 +285,15 @@ mod macos {
     pub use netop_macos::{
         check_filter, confine, diagnostics, filtered, host_interfaces, open, replay,
     };
+
+    /// The macOS backend searches owners on the capture thread.
+    pub fn confine_owner_threads() -> Vec<String> {
+        Vec::new()
+    }
+
+    pub fn confine_packets() -> String {
+        confine(None)
+    }
 
     pub fn drop_capabilities() -> Result<(), String> {
         Ok(())
@@ -306,6 +335,14 @@ mod unsupported {
 
     pub fn confine(_: Option<&[std::path::PathBuf]>) -> String {
         "not confined on this operating system".to_string()
+    }
+
+    pub fn confine_owner_threads() -> Vec<String> {
+        Vec::new()
+    }
+
+    pub fn confine_packets() -> String {
+        confine(None)
     }
 
     pub fn drop_capabilities() -> Result<(), String> {
