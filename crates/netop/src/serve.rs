@@ -119,8 +119,6 @@ pub fn run(args: &Args, serve: &ServeArgs, stop: Arc<AtomicBool>) -> Result<(), 
     let listener = TcpListener::bind(serve.listen)
         .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot listen on {}: {e}", serve.listen)))?;
     let user = platform::become_user(serve.user.as_deref(), &history_files(&serve.history))?;
-    let held = platform::confine(platform::Role::Capture);
-    tracing::info!(%user, %held, listen = %serve.listen, history = %serve.history.display(), "serving");
     let writable: Vec<PathBuf> = serve
         .history
         .parent()
@@ -149,8 +147,13 @@ pub fn run(args: &Args, serve: &ServeArgs, stop: Arc<AtomicBool>) -> Result<(), 
         streams: AtomicUsize::new(0),
     });
 
+    // The workers first: a thread inherits its parent's Landlock domain,
+    // and this thread's (the packet thread's) allows no history file.
+    // Each confines itself at once, to what it needs.
     let (minutes, writer) = start_writer(history, writable.clone())?;
     start_http(listener, Arc::clone(&shared), writable)?;
+    let held = platform::confine(platform::Role::Capture);
+    tracing::info!(%user, %held, listen = %serve.listen, history = %serve.history.display(), "serving");
 
     let mut engine = Engine::new(crate::engine_config(args, false));
     let mut deltas = Deltas::new();
