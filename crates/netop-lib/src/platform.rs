@@ -59,16 +59,12 @@ pub fn parent_of(_pid: u32) -> Option<u32> {
 /// Hands free heap memory back to the kernel, after the loop forgot many
 /// processes: without it glibc keeps the pages, and a long run that once
 /// saw a burst of processes would look as big as at the burst.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(target_os = "linux")]
 pub fn release_memory() {
-    // SAFETY: malloc_trim only returns glibc's free heap pages to the
-    // kernel; it touches no memory in use.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    netop_linux::heap::release_heap();
 }
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+#[cfg(not(target_os = "linux"))]
 pub fn release_memory() {}
 
 /// An OS without a backend yet: every start says so.

@@ -33,6 +33,8 @@ pub mod dns_config;
 #[cfg(target_os = "linux")]
 pub mod events;
 #[cfg(target_os = "linux")]
+pub mod heap;
+#[cfg(target_os = "linux")]
 pub mod interfaces;
 #[cfg(target_os = "linux")]
 pub mod netns;

@@ -73,20 +73,6 @@ fn object() -> Option<&'static [u8]> {
     None
 }
 
-/// Hands the heap aya's loader used (it parses the kernel's BTF, about
-/// 18 MB) back to the kernel, as the event source's loader does.
-#[cfg(target_env = "gnu")]
-fn release_heap() {
-    // SAFETY: malloc_trim only returns free memory of glibc's heap to the
-    // kernel; it has no preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(target_env = "gnu"))]
-fn release_heap() {}
-
 /// Whether this build carries the counting program.
 pub fn built() -> bool {
     object().is_some()
@@ -195,7 +181,7 @@ impl Attached {
                 .map_err(|e| failed(name, &e))?;
             program.load().map_err(|e| failed(name, &e))?;
         }
-        release_heap();
+        crate::heap::release_heap();
         Ok(Attached {
             ebpf,
             only,

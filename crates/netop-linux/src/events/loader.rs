@@ -109,21 +109,6 @@ fn failed(what: &str, err: &(dyn std::error::Error + 'static)) -> EventsUnavaila
     }
 }
 
-/// Hands the heap freed after loading back to the kernel: parsing the
-/// kernel's BTF (5.5 MB on 6.18) takes about 18 MB of heap, free but
-/// resident afterwards.
-#[cfg(target_env = "gnu")]
-fn release_heap() {
-    // SAFETY: malloc_trim only returns free memory of glibc's heap to the
-    // kernel; it has no preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(target_env = "gnu"))]
-fn release_heap() {}
-
 impl Loaded {
     /// Loads the programs, attaches them and opens the ring buffer.
     pub fn open() -> Result<Loaded, EventsUnavailable> {
@@ -178,7 +163,7 @@ impl Loaded {
         let lost = ebpf.take_map("LOST").ok_or_else(|| missing("LOST"))?;
         let lost = Array::try_from(lost).map_err(|e| failed("the lost counter", &e))?;
         drop(btf);
-        release_heap();
+        crate::heap::release_heap();
         Ok(Loaded {
             _ebpf: ebpf,
             ring,
