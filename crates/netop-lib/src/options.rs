@@ -177,6 +177,7 @@ impl Options {
             buffer_size: self.buffer_size,
             whole_dns: self.dns,
             events: self.events,
+            owners: netop_core::OwnersChoice::Auto,
             containers: false,
             // Kernel counting is the command's `--capture kernel` only, so
             // far.

@@ -18,7 +18,9 @@
 //! stays with the proxy: draining it reads mapped memory, and its records
 //! go to the owner model with the next call. The call the engine makes
 //! before every batch (the sockets that changed hands) crosses over only
-//! when events came in since the last one: without them nothing changed.
+//! when events came in since the last one, or the thread said it has
+//! changes (the perf tracepoint's records are drained there, since
+//! pairing them reads `/proc`): without them nothing changed.
 //!
 //! The thread is started by the factory after the capture is open; it
 //! confines itself (capabilities, `no_new_privs`, no Landlock) when the
@@ -28,8 +30,9 @@
 //! permitted capabilities across the switch (`PR_SET_KEEPCAPS`, as the
 //! capture thread does).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -95,6 +98,9 @@ pub struct OwnerThread {
     /// Owners were sent to the thread since it last reported the changes
     /// of hands: it may have some.
     changes_possible: bool,
+    /// Set by the thread when its own drains (the tracepoint's) left
+    /// changes of hands to report.
+    changes_waiting: Arc<AtomicBool>,
     /// Lost event records already warned about.
     lost_reported: u64,
 }
@@ -106,9 +112,11 @@ impl OwnerThread {
         let events = resolver.take_events();
         let (requests, inbox) = mpsc::channel::<Message>();
         let (outbox, replies) = mpsc::channel::<Reply>();
+        let changes_waiting = Arc::new(AtomicBool::new(false));
+        let waiting = Arc::clone(&changes_waiting);
         let handle = std::thread::Builder::new()
             .name("netop-owners".to_string())
-            .spawn(move || serve(resolver, &inbox, &outbox))?;
+            .spawn(move || serve(resolver, &inbox, &outbox, &waiting))?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         unconfined().push((id, requests.clone()));
         Ok(OwnerThread {
@@ -119,6 +127,7 @@ impl OwnerThread {
             events,
             told: Vec::new(),
             changes_possible: false,
+            changes_waiting,
             lost_reported: 0,
         })
     }
@@ -195,7 +204,12 @@ fn receive<T>(channel: &Receiver<T>, polls: Duration) -> Option<T> {
 }
 
 /// The thread's loop: one call at a time, until the proxy is dropped.
-fn serve(mut resolver: LinuxResolver, inbox: &Receiver<Message>, outbox: &Sender<Reply>) {
+fn serve(
+    mut resolver: LinuxResolver,
+    inbox: &Receiver<Message>,
+    outbox: &Sender<Reply>,
+    changes_waiting: &AtomicBool,
+) {
     keep_capabilities_across_user_switch();
     let mut polls = Duration::ZERO;
     while let Some(message) = receive(inbox, polls) {
@@ -211,6 +225,9 @@ fn serve(mut resolver: LinuxResolver, inbox: &Receiver<Message>, outbox: &Sender
             Message::Call(request) => answer(&mut resolver, request),
             Message::Stop => return,
         };
+        if resolver.has_owner_changes() {
+            changes_waiting.store(true, Ordering::Release);
+        }
         if outbox.send(reply).is_err() {
             return;
         }
@@ -300,7 +317,8 @@ impl SocketResolver for OwnerThread {
     fn owner_changes(&mut self) -> Vec<SocketEntry> {
         let told = self.drain();
         // Only events change hands: none since the last answer, no change.
-        if !self.changes_possible {
+        let waiting = self.changes_waiting.swap(false, Ordering::Acquire);
+        if !self.changes_possible && !waiting {
             return Vec::new();
         }
         self.changes_possible = false;
@@ -318,6 +336,8 @@ impl SocketResolver for OwnerThread {
     }
 
     /// Event records the kernel dropped (ring buffer full); 0 when polling.
+    /// The tracepoint's, drained on the thread, are not counted here (its
+    /// resolver warns of them).
     fn lost_events(&self) -> u64 {
         self.events.as_ref().map_or(0, EventSource::lost)
     }

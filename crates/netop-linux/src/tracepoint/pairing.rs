@@ -1,0 +1,218 @@
+//! Pairs a TCP socket's CLOSE -> SYN_SENT event (in `connect()`'s process
+//! context: the pid is the owner, but the local port may not be chosen
+//! yet) with its SYN_SENT -> ESTABLISHED event (in softirq: the full
+//! tuple, but the pid is whoever was interrupted), by the socket's kernel
+//! address: the same idea as the eBPF program's per-socket storage
+//! (`events/netop.bpf.c`), here in a bounded userspace map.
+//!
+//! The map holds at most `capacity` connects in flight; past that the
+//! oldest is forgotten (its connection, should it complete, is then left
+//! to polling). A connect that fails (SYN_SENT -> CLOSE) is dropped.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use rustc_hash::FxHashMap;
+
+use super::record::StateChange;
+
+const IPPROTO_TCP: u16 = 6;
+pub const TCP_ESTABLISHED: i32 = 1;
+pub const TCP_SYN_SENT: i32 = 2;
+
+/// A connection that completed, with what was remembered at its connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected<T> {
+    pub owner: T,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+/// Connects in flight, by socket address.
+#[derive(Debug)]
+pub struct Pairing<T> {
+    pending: FxHashMap<u64, T>,
+    /// Socket addresses in the order their connect was seen (some may be
+    /// paired already), to forget the oldest when full.
+    order: VecDeque<u64>,
+    capacity: usize,
+}
+
+/// What one state change means.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step<T> {
+    /// A connect began: remember its owner (the caller reads it now,
+    /// while the process is surely alive).
+    Connecting,
+    Connected(Connected<T>),
+    Nothing,
+}
+
+impl<T> Pairing<T> {
+    pub fn new(capacity: usize) -> Self {
+        Pairing {
+            pending: FxHashMap::default(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Connects waiting for their handshake.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// What `change` is, before any owner is read: a connect to remember
+    /// (then call [`Pairing::remember`]), a completion, or neither.
+    pub fn step(&mut self, change: &StateChange) -> Step<T> {
+        if change.protocol != IPPROTO_TCP {
+            return Step::Nothing;
+        }
+        if change.newstate == TCP_SYN_SENT {
+            return Step::Connecting;
+        }
+        if change.oldstate != TCP_SYN_SENT {
+            return Step::Nothing;
+        }
+        let Some(owner) = self.pending.remove(&change.skaddr) else {
+            return Step::Nothing;
+        };
+        if change.newstate != TCP_ESTABLISHED {
+            return Step::Nothing;
+        }
+        Step::Connected(Connected {
+            owner,
+            local: change.local,
+            remote: change.remote,
+        })
+    }
+
+    /// Remembers the owner of a connect [`Pairing::step`] reported.
+    pub fn remember(&mut self, skaddr: u64, owner: T) {
+        while self.pending.len() >= self.capacity {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.pending.remove(&oldest);
+        }
+        if self.pending.insert(skaddr, owner).is_none() {
+            self.order.push_back(skaddr);
+        }
+        // Addresses already paired linger in `order`; trim them so it
+        // stays within a small multiple of the map.
+        if self.order.len() > self.capacity * 2 {
+            let pending = &self.pending;
+            self.order.retain(|a| pending.contains_key(a));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(skaddr: u64, old: i32, new: i32, pid: u32, sport: u16) -> StateChange {
+        StateChange {
+            skaddr,
+            oldstate: old,
+            newstate: new,
+            pid,
+            protocol: IPPROTO_TCP,
+            local: SocketAddr::from(([10, 0, 0, 1], sport)),
+            remote: SocketAddr::from(([10, 0, 0, 2], 5001)),
+        }
+    }
+
+    const CLOSE: i32 = 7;
+
+    fn feed(p: &mut Pairing<u32>, c: &StateChange) -> Option<Connected<u32>> {
+        match p.step(c) {
+            Step::Connecting => {
+                p.remember(c.skaddr, c.pid);
+                None
+            }
+            Step::Connected(done) => Some(done),
+            Step::Nothing => None,
+        }
+    }
+
+    #[test]
+    fn the_connects_pid_goes_with_the_handshakes_tuple() {
+        let mut p = Pairing::new(16);
+        assert_eq!(
+            feed(&mut p, &change(0xa, CLOSE, TCP_SYN_SENT, 100, 0)),
+            None
+        );
+        // Another socket's connect in between, by another process.
+        assert_eq!(
+            feed(&mut p, &change(0xb, CLOSE, TCP_SYN_SENT, 200, 0)),
+            None
+        );
+        // Softirq: the pid is whoever ran (0 here).
+        let done = feed(
+            &mut p,
+            &change(0xa, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40000),
+        );
+        assert_eq!(
+            done,
+            Some(Connected {
+                owner: 100,
+                local: SocketAddr::from(([10, 0, 0, 1], 40000)),
+                remote: SocketAddr::from(([10, 0, 0, 2], 5001)),
+            })
+        );
+        assert_eq!(p.len(), 1);
+        let done = feed(
+            &mut p,
+            &change(0xb, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40001),
+        );
+        assert_eq!(done.map(|d| d.owner), Some(200));
+        // Paired once: a second completion of the same address is not.
+        assert_eq!(
+            feed(&mut p, &change(0xb, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 1)),
+            None
+        );
+    }
+
+    #[test]
+    fn failed_connects_and_other_changes_tell_nothing() {
+        let mut p = Pairing::new(16);
+        feed(&mut p, &change(0xa, CLOSE, TCP_SYN_SENT, 100, 0));
+        assert_eq!(feed(&mut p, &change(0xa, TCP_SYN_SENT, CLOSE, 0, 0)), None);
+        assert_eq!(p.len(), 0, "a refused connect is forgotten");
+        // A handshake never seen connecting (netop started in between).
+        assert_eq!(
+            feed(&mut p, &change(0xc, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 1)),
+            None
+        );
+        // An accepted connection (SYN_RECV -> ESTABLISHED) has no owner here.
+        assert_eq!(feed(&mut p, &change(0xd, 3, TCP_ESTABLISHED, 0, 1)), None);
+        let mut sctp = change(0xe, CLOSE, TCP_SYN_SENT, 1, 0);
+        sctp.protocol = 132;
+        assert_eq!(p.step(&sctp), Step::Nothing);
+    }
+
+    #[test]
+    fn the_map_is_bounded_and_forgets_the_oldest() {
+        let mut p = Pairing::new(3);
+        for a in 1..=5u64 {
+            feed(&mut p, &change(a, CLOSE, TCP_SYN_SENT, a as u32, 0));
+        }
+        assert_eq!(p.len(), 3);
+        assert_eq!(
+            feed(&mut p, &change(1, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 1)),
+            None
+        );
+        assert_eq!(
+            feed(&mut p, &change(2, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 1)),
+            None
+        );
+        let done = feed(&mut p, &change(5, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 1));
+        assert_eq!(done.map(|d| d.owner), Some(5));
+        for a in 100..200u64 {
+            feed(&mut p, &change(a, CLOSE, TCP_SYN_SENT, 1, 0));
+            feed(&mut p, &change(a, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 1));
+        }
+        assert!(p.order.len() <= 6, "{}", p.order.len());
+    }
+}
