@@ -130,7 +130,10 @@ fn fifty_short_lived_processes_are_attributed_per_pid_by_the_tracepoint() -> any
         .map(|(_, done)| done.clone())
         .context("no done line from the launcher")?;
     let count = done.get("procs");
-    println!("launcher: {count} processes, slowest {} ms", done.get("slowest_ms"));
+    println!(
+        "launcher: {count} processes, slowest {} ms",
+        done.get("slowest_ms")
+    );
     anyhow::ensure!(count == 50, "{count} children");
     for i in 0..count {
         let (pid, port) = (done.get(&format!("pid{i}")), done.get(&format!("port{i}")));

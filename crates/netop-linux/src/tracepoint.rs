@@ -110,7 +110,7 @@ impl std::fmt::Debug for TracepointSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TracepointSource")
             .field("cpus", &self.samplers.len())
-            .field("pending", &self.pairing.len())
+            .field("pending", &self.pairing.pending())
             .field("lost", &self.lost)
             .finish_non_exhaustive()
     }

@@ -58,13 +58,11 @@ fn a_refused_event_source_falls_back_to_the_tracepoint_saying_why() {
 
 #[test]
 fn both_refused_fall_back_to_polling_naming_both() {
-    let resolver = LinuxResolver::with_sources(
-        OwnersChoice::Auto,
-        "--owners",
-        refused_events,
-        || Err(TracepointUnavailable::NotPermitted("EACCES".into())),
-    )
-    .expect("resolver");
+    let resolver =
+        LinuxResolver::with_sources(OwnersChoice::Auto, "--owners", refused_events, || {
+            Err(TracepointUnavailable::NotPermitted("EACCES".into()))
+        })
+        .expect("resolver");
     match resolver.event_mode() {
         OwnerMode::Polling { reason } => {
             assert!(reason.contains("eBPF needs root"), "{reason}");
@@ -102,7 +100,10 @@ fn the_choice_decides_which_sources_are_tried() {
         never_tracepoint,
     )
     .expect("resolver");
-    assert!(matches!(events_only.event_mode(), OwnerMode::Polling { .. }));
+    assert!(matches!(
+        events_only.event_mode(),
+        OwnerMode::Polling { .. }
+    ));
     let forced = LinuxResolver::with_sources(
         OwnersChoice::Tracepoint,
         "--owners tracepoint",
@@ -112,7 +113,10 @@ fn the_choice_decides_which_sources_are_tried() {
     .expect("resolver");
     match forced.event_mode() {
         OwnerMode::Polling { reason } => {
-            assert!(reason.contains("not tried (--owners tracepoint)"), "{reason}");
+            assert!(
+                reason.contains("not tried (--owners tracepoint)"),
+                "{reason}"
+            );
             assert!(reason.contains("no tracefs"), "{reason}");
         }
         other => panic!("expected polling, got {other:?}"),
@@ -124,9 +128,8 @@ fn the_tracepoint_names_the_owner_of_a_connection_whose_process_exited() {
     if !tracepoint_runs() {
         return;
     }
-    let mut resolver =
-        LinuxResolver::with_owners(OwnersChoice::Tracepoint, "--owners tracepoint")
-            .expect("resolver");
+    let mut resolver = LinuxResolver::with_owners(OwnersChoice::Tracepoint, "--owners tracepoint")
+        .expect("resolver");
     assert!(
         matches!(resolver.event_mode(), OwnerMode::Tracepoint { .. }),
         "{:?}",

@@ -58,7 +58,7 @@ impl<T> Pairing<T> {
     }
 
     /// Connects waiting for their handshake.
-    pub fn len(&self) -> usize {
+    pub fn pending(&self) -> usize {
         self.pending.len()
     }
 
@@ -161,7 +161,7 @@ mod tests {
                 remote: SocketAddr::from(([10, 0, 0, 2], 5001)),
             })
         );
-        assert_eq!(p.len(), 1);
+        assert_eq!(p.pending(), 1);
         let done = feed(
             &mut p,
             &change(0xb, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40001),
@@ -179,7 +179,7 @@ mod tests {
         let mut p = Pairing::new(16);
         feed(&mut p, &change(0xa, CLOSE, TCP_SYN_SENT, 100, 0));
         assert_eq!(feed(&mut p, &change(0xa, TCP_SYN_SENT, CLOSE, 0, 0)), None);
-        assert_eq!(p.len(), 0, "a refused connect is forgotten");
+        assert_eq!(p.pending(), 0, "a refused connect is forgotten");
         // A handshake never seen connecting (netop started in between).
         assert_eq!(
             feed(&mut p, &change(0xc, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 1)),
@@ -198,7 +198,7 @@ mod tests {
         for a in 1..=5u64 {
             feed(&mut p, &change(a, CLOSE, TCP_SYN_SENT, a as u32, 0));
         }
-        assert_eq!(p.len(), 3);
+        assert_eq!(p.pending(), 3);
         assert_eq!(
             feed(&mut p, &change(1, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 1)),
             None

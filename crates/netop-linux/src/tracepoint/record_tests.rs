@@ -21,8 +21,8 @@ fn raw(family: u16, old: i32, new: i32, sport: u16, dport: u16) -> Vec<u8> {
     r[30..32].copy_from_slice(&6u16.to_ne_bytes());
     r[32..36].copy_from_slice(&[10, 0, 0, 1]);
     r[36..40].copy_from_slice(&[10, 0, 0, 2]);
-    r[40..56].copy_from_slice(&"fd00::1".parse::<Ipv6Addr>().unwrap().octets());
-    r[56..72].copy_from_slice(&"fd00::2".parse::<Ipv6Addr>().unwrap().octets());
+    r[40..56].copy_from_slice(&"fd00::1".parse::<Ipv6Addr>().expect("fixture").octets());
+    r[56..72].copy_from_slice(&"fd00::2".parse::<Ipv6Addr>().expect("fixture").octets());
     r
 }
 
@@ -31,7 +31,7 @@ fn sample(pid: u32, raw: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&pid.to_ne_bytes());
     b.extend_from_slice(&(pid + 1).to_ne_bytes());
-    b.extend_from_slice(&u32::try_from(raw.len()).unwrap().to_ne_bytes());
+    b.extend_from_slice(&u32::try_from(raw.len()).expect("fixture").to_ne_bytes());
     b.extend_from_slice(raw);
     b.resize(b.len().next_multiple_of(8), 0);
     b
@@ -49,8 +49,8 @@ fn an_ipv4_sample_gives_its_tuple_states_and_pid() {
             newstate: 1,
             pid: 777,
             protocol: 6,
-            local: "10.0.0.1:40000".parse().unwrap(),
-            remote: "10.0.0.2:5001".parse().unwrap(),
+            local: "10.0.0.1:40000".parse().expect("fixture"),
+            remote: "10.0.0.2:5001".parse().expect("fixture"),
         })
     );
 }
@@ -62,8 +62,8 @@ fn an_ipv6_sample_reads_the_v6_addresses() {
     else {
         panic!("not a sample");
     };
-    assert_eq!(change.local, "[fd00::1]:0".parse().unwrap());
-    assert_eq!(change.remote, "[fd00::2]:443".parse().unwrap());
+    assert_eq!(change.local, "[fd00::1]:0".parse().expect("fixture"));
+    assert_eq!(change.remote, "[fd00::2]:443".parse().expect("fixture"));
     assert_eq!((change.oldstate, change.newstate), (7, 2));
 }
 
