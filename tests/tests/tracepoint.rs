@@ -174,3 +174,36 @@ fn diagnostics_name_the_tracepoint_mode() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Root without CAP_BPF and CAP_SYS_ADMIN (so no eBPF), with CAP_PERFMON
+/// and a mounted tracefs: the default `--owners auto` falls back to the
+/// tracepoint and says why. netop runs in a mount namespace of its own
+/// with tracefs mounted (without CAP_SYS_ADMIN it cannot mount it
+/// itself), under `setpriv`, which drops the two from its bounding set.
+#[test]
+fn without_cap_bpf_owners_fall_back_to_the_tracepoint() -> anyhow::Result<()> {
+    let Some(_session) = begin()? else {
+        return Ok(());
+    };
+    let bin = netop_e2e::netop_bin()?;
+    let script = "[ -d /sys/kernel/tracing/events ] || mount -t tracefs tracefs /sys/kernel/tracing || exit 97; \
+                  exec setpriv --inh-caps=-all --bounding-set=-bpf,-sys_admin \"$0\" --diagnostics";
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .arg(&bin)
+        .output()
+        .context("running netop --diagnostics without CAP_BPF")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "netop --diagnostics without CAP_BPF failed ({}): {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = "socket owners: tracepoint (perf sock:inet_sock_set_state; eBPF: not permitted: eBPF needs root, or CAP_BPF and CAP_PERFMON)";
+    anyhow::ensure!(
+        stdout.lines().any(|l| l == expected),
+        "no {expected:?} in:\n{stdout}"
+    );
+    Ok(())
+}

@@ -170,12 +170,15 @@ impl TracepointSource {
             match self.pairing.step(change) {
                 Step::Connecting => {
                     let owner = self.owner_of(change.pid);
-                    self.pairing.remember(change.skaddr, owner);
+                    if let Some(done) = self.pairing.remember(change.skaddr, owner) {
+                        f(&self.event_of(done));
+                    }
                 }
                 Step::Connected(done) => f(&self.event_of(done)),
                 Step::Nothing => {}
             }
         }
+        self.pairing.end_drain();
         read
     }
 

@@ -8,6 +8,15 @@
 //! The map holds at most `capacity` connects in flight; past that the
 //! oldest is forgotten (its connection, should it complete, is then left
 //! to polling). A connect that fails (SYN_SENT -> CLOSE) is dropped.
+//!
+//! Each CPU has its own ring and the records carry no time, so a drain
+//! that reads CPU 0's ring, then CPU 1's, can find a handshake on CPU 1
+//! whose connect was written on CPU 0 just after CPU 0 was read: the
+//! connect comes with the next drain. Such a handshake is kept as an
+//! orphan until the end of the next drain ([`Pairing::end_drain`]), and a
+//! connect that finds its orphan completes at once. Older orphans are
+//! dropped: a socket address is reused, and an orphan from before netop
+//! started must not lend its tuple to a later connect.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -36,6 +45,11 @@ pub struct Pairing<T> {
     /// paired already), to forget the oldest when full.
     order: VecDeque<u64>,
     capacity: usize,
+    /// Handshakes without a connect, by socket address, with the drain
+    /// they were seen in.
+    orphans: FxHashMap<u64, (SocketAddr, SocketAddr, u64)>,
+    /// Drains ended so far.
+    drains: u64,
 }
 
 /// What one state change means.
@@ -54,6 +68,8 @@ impl<T> Pairing<T> {
             pending: FxHashMap::default(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
+            orphans: FxHashMap::default(),
+            drains: 0,
         }
     }
 
@@ -75,6 +91,10 @@ impl<T> Pairing<T> {
             return Step::Nothing;
         }
         let Some(owner) = self.pending.remove(&change.skaddr) else {
+            if change.newstate == TCP_ESTABLISHED && self.orphans.len() < self.capacity {
+                self.orphans
+                    .insert(change.skaddr, (change.local, change.remote, self.drains));
+            }
             return Step::Nothing;
         };
         if change.newstate != TCP_ESTABLISHED {
@@ -87,8 +107,17 @@ impl<T> Pairing<T> {
         })
     }
 
-    /// Remembers the owner of a connect [`Pairing::step`] reported.
-    pub fn remember(&mut self, skaddr: u64, owner: T) {
+    /// Remembers the owner of a connect [`Pairing::step`] reported; if
+    /// its handshake was read first (an orphan), the connection is
+    /// complete now.
+    pub fn remember(&mut self, skaddr: u64, owner: T) -> Option<Connected<T>> {
+        if let Some((local, remote, _)) = self.orphans.remove(&skaddr) {
+            return Some(Connected {
+                owner,
+                local,
+                remote,
+            });
+        }
         while self.pending.len() >= self.capacity {
             let Some(oldest) = self.order.pop_front() else {
                 break;
@@ -104,6 +133,14 @@ impl<T> Pairing<T> {
             let pending = &self.pending;
             self.order.retain(|a| pending.contains_key(a));
         }
+        None
+    }
+
+    /// Ends a drain: orphans older than the drain before are dropped.
+    pub fn end_drain(&mut self) {
+        let drains = self.drains;
+        self.orphans.retain(|_, (_, _, seen)| *seen == drains);
+        self.drains += 1;
     }
 }
 
@@ -127,10 +164,7 @@ mod tests {
 
     fn feed(p: &mut Pairing<u32>, c: &StateChange) -> Option<Connected<u32>> {
         match p.step(c) {
-            Step::Connecting => {
-                p.remember(c.skaddr, c.pid);
-                None
-            }
+            Step::Connecting => p.remember(c.skaddr, c.pid),
             Step::Connected(done) => Some(done),
             Step::Nothing => None,
         }
@@ -190,6 +224,33 @@ mod tests {
         let mut sctp = change(0xe, CLOSE, TCP_SYN_SENT, 1, 0);
         sctp.protocol = 132;
         assert_eq!(p.step(&sctp), Step::Nothing);
+    }
+
+    #[test]
+    fn a_handshake_read_before_its_connect_is_paired_in_the_next_drain() {
+        let mut p = Pairing::new(16);
+        // Drain 1: the handshake (CPU 1's ring) without its connect (CPU 0's
+        // ring, written after it was read).
+        assert_eq!(
+            feed(
+                &mut p,
+                &change(0xa, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40000)
+            ),
+            None
+        );
+        p.end_drain();
+        // Drain 2: the connect completes it.
+        let done = feed(&mut p, &change(0xa, CLOSE, TCP_SYN_SENT, 100, 0));
+        assert_eq!(
+            done,
+            Some(Connected {
+                owner: 100,
+                local: SocketAddr::from(([10, 0, 0, 1], 40000)),
+                remote: SocketAddr::from(([10, 0, 0, 2], 5001)),
+            })
+        );
+        assert_eq!(p.pending(), 0);
+        assert!(p.orphans.is_empty());
     }
 
     #[test]

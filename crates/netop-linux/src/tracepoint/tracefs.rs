@@ -3,12 +3,15 @@
 //! lie), and the CPUs to open it on.
 //!
 //! tracefs is usually mounted at `/sys/kernel/tracing` (or reachable as
-//! `/sys/kernel/debug/tracing`). Where it is not, netop mounts it at
-//! `/sys/kernel/tracing` when it may (CAP_SYS_ADMIN), reads the two files
-//! and unmounts it again: the perf event needs only the id once opened, so
-//! no mount is left behind. Every failure is a sentence for the owner
-//! mode's reason.
+//! `/sys/kernel/debug/tracing`). Where it is not, netop mounts it when it
+//! may (CAP_SYS_ADMIN) on a directory of its own in the temporary
+//! directory (not the shared path: two netops starting at once would
+//! unmount each other's), reads the two files, unmounts it and removes
+//! the directory: the perf event needs only the id once opened, so no
+//! mount is left behind. Every failure is a sentence for the owner mode's
+//! reason.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Where tracefs may already be.
@@ -53,27 +56,35 @@ pub fn describe() -> Result<Described, String> {
     if let Some(e) = seen.into_iter().next() {
         return Err(e);
     }
-    mount_and_read(Path::new(MOUNTS[0]))
+    mount_and_read()
 }
 
-fn mount_and_read(at: &Path) -> Result<Described, String> {
+/// Mounts tracefs on a new private directory, reads, unmounts.
+fn mount_and_read() -> Result<Described, String> {
     use nix::mount::{mount, umount2, MntFlags, MsFlags};
-    if !at.is_dir() {
-        return Err(format!(
-            "tracefs is not mounted and {} does not exist",
-            at.display()
-        ));
-    }
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let at = std::env::temp_dir().join(format!("netop-tracefs-{}-{n}", std::process::id()));
+    // A new directory (mkdir fails on anything already there), 0700.
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&at)
+        .map_err(|e| format!("tracefs is not mounted and {}: {e}", at.display()))?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(Some("tracefs"), at, Some("tracefs"), flags, None::<&str>).map_err(|e| {
-        format!(
-            "tracefs is not mounted and mounting it at {} failed ({e}; needs root or CAP_SYS_ADMIN)",
-            at.display()
-        )
-    })?;
-    let read = read_from(at);
-    if let Err(e) = umount2(at, MntFlags::MNT_DETACH) {
-        tracing::debug!(error = %e, "cannot unmount the tracefs netop mounted");
+    let read = match mount(Some("tracefs"), &at, Some("tracefs"), flags, None::<&str>) {
+        Ok(()) => {
+            let read = read_from(&at);
+            if let Err(e) = umount2(&at, MntFlags::MNT_DETACH) {
+                tracing::debug!(error = %e, "cannot unmount the tracefs netop mounted");
+            }
+            read
+        }
+        Err(e) => Err(format!(
+            "tracefs is not mounted and mounting it failed ({e}; needs root or CAP_SYS_ADMIN)"
+        )),
+    };
+    if let Err(e) = std::fs::remove_dir(&at) {
+        tracing::debug!(error = %e, dir = %at.display(), "cannot remove netop's tracefs mount point");
     }
     read
 }
