@@ -98,9 +98,8 @@ pub struct OwnerThread {
     /// Owners were sent to the thread since it last reported the changes
     /// of hands: it may have some.
     changes_possible: bool,
-    /// Set by the thread when its own drains (the tracepoint's) left
-    /// changes of hands to report.
-    changes_waiting: Arc<AtomicBool>,
+    /// What the thread's own drains (the tracepoint's) leave for the proxy.
+    shared: Arc<Shared>,
     /// Lost event records already warned about.
     lost_reported: u64,
 }
@@ -112,11 +111,11 @@ impl OwnerThread {
         let events = resolver.take_events();
         let (requests, inbox) = mpsc::channel::<Message>();
         let (outbox, replies) = mpsc::channel::<Reply>();
-        let changes_waiting = Arc::new(AtomicBool::new(false));
-        let waiting = Arc::clone(&changes_waiting);
+        let shared = Arc::new(Shared::default());
+        let thread_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("netop-owners".to_string())
-            .spawn(move || serve(resolver, &inbox, &outbox, &waiting))?;
+            .spawn(move || serve(resolver, &inbox, &outbox, &thread_shared))?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         unconfined().push((id, requests.clone()));
         Ok(OwnerThread {
@@ -127,7 +126,7 @@ impl OwnerThread {
             events,
             told: Vec::new(),
             changes_possible: false,
-            changes_waiting,
+            shared,
             lost_reported: 0,
         })
     }
@@ -203,12 +202,22 @@ fn receive<T>(channel: &Receiver<T>, polls: Duration) -> Option<T> {
     }
 }
 
+/// What the owner thread's own drains (the perf tracepoint's, read on
+/// the thread) leave for the proxy, updated after each answer.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Sockets changed hands: `owner_changes` must cross over.
+    changes_waiting: AtomicBool,
+    /// Records the tracepoint's rings could not hold.
+    lost: AtomicU64,
+}
+
 /// The thread's loop: one call at a time, until the proxy is dropped.
 fn serve(
     mut resolver: LinuxResolver,
     inbox: &Receiver<Message>,
     outbox: &Sender<Reply>,
-    changes_waiting: &AtomicBool,
+    shared: &Shared,
 ) {
     keep_capabilities_across_user_switch();
     let mut polls = Duration::ZERO;
@@ -226,8 +235,10 @@ fn serve(
             Message::Stop => return,
         };
         if resolver.has_owner_changes() {
-            changes_waiting.store(true, Ordering::Release);
+            shared.changes_waiting.store(true, Ordering::Release);
         }
+        // The resolver's source was taken out unless it is the tracepoint.
+        shared.lost.store(resolver.lost_events(), Ordering::Relaxed);
         if outbox.send(reply).is_err() {
             return;
         }
@@ -317,7 +328,7 @@ impl SocketResolver for OwnerThread {
     fn owner_changes(&mut self) -> Vec<SocketEntry> {
         let told = self.drain();
         // Only events change hands: none since the last answer, no change.
-        let waiting = self.changes_waiting.swap(false, Ordering::Acquire);
+        let waiting = self.shared.changes_waiting.swap(false, Ordering::Acquire);
         if !self.changes_possible && !waiting {
             return Vec::new();
         }
@@ -336,9 +347,9 @@ impl SocketResolver for OwnerThread {
     }
 
     /// Event records the kernel dropped (ring buffer full); 0 when polling.
-    /// The tracepoint's, drained on the thread, are not counted here (its
-    /// resolver warns of them).
+    /// The tracepoint's are counted on the thread (whose resolver warns of
+    /// them) and read here.
     fn lost_events(&self) -> u64 {
-        self.events.as_ref().map_or(0, EventSource::lost)
+        self.events.as_ref().map_or(0, EventSource::lost) + self.shared.lost.load(Ordering::Relaxed)
     }
 }
