@@ -6,7 +6,8 @@
 //! less: CAP_PERFMON (or root), and any kernel since 4.16. This source
 //! opens the tracepoint system-wide with `perf_event_open`, one event and
 //! one mapped ring per online CPU, sampling every firing with its pid
-//! (`PERF_SAMPLE_TID`) and raw record (`PERF_SAMPLE_RAW`), and pairs each
+//! (`PERF_SAMPLE_TID`), time (`PERF_SAMPLE_TIME`, CLOCK_MONOTONIC, to
+//! merge the CPUs' rings in order) and raw record (`PERF_SAMPLE_RAW`), and pairs each
 //! socket's connect (CLOSE -> SYN_SENT, in the connecting process) with
 //! its handshake (SYN_SENT -> ESTABLISHED, with the tuple) by socket
 //! address (`pairing.rs`). Each completed connection becomes a
@@ -41,7 +42,7 @@ mod tracefs;
 
 use netop_core::Protocol;
 use perf_event::events::Tracepoint;
-use perf_event::{Builder, SampleFlag, Sampler};
+use perf_event::{Builder, Clock, SampleFlag, Sampler};
 use rustc_hash::FxHashMap;
 
 pub use format::{parse as parse_format, FormatError, Layout};
@@ -164,13 +165,16 @@ impl TracepointSource {
             }
         }
         // Per CPU the records are in order; a connect and its handshake
-        // may sit on two CPUs, so the connects of this drain go first.
-        changes.sort_by_key(|c| c.newstate != pairing::TCP_SYN_SENT);
+        // may sit on two CPUs: one order by time. (Not connects first: a
+        // freed socket's address is soon another socket's, and two
+        // connects at one address in a drain must each meet their own
+        // handshake.)
+        changes.sort_by_key(|c| c.time);
         for change in &changes {
             match self.pairing.step(change) {
                 Step::Connecting => {
                     let owner = self.owner_of(change.pid);
-                    if let Some(done) = self.pairing.remember(change.skaddr, owner) {
+                    if let Some(done) = self.pairing.remember(change, owner) {
                         f(&self.event_of(done));
                     }
                 }
@@ -223,7 +227,8 @@ fn open_on(id: u64, cpu: usize) -> Result<Sampler, TracepointUnavailable> {
         .one_cpu(cpu)
         .any_pid()
         .include_kernel()
-        .sample(SampleFlag::TID | SampleFlag::RAW)
+        .sample(SampleFlag::TID | SampleFlag::TIME | SampleFlag::RAW)
+        .clockid(Clock::MONOTONIC)
         .sample_period(1)
         .comm(true);
     let refused = |e: std::io::Error| match e.raw_os_error() {

@@ -9,14 +9,17 @@
 //! oldest is forgotten (its connection, should it complete, is then left
 //! to polling). A connect that fails (SYN_SENT -> CLOSE) is dropped.
 //!
-//! Each CPU has its own ring and the records carry no time, so a drain
-//! that reads CPU 0's ring, then CPU 1's, can find a handshake on CPU 1
-//! whose connect was written on CPU 0 just after CPU 0 was read: the
-//! connect comes with the next drain. Such a handshake is kept as an
-//! orphan until the end of the next drain ([`Pairing::end_drain`]), and a
-//! connect that finds its orphan completes at once. Older orphans are
-//! dropped: a socket address is reused, and an orphan from before netop
-//! started must not lend its tuple to a later connect.
+//! Records come in time order (the caller merges the CPUs' rings by
+//! their timestamps), but a drain that reads CPU 0's ring, then CPU 1's,
+//! can find a handshake on CPU 1 whose connect was written on CPU 0 just
+//! after CPU 0 was read: the connect comes with the next drain. Such a
+//! handshake is kept as an orphan until the end of the next drain
+//! ([`Pairing::end_drain`]), and a connect that finds its orphan, earlier
+//! than it, completes at once. A freed socket's address is soon another
+//! socket's: a connect never takes a handshake from before it, nor a
+//! handshake a connect from after it, and older orphans are dropped (one
+//! from before netop started must not lend its tuple to a later
+//! connect).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -40,16 +43,26 @@ pub struct Connected<T> {
 /// Connects in flight, by socket address.
 #[derive(Debug)]
 pub struct Pairing<T> {
-    pending: FxHashMap<u64, T>,
+    /// The owner and time of each connect in flight.
+    pending: FxHashMap<u64, (T, u64)>,
     /// Socket addresses in the order their connect was seen (some may be
     /// paired already), to forget the oldest when full.
     order: VecDeque<u64>,
     capacity: usize,
-    /// Handshakes without a connect, by socket address, with the drain
-    /// they were seen in.
-    orphans: FxHashMap<u64, (SocketAddr, SocketAddr, u64)>,
+    /// Handshakes without a connect, by socket address.
+    orphans: FxHashMap<u64, Orphan>,
     /// Drains ended so far.
     drains: u64,
+}
+
+/// A handshake whose connect was not read yet.
+#[derive(Debug, Clone, Copy)]
+struct Orphan {
+    local: SocketAddr,
+    remote: SocketAddr,
+    time: u64,
+    /// The drain it was read in.
+    drain: u64,
 }
 
 /// What one state change means.
@@ -90,10 +103,22 @@ impl<T> Pairing<T> {
         if change.oldstate != TCP_SYN_SENT {
             return Step::Nothing;
         }
-        let Some(owner) = self.pending.remove(&change.skaddr) else {
+        let connect = self
+            .pending
+            .get(&change.skaddr)
+            .is_some_and(|(_, time)| *time <= change.time);
+        let Some((owner, _)) = connect
+            .then(|| self.pending.remove(&change.skaddr))
+            .flatten()
+        else {
             if change.newstate == TCP_ESTABLISHED && self.orphans.len() < self.capacity {
-                self.orphans
-                    .insert(change.skaddr, (change.local, change.remote, self.drains));
+                let orphan = Orphan {
+                    local: change.local,
+                    remote: change.remote,
+                    time: change.time,
+                    drain: self.drains,
+                };
+                self.orphans.insert(change.skaddr, orphan);
             }
             return Step::Nothing;
         };
@@ -107,16 +132,28 @@ impl<T> Pairing<T> {
         })
     }
 
-    /// Remembers the owner of a connect [`Pairing::step`] reported; if
-    /// its handshake was read first (an orphan), the connection is
-    /// complete now.
-    pub fn remember(&mut self, skaddr: u64, owner: T) -> Option<Connected<T>> {
-        if let Some((local, remote, _)) = self.orphans.remove(&skaddr) {
-            return Some(Connected {
-                owner,
-                local,
-                remote,
-            });
+    /// Remembers the owner of the connect `change` ([`Pairing::step`]
+    /// said it is one); if its handshake was read first (an orphan from
+    /// after it), the connection is complete now.
+    pub fn remember(&mut self, change: &StateChange, owner: T) -> Option<Connected<T>> {
+        let skaddr = change.skaddr;
+        if let Some(orphan) = self.orphans.get(&skaddr).copied() {
+            if orphan.time >= change.time {
+                self.orphans.remove(&skaddr);
+                return Some(Connected {
+                    owner,
+                    local: orphan.local,
+                    remote: orphan.remote,
+                });
+            }
+        }
+        if self
+            .pending
+            .get(&skaddr)
+            .is_some_and(|(_, time)| *time > change.time)
+        {
+            // A later connect at this address is already waiting.
+            return None;
         }
         while self.pending.len() >= self.capacity {
             let Some(oldest) = self.order.pop_front() else {
@@ -124,7 +161,7 @@ impl<T> Pairing<T> {
             };
             self.pending.remove(&oldest);
         }
-        if self.pending.insert(skaddr, owner).is_none() {
+        if self.pending.insert(skaddr, (owner, change.time)).is_none() {
             self.order.push_back(skaddr);
         }
         // Addresses already paired linger in `order`; trim them so it
@@ -139,7 +176,7 @@ impl<T> Pairing<T> {
     /// Ends a drain: orphans older than the drain before are dropped.
     pub fn end_drain(&mut self) {
         let drains = self.drains;
-        self.orphans.retain(|_, (_, _, seen)| *seen == drains);
+        self.orphans.retain(|_, orphan| orphan.drain == drains);
         self.drains += 1;
     }
 }
@@ -149,8 +186,10 @@ mod tests {
     use super::*;
 
     fn change(skaddr: u64, old: i32, new: i32, pid: u32, sport: u16) -> StateChange {
+        let time = NOW.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         StateChange {
             skaddr,
+            time,
             oldstate: old,
             newstate: new,
             pid,
@@ -162,9 +201,12 @@ mod tests {
 
     const CLOSE: i32 = 7;
 
+    /// Each change made is later than the one before.
+    static NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
     fn feed(p: &mut Pairing<u32>, c: &StateChange) -> Option<Connected<u32>> {
         match p.step(c) {
-            Step::Connecting => p.remember(c.skaddr, c.pid),
+            Step::Connecting => p.remember(c, c.pid),
             Step::Connected(done) => Some(done),
             Step::Nothing => None,
         }
@@ -229,18 +271,14 @@ mod tests {
     #[test]
     fn a_handshake_read_before_its_connect_is_paired_in_the_next_drain() {
         let mut p = Pairing::new(16);
+        let connect = change(0xa, CLOSE, TCP_SYN_SENT, 100, 0);
+        let handshake = change(0xa, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40000);
         // Drain 1: the handshake (CPU 1's ring) without its connect (CPU 0's
         // ring, written after it was read).
-        assert_eq!(
-            feed(
-                &mut p,
-                &change(0xa, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40000)
-            ),
-            None
-        );
+        assert_eq!(feed(&mut p, &handshake), None);
         p.end_drain();
         // Drain 2: the connect completes it.
-        let done = feed(&mut p, &change(0xa, CLOSE, TCP_SYN_SENT, 100, 0));
+        let done = feed(&mut p, &connect);
         assert_eq!(
             done,
             Some(Connected {
@@ -251,6 +289,43 @@ mod tests {
         );
         assert_eq!(p.pending(), 0);
         assert!(p.orphans.is_empty());
+    }
+
+    #[test]
+    fn a_reused_socket_address_pairs_each_connect_with_its_own_handshake() {
+        let mut p = Pairing::new(16);
+        // Two connections, one after the other, at one address, by two
+        // processes, all in one drain (in time order).
+        let c1 = change(0xa, CLOSE, TCP_SYN_SENT, 100, 0);
+        let h1 = change(0xa, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40000);
+        let c2 = change(0xa, CLOSE, TCP_SYN_SENT, 200, 0);
+        let h2 = change(0xa, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40001);
+        assert_eq!(feed(&mut p, &c1), None);
+        let first = feed(&mut p, &h1).expect("first");
+        assert_eq!((first.owner, first.local.port()), (100, 40000));
+        assert_eq!(feed(&mut p, &c2), None);
+        let second = feed(&mut p, &h2).expect("second");
+        assert_eq!((second.owner, second.local.port()), (200, 40001));
+    }
+
+    #[test]
+    fn an_orphan_is_not_given_to_a_later_connect() {
+        let mut p = Pairing::new(16);
+        // Drain 1 read CPU 0 before the first connect was written there,
+        // then CPU 1 with its handshake and a second connect at the
+        // (freed, reused) address.
+        let c1 = change(0xa, CLOSE, TCP_SYN_SENT, 100, 0);
+        let h1 = change(0xa, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40000);
+        let c2 = change(0xa, CLOSE, TCP_SYN_SENT, 200, 0);
+        let h2 = change(0xa, TCP_SYN_SENT, TCP_ESTABLISHED, 0, 40001);
+        assert_eq!(feed(&mut p, &h1), None);
+        assert_eq!(feed(&mut p, &c2), None, "the orphan is older than c2");
+        p.end_drain();
+        // Drain 2: the first connect, then the second handshake.
+        let first = feed(&mut p, &c1).expect("first");
+        assert_eq!((first.owner, first.local.port()), (100, 40000));
+        let second = feed(&mut p, &h2).expect("second");
+        assert_eq!((second.owner, second.local.port()), (200, 40001));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! One perf ring record of the tracepoint's event, as bytes, into a
 //! [`PerfRecord`].
 //!
-//! The event is opened with `PERF_SAMPLE_TID | PERF_SAMPLE_RAW` and
-//! `attr.comm`, without `sample_id_all`, so the records netop reads are:
-//! a sample (`u32 pid, u32 tid, u32 size, u8 raw[size]`), a command-name
+//! The event is opened with `PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+//! PERF_SAMPLE_RAW` and `attr.comm`, without `sample_id_all`, so the
+//! records netop reads are: a sample (`u32 pid, u32 tid, u64 time, u32
+//! size, u8 raw[size]`: the kernel's order of sample fields), a command-name
 //! change (`u32 pid, u32 tid, char comm[]`) and a count of lost samples
 //! (`u64 id, u64 lost`), each after the header the ring reader strips.
 //! The raw part is decoded with the [`Layout`] read from tracefs. Plain
@@ -28,8 +29,11 @@ const AF_INET6: u16 = 10;
 /// One `inet_sock_set_state` event: a TCP socket changed state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateChange {
-    /// The socket's kernel address: the same socket across its events.
+    /// The socket's kernel address: the same socket across its events
+    /// (and reused by a later socket once this one is freed).
     pub skaddr: u64,
+    /// When it fired (CLOCK_MONOTONIC, ns): orders the CPUs' records.
+    pub time: u64,
     pub oldstate: i32,
     pub newstate: i32,
     /// The process running when the event fired (the connecting process
@@ -99,14 +103,18 @@ pub fn decode(kind: u32, body: &[u8], layout: &Layout) -> Result<PerfRecord, Rec
     };
     match kind {
         RECORD_SAMPLE => {
-            let (Some(pid), Some(size)) = (u32_at(body, 0), u32_at(body, 8)) else {
+            let (Some(pid), Some(time), Some(size)) =
+                (u32_at(body, 0), u64_at(body, 8), u32_at(body, 16))
+            else {
                 return Err(short);
             };
             let raw = usize::try_from(size)
                 .ok()
-                .and_then(|size| body.get(12..12 + size))
+                .and_then(|size| body.get(20..20 + size))
                 .ok_or(short.clone())?;
-            decode_raw(raw, pid, layout).map(PerfRecord::Sample)
+            let mut change = decode_raw(raw, pid, layout)?;
+            change.time = time;
+            Ok(PerfRecord::Sample(change))
         }
         RECORD_COMM => {
             let (Some(pid), Some(tid)) = (u32_at(body, 0), u32_at(body, 4)) else {
@@ -152,6 +160,7 @@ pub fn decode_raw(raw: &[u8], pid: u32, l: &Layout) -> Result<StateChange, Recor
     };
     Ok(StateChange {
         skaddr: field_u64(raw, l.skaddr).ok_or(short.clone())?,
+        time: 0,
         // The states are C ints; the bits are read as they are.
         oldstate: get32(l.oldstate)? as i32,
         newstate: get32(l.newstate)? as i32,

@@ -26,11 +26,12 @@ fn raw(family: u16, old: i32, new: i32, sport: u16, dport: u16) -> Vec<u8> {
     r
 }
 
-/// A sample record's body: pid, tid, size, raw, padded to 8 bytes.
+/// A sample record's body: pid, tid, time, size, raw, padded to 8 bytes.
 fn sample(pid: u32, raw: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&pid.to_ne_bytes());
     b.extend_from_slice(&(pid + 1).to_ne_bytes());
+    b.extend_from_slice(&123_456_789u64.to_ne_bytes());
     b.extend_from_slice(&u32::try_from(raw.len()).expect("fixture").to_ne_bytes());
     b.extend_from_slice(raw);
     b.resize(b.len().next_multiple_of(8), 0);
@@ -45,6 +46,7 @@ fn an_ipv4_sample_gives_its_tuple_states_and_pid() {
         got,
         PerfRecord::Sample(StateChange {
             skaddr: 0xffff_8880_1234_5678,
+            time: 123_456_789,
             oldstate: 2,
             newstate: 1,
             pid: 777,
@@ -78,7 +80,7 @@ fn short_and_foreign_samples_are_errors() {
     ));
     // A size field larger than the record.
     let mut lying = sample(1, &full);
-    lying[8..12].copy_from_slice(&500u32.to_ne_bytes());
+    lying[16..20].copy_from_slice(&500u32.to_ne_bytes());
     assert!(decode(RECORD_SAMPLE, &lying, &l).is_err());
     assert!(decode(RECORD_SAMPLE, &[1, 2, 3], &l).is_err());
     let unix = sample(1, &raw(1, 2, 1, 1, 2));
