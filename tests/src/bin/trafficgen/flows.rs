@@ -68,12 +68,15 @@ pub fn udp_flows(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Raises the soft limit on open files to `want` (at most the hard limit).
-fn raise_fd_limit(want: u64) -> anyhow::Result<()> {
+/// Raises the limit on open files to `want`: the soft limit, and the hard
+/// one too when it is lower (root may; the benchmarks run as root).
+pub fn raise_fd_limit(want: u64) -> anyhow::Result<()> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit")?;
     if soft < want {
-        setrlimit(Resource::RLIMIT_NOFILE, want.min(hard), hard).context("setrlimit")?;
+        setrlimit(Resource::RLIMIT_NOFILE, want, hard.max(want)).with_context(|| {
+            format!("raising the open-file limit to {want} (soft {soft}, hard {hard})")
+        })?;
     }
     Ok(())
 }

@@ -28,6 +28,9 @@
 //!   new flows to random ports as fast as one thread goes (see `flood.rs`)
 //! - `udp-flows --to A:P --count N --rate R [--size B] [--hold-seconds H]`:
 //!   one datagram per fresh socket, closed or held (see `flows.rs`)
+//! - `udp-spread --to A:P --flows N --rate R --seconds S [--size B]
+//!   [--hold-seconds H]`: N held sockets sending in turn at R datagrams a
+//!   second in all (see `spread.rs`)
 //! - `udp-sink --listen A:P --seconds S`: reads datagrams, answers none
 //! - `proc-wave --to A:P --count N [--parallel P] [--bytes B]`: a wave of
 //!   short-lived `one-upload` children, counted only (see `wave.rs`)
@@ -62,6 +65,8 @@ mod held;
 #[cfg(target_os = "linux")]
 mod procs;
 #[cfg(target_os = "linux")]
+mod spread;
+#[cfg(target_os = "linux")]
 mod tcp;
 #[cfg(target_os = "linux")]
 mod udp;
@@ -77,7 +82,7 @@ use args::Args;
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let Some(command) = argv.next() else {
-        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast|short-procs|flood|udp-flows|udp-sink|proc-wave|held-procs|...> [--key value]...");
+        eprintln!("usage: trafficgen <sink|stream|short-conns|udp-echo-server|udp-client|serve-download|download|udp-blast|short-procs|flood|udp-flows|udp-spread|udp-sink|proc-wave|held-procs|...> [--key value]...");
         return ExitCode::from(2);
     };
     let result = Args::parse(argv).and_then(|args| run(&command, &args));
@@ -108,6 +113,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "dns-burst" => procs::dns_burst(args),
         "flood" => flood::flood(args),
         "udp-flows" => flows::udp_flows(args),
+        "udp-spread" => spread::udp_spread(args),
         "udp-sink" => udp::sink(args),
         "proc-wave" => wave::proc_wave(args),
         "held-procs" => held::held_procs(args),
