@@ -19,10 +19,16 @@
 //!    short-lived processes (`processes.rs`).
 //! 5. Issue 12: `netop serve` idle, and `/metrics` and the history's
 //!    minute with 1,000 live processes (`serve.rs`).
+//! 6. Issue 17's spread (`spread.rs`): 100,000 packets/s over 20,000 held
+//!    UDP flows (`--spread-rate`, `--spread-flows`, `--spread-seconds`)
+//!    with no monitor, netop `--capture kernel` and netop `--capture
+//!    pcap`: the sender's rate, netop's count against the veth's, its
+//!    drops, peak RSS, CPU and the bytes credited to the sender.
 //!
 //! `--only PHASE,...` runs some of them (`maxrate`, `events`, `idle`,
-//! `flood`, `churn`, `held`, `processes`, `serve`; all by default), and `--netop
-//! PATH` measures another netop binary (a build from before a change).
+//! `flood`, `churn`, `held`, `processes`, `serve`, `spread`; all by
+//! default), and `--netop PATH` measures another netop binary (a build
+//! from before a change).
 //!
 //! The report is markdown on stdout; progress goes to stderr. Numbers are
 //! reported, never asserted. Traffic goes only into the test host made here.
@@ -51,6 +57,8 @@ mod report;
 mod run;
 #[cfg(target_os = "linux")]
 mod serve;
+#[cfg(target_os = "linux")]
+mod spread;
 #[cfg(target_os = "linux")]
 mod udpflows;
 

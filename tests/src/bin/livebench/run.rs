@@ -10,7 +10,7 @@ use netop_e2e::Netns;
 use crate::maxrate::{Bench, RunResult};
 use crate::monitor::{Kind, Seen, Tool};
 use crate::report::{self, Facts, Report};
-use crate::{events, flood, idle, processes, serve, udpflows};
+use crate::{events, flood, idle, processes, serve, spread, udpflows};
 
 /// Test host tag and subnet (10.231.40.0/24), apart from the e2e tests'.
 const HOST_TAG: &str = "bench";
@@ -18,8 +18,8 @@ const HOST_SUBNET: u8 = 40;
 /// netop's capture buffers, tried in turn until netop drops nothing.
 const BUFFERS: [Option<u32>; 3] = [None, Some(8 << 20), Some(16 << 20)];
 
-const USAGE: &str = "usage: livebench [--only PHASE[,PHASE...]] [--netop PATH] [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events] [--flood-seconds S (2..=60, default 10)] [--churn-flows N (100..=100000, default 20000)] [--churn-rate R (100..=50000, default 4000)] [--held-flows N (100..=100000, default 10000)] [--processes N (100..=200000, default 100000)] [--parallel P (1..=64, default 4)] [--forget-after S (1..=600, netop's default)] [--serve-processes N (10..=5000, default 1000)] [--serve-idle-seconds S (10..=600, default 60)] [--capture auto|kernel|pcap (issue 10 and serve phases: netop's counting, its default when absent)]
-phases: maxrate, events, idle (issues 2 and 5), flood, churn, held, processes (issue 10), serve (issue 12); all by default";
+const USAGE: &str = "usage: livebench [--only PHASE[,PHASE...]] [--netop PATH] [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events] [--flood-seconds S (2..=60, default 10)] [--churn-flows N (100..=100000, default 20000)] [--churn-rate R (100..=50000, default 4000)] [--held-flows N (100..=100000, default 10000)] [--processes N (100..=200000, default 100000)] [--parallel P (1..=64, default 4)] [--forget-after S (1..=600, netop's default)] [--serve-processes N (10..=5000, default 1000)] [--serve-idle-seconds S (10..=600, default 60)] [--capture auto|kernel|pcap (issue 10 and serve phases: netop's counting, its default when absent)] [--spread-flows N (100..=28000, default 20000)] [--spread-rate R (100..=1000000, default 100000)] [--spread-seconds S (2..=60, default 10)]
+phases: maxrate, events, idle (issues 2 and 5), flood, churn, held, processes (issue 10), serve (issue 12), spread (issue 17: R packets/s over N held UDP flows, no monitor / netop --capture kernel / --capture pcap); all by default";
 
 /// The phases, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +31,12 @@ enum Phase {
     Held,
     Processes,
     Serve,
+    Spread,
     Idle,
 }
 
 impl Phase {
-    const ALL: [Phase; 8] = [
+    const ALL: [Phase; 9] = [
         Phase::Events,
         Phase::MaxRate,
         Phase::Flood,
@@ -43,6 +44,7 @@ impl Phase {
         Phase::Held,
         Phase::Processes,
         Phase::Serve,
+        Phase::Spread,
         Phase::Idle,
     ];
 
@@ -55,6 +57,7 @@ impl Phase {
             "held" => Phase::Held,
             "processes" => Phase::Processes,
             "serve" => Phase::Serve,
+            "spread" => Phase::Spread,
             "idle" => Phase::Idle,
             other => bail!("--only: unknown phase {other:?}\n{USAGE}"),
         })
@@ -80,6 +83,8 @@ struct Options {
     /// `--capture` for the netops of the issue 10 and serve phases
     /// (passed as `NETOP_CAPTURE`); netop's own default when `None`.
     capture: Option<String>,
+    /// The spread phase's flows, packets a second and seconds.
+    spread: spread::Spread,
 }
 
 impl Options {
@@ -105,6 +110,11 @@ fn parse_args() -> anyhow::Result<Options> {
         serve_processes: 1000,
         serve_idle_seconds: 60,
         capture: None,
+        spread: spread::Spread {
+            flows: 20_000,
+            rate: 100_000,
+            seconds: 10,
+        },
     };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
@@ -133,6 +143,10 @@ fn parse_args() -> anyhow::Result<Options> {
             "--forget-after" => options.forget_after = Some(number(1..=600)?),
             "--serve-processes" => options.serve_processes = number(10..=5000)?,
             "--serve-idle-seconds" => options.serve_idle_seconds = number(10..=600)?,
+            // The kernel's default ephemeral range holds 28,232 ports.
+            "--spread-flows" => options.spread.flows = number(100..=28_000)?,
+            "--spread-rate" => options.spread.rate = number(100..=1_000_000)?,
+            "--spread-seconds" => options.spread.seconds = number(2..=60)?,
             "--capture" => {
                 let mode = value()?;
                 if !["auto", "kernel", "pcap"].contains(&mode.as_str()) {
@@ -306,9 +320,9 @@ fn max_rate(
     Ok((netop_alone, runs.last().map(|r| r.label.clone())))
 }
 
-/// Issue 10's scenarios and issue 12's serve phase that were asked for,
-/// each a markdown section; a scenario that fails says so in its section
-/// and the others still run.
+/// Issue 10's scenarios, issue 12's serve phase and issue 17's spread
+/// that were asked for, each a markdown section; a scenario that fails
+/// says so in its section and the others still run.
 fn issue10(
     host: &Netns,
     trafficgen: &std::path::Path,
@@ -357,6 +371,11 @@ fn issue10(
             options.serve_idle_seconds,
         );
         sections.push(serve::markdown(&run));
+    }
+    if options.wants(Phase::Spread) {
+        // Each run names netop's counting mode on its command line.
+        let runs = spread::run(host, trafficgen, netop, options.spread);
+        sections.push(spread::markdown(options.spread, &runs));
     }
     sections
 }

@@ -29,8 +29,8 @@
 //! - `udp-flows --to A:P --count N --rate R [--size B] [--hold-seconds H]`:
 //!   one datagram per fresh socket, closed or held (see `flows.rs`)
 //! - `udp-spread --to A:P --flows N --rate R --seconds S [--size B]
-//!   [--hold-seconds H]`: N held sockets sending in turn at R datagrams a
-//!   second in all (see `spread.rs`)
+//!   [--hold-seconds H] [--ports K]`: N flows from held sockets sending in
+//!   turn at R datagrams a second in all (see `spread.rs`)
 //! - `udp-sink --listen A:P --seconds S`: reads datagrams, answers none
 //! - `proc-wave --to A:P --count N [--parallel P] [--bytes B]`: a wave of
 //!   short-lived `one-upload` children, counted only (see `wave.rs`)

@@ -5,7 +5,7 @@
 //! `--flows` sockets, each bound to a port the kernel chooses, are opened
 //! before `ready` and held until the process exits, so every flow has a
 //! live owner the whole run. After `go` one thread sends `--size`-byte
-//! datagrams to `--to` from each socket in turn (round robin), paced to
+//! datagrams to `--to` from each flow in turn (round robin), paced to
 //! `--rate` datagrams a second in all: every tick (1 ms) it sends the
 //! datagrams due by then and sleeps to the next tick, so one thread
 //! reaches 100,000 a second without a syscall per sleep per datagram.
@@ -17,11 +17,17 @@
 //!
 //! The sockets stay open `--hold-seconds` after `done` (default 0), so a
 //! monitor stopped just after the last datagram still finds their owner.
+//!
+//! `--ports K` (default 1) makes the same number of flows from a K-th of
+//! the sockets, each sending to K ports (`--to`'s port and the K - 1
+//! after it): for a process whose open-file limit is below the flow
+//! count and cannot be raised (no CAP_SYS_RESOURCE). A flow is still one
+//! (local port, remote port) pair with one owner.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use crate::args::{Args, MAX_SECONDS};
 use crate::control::{arm_watchdog, ready_then_wait_for_go, say};
@@ -30,6 +36,8 @@ use crate::flows::raise_fd_limit;
 /// Largest number of concurrent flows (sockets). The kernel's default
 /// ephemeral range holds 28,232 ports; a wider range allows more.
 const MAX_FLOWS: u64 = 60_000;
+/// Most destination ports per socket.
+const MAX_PORTS: u64 = 16;
 /// Largest pace, datagrams a second in all.
 const MAX_RATE: u64 = 1_000_000;
 /// Largest payload that fits a 1500-byte MTU over IPv4.
@@ -47,6 +55,9 @@ const BACKOFF: Duration = Duration::from_micros(100);
 pub struct Plan {
     pub to: SocketAddr,
     pub flows: u64,
+    /// Destination ports per socket; `sockets × ports ≥ flows`.
+    pub ports: u64,
+    pub sockets: u64,
     pub size: usize,
     pub seconds: u64,
     pub hold: Duration,
@@ -57,6 +68,10 @@ impl Plan {
     pub fn from_args(args: &Args) -> anyhow::Result<Self> {
         let to = args.addr("to")?;
         let flows = args.bounded("flows", MAX_FLOWS, None)?;
+        let ports = args.bounded("ports", MAX_PORTS, Some(1))?;
+        if u64::from(to.port()) + ports - 1 > u64::from(u16::MAX) {
+            bail!("--to {to} --ports {ports}: the ports run past 65535");
+        }
         let rate = args.bounded("rate", MAX_RATE, None)?;
         let seconds = args.bounded("seconds", MAX_SECONDS, None)?;
         let size = args.bounded("size", MAX_SIZE, Some(DEFAULT_SIZE))? as usize;
@@ -66,11 +81,23 @@ impl Plan {
         Ok(Self {
             to,
             flows,
+            ports,
+            sockets: flows.div_ceil(ports),
             size,
             seconds,
             hold,
             pacer: Pacer::new(rate, seconds),
         })
+    }
+
+    /// Flow `i`'s socket (an index) and destination: socket `i mod
+    /// sockets`, port `--to + i / sockets`, a distinct pair for each `i`
+    /// below `flows`.
+    pub fn flow(&self, i: u64) -> (usize, SocketAddr) {
+        let mut to = self.to;
+        // `from_args` checked that `to.port() + ports - 1` fits.
+        to.set_port(self.to.port() + (i / self.sockets) as u16);
+        ((i % self.sockets) as usize, to)
     }
 }
 
@@ -113,14 +140,16 @@ impl Pacer {
 /// `udp-spread --to A:P --flows N --rate R --seconds S [--size B] [--hold-seconds H]`
 pub fn udp_spread(args: &Args) -> anyhow::Result<()> {
     let plan = Plan::from_args(args)?;
-    raise_fd_limit(plan.flows + 64)?;
+    raise_fd_limit(plan.sockets + 64)?;
     let local: SocketAddr = match plan.to {
         SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
         SocketAddr::V6(_) => ([0u16; 8], 0).into(),
     };
-    let sockets = (0..plan.flows)
-        .map(|i| UdpSocket::bind(local).with_context(|| format!("socket {i} of {}", plan.flows)))
+    let sockets = (0..plan.sockets)
+        .map(|i| UdpSocket::bind(local).with_context(|| format!("socket {i} of {}", plan.sockets)))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Each flow's socket and destination, worked out before the clock runs.
+    let flows: Vec<(usize, SocketAddr)> = (0..plan.flows).map(|i| plan.flow(i)).collect();
     let payload = vec![0x5au8; plan.size];
     ready_then_wait_for_go()?;
     let limit = Duration::from_secs(plan.seconds);
@@ -135,8 +164,8 @@ pub fn udp_spread(args: &Args) -> anyhow::Result<()> {
         while sent < due {
             let end = due.min(sent + pacer.batch);
             while sent < end {
-                let socket = &sockets[(sent % plan.flows) as usize];
-                match socket.send_to(&payload, plan.to) {
+                let (socket, to) = flows[(sent % plan.flows) as usize];
+                match sockets[socket].send_to(&payload, to) {
                     Ok(_) => sent += 1,
                     Err(e) if queue_full(&e) => {
                         full += 1;
@@ -157,10 +186,11 @@ pub fn udp_spread(args: &Args) -> anyhow::Result<()> {
     }
     let elapsed = start.elapsed();
     say(&format!(
-        "done sent={} datagrams={sent} planned={} flows={} full={full} elapsed_us={} elapsed_ms={}",
+        "done sent={} datagrams={sent} planned={} flows={} sockets={} full={full} elapsed_us={} elapsed_ms={}",
         sent * plan.size as u64,
         pacer.total,
         plan.flows,
+        plan.sockets,
         elapsed.as_micros(),
         elapsed.as_millis()
     ));
@@ -180,6 +210,8 @@ fn queue_full(e: &std::io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use std::collections::HashSet;
 
     use super::{Pacer, Plan, MAX_FLOWS, MAX_RATE};
     use crate::args::Args;
@@ -239,14 +271,37 @@ mod tests {
         assert_eq!((held.size, held.hold), (1472, Duration::from_secs(3)));
         for bad in [
             "--to 10.0.0.2:5005 --flows 0 --rate 1 --seconds 1".to_owned(),
-            format!("--to 10.0.0.2:5005 --flows {} --rate 1 --seconds 1", MAX_FLOWS + 1),
-            format!("--to 10.0.0.2:5005 --flows 1 --rate {} --seconds 1", MAX_RATE + 1),
+            format!(
+                "--to 10.0.0.2:5005 --flows {} --rate 1 --seconds 1",
+                MAX_FLOWS + 1
+            ),
+            format!(
+                "--to 10.0.0.2:5005 --flows 1 --rate {} --seconds 1",
+                MAX_RATE + 1
+            ),
             "--to 10.0.0.2:5005 --flows 1 --rate 1 --seconds 121".to_owned(),
             "--to 10.0.0.2:5005 --flows 1 --rate 1 --seconds 1 --size 1473".to_owned(),
             "--to 10.0.0.2 --flows 1 --rate 1 --seconds 1".to_owned(),
             "--to 10.0.0.2:5005 --rate 1 --seconds 1".to_owned(),
+            "--to 10.0.0.2:5005 --flows 1 --rate 1 --seconds 1 --ports 17".to_owned(),
+            "--to 10.0.0.2:65535 --flows 1 --rate 1 --seconds 1 --ports 2".to_owned(),
         ] {
             assert!(plan(&bad).is_err(), "accepted {bad}");
         }
+    }
+
+    #[test]
+    fn flows_are_distinct_socket_and_port_pairs() {
+        let one = plan("--to 10.0.0.2:5005 --flows 5 --rate 1 --seconds 1").expect("a plan");
+        assert_eq!((one.sockets, one.ports), (5, 1));
+        assert_eq!(one.flow(3), (3, "10.0.0.2:5005".parse().expect("addr")));
+        let two =
+            plan("--to 10.0.0.2:5005 --flows 5 --rate 1 --seconds 1 --ports 2").expect("a plan");
+        assert_eq!(two.sockets, 3);
+        let flows: Vec<_> = (0..5).map(|i| two.flow(i)).collect();
+        assert_eq!(flows[0], (0, "10.0.0.2:5005".parse().expect("addr")));
+        assert_eq!(flows[4], (1, "10.0.0.2:5006".parse().expect("addr")));
+        assert_eq!(flows.iter().collect::<HashSet<_>>().len(), 5);
+        assert!(flows.iter().all(|(s, _)| *s < 3));
     }
 }
