@@ -48,9 +48,10 @@ pub fn run(rest: &[String]) -> Result<()> {
 /// `cargo xtask bench-live [ARGS]`: builds netop and the e2e binaries in
 /// release mode, then runs `livebench ARGS` as root (via sudo when needed):
 /// live capture on a veth at the highest packet rate, netop against nethogs
-/// and bandwhich, netop idle, and issue 10's scenarios (`--only PHASE,...`
-/// picks phases, `--netop PATH` measures another build; `livebench --help`
-/// lists them). The markdown report goes to stdout.
+/// and bandwhich, netop idle, issue 10's scenarios and issue 17's `spread`
+/// (100,000 packets/s over 20,000 flows); `--only PHASE,...` picks phases,
+/// `--netop PATH` measures another build (`livebench --help` lists them).
+/// The markdown report goes to stdout.
 pub fn live(rest: &[String]) -> Result<()> {
     super::deps(super::PACKAGES)?;
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
