@@ -27,6 +27,7 @@ use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, ResolveError, SocketResolver, SocketTable};
 use crate::unknown::{Breakdown, UnknownReason};
 
+mod cookies;
 mod crediting;
 mod deltas;
 mod dns;
@@ -118,6 +119,9 @@ pub struct EngineStats {
     pub flows_expired: u64,
     /// Flows whose socket passed to another process.
     pub handovers: u64,
+    /// Flows given their owner, or a new one, by the socket cookie of a
+    /// kernel counter's delta (`engine/cookies.rs`), not by a tuple.
+    pub cookie_owners: u64,
     /// Pids seen again with another start time (recycled).
     pub pids_reused: u64,
     /// Exited processes forgotten (see `forget_exited_after`).
@@ -243,6 +247,8 @@ pub struct Engine {
     deferred_dns: Vec<dns::Deferred>,
     /// Interface names PKTAP headers gave (`engine/tap.rs`).
     tap_names: tap::TapNames,
+    /// Owners by socket cookie, as the resolver answered (`engine/cookies.rs`).
+    cookies: cookies::CookieMemo,
     /// The only user whose processes the backend sees (`None`: all);
     /// see [`Engine::set_visible_uid`].
     visible_uid: Option<u32>,
@@ -403,6 +409,7 @@ impl Engine {
             table_at: None,
             deferred_dns: Vec::new(),
             tap_names: tap::TapNames::default(),
+            cookies: cookies::CookieMemo::default(),
             visible_uid: None,
         }
     }

@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 
 use netop_core::owners::{CachedOwner, OwnerCache, Owners, ScanStats};
 use netop_core::{
-    FlowKey, OwnerMode, Protocol, ResolveError, SocketEntry, SocketResolver, SocketTable,
+    FlowKey, OwnerMode, ProcessInfo, Protocol, ResolveError, SocketEntry, SocketResolver,
+    SocketTable,
 };
 
 use crate::events::{EventSource, EventsUnavailable};
@@ -107,7 +108,8 @@ impl LinuxResolver {
     /// whose source was taken out.
     pub fn told(&mut self, told: Vec<Told>) {
         for t in told {
-            self.owners.told(t.proto, t.local, t.remote, t.owner);
+            self.owners
+                .told_socket(t.proto, t.local, t.remote, t.cookie, t.owner);
         }
     }
 
@@ -140,7 +142,13 @@ impl LinuxResolver {
         let owners = &mut self.owners;
         let now = Instant::now();
         source.drain_with(&mut |event| {
-            owners.told(event.proto, event.local, event.remote, event.owner(now));
+            owners.told_socket(
+                event.proto,
+                event.local,
+                event.remote,
+                event.cookie,
+                event.owner(now),
+            );
         });
     }
 
@@ -211,6 +219,13 @@ impl SocketResolver for LinuxResolver {
         self.owners.owner_changes(Instant::now())
     }
 
+    /// Owners by socket cookie from the events' cache (no search): the
+    /// kernel counter's cookies are the event source's.
+    fn cookie_owners(&mut self, cookies: &[u64]) -> Vec<(u64, ProcessInfo)> {
+        self.drain();
+        self.owners.cookie_owners(cookies, Instant::now())
+    }
+
     fn exited(&mut self, processes: &[(u32, u64)]) -> Vec<(u32, u64)> {
         let gone: Vec<(u32, u64)> = processes
             .iter()
@@ -230,6 +245,8 @@ pub struct Told {
     pub proto: Protocol,
     pub local: SocketAddr,
     pub remote: SocketAddr,
+    /// The socket's cookie, when the record gave one.
+    pub cookie: Option<u64>,
     pub owner: CachedOwner,
 }
 
@@ -240,6 +257,7 @@ pub fn drain_into(source: &mut EventSource, told: &mut Vec<Told>, now: Instant) 
             proto: event.proto,
             local: event.local,
             remote: event.remote,
+            cookie: event.cookie,
             owner: event.owner(now),
         });
     });

@@ -15,9 +15,21 @@
 //! not kept (their traffic never reaches this namespace's capture). The
 //! cache is bounded: past its capacity it drops entries older than the
 //! age limit, then the oldest quarter. Time is passed in, never read here.
+//!
+//! Beside the tuples, the cache keeps owners by socket cookie (Linux: a
+//! number the kernel gives each socket, unique while it runs), when the
+//! event told one: a kernel counter reads the same number from a socket's
+//! egress packets, so such a flow's owner is one hash lookup away, with
+//! no matching rule, no search and no namespace question (a cookie names
+//! one socket of the host's kernel, whatever its namespace). The cookie
+//! index has the tuples' lifetime rules: the same age limit, its own
+//! bound of the same capacity, and a record naming another process is a
+//! change of hands.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
 
 use crate::flow::{FlowKey, Protocol};
 use crate::socket::canonical;
@@ -58,6 +70,8 @@ pub struct Hit<'a> {
 #[derive(Debug)]
 pub struct OwnerCache {
     index: TupleIndex<CachedOwner>,
+    /// The same owners by socket cookie, for those the event named one.
+    cookies: FxHashMap<u64, CachedOwner>,
     capacity: usize,
     max_age: Duration,
     /// netop's own network namespace: wildcard binds match only there.
@@ -74,6 +88,7 @@ impl OwnerCache {
     pub fn new(capacity: usize, max_age: Duration) -> Self {
         OwnerCache {
             index: TupleIndex::default(),
+            cookies: FxHashMap::default(),
             capacity: capacity.max(1),
             max_age,
             home_netns: None,
@@ -129,6 +144,45 @@ impl OwnerCache {
         false
     }
 
+    /// Remembers that `owner` used the socket whose cookie is `cookie`.
+    /// Returns true when the cookie was known with another process: the
+    /// socket changed hands.
+    pub fn insert_cookie(&mut self, cookie: u64, owner: CachedOwner) -> bool {
+        let (pid, now) = (owner.pid, owner.seen);
+        if let Some(old) = self.cookies.insert(cookie, owner) {
+            return old.pid != pid;
+        }
+        if self.cookies.len() > self.capacity {
+            self.make_room_for_cookies(now);
+        }
+        false
+    }
+
+    /// The owner of the socket whose cookie is `cookie`, unless older than
+    /// the age limit.
+    pub fn find_cookie(&self, cookie: u64, now: Instant) -> Option<&CachedOwner> {
+        self.cookies.get(&cookie).filter(|o| self.fresh(o, now))
+    }
+
+    /// Owners known by cookie.
+    pub fn cookies_len(&self) -> usize {
+        self.cookies.len()
+    }
+
+    /// [`OwnerCache::make_room`] for the cookie index.
+    fn make_room_for_cookies(&mut self, now: Instant) {
+        let max_age = self.max_age;
+        self.cookies
+            .retain(|_, o| now.saturating_duration_since(o.seen) <= max_age);
+        if self.cookies.len() <= self.capacity {
+            return;
+        }
+        let mut times: Vec<Instant> = self.cookies.values().map(|o| o.seen).collect();
+        let quarter = (times.len() / 4).max(1);
+        let (_, &mut cutoff, _) = times.select_nth_unstable(quarter - 1);
+        self.cookies.retain(|_, o| o.seen > cutoff);
+    }
+
     /// Drops what is too old, then, if still full, the oldest quarter.
     fn make_room(&mut self, now: Instant) {
         self.expire(now);
@@ -146,6 +200,8 @@ impl OwnerCache {
         let max_age = self.max_age;
         self.index
             .retain(|o| now.saturating_duration_since(o.seen) <= max_age);
+        self.cookies
+            .retain(|_, o| now.saturating_duration_since(o.seen) <= max_age);
     }
 
     /// The owner of a flow's socket by the rule (a wildcard bind only in
