@@ -545,6 +545,7 @@ impl Engine {
             first: frame.ts,
             ifindex,
             tcp: ip.tcp,
+            cookie_asked: false,
         };
         let waits = self.count_packet(sides, packet.outgoing, owner, &update);
         if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
@@ -678,6 +679,8 @@ impl Engine {
         }
         let found = match tap {
             Some(slot) => Ok(Owner { slot, view: key }),
+            // Queued: the cookie's answer comes before the tuple search.
+            None if u.cookie_asked && dir == Direction::Tx => Err(UnknownReason::OwnerGone),
             None => self.owner_in_table(&key, dir),
         };
         let matched = self.remote_matches(&key);
@@ -1065,6 +1068,11 @@ struct Update {
     first: Duration,
     ifindex: u32,
     tcp: TcpFlags,
+    /// The sending side's socket cookie was asked about and its answer
+    /// waits (`engine/cookies.rs`): a new flow of that side does not take
+    /// the last socket table's answer by tuple (with sockets sharing a
+    /// port it may be another process's), it waits for the cookie's.
+    cookie_asked: bool,
 }
 
 impl Update {

@@ -40,6 +40,18 @@ const MAX_WANTED: usize = 4096;
 /// left to answer alone (as a flow is looked up at most four times).
 const MAX_ASKS: u8 = 4;
 
+/// What the memo says of a delta's cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CookieSlot {
+    /// Its owner's process slot.
+    Known(usize),
+    /// Not known yet: asked after this batch (a new flow of it waits for
+    /// the answer rather than take the socket table's, see `Update`).
+    Asked,
+    /// Asked often enough without an answer: the tuple answers alone.
+    Unknown,
+}
+
 /// The engine's memo of cookie answers; see the module doc.
 #[derive(Debug, Default)]
 pub(super) struct CookieMemo {
@@ -59,7 +71,12 @@ impl Engine {
     /// The process slot a delta's cookie names, if the memo knows it; a
     /// cookie it does not know is noted for the next question. `key` is
     /// the delta's sending side.
-    pub(super) fn cookie_slot(&mut self, cookie: u64, key: &FlowKey) -> Option<usize> {
+    pub(super) fn cookie_slot(&mut self, cookie: u64, key: &FlowKey) -> CookieSlot {
+        if !key.proto.has_ports() {
+            // The event source tells of TCP and UDP sockets only (an
+            // ICMPv6 packet of the kernel's own socket has a cookie too).
+            return CookieSlot::Unknown;
+        }
         let memo = &mut self.cookies;
         memo.active = true;
         if let Some(&(pid, start)) = memo.known.get(&cookie) {
@@ -67,8 +84,8 @@ impl Engine {
                 let known = self.processes.get(slot).info.start_time;
                 known == 0 || start == 0 || known == start
             });
-            if slot.is_some() {
-                return slot;
+            if let Some(slot) = slot {
+                return CookieSlot::Known(slot);
             }
             // The process was forgotten (or its pid reused): ask again.
             memo.known.remove(&cookie);
@@ -76,8 +93,9 @@ impl Engine {
         let asked = memo.unanswered.get(&cookie).copied().unwrap_or(0);
         if asked < MAX_ASKS && memo.wanted.len() < MAX_WANTED {
             memo.wanted.push((cookie, PackedKey::from(key), *key));
+            return CookieSlot::Asked;
         }
-        None
+        CookieSlot::Unknown
     }
 
     /// Notes that a delta of `key`'s flow was credited by its cookie to

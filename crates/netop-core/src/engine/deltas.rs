@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use super::cookies::CookieSlot;
 use super::{Engine, Update};
 use crate::decode::{IpPacket, TcpFlags};
 use crate::delta::FlowDelta;
@@ -75,14 +76,17 @@ impl Engine {
         let sides = self.local.sides(&ip, Some(d.outgoing));
         // The sending socket's cookie names the owner of the sending side
         // (`engine/cookies.rs`), as a PKTAP header names a process.
-        let owner = match d.cookie {
-            Some(cookie) if d.outgoing => sending_side(&sides).and_then(|key| {
-                let slot = self.cookie_slot(cookie, &key)?;
-                self.count_cookie_owner(&key, slot);
-                Some((slot, true))
-            }),
-            _ => None,
-        };
+        let (mut owner, mut cookie_asked) = (None, false);
+        if let (Some(cookie), true, Some(key)) = (d.cookie, d.outgoing, sending_side(&sides)) {
+            match self.cookie_slot(cookie, &key) {
+                CookieSlot::Known(slot) => {
+                    self.count_cookie_owner(&key, slot);
+                    owner = Some((slot, true));
+                }
+                CookieSlot::Asked => cookie_asked = true,
+                CookieSlot::Unknown => {}
+            }
+        }
         for part in seconds_of(d) {
             let update = Update {
                 bytes: part.bytes,
@@ -92,6 +96,7 @@ impl Engine {
                 first: part.first,
                 ifindex: d.ifindex,
                 tcp,
+                cookie_asked,
             };
             self.count_packet(sides, Some(d.outgoing), owner, &update);
         }
