@@ -31,7 +31,7 @@ use anyhow::{bail, Context};
 use netop_e2e::{begin, Netns, NetopOptions, Outcome, Scenario, Tolerance, Transport};
 
 const TRAFFICGEN: &str = env!("CARGO_BIN_EXE_trafficgen");
-const NETOP_SECONDS: u64 = 9;
+const NETOP_SECONDS: u64 = 12;
 const SHARED_PORT: u16 = 36100;
 const AT_LEAST: f64 = 95.0;
 /// Warnings as usual (the fallback line), and the owner sources.
@@ -138,7 +138,7 @@ fn issue_17_sockets_sharing_a_port_are_told_apart_by_their_cookies() -> anyhow::
         let to = format!("{}:{port}", host.ns_addr);
         scenario.server(
             &format!("sink {port}"),
-            ["udp-sink", "--listen", &to, "--seconds", "5"],
+            ["udp-sink", "--listen", &to, "--seconds", "8"],
         )?;
         targets.push(to);
     }

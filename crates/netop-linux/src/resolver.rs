@@ -97,6 +97,12 @@ impl LinuxResolver {
         self.owners.set_containers(on);
     }
 
+    /// Whether the events' owners are also kept by socket cookie (for
+    /// kernel counting, whose deltas carry cookies).
+    pub fn keep_cookies(&mut self, on: bool) {
+        self.owners.keep_cookies(on);
+    }
+
     /// Takes the event source out, to be drained elsewhere (the capture
     /// thread: its ring is mapped memory) and its records handed back
     /// with [`LinuxResolver::told`]; the owner model stays in events mode.

@@ -47,6 +47,8 @@ pub struct Owners {
     changed: VecDeque<(Protocol, SocketAddr, SocketAddr)>,
     /// The same, by cookie, for [`Owners::cookie_owners`].
     changed_cookies: VecDeque<u64>,
+    /// Whether owners are kept by cookie too ([`Owners::keep_cookies`]).
+    by_cookie: bool,
 }
 
 impl Owners {
@@ -57,6 +59,7 @@ impl Owners {
             cache: None,
             changed: VecDeque::new(),
             changed_cookies: VecDeque::new(),
+            by_cookie: true,
         }
     }
 
@@ -67,7 +70,15 @@ impl Owners {
             cache: Some(cache),
             changed: VecDeque::new(),
             changed_cookies: VecDeque::new(),
+            by_cookie: true,
         }
+    }
+
+    /// Whether the events' owners are kept by socket cookie too (on by
+    /// default): only a kernel counter's deltas carry cookies, so a run
+    /// that counts packets turns it off and keeps no cookie index.
+    pub fn keep_cookies(&mut self, on: bool) {
+        self.by_cookie = on;
     }
 
     /// Whether owners carry their container.
@@ -103,7 +114,7 @@ impl Owners {
         let Some(cache) = self.cache.as_mut() else {
             return;
         };
-        if let Some(cookie) = cookie {
+        if let Some(cookie) = cookie.filter(|_| self.by_cookie) {
             if cache.insert_cookie(cookie, owner.clone()) {
                 if self.changed_cookies.len() >= MAX_CHANGES {
                     self.changed_cookies.pop_front();

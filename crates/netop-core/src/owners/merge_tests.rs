@@ -236,3 +236,24 @@ fn owners_by_cookie_and_their_changes_of_hands() {
 fn pids_of_changes(owners: &mut Owners, now: Instant) -> Vec<Option<u32>> {
     pids(&owners.owner_changes(now))
 }
+
+#[test]
+fn no_cookie_index_when_not_kept() {
+    let now = Instant::now();
+    let mut owners = Owners::with_events(index(vec![]), OwnerCache::default());
+    owners.keep_cookies(false);
+    let (local, remote) = (a("10.0.0.1:4000"), a("10.0.0.2:80"));
+    owners.told_socket(
+        Protocol::Tcp,
+        local,
+        remote,
+        Some(5),
+        told(20, "parent", now),
+    );
+    assert!(owners.cookie_owners(&[5], now).is_empty());
+    let key = FlowKey::new(Protocol::Tcp, local, remote);
+    assert!(
+        owners.cached_answer(&key, now).is_some(),
+        "the tuple still is"
+    );
+}
