@@ -41,10 +41,13 @@ class Monitor:
         events: bool = True,
         dns: bool = True,
         interval: float = 1.0,
+        kernel: bool = True,
     ) -> None:
         """Interfaces to capture on (default: all), local addresses to
         restrict the counts to, the eBPF event source (else polling), the
-        DNS log, and the refresh interval in seconds (0.1 to 60).
+        DNS log, the refresh interval in seconds (0.1 to 60), and whether
+        to count in the kernel where permitted (eBPF on traffic control;
+        else every packet through libpcap).
         Raises ValueError for values out of range."""
     def add_pid(self, pid: int) -> None:
         """Watch pid (ValueError unless positive)."""

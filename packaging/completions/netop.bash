@@ -82,7 +82,7 @@ _netop() {
                     return 0
                     ;;
                 --capture)
-                    COMPREPLY=($(compgen -W "pcap kernel" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto pcap kernel" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -31,7 +31,7 @@ set edit:completion:arg-completer[netop] = {|@words|
             cand --sort 'Initial sort column of the monitor'
             cand --format 'Snapshot output format'
             cand --theme 'The monitor''s colours: default, light, high-contrast, monochrome, classic (t cycles them). NO_COLOR and --no-color still win'
-            cand --capture 'How traffic is counted: `pcap` copies every packet''s headers to netop through libpcap; `kernel` counts per flow in an eBPF program on each interface''s traffic-control hooks (only DNS packets are still captured), and falls back to pcap, saying why, where it cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write)'
+            cand --capture 'How traffic is counted. `auto` (the default): per flow in an eBPF program on each interface''s traffic-control hooks (only DNS packets are still captured), or every packet through libpcap where that cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write); --diagnostics and the status bar say which and why. `kernel`: the same, and a snapshot says on stderr when it falls back. `pcap`: every packet''s headers through libpcap'
             cand --monitor 'Run the interactive monitor (the default without --duration)'
             cand --no-color 'Disable colored output (also when NO_COLOR is set to any value)'
             cand --no-dns 'Disable the DNS observatory (no capture or parsing of port 53 traffic)'

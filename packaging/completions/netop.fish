@@ -25,8 +25,9 @@ light\t''
 high-contrast\t''
 monochrome\t''
 classic\t''"
-complete -c netop -l capture -d 'How traffic is counted: `pcap` copies every packet\'s headers to netop through libpcap; `kernel` counts per flow in an eBPF program on each interface\'s traffic-control hooks (only DNS packets are still captured), and falls back to pcap, saying why, where it cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write)' -r -f -a "pcap\t'Every packet through libpcap'
-kernel\t'Counted in the kernel (eBPF on TC); DNS through libpcap'"
+complete -c netop -l capture -d 'How traffic is counted. `auto` (the default): per flow in an eBPF program on each interface\'s traffic-control hooks (only DNS packets are still captured), or every packet through libpcap where that cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write); --diagnostics and the status bar say which and why. `kernel`: the same, and a snapshot says on stderr when it falls back. `pcap`: every packet\'s headers through libpcap' -r -f -a "auto\t'In the kernel where permitted, else every packet through libpcap'
+pcap\t'Every packet through libpcap'
+kernel\t'Counted in the kernel (eBPF on TC); DNS through libpcap; says so when it falls back'"
 complete -c netop -l monitor -d 'Run the interactive monitor (the default without --duration)'
 complete -c netop -l no-color -d 'Disable colored output (also when NO_COLOR is set to any value)'
 complete -c netop -l no-dns -d 'Disable the DNS observatory (no capture or parsing of port 53 traffic)'

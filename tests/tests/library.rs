@@ -54,7 +54,14 @@ fn library_traffic_per_interface_is_within_2_percent_of_the_truth() -> anyhow::R
     };
     let host = Netns::create("lib", 73)?;
     // Every interface (`any`): the figures must still name the veth alone.
-    let monitor = Monitor::new(Options::new().interval(Duration::from_millis(250)))?;
+    // Kernel counting by default; the suite's pcap pass sets
+    // NETOP_CAPTURE=pcap, as it does for the command.
+    let kernel = std::env::var("NETOP_CAPTURE").as_deref() != Ok("pcap");
+    let monitor = Monitor::new(
+        Options::new()
+            .interval(Duration::from_millis(250))
+            .kernel_counting(kernel),
+    )?;
     monitor.start()?;
 
     let mut scenario = Scenario::new(&host, TRAFFICGEN);

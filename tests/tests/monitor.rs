@@ -119,27 +119,49 @@ fn monitor_shows_live_traffic_switches_views_filters_expands_and_quits_cleanly(
     // about the same bytes: select the stream's row, wherever it sorts.
     tmux.keys(&["1"])?;
     let pid = stream.pid().to_string();
-    let screen = tmux.wait_for("the stream's process row", |s| {
-        s.lines().any(|l| l.trim_start().starts_with(&pid))
-    })?;
-    let below = screen
-        .lines()
-        .skip(2)
-        .take_while(|l| !l.trim_start().starts_with(&pid))
-        .filter(|l| !l.trim().is_empty())
-        .count();
-    for _ in 0..below {
-        tmux.keys(&["Down"])?;
-    }
-    tmux.keys(&["Enter"])?;
-    tmux.wait_for("the expanded socket tree with the socket's fd", |s| {
+    let tree = |s: &str| {
         s.lines().any(|l| {
             (l.contains("└─") || l.contains("├─"))
                 && l.contains(&format!("{}:{SERVER_PORT}", host.ns_addr))
                 && l.contains("ESTABLISHED")
                 && fds.iter().any(|fd| l.contains(&format!("fd={fd} ")))
         })
-    })?;
+    };
+    // Rows can reorder between reading the screen and the keys arriving
+    // (idle processes come and go): if another row opened, close it and
+    // count again.
+    let mut opened = None;
+    for _ in 0..5 {
+        let screen = tmux.wait_for("the stream's process row", |s| {
+            s.lines().any(|l| l.trim_start().starts_with(&pid))
+        })?;
+        let above = screen
+            .lines()
+            .skip(2)
+            .take_while(|l| !l.trim_start().starts_with(&pid))
+            .filter(|l| !l.trim().is_empty())
+            .count();
+        tmux.keys(&["Home"])?;
+        for _ in 0..above {
+            tmux.keys(&["Down"])?;
+        }
+        tmux.keys(&["Enter"])?;
+        match tmux.wait_within(
+            "the expanded socket tree with the socket's fd",
+            Duration::from_secs(4),
+            tree,
+        ) {
+            Ok(screen) => {
+                opened = Some(screen);
+                break;
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                tmux.keys(&["Enter"])?;
+            }
+        }
+    }
+    opened.context("the stream's socket tree never opened")?;
 
     // Interface view: the test host's veth as a card, and the DNS view.
     tmux.keys(&["3"])?;

@@ -205,15 +205,41 @@ fn test() -> Result<()> {
     ]))?;
     // The end-to-end tests run the built binary, so build it first.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
+    // Every test with netop's default counting (in the kernel where it
+    // can run, as here), then the attribution suites again with every
+    // packet through libpcap: issue 17 holds both paths to the same truths.
     let tests = test_with_summary(cargo().args(["test", "--workspace", "--no-fail-fast"]));
+    let mut pcap = cargo();
+    pcap.env("NETOP_CAPTURE", "pcap")
+        .args(["test", "--package", "netop-e2e", "--no-fail-fast"]);
+    for suite in PCAP_PASS {
+        pcap.args(["--test", suite]);
+    }
+    let pcap = test_with_summary(&mut pcap);
     // The Python package's tests, then fuzzing, run even when a test
     // failed, so one run reports all of them.
     let python = python::setup().and_then(|()| python::pytest());
     let fuzzing = fuzz::run(fuzz::TEST_SECONDS);
     tests?;
+    pcap?;
     python?;
     fuzzing
 }
+
+/// The end-to-end suites that check attribution against known truths,
+/// run a second time with `--capture pcap` (`NETOP_CAPTURE`).
+const PCAP_PASS: &[&str] = &[
+    "attribution",
+    "containers",
+    "dns",
+    "events",
+    "handoff",
+    "library",
+    "namespaces",
+    "once",
+    "tunnel",
+    "unknown",
+];
 
 /// Runs `cargo test`, passing its output through, and ends with one line
 /// adding up every test binary's `test result:` line, so the last line

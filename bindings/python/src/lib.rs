@@ -103,6 +103,7 @@ struct Setup {
     interfaces: Vec<String>,
     addresses: Vec<IpAddr>,
     events: bool,
+    kernel: bool,
     dns: bool,
     interval: Duration,
     pids: BTreeSet<u32>,
@@ -217,13 +218,14 @@ impl PyMonitor {
     const P_UDP: i64 = P_UDP;
 
     #[new]
-    #[pyo3(signature = (interfaces = None, addresses = None, events = true, dns = true, interval = 1.0))]
+    #[pyo3(signature = (interfaces = None, addresses = None, events = true, dns = true, interval = 1.0, kernel = true))]
     fn new(
         interfaces: Option<Bound<'_, PyAny>>,
         addresses: Option<Vec<String>>,
         events: bool,
         dns: bool,
         interval: f64,
+        kernel: bool,
     ) -> PyResult<Self> {
         let interfaces: Vec<String> = match interfaces {
             None => Vec::new(),
@@ -241,6 +243,7 @@ impl PyMonitor {
             interfaces,
             addresses: Vec::new(),
             events,
+            kernel,
             dns,
             interval: Duration::from_secs_f64(interval),
             pids: BTreeSet::new(),
@@ -509,6 +512,7 @@ fn parse_address(addr: &str) -> PyResult<IpAddr> {
 fn options(setup: &Setup) -> Result<Options, Error> {
     let mut o = Options::new()
         .events(setup.events)
+        .kernel_counting(setup.kernel)
         .dns(setup.dns)
         .interval(setup.interval);
     for i in &setup.interfaces {

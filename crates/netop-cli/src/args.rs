@@ -101,12 +101,14 @@ pub struct Args {
     #[arg(long, global = true)]
     pub no_events: bool,
 
-    /// How traffic is counted: `pcap` copies every packet's headers to
-    /// netop through libpcap; `kernel` counts per flow in an eBPF program
-    /// on each interface's traffic-control hooks (only DNS packets are
-    /// still captured), and falls back to pcap, saying why, where it cannot
-    /// run (no root/CAP_BPF, no TC BPF, --bpf or --write).
-    #[arg(long, value_enum, default_value_t = CaptureChoice::Pcap, global = true)]
+    /// How traffic is counted. `auto` (the default): per flow in an eBPF
+    /// program on each interface's traffic-control hooks (only DNS
+    /// packets are still captured), or every packet through libpcap where
+    /// that cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write);
+    /// --diagnostics and the status bar say which and why. `kernel`: the
+    /// same, and a snapshot says on stderr when it falls back. `pcap`:
+    /// every packet's headers through libpcap.
+    #[arg(long, value_enum, default_value_t = CaptureChoice::Auto, global = true)]
     pub capture: CaptureChoice,
 
     /// Print how netop would find socket owners here (the event source, or
@@ -160,9 +162,12 @@ pub struct Args {
 /// `--capture`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CaptureChoice {
+    /// In the kernel where permitted, else every packet through libpcap.
+    Auto,
     /// Every packet through libpcap.
     Pcap,
-    /// Counted in the kernel (eBPF on TC); DNS through libpcap.
+    /// Counted in the kernel (eBPF on TC); DNS through libpcap; says so
+    /// when it falls back.
     Kernel,
 }
 

@@ -346,7 +346,7 @@ fn credit(
     let account = match entry.slot {
         Some(slot) => {
             let process = processes.get_mut(slot);
-            process.interfaces.add(u.ifindex, dir, u.bytes);
+            process.interfaces.add(u.ifindex, dir, u.bytes, u.packets);
             &mut process.account
         }
         None => {
@@ -753,7 +753,7 @@ impl Engine {
             let account = match slot {
                 Some(slot) => {
                     let process = self.processes.get_mut(slot);
-                    process.interfaces.add(u.ifindex, dir, u.bytes);
+                    process.interfaces.add(u.ifindex, dir, u.bytes, u.packets);
                     &mut process.account
                 }
                 None => {

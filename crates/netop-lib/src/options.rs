@@ -34,6 +34,7 @@ pub struct Options {
     addresses: Vec<IpAddr>,
     events: bool,
     dns: bool,
+    kernel_counting: bool,
     interval: Duration,
     buffer_size: u32,
 }
@@ -45,6 +46,7 @@ impl Default for Options {
             addresses: Vec::new(),
             events: true,
             dns: true,
+            kernel_counting: true,
             interval: Duration::from_secs(1),
             buffer_size: 4 << 20,
         }
@@ -84,6 +86,16 @@ impl Options {
         self
     }
 
+    /// Counts traffic per flow in the kernel (eBPF on each interface's
+    /// traffic-control hooks; only DNS packets are still captured) where
+    /// that can run (`true`, the default), else every packet through
+    /// libpcap, as netop's `--capture auto`; `false` always captures every
+    /// packet (`--capture pcap`).
+    pub fn kernel_counting(mut self, on: bool) -> Self {
+        self.kernel_counting = on;
+        self
+    }
+
     /// The DNS observatory: the reports' DNS log (default on).
     pub fn dns(mut self, on: bool) -> Self {
         self.dns = on;
@@ -117,6 +129,11 @@ impl Options {
     /// Whether the event source is asked for.
     pub fn uses_events(&self) -> bool {
         self.events
+    }
+
+    /// Whether kernel counting is asked for.
+    pub fn uses_kernel_counting(&self) -> bool {
+        self.kernel_counting
     }
 
     /// Whether the DNS observatory is on.
@@ -178,9 +195,11 @@ impl Options {
             whole_dns: self.dns,
             events: self.events,
             containers: false,
-            // Kernel counting is the command's `--capture kernel` only, so
-            // far.
-            counting: netop_core::CountingChoice::Packets,
+            counting: if self.kernel_counting {
+                netop_core::CountingChoice::Kernel
+            } else {
+                netop_core::CountingChoice::Packets
+            },
         }
     }
 }

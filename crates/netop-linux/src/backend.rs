@@ -189,8 +189,7 @@ pub fn diagnostics(options: &BackendOptions) -> Vec<String> {
     ));
     let counting = match &options.counting {
         CountingChoice::Packets => {
-            "pcap (every packet's headers through libpcap; --capture kernel counts in the kernel)"
-                .to_string()
+            "pcap (--capture pcap: every packet's headers through libpcap)".to_string()
         }
         CountingChoice::PacketsBecause(reason) => format!("pcap ({reason})"),
         CountingChoice::Kernel => {

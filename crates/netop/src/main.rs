@@ -149,7 +149,11 @@ fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
     let mut writer = pcapng::start(args, &mut backend)?;
     let held = platform::confine(platform::Role::Capture);
     tracing::debug!(%held, "confined");
-    if let netop_core::Counting::Fallback { reason } = backend.capture.counting() {
+    // Asked for by name, a fallback is news; by default it is a fact of
+    // the host (`--diagnostics`, the status bar).
+    if let (netop_core::Counting::Fallback { reason }, netop_cli::CaptureChoice::Kernel) =
+        (backend.capture.counting(), args.capture)
+    {
         let _ = writeln!(
             io::stderr(),
             "netop: kernel counting unavailable ({reason}); counting packets with libpcap"

@@ -28,10 +28,11 @@ fn options(args: &Args) -> BackendOptions {
     }
 }
 
-/// Kernel counting when asked for and the run needs no packets.
+/// Kernel counting unless `--capture pcap`, or the run needs every
+/// packet.
 fn counting(args: &Args) -> netop_core::CountingChoice {
     use netop_core::CountingChoice;
-    if args.capture != netop_cli::CaptureChoice::Kernel {
+    if args.capture == netop_cli::CaptureChoice::Pcap {
         return CountingChoice::Packets;
     }
     if args.power.bpf.is_some() {

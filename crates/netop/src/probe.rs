@@ -84,6 +84,21 @@ impl Capture for Probed {
         self.inner.dispatch(each)
     }
 
+    // Forwarded, not left to the trait's defaults: a kernel counter
+    // hands its deltas over here, not as frames.
+    fn dispatch_into(&mut self, engine: &mut netop_core::Engine) -> Result<Batch, CaptureError> {
+        self.probe();
+        self.inner.dispatch_into(engine)
+    }
+
+    fn flush_into(&mut self, engine: &mut netop_core::Engine) {
+        self.inner.flush_into(engine);
+    }
+
+    fn counting(&self) -> netop_core::Counting {
+        self.inner.counting()
+    }
+
     fn stats(&mut self) -> Result<CaptureStats, CaptureError> {
         self.inner.stats()
     }

@@ -122,11 +122,15 @@ fn engine() -> Engine {
 }
 
 fn by_frames(frames: &[OwnedFrame]) -> EngineReport {
+    by_frames_engine(frames).report()
+}
+
+fn by_frames_engine(frames: &[OwnedFrame]) -> Engine {
     let (mut e, mut r) = (engine(), resolver());
     for f in frames {
         e.ingest_resolved(&f.as_frame(), &mut r);
     }
-    e.report()
+    e
 }
 
 fn by_deltas(windows: Vec<Vec<FlowDelta>>) -> (EngineReport, Engine) {
@@ -169,6 +173,23 @@ fn deltas_give_the_frames_report_per_second() {
         UnknownReason::OwnerGone,
     ] {
         assert!(reasons.contains(&why), "{why:?} in {reasons:?}");
+    }
+}
+
+#[test]
+fn deltas_give_the_frames_split_by_interface() {
+    // The library's per-interface figures (packets as well as bytes).
+    let frames = traffic();
+    let expected = by_frames_engine(&frames).per_interface();
+    assert!(
+        expected
+            .iter()
+            .any(|p| p.interfaces.iter().any(|i| i.counters.tx_packets > 1)),
+        "the scenario has a process with several packets: {expected:?}"
+    );
+    for ms in [10, 1_000, 3_000] {
+        let (_, e) = by_deltas(deltas_of(&frames, Duration::from_millis(ms)));
+        assert_eq!(expected, e.per_interface(), "read every {ms} ms");
     }
 }
 

@@ -31,10 +31,11 @@ impl PerInterface {
         &mut self.0[at].1
     }
 
-    /// One packet credited on `ifindex`.
+    /// `packets` packets of `bytes` in all credited on `ifindex` (one for
+    /// a frame, a kernel counter's count for a delta).
     #[inline]
-    pub(super) fn add(&mut self, ifindex: u32, dir: Direction, bytes: u64) {
-        self.entry(ifindex).add(dir, bytes);
+    pub(super) fn add(&mut self, ifindex: u32, dir: Direction, bytes: u64, packets: u64) {
+        self.entry(ifindex).add_n(dir, bytes, packets);
     }
 
     /// A flow's bytes so far, given to this process: each direction on the

@@ -39,6 +39,10 @@ impl Capture for Fallback {
         self.inner.dispatch_into(engine)
     }
 
+    fn flush_into(&mut self, engine: &mut Engine) {
+        self.inner.flush_into(engine);
+    }
+
     fn counting(&self) -> Counting {
         Counting::Fallback {
             reason: self.reason.clone(),

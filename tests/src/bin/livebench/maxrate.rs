@@ -83,10 +83,11 @@ impl Bench<'_> {
         monitors: &[&Tool],
         bpf_buffer: Option<u32>,
     ) -> anyhow::Result<RunResult> {
-        self.run_with(label, monitors, bpf_buffer, &[])
+        self.run_with(label, monitors, bpf_buffer, &["--capture", "pcap"])
     }
 
-    /// [`Bench::run`] with netop given `extra` flags (`--capture kernel`).
+    /// [`Bench::run`] (netop with `--capture pcap`) with netop given
+    /// `extra` flags instead (`--capture kernel`).
     pub fn run_with(
         &self,
         label: &str,

@@ -18,7 +18,7 @@ const HOST_SUBNET: u8 = 40;
 /// netop's capture buffers, tried in turn until netop drops nothing.
 const BUFFERS: [Option<u32>; 3] = [None, Some(8 << 20), Some(16 << 20)];
 
-const USAGE: &str = "usage: livebench [--only PHASE[,PHASE...]] [--netop PATH] [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events] [--flood-seconds S (2..=60, default 10)] [--churn-flows N (100..=100000, default 20000)] [--churn-rate R (100..=50000, default 4000)] [--held-flows N (100..=100000, default 10000)] [--processes N (100..=200000, default 100000)] [--parallel P (1..=64, default 4)] [--forget-after S (1..=600, netop's default)] [--serve-processes N (10..=5000, default 1000)] [--serve-idle-seconds S (10..=600, default 60)]
+const USAGE: &str = "usage: livebench [--only PHASE[,PHASE...]] [--netop PATH] [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events] [--flood-seconds S (2..=60, default 10)] [--churn-flows N (100..=100000, default 20000)] [--churn-rate R (100..=50000, default 4000)] [--held-flows N (100..=100000, default 10000)] [--processes N (100..=200000, default 100000)] [--parallel P (1..=64, default 4)] [--forget-after S (1..=600, netop's default)] [--serve-processes N (10..=5000, default 1000)] [--serve-idle-seconds S (10..=600, default 60)] [--capture auto|kernel|pcap (issue 10 and serve phases: netop's counting, its default when absent)]
 phases: maxrate, events, idle (issues 2 and 5), flood, churn, held, processes (issue 10), serve (issue 12); all by default";
 
 /// The phases, in the order they run.
@@ -77,6 +77,9 @@ struct Options {
     forget_after: Option<u64>,
     serve_processes: u64,
     serve_idle_seconds: u64,
+    /// `--capture` for the netops of the issue 10 and serve phases
+    /// (passed as `NETOP_CAPTURE`); netop's own default when `None`.
+    capture: Option<String>,
 }
 
 impl Options {
@@ -101,6 +104,7 @@ fn parse_args() -> anyhow::Result<Options> {
         forget_after: None,
         serve_processes: 1000,
         serve_idle_seconds: 60,
+        capture: None,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
@@ -129,6 +133,13 @@ fn parse_args() -> anyhow::Result<Options> {
             "--forget-after" => options.forget_after = Some(number(1..=600)?),
             "--serve-processes" => options.serve_processes = number(10..=5000)?,
             "--serve-idle-seconds" => options.serve_idle_seconds = number(10..=600)?,
+            "--capture" => {
+                let mode = value()?;
+                if !["auto", "kernel", "pcap"].contains(&mode.as_str()) {
+                    bail!("--capture {mode}: expected auto, kernel or pcap");
+                }
+                options.capture = Some(mode);
+            }
             "--only" => {
                 let wanted = value()?
                     .split(',')
@@ -160,6 +171,12 @@ pub fn run() -> anyhow::Result<()> {
     let options = parse_args()?;
     if !nix::unistd::geteuid().is_root() {
         bail!("livebench needs root (it creates a network namespace and captures packets)");
+    }
+    // Every netop started below inherits it; the max-rate runs name their
+    // mode on the command line, which wins.
+    match &options.capture {
+        Some(mode) => std::env::set_var("NETOP_CAPTURE", mode),
+        None => std::env::remove_var("NETOP_CAPTURE"),
     }
     let here = std::env::current_exe().context("finding livebench")?;
     let dir = here.parent().context("livebench has no directory")?;
@@ -248,7 +265,10 @@ fn max_rate(
     runs.push(bench.run("no capture", &[], None)?);
     let mut buffers = BUFFERS.iter().copied().peekable();
     let netop_alone = escalate(&mut buffers, |buffer| {
-        let label = format!("netop alone, --bpf-buffer {}", buffer_name(buffer));
+        let label = format!(
+            "netop alone, --capture pcap --bpf-buffer {}",
+            buffer_name(buffer)
+        );
         bench.run(&label, &[&tools[0]], buffer)
     })?;
     runs.extend(netop_alone);
@@ -267,10 +287,22 @@ fn max_rate(
     }
     let together: Vec<&Tool> = tools.iter().filter(|t| t.bin.is_ok()).collect();
     let side_by_side = escalate(&mut buffers, |buffer| {
-        let label = format!("side by side, netop --bpf-buffer {}", buffer_name(buffer));
+        let label = format!(
+            "side by side, netop --capture pcap --bpf-buffer {}",
+            buffer_name(buffer)
+        );
         bench.run(&label, &together, buffer)
     })?;
     runs.extend(side_by_side);
+    // The same peers beside netop counting in the kernel.
+    if together.len() > 1 {
+        runs.push(bench.run_with(
+            "side by side, netop --capture kernel",
+            &together,
+            None,
+            &["--capture", "kernel"],
+        )?);
+    }
     Ok((netop_alone, runs.last().map(|r| r.label.clone())))
 }
 
@@ -284,6 +316,10 @@ fn issue10(
     options: &Options,
 ) -> Vec<String> {
     let mut sections = Vec::new();
+    sections.push(format!(
+        "netop's counting in these scenarios: `--capture {}`\n",
+        options.capture.as_deref().unwrap_or("auto")
+    ));
     if options.wants(Phase::Flood) {
         let runs = flood::run(host, trafficgen, netop, options.flood_seconds);
         sections.push(flood::markdown(options.flood_seconds, &runs));
