@@ -71,7 +71,7 @@ impl EventSource {
         let now = Instant::now();
         self.drain_with(&mut |event| {
             if let Some(cookie) = event.cookie {
-                into.insert_cookie(cookie, event.owner(now));
+                into.insert_cookie(cookie, &event.owner(now));
             }
             into.insert(event.proto, event.local, event.remote, event.owner(now));
         })

@@ -31,8 +31,9 @@ use crate::socket::{ProcessInfo, SocketResolver};
 
 /// Cookies remembered at most, known or unanswered; past it the memo
 /// starts again (known cookies are then asked once more). The owner
-/// cache keeps the same number (`owners::DEFAULT_CAPACITY`).
-const MAX_REMEMBERED: usize = crate::owners::DEFAULT_CAPACITY;
+/// cache's cookie index keeps as many (a quarter of
+/// `owners::DEFAULT_CAPACITY`); a full memo is about 0.8 MB.
+const MAX_REMEMBERED: usize = crate::owners::DEFAULT_CAPACITY / 4;
 /// Flows waiting for their cookie's answer per batch; more wait for the
 /// next batch's delta of the same flow.
 const MAX_WANTED: usize = 4096;

@@ -115,7 +115,7 @@ impl Owners {
             return;
         };
         if let Some(cookie) = cookie.filter(|_| self.by_cookie) {
-            if cache.insert_cookie(cookie, owner.clone()) {
+            if cache.insert_cookie(cookie, &owner) {
                 if self.changed_cookies.len() >= MAX_CHANGES {
                     self.changed_cookies.pop_front();
                 }
@@ -231,7 +231,7 @@ impl Owners {
             .iter()
             .chain(changed.iter())
             .filter(|&&c| seen.insert(c))
-            .filter_map(|&c| cache.find_cookie(c, now).map(|o| (c, o.clone())))
+            .filter_map(|&c| cache.find_cookie(c, now).map(|o| (c, o)))
             .collect();
         found
             .into_iter()
