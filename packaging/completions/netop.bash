@@ -23,7 +23,7 @@ _netop() {
 
     case "${cmd}" in
         netop)
-            opts="-h -V --duration --monitor --filter --no-color --no-dns --dns-log --containers --no-events --diagnostics --bpf-buffer --completions --alert --bpf --exclude --write --resolve --interface --interval --sort --format --theme --capture --help --version"
+            opts="-h -V --duration --monitor --filter --no-color --no-dns --dns-log --containers --no-events --diagnostics --bpf-buffer --completions --alert --bpf --exclude --write --resolve --interface --interval --sort --format --theme --capture --owners --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -83,6 +83,10 @@ _netop() {
                     ;;
                 --capture)
                     COMPREPLY=($(compgen -W "auto pcap kernel" -- "${cur}"))
+                    return 0
+                    ;;
+                --owners)
+                    COMPREPLY=($(compgen -W "auto events tracepoint polling" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -32,6 +32,7 @@ set edit:completion:arg-completer[netop] = {|@words|
             cand --format 'Snapshot output format'
             cand --theme 'The monitor''s colours: default, light, high-contrast, monochrome, classic (t cycles them). NO_COLOR and --no-color still win'
             cand --capture 'How traffic is counted. `auto` (the default): per flow in an eBPF program on each interface''s traffic-control hooks (only DNS packets are still captured), or every packet through libpcap where that cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write); --diagnostics and the status bar say which and why. `kernel`: the same, and a snapshot says on stderr when it falls back. `pcap`: every packet''s headers through libpcap'
+            cand --owners 'How socket owners are found: `auto` (default) tries the eBPF event source, then the perf tracepoint sock:inet_sock_set_state (the owners of outgoing TCP connections, where eBPF is not permitted but perf is: CAP_PERFMON without CAP_BPF, kernels without BTF), then polling; `events` skips the tracepoint; `tracepoint` skips eBPF; `polling` polls sock_diag and /proc only (as --no-events, which wins when both are given). --diagnostics says which runs and why'
             cand --monitor 'Run the interactive monitor (the default without --duration)'
             cand --no-color 'Disable colored output (also when NO_COLOR is set to any value)'
             cand --no-dns 'Disable the DNS observatory (no capture or parsing of port 53 traffic)'

@@ -237,6 +237,7 @@ const PCAP_PASS: &[&str] = &[
     "library",
     "namespaces",
     "once",
+    "tracepoint",
     "tunnel",
     "unknown",
 ];

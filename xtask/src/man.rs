@@ -125,8 +125,8 @@ fn modes() -> Roff {
         &mut r,
         "diagnostics (--diagnostics)",
         "Print whether netop may capture, whether it can see other users' processes and \
-         other network namespaces, and how it finds socket owners here (events or \
-         polling, and why), then exit.",
+         other network namespaces, and how it finds socket owners here (events, \
+         tracepoint or polling, and why), then exit.",
     );
     r
 }

@@ -101,6 +101,16 @@ pub struct Args {
     #[arg(long, global = true)]
     pub no_events: bool,
 
+    /// How socket owners are found: `auto` (default) tries the eBPF event
+    /// source, then the perf tracepoint sock:inet_sock_set_state (the
+    /// owners of outgoing TCP connections, where eBPF is not permitted but
+    /// perf is: CAP_PERFMON without CAP_BPF, kernels without BTF), then
+    /// polling; `events` skips the tracepoint; `tracepoint` skips eBPF;
+    /// `polling` polls sock_diag and /proc only (as --no-events, which wins
+    /// when both are given). --diagnostics says which runs and why.
+    #[arg(long, value_enum, default_value_t = OwnersChoice::Auto, global = true)]
+    pub owners: OwnersChoice,
+
     /// How traffic is counted. `auto` (the default): per flow in an eBPF
     /// program on each interface's traffic-control hooks (only DNS
     /// packets are still captured), or every packet through libpcap where
@@ -157,6 +167,19 @@ pub struct Args {
     // service), defined at the end of this file.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `--owners`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OwnersChoice {
+    /// eBPF events, else the perf tracepoint, else polling.
+    Auto,
+    /// eBPF events, else polling.
+    Events,
+    /// The perf tracepoint (eBPF not tried), else polling.
+    Tracepoint,
+    /// sock_diag and /proc only.
+    Polling,
 }
 
 /// `--capture`.
@@ -242,13 +265,14 @@ pub const THEMES: [&str; 5] = ["default", "light", "high-contrast", "monochrome"
 
 /// The environment variables that set a flag's value (between the config
 /// file and the command line).
-pub const ENVIRONMENT: [(&str, &str); 6] = [
+pub const ENVIRONMENT: [(&str, &str); 7] = [
     ("interface", "NETOP_INTERFACE"),
     ("interval", "NETOP_INTERVAL"),
     ("sort", "NETOP_SORT"),
     ("format", "NETOP_FORMAT"),
     ("theme", "NETOP_THEME"),
     ("capture", "NETOP_CAPTURE"),
+    ("owners", "NETOP_OWNERS"),
 ];
 
 fn with_environment(mut command: clap::Command) -> clap::Command {
@@ -457,6 +481,7 @@ fn check_combinations(
             "no_dns",
             "containers",
             "no_events",
+            "owners",
             "capture",
             "bpf_buffer",
         ]

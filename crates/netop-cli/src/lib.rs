@@ -11,7 +11,8 @@ mod args;
 use std::io::Write;
 
 pub use args::{
-    bare_command, command, Args, CaptureChoice, Format, SortColumn, EXAMPLES, EXIT_CODES,
+    bare_command, command, Args, CaptureChoice, Format, OwnersChoice, SortColumn, EXAMPLES,
+    EXIT_CODES,
 };
 pub use args::{parse_rate, Command, Explicit, PowerArgs, SetupArgs, ENVIRONMENT, THEMES};
 pub use args::{Grouping, HistoryArgs, HistoryFormat, ServeArgs, DEFAULT_HISTORY, DEFAULT_PORT};

@@ -16,6 +16,25 @@ pub enum OwnerMode {
     Events,
     /// Socket tables and process fd tables only; `reason` says why.
     Polling { reason: String },
+    /// Polling, plus the owners of outgoing TCP connections from a perf
+    /// tracepoint (on Linux `sock:inet_sock_set_state` through
+    /// `perf_event_open`), where the event source cannot run; `reason`
+    /// says why not.
+    Tracepoint { reason: String },
+}
+
+/// How the frontend asks socket owners to be found (`--owners`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OwnersChoice {
+    /// The event source where it runs, else the tracepoint, else polling.
+    #[default]
+    Auto,
+    /// The event source where it runs, else polling.
+    Events,
+    /// The tracepoint (the event source is not tried), else polling.
+    Tracepoint,
+    /// Polling only.
+    Polling,
 }
 
 impl std::fmt::Display for OwnerMode {
@@ -23,6 +42,10 @@ impl std::fmt::Display for OwnerMode {
         match self {
             OwnerMode::Events => f.write_str("events"),
             OwnerMode::Polling { reason } => write!(f, "polling ({reason})"),
+            OwnerMode::Tracepoint { reason } => write!(
+                f,
+                "tracepoint (perf sock:inet_sock_set_state; eBPF: {reason})"
+            ),
         }
     }
 }
@@ -50,8 +73,11 @@ pub struct BackendOptions {
     pub buffer_size: u32,
     /// Keep DNS packets whole (the DNS observatory is on).
     pub whole_dns: bool,
-    /// Use the per-socket event source where it can run.
+    /// Use the per-socket event source where it can run (`false`:
+    /// polling only, whatever `owners` says).
     pub events: bool,
+    /// Which owner sources to try (`--owners`).
+    pub owners: OwnersChoice,
     /// Name each process's container.
     pub containers: bool,
     /// How traffic is counted.
@@ -65,6 +91,7 @@ impl Default for BackendOptions {
             buffer_size: 4 << 20,
             whole_dns: true,
             events: true,
+            owners: OwnersChoice::Auto,
             containers: false,
             counting: CountingChoice::Packets,
         }

@@ -32,7 +32,7 @@ pub mod testing;
 pub mod tuples;
 pub mod unknown;
 
-pub use backend::{Backend, BackendOptions, CountingChoice, OpenError, OwnerMode};
+pub use backend::{Backend, BackendOptions, CountingChoice, OpenError, OwnerMode, OwnersChoice};
 pub use capture::{
     Batch, Capture, CaptureError, CaptureHealth, CaptureStats, Counting, Frame, Gap, LinkType, Poll,
 };

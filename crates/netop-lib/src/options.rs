@@ -194,6 +194,7 @@ impl Options {
             buffer_size: self.buffer_size,
             whole_dns: self.dns,
             events: self.events,
+            owners: netop_core::OwnersChoice::Auto,
             containers: false,
             counting: if self.kernel_counting {
                 netop_core::CountingChoice::Kernel

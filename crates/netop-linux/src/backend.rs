@@ -5,7 +5,7 @@ use std::path::Path;
 
 use netop_core::{
     Backend, BackendOptions, Capture, CaptureError, CountingChoice, OpenError, OwnerMode,
-    SocketResolver,
+    OwnersChoice, ResolveError, SocketResolver,
 };
 
 use crate::capture::{list_interfaces, open_reopening, CaptureOptions, PcapFileCapture};
@@ -15,6 +15,18 @@ use crate::interfaces::LinuxInterfaces;
 use crate::owner_thread::OwnerThread;
 use crate::privileges::{capture_privileges, drop_all};
 use crate::resolver::LinuxResolver;
+
+/// The resolver with the owner sources the options ask for (`--owners`;
+/// `--no-events` means polling).
+fn resolver_for(options: &BackendOptions) -> Result<LinuxResolver, ResolveError> {
+    let (choice, flag) = match (options.events, options.owners) {
+        (false, _) => (OwnersChoice::Polling, "--no-events"),
+        (true, OwnersChoice::Tracepoint) => (OwnersChoice::Tracepoint, "--owners tracepoint"),
+        (true, OwnersChoice::Polling) => (OwnersChoice::Polling, "--owners polling"),
+        (true, choice) => (choice, "--owners"),
+    };
+    LinuxResolver::with_owners(choice, flag)
+}
 
 /// Opens capture, socket resolver and interface listing for a live run.
 pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
@@ -30,7 +42,7 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
     if !capture_privileges().can_capture() {
         return Err(OpenError::Privileges);
     }
-    let mut resolver = LinuxResolver::with_events(options.events).map_err(|e| {
+    let mut resolver = resolver_for(options).map_err(|e| {
         OpenError::Failed(format!(
             "cannot read the socket table (netlink sock_diag): {e}"
         ))
@@ -169,12 +181,12 @@ pub fn diagnostics(options: &BackendOptions) -> Vec<String> {
             "not built in (no clang at build time)"
         }
     ));
-    let owners = match LinuxResolver::with_events(options.events) {
+    let owners = match resolver_for(options) {
         Ok(resolver) => match resolver.event_mode() {
             OwnerMode::Events => {
                 "events (eBPF: every socket's owner as it sends or receives)".to_string()
             }
-            OwnerMode::Polling { reason } => format!("polling ({reason})"),
+            other => other.to_string(),
         },
         Err(e) => format!("unavailable ({e})"),
     };

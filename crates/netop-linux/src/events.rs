@@ -42,8 +42,10 @@ pub enum EventsUnavailable {
     Rejected { program: String, message: String },
     #[error("{message}")]
     Failed { message: String },
-    #[error("turned off with --no-events")]
-    Disabled,
+    #[error("turned off with {flag}")]
+    Disabled { flag: String },
+    #[error("not tried ({flag})")]
+    Skipped { flag: String },
 }
 
 /// The attached eBPF programs and their ring buffer. Dropping it

@@ -8,7 +8,8 @@
 //! [`HostInterfaces`] with getifaddrs and sysfs (`interfaces`). Where eBPF
 //! is permitted, an event source (`events`) tells socket owners as they
 //! send and receive, so short-lived sockets and processes are attributed
-//! too; polling stays the fallback. It also
+//! too; where only perf tracepoints are, `tracepoint` tells the owners of
+//! outgoing TCP connections; polling stays the fallback. It also
 //! tells the frontend whether capturing is allowed (`privileges`).
 //!
 //! It decodes no packets and keeps no flows: that is the core's job. On
@@ -51,6 +52,8 @@ pub mod resolver;
 pub mod service_user;
 #[cfg(target_os = "linux")]
 pub mod sockdiag;
+#[cfg(target_os = "linux")]
+pub mod tracepoint;
 
 #[cfg(target_os = "linux")]
 pub use capture::{

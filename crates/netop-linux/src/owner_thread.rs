@@ -18,7 +18,9 @@
 //! stays with the proxy: draining it reads mapped memory, and its records
 //! go to the owner model with the next call. The call the engine makes
 //! before every batch (the sockets that changed hands) crosses over only
-//! when events came in since the last one: without them nothing changed.
+//! when events came in since the last one, or the thread said it has
+//! changes (the perf tracepoint's records are drained there, since
+//! pairing them reads `/proc`): without them nothing changed.
 //!
 //! The thread is started by the factory after the capture is open; it
 //! confines itself (capabilities, `no_new_privs`, no Landlock) when the
@@ -28,8 +30,9 @@
 //! permitted capabilities across the switch (`PR_SET_KEEPCAPS`, as the
 //! capture thread does).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -99,6 +102,8 @@ pub struct OwnerThread {
     changes_possible: bool,
     /// The same for the changes of hands by socket cookie.
     cookie_changes_possible: bool,
+    /// What the thread's own drains (the tracepoint's) leave for the proxy.
+    shared: Arc<Shared>,
     /// Lost event records already warned about.
     lost_reported: u64,
 }
@@ -110,9 +115,11 @@ impl OwnerThread {
         let events = resolver.take_events();
         let (requests, inbox) = mpsc::channel::<Message>();
         let (outbox, replies) = mpsc::channel::<Reply>();
+        let shared = Arc::new(Shared::default());
+        let thread_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("netop-owners".to_string())
-            .spawn(move || serve(resolver, &inbox, &outbox))?;
+            .spawn(move || serve(resolver, &inbox, &outbox, &thread_shared))?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         unconfined().push((id, requests.clone()));
         Ok(OwnerThread {
@@ -124,6 +131,7 @@ impl OwnerThread {
             told: Vec::new(),
             changes_possible: false,
             cookie_changes_possible: false,
+            shared,
             lost_reported: 0,
         })
     }
@@ -200,8 +208,23 @@ fn receive<T>(channel: &Receiver<T>, polls: Duration) -> Option<T> {
     }
 }
 
+/// What the owner thread's own drains (the perf tracepoint's, read on
+/// the thread) leave for the proxy, updated after each answer.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Sockets changed hands: `owner_changes` must cross over.
+    changes_waiting: AtomicBool,
+    /// Records the tracepoint's rings could not hold.
+    lost: AtomicU64,
+}
+
 /// The thread's loop: one call at a time, until the proxy is dropped.
-fn serve(mut resolver: LinuxResolver, inbox: &Receiver<Message>, outbox: &Sender<Reply>) {
+fn serve(
+    mut resolver: LinuxResolver,
+    inbox: &Receiver<Message>,
+    outbox: &Sender<Reply>,
+    shared: &Shared,
+) {
     keep_capabilities_across_user_switch();
     let mut polls = Duration::ZERO;
     while let Some(message) = receive(inbox, polls) {
@@ -217,6 +240,11 @@ fn serve(mut resolver: LinuxResolver, inbox: &Receiver<Message>, outbox: &Sender
             Message::Call(request) => answer(&mut resolver, request),
             Message::Stop => return,
         };
+        if resolver.has_owner_changes() {
+            shared.changes_waiting.store(true, Ordering::Release);
+        }
+        // The resolver's source was taken out unless it is the tracepoint.
+        shared.lost.store(resolver.lost_events(), Ordering::Relaxed);
         if outbox.send(reply).is_err() {
             return;
         }
@@ -310,7 +338,8 @@ impl SocketResolver for OwnerThread {
     fn owner_changes(&mut self) -> Vec<SocketEntry> {
         let told = self.drain();
         // Only events change hands: none since the last answer, no change.
-        if !self.changes_possible {
+        let waiting = self.shared.changes_waiting.swap(false, Ordering::Acquire);
+        if !self.changes_possible && !waiting {
             return Vec::new();
         }
         self.changes_possible = false;
@@ -343,7 +372,9 @@ impl SocketResolver for OwnerThread {
     }
 
     /// Event records the kernel dropped (ring buffer full); 0 when polling.
+    /// The tracepoint's are counted on the thread (whose resolver warns of
+    /// them) and read here.
     fn lost_events(&self) -> u64 {
-        self.events.as_ref().map_or(0, EventSource::lost)
+        self.events.as_ref().map_or(0, EventSource::lost) + self.shared.lost.load(Ordering::Relaxed)
     }
 }

@@ -1,5 +1,6 @@
 //! [`SocketResolver`] for Linux: sock_diag for sockets, `/proc` for owners,
-//! and the eBPF event source's recent owners where it runs.
+//! and the eBPF event source's recent owners where it runs (else the
+//! perf tracepoint's owners of outgoing TCP connections).
 //!
 //! Glue only: it asks `sockdiag` for sockets (and `netns` for those in
 //! other network namespaces or behind the host's NAT), feeds what the
@@ -15,13 +16,14 @@ use std::net::SocketAddr;
 
 use netop_core::owners::{CachedOwner, OwnerCache, Owners, ScanStats};
 use netop_core::{
-    FlowKey, OwnerMode, ProcessInfo, Protocol, ResolveError, SocketEntry, SocketResolver,
-    SocketTable,
+    FlowKey, OwnerMode, OwnersChoice, ProcessInfo, Protocol, ResolveError, SocketEntry,
+    SocketResolver, SocketTable,
 };
 
 use crate::events::{EventSource, EventsUnavailable};
 use crate::netns::Elsewhere;
 use crate::sockdiag::{Family, SockDiag, SockDiagError};
+use crate::tracepoint::{TracepointSource, TracepointUnavailable};
 
 /// The Linux socket resolver.
 #[derive(Debug)]
@@ -32,6 +34,9 @@ pub struct LinuxResolver {
     /// Other network namespaces and the host's NAT.
     elsewhere: Elsewhere,
     events: Option<EventSource>,
+    /// The perf tracepoint, where the event source could not run; it
+    /// stays here (drained on the owner thread, which may read `/proc`).
+    tracepoint: Option<TracepointSource>,
     mode: OwnerMode,
     /// Lost event records already warned about.
     lost_reported: u64,
@@ -45,6 +50,7 @@ impl LinuxResolver {
             owners: Owners::polling(crate::procs::live_index()),
             elsewhere: Elsewhere::new(),
             events: None,
+            tracepoint: None,
             mode: OwnerMode::Polling {
                 reason: "not requested".to_string(),
             },
@@ -56,30 +62,83 @@ impl LinuxResolver {
     /// source; if that cannot run, the resolver polls and
     /// [`LinuxResolver::event_mode`] says why.
     pub fn with_events(events: bool) -> Result<Self, ResolveError> {
-        let mut resolver = Self::new()?;
-        let opened = if events {
-            EventSource::open()
+        let choice = if events {
+            OwnersChoice::Events
         } else {
-            Err(EventsUnavailable::Disabled)
+            OwnersChoice::Polling
         };
-        match opened {
+        Self::with_owners(choice, "--no-events")
+    }
+
+    /// [`LinuxResolver::new`] plus the owner sources `choice` asks for,
+    /// each tried in turn (events, then the tracepoint, then polling);
+    /// [`LinuxResolver::event_mode`] says which runs and why the others
+    /// do not. `flag` names the option that turned sources off, for the
+    /// reason.
+    pub fn with_owners(choice: OwnersChoice, flag: &str) -> Result<Self, ResolveError> {
+        Self::with_sources(choice, flag, EventSource::open, TracepointSource::open)
+    }
+
+    /// [`LinuxResolver::with_owners`] with the two openers given (tests
+    /// refuse one to see the fallback).
+    pub fn with_sources(
+        choice: OwnersChoice,
+        flag: &str,
+        open_events: impl FnOnce() -> Result<EventSource, EventsUnavailable>,
+        open_tracepoint: impl FnOnce() -> Result<TracepointSource, TracepointUnavailable>,
+    ) -> Result<Self, ResolveError> {
+        let mut resolver = Self::new()?;
+        let events = match choice {
+            OwnersChoice::Auto | OwnersChoice::Events => open_events(),
+            OwnersChoice::Tracepoint => Err(EventsUnavailable::Skipped {
+                flag: flag.to_string(),
+            }),
+            OwnersChoice::Polling => Err(EventsUnavailable::Disabled {
+                flag: flag.to_string(),
+            }),
+        };
+        let why_not_events = match events {
             Ok(source) => {
-                let mut cache = OwnerCache::default();
-                if let Some(netns) = crate::events::own_netns() {
-                    cache.set_home_netns(netns);
-                }
-                resolver.owners = Owners::with_events(crate::procs::live_index(), cache);
+                resolver.owners = Owners::with_events(crate::procs::live_index(), home_cache());
                 resolver.events = Some(source);
                 resolver.mode = OwnerMode::Events;
+                return Ok(resolver);
+            }
+            Err(why) => why,
+        };
+        let tracepoint = match choice {
+            OwnersChoice::Auto | OwnersChoice::Tracepoint => open_tracepoint(),
+            _ => Err(TracepointUnavailable::Disabled),
+        };
+        match tracepoint {
+            Ok(source) => {
+                tracing::info!(reason = %why_not_events, "per-socket events unavailable; perf tracepoint");
+                resolver.owners = Owners::with_events(crate::procs::live_index(), home_cache());
+                resolver.tracepoint = Some(source);
+                resolver.mode = OwnerMode::Tracepoint {
+                    reason: why_not_events.to_string(),
+                };
+            }
+            Err(TracepointUnavailable::Disabled) => {
+                tracing::info!(reason = %why_not_events, "per-socket events unavailable; polling");
+                resolver.mode = OwnerMode::Polling {
+                    reason: why_not_events.to_string(),
+                };
             }
             Err(why) => {
-                tracing::info!(reason = %why, "per-socket events unavailable; polling");
+                tracing::info!(events = %why_not_events, tracepoint = %why, "no owner events; polling");
                 resolver.mode = OwnerMode::Polling {
-                    reason: why.to_string(),
+                    reason: format!("{why_not_events}; {why}"),
                 };
             }
         }
         Ok(resolver)
+    }
+
+    /// Whether sockets changed hands since [`SocketResolver::owner_changes`]
+    /// last said (the owner thread tells its proxy).
+    pub fn has_owner_changes(&self) -> bool {
+        self.owners.has_changes()
     }
 
     /// Whether owners come from events or from polling alone.
@@ -140,14 +199,12 @@ impl LinuxResolver {
         Ok(Some(entry))
     }
 
-    /// Hands the waiting events to the owner model.
+    /// Hands the waiting events (of the event source, or the tracepoint)
+    /// to the owner model.
     fn drain(&mut self) {
-        let Some(source) = self.events.as_mut() else {
-            return;
-        };
         let owners = &mut self.owners;
         let now = Instant::now();
-        source.drain_with(&mut |event| {
+        let mut tell = |event: &crate::events::SocketEvent| {
             owners.told_socket(
                 event.proto,
                 event.local,
@@ -155,7 +212,13 @@ impl LinuxResolver {
                 event.cookie,
                 event.owner(now),
             );
-        });
+        };
+        if let Some(source) = self.events.as_mut() {
+            source.drain_with(&mut tell);
+        }
+        if let Some(source) = self.tracepoint.as_mut() {
+            source.drain_with(&mut tell);
+        }
     }
 
     /// Warns once per growth of the kernel's count of records it could not
@@ -176,6 +239,7 @@ impl SocketResolver for LinuxResolver {
     /// Event records the kernel dropped (ring buffer full); 0 when polling.
     fn lost_events(&self) -> u64 {
         self.events.as_ref().map_or(0, EventSource::lost)
+            + self.tracepoint.as_ref().map_or(0, TracepointSource::lost)
     }
 
     fn sockets(&mut self) -> Result<SocketTable, ResolveError> {
@@ -188,7 +252,7 @@ impl SocketResolver for LinuxResolver {
             }
         }
         entries.extend(self.elsewhere.connected());
-        if self.events.is_some() {
+        if self.events.is_some() || self.tracepoint.is_some() {
             self.check_lost();
         }
         self.owners.fill_table(&mut entries, Instant::now());
@@ -196,7 +260,7 @@ impl SocketResolver for LinuxResolver {
     }
 
     fn lookup(&mut self, key: &FlowKey) -> Result<Option<SocketEntry>, ResolveError> {
-        if self.mode == OwnerMode::Events {
+        if !matches!(self.mode, OwnerMode::Polling { .. }) {
             self.drain();
             if let Some(entry) = self.owners.cached_answer(key, Instant::now()) {
                 return Ok(Some(entry));
@@ -243,6 +307,15 @@ impl SocketResolver for LinuxResolver {
         }
         gone
     }
+}
+
+/// An owner cache that knows netop's own network namespace.
+fn home_cache() -> OwnerCache {
+    let mut cache = OwnerCache::default();
+    if let Some(netns) = crate::events::own_netns() {
+        cache.set_home_netns(netns);
+    }
+    cache
 }
 
 /// One owner an event told of: a socket and who used it.

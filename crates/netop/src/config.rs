@@ -48,6 +48,8 @@ pub struct Config {
     pub dns: Option<bool>,
     /// The per-socket event source (`false` = `--no-events`).
     pub events: Option<bool>,
+    /// How socket owners are found (`--owners`).
+    pub owners: Option<Owners>,
     /// Where the monitor's export key writes (default: the working
     /// directory).
     pub export_dir: Option<PathBuf>,
@@ -72,6 +74,15 @@ pub enum Format {
     Tsv,
     Json,
     Pretty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Owners {
+    Auto,
+    Events,
+    Tracepoint,
+    Polling,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -337,3 +337,19 @@ fn saving_is_atomic_and_only_into_an_existing_file() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
+
+#[test]
+fn the_owner_mode_comes_from_the_file_unless_a_flag_says() {
+    let file = parse_ok("owners = \"tracepoint\"\n");
+    let mut a = args(&[]);
+    apply(&file, &mut a);
+    assert_eq!(a.owners, netop_cli::OwnersChoice::Tracepoint);
+    let mut a = args(&["--owners", "polling"]);
+    a.power.explicit = Explicit::from_ids(&["owners"]);
+    apply(&file, &mut a);
+    assert_eq!(a.owners, netop_cli::OwnersChoice::Polling);
+    assert!(
+        parse("owners = \"ebpf\"\n", Path::new("netop.toml")).is_err(),
+        "an unknown mode is refused"
+    );
+}

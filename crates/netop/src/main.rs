@@ -8,7 +8,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netop::tui::OwnerMode;
 use netop_core::{Engine, EngineConfig};
 
 mod failure;
@@ -159,11 +158,8 @@ fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
             "netop: kernel counting unavailable ({reason}); counting packets with libpcap"
         );
     }
-    if let Some(OwnerMode::Polling { reason }) = &backend.owners {
-        let _ = writeln!(
-            io::stderr(),
-            "netop: per-socket events unavailable ({reason}); using polling, short-lived connections may show as unknown"
-        );
+    if let Some(note) = platform::owners_note(backend.owners.as_ref()) {
+        let _ = writeln!(io::stderr(), "{note}");
     }
     let mut engine = Engine::new(engine_config(args, true));
     let writing = writer.is_some();

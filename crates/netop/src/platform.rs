@@ -23,6 +23,12 @@ fn options(args: &Args) -> BackendOptions {
         buffer_size: args.bpf_buffer,
         whole_dns: !args.no_dns,
         events: !args.no_events,
+        owners: match args.owners {
+            netop_cli::OwnersChoice::Auto => netop_core::OwnersChoice::Auto,
+            netop_cli::OwnersChoice::Events => netop_core::OwnersChoice::Events,
+            netop_cli::OwnersChoice::Tracepoint => netop_core::OwnersChoice::Tracepoint,
+            netop_cli::OwnersChoice::Polling => netop_core::OwnersChoice::Polling,
+        },
         containers: args.containers,
         counting: counting(args),
     }
@@ -376,5 +382,19 @@ mod unsupported {
 
     pub fn filtered(capture: Box<dyn Capture>, _: &str) -> Box<dyn Capture> {
         capture
+    }
+}
+
+/// The line netop prints on stderr when socket owners do not come from
+/// the event source: why, and what is used instead.
+pub fn owners_note(owners: Option<&netop_core::OwnerMode>) -> Option<String> {
+    match owners? {
+        netop_core::OwnerMode::Events => None,
+        netop_core::OwnerMode::Polling { reason } => Some(format!(
+            "netop: per-socket events unavailable ({reason}); using polling, short-lived connections may show as unknown"
+        )),
+        netop_core::OwnerMode::Tracepoint { reason } => Some(format!(
+            "netop: per-socket events unavailable ({reason}); using the perf tracepoint sock:inet_sock_set_state for outgoing TCP connections and polling for the rest"
+        )),
     }
 }

@@ -100,15 +100,13 @@ pub fn run(args: &Args, serve: &ServeArgs, stop: Arc<AtomicBool>) -> Result<(), 
     check(serve)?;
     let token = serve.token_file.as_deref().map(read_token).transpose()?;
     let mut backend = platform::open(args)?;
+    if let Some(note) = platform::owners_note(backend.owners.as_ref()) {
+        let _ = writeln!(io::stderr(), "{note}");
+    }
     let owner_mode = match &backend.owners {
         Some(netop_core::OwnerMode::Events) | None => "events".to_string(),
-        Some(netop_core::OwnerMode::Polling { reason }) => {
-            let _ = writeln!(
-                io::stderr(),
-                "netop: per-socket events unavailable ({reason}); using polling, short-lived connections may show as unknown"
-            );
-            "polling".to_string()
-        }
+        Some(netop_core::OwnerMode::Polling { .. }) => "polling".to_string(),
+        Some(netop_core::OwnerMode::Tracepoint { .. }) => "tracepoint".to_string(),
     };
     let retention = Retention {
         minutes: serve.keep_minutes,

@@ -213,11 +213,8 @@ pub fn run(args: &Args, stop: &AtomicBool) -> Result<(), Failure> {
     let mut backend = platform::open(args)?;
     let held = platform::confine(platform::Role::Capture);
     tracing::debug!(%held, "confined");
-    if let Some(netop_core::OwnerMode::Polling { reason }) = &backend.owners {
-        let _ = writeln!(
-            io::stderr(),
-            "netop: per-socket events unavailable ({reason}); using polling, short-lived connections may show as unknown"
-        );
+    if let Some(note) = platform::owners_note(backend.owners.as_ref()) {
+        let _ = writeln!(io::stderr(), "{note}");
     }
     // A stream runs as long as a monitor (processes that exited leave
     // it), and filters as a snapshot does (its totals count only matching

@@ -193,9 +193,16 @@ fn diagnostics_without_privileges_say_why_owners_are_polled() {
         .success()
         .stdout(predicate::str::contains("capture: not permitted"))
         .stdout(predicate::function(|s: &str| {
-            s.contains(
-                "socket owners: polling (not permitted: eBPF needs root, or CAP_BPF and CAP_PERFMON)",
-            ) || s.contains("socket owners: polling (built without eBPF support)")
+            // Why not eBPF, then why not the perf tracepoint (issue 17).
+            let line = s
+                .lines()
+                .find(|l| l.starts_with("socket owners: "))
+                .unwrap_or_default();
+            (line.starts_with(
+                "socket owners: polling (not permitted: eBPF needs root, or CAP_BPF and CAP_PERFMON; ",
+            ) || line.starts_with("socket owners: polling (built without eBPF support; "))
+                && (line.contains("; tracepoint sock:inet_sock_set_state unreadable: ")
+                    || line.contains("; perf_event_open refused: "))
         }));
 }
 

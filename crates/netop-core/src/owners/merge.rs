@@ -196,6 +196,11 @@ impl Owners {
         Some(self.cached_entry(key.proto, local, remote, &owner, true))
     }
 
+    /// Whether [`Owners::owner_changes`] has something to say.
+    pub fn has_changes(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
     /// Sockets that changed hands since the last call, with their new
     /// owners.
     pub fn owner_changes(&mut self, now: Instant) -> Vec<SocketEntry> {

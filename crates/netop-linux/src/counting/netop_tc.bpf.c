@@ -277,6 +277,10 @@ static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 
 	if (v) {
 		v->bytes += z.bytes;
 		v->packets += z.packets;
+		// The entry may have been made on another CPU: this CPU's value
+		// starts at zero, first time included.
+		if (v->first == 0)
+			v->first = now;
 		v->last = now;
 		v->flags |= flags;
 		return;

@@ -79,8 +79,16 @@ pub fn decode(key: &[u8], values: &[u8], cpus: usize, boot: Duration) -> Option<
         }
         bytes += u64_at(cpu, 0);
         packets += n;
-        first = first.min(u64_at(cpu, 16));
-        last = last.max(u64_at(cpu, 24));
+        // A CPU's value without a first time (a program of an older netop
+        // that set it only where the entry was made) starts at its last:
+        // time zero would spread the bytes over the whole uptime.
+        let cpu_last = u64_at(cpu, 24);
+        let cpu_first = match u64_at(cpu, 16) {
+            0 => cpu_last,
+            t => t,
+        };
+        first = first.min(cpu_first);
+        last = last.max(cpu_last);
         if cookie == 0 {
             cookie = u64_at(cpu, 32);
         }
@@ -257,6 +265,21 @@ mod tests {
             ("192.0.2.10".into(), 40000, "198.51.100.1".into(), 443)
         );
         assert_eq!(d.cookie, None);
+    }
+
+    #[test]
+    fn a_cpu_value_without_a_first_time_starts_at_its_last() {
+        // The entry was made on CPU 0; CPU 1 counted into its zeroed value.
+        let boot = Duration::from_secs(1_700_000_000);
+        let mut values = value(1000, 2, 7_000_000_000, 7_050_000_000, 0);
+        values.extend(value(500, 1, 0, 7_020_000_000, 0));
+        let d = decode(&key(1, 4, 6, 1), &values, 2, boot).expect("a delta");
+        assert_eq!(d.first_seen, boot + Duration::from_millis(7_000));
+        assert_eq!(d.last_seen, boot + Duration::from_millis(7_050));
+        let mut values = value(500, 1, 0, 7_020_000_000, 0);
+        values.extend(value(1000, 2, 7_030_000_000, 7_050_000_000, 0));
+        let d = decode(&key(1, 4, 6, 1), &values, 2, boot).expect("a delta");
+        assert_eq!(d.first_seen, boot + Duration::from_millis(7_020));
     }
 
     #[test]

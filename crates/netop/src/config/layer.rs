@@ -4,7 +4,7 @@
 
 use netop_cli::{Args, Format, SortColumn};
 
-use super::{Config, Format as FileFormat, Sort};
+use super::{Config, Format as FileFormat, Owners, Sort};
 
 /// What the file adds beyond flags: the monitor's own settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,6 +39,14 @@ pub fn apply(config: &Config, args: &mut Args) -> Extras {
             FileFormat::Tsv => Format::Tsv,
             FileFormat::Json => Format::Json,
             FileFormat::Pretty => Format::Pretty,
+        };
+    }
+    if let (false, Some(v)) = (given("owners"), config.owners) {
+        args.owners = match v {
+            Owners::Auto => netop_cli::OwnersChoice::Auto,
+            Owners::Events => netop_cli::OwnersChoice::Events,
+            Owners::Tracepoint => netop_cli::OwnersChoice::Tracepoint,
+            Owners::Polling => netop_cli::OwnersChoice::Polling,
         };
     }
     if !given("theme") && config.theme.is_some() {

@@ -267,7 +267,7 @@ pub fn registry(ledger: &Ledger, status: &Status, containers: bool) -> Registry 
     );
     registry.register(
         "owner_mode",
-        "How netop finds socket owners: events (eBPF) or polling",
+        "How netop finds socket owners: events (eBPF), tracepoint (perf) or polling",
         Info::new(ModeLabels {
             mode: status.owner_mode.clone(),
         }),

@@ -111,6 +111,10 @@ fn status_bar(state: &AppState, theme: Theme, frame: &mut Frame<'_>, rect: Rect)
             spans.push(Span::raw(" │ "));
             spans.push(Span::styled("polling", theme.warn()));
         }
+        Some(OwnerMode::Tracepoint { .. }) => {
+            spans.push(Span::raw(" │ "));
+            spans.push(Span::styled("tracepoint", theme.warn()));
+        }
         None => {}
     }
     match &state.counting {

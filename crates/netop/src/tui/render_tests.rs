@@ -242,6 +242,16 @@ fn the_status_bar_names_how_owners_are_found() {
         line.contains("│ polling") && line.ends_with("? help"),
         "{line}"
     );
+    let tracepoint = OwnerMode::Tracepoint {
+        reason: "not permitted".into(),
+    };
+    let line = status(Some(tracepoint.clone()), (200, 50));
+    assert!(line.contains("│ tracepoint"), "{line}");
+    let line = status(Some(tracepoint), (80, 24));
+    assert!(
+        line.contains("│ tracepoint") && line.ends_with("? help"),
+        "{line}"
+    );
     let replay = status(None, (200, 50));
     assert!(
         !replay.contains("polling") && !replay.contains("events"),
