@@ -142,7 +142,17 @@ impl<'a> Scenario<'a> {
     }
 
     /// Runs the workload under the truth capture, and under netop if given.
-    pub fn run(mut self, netop: Option<NetopOptions>) -> anyhow::Result<Outcome> {
+    pub fn run(self, netop: Option<NetopOptions>) -> anyhow::Result<Outcome> {
+        self.run_logging(netop, None)
+    }
+
+    /// [`Scenario::run`] with netop's `RUST_LOG` set to `log` (its lines
+    /// are in [`Outcome::netop_stderr`]).
+    pub fn run_logging(
+        mut self,
+        netop: Option<NetopOptions>,
+        log: Option<&str>,
+    ) -> anyhow::Result<Outcome> {
         let watch = self.watch.clone().unwrap_or_else(|| Watch {
             iface: self.host.host_if.clone(),
             local_ip: self.host.host_addr,
@@ -151,7 +161,9 @@ impl<'a> Scenario<'a> {
         let iface = watch.iface.as_str();
         let before = Counts::of_interface(iface)?;
         let capture = TruthCapture::start(iface, watch.local_ip, &watch.iface_mac)?;
-        let mut netop = netop.map(NetopRun::start).transpose()?;
+        let mut netop = netop
+            .map(|options| NetopRun::start_logging(options, log))
+            .transpose()?;
         if let Some(run) = netop.as_mut() {
             run.wait_capturing(Duration::from_secs(10))?;
         }

@@ -54,6 +54,7 @@ pub struct FlowDelta {
     pub last_seen: Duration,
     pub tcp: SeenFlags,
     /// The sending socket's cookie, when the kernel knew it (egress of a
-    /// local socket). Not used yet: owners come by tuple.
+    /// local socket): the engine takes the sending side's owner from it
+    /// (`engine/cookies.rs`, [`crate::SocketResolver::cookie_owners`]).
     pub cookie: Option<u64>,
 }

@@ -27,6 +27,7 @@ use crate::interfaces::InterfaceInfo;
 use crate::socket::{ProcessInfo, ResolveError, SocketResolver, SocketTable};
 use crate::unknown::{Breakdown, UnknownReason};
 
+mod cookies;
 mod crediting;
 mod deltas;
 mod dns;
@@ -118,6 +119,9 @@ pub struct EngineStats {
     pub flows_expired: u64,
     /// Flows whose socket passed to another process.
     pub handovers: u64,
+    /// Flows given their owner, or a new one, by the socket cookie of a
+    /// kernel counter's delta (`engine/cookies.rs`), not by a tuple.
+    pub cookie_owners: u64,
     /// Pids seen again with another start time (recycled).
     pub pids_reused: u64,
     /// Exited processes forgotten (see `forget_exited_after`).
@@ -243,6 +247,8 @@ pub struct Engine {
     deferred_dns: Vec<dns::Deferred>,
     /// Interface names PKTAP headers gave (`engine/tap.rs`).
     tap_names: tap::TapNames,
+    /// Owners by socket cookie, as the resolver answered (`engine/cookies.rs`).
+    cookies: cookies::CookieMemo,
     /// The only user whose processes the backend sees (`None`: all);
     /// see [`Engine::set_visible_uid`].
     visible_uid: Option<u32>,
@@ -403,6 +409,7 @@ impl Engine {
             table_at: None,
             deferred_dns: Vec::new(),
             tap_names: tap::TapNames::default(),
+            cookies: cookies::CookieMemo::default(),
             visible_uid: None,
         }
     }
@@ -538,6 +545,7 @@ impl Engine {
             first: frame.ts,
             ifindex,
             tcp: ip.tcp,
+            cookie_asked: false,
         };
         let waits = self.count_packet(sides, packet.outgoing, owner, &update);
         if self.dns.is_some() && (ip.src_port == 53 || ip.dst_port == 53) {
@@ -671,6 +679,8 @@ impl Engine {
         }
         let found = match tap {
             Some(slot) => Ok(Owner { slot, view: key }),
+            // Queued: the cookie's answer comes before the tuple search.
+            None if u.cookie_asked && dir == Direction::Tx => Err(UnknownReason::OwnerGone),
             None => self.owner_in_table(&key, dir),
         };
         let matched = self.remote_matches(&key);
@@ -1058,6 +1068,11 @@ struct Update {
     first: Duration,
     ifindex: u32,
     tcp: TcpFlags,
+    /// The sending side's socket cookie was asked about and its answer
+    /// waits (`engine/cookies.rs`): a new flow of that side does not take
+    /// the last socket table's answer by tuple (with sockets sharing a
+    /// port it may be another process's), it waits for the cookie's.
+    cookie_asked: bool,
 }
 
 impl Update {

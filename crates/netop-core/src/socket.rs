@@ -176,6 +176,30 @@ pub trait SocketResolver {
     fn owner_changes(&mut self) -> Vec<SocketEntry> {
         Vec::new()
     }
+    /// The owners of the sockets named by these cookies (Linux: the
+    /// socket cookie a kernel counter reads from a socket's egress
+    /// packets, [`crate::delta::FlowDelta::cookie`], which the event
+    /// source records with each owner), each with its process, for the
+    /// cookies the backend knows; and, asked or not, every cookie whose
+    /// socket changed hands since the last call, with its new owner. No
+    /// search runs: an unknown cookie has no answer and its flow's owner
+    /// is searched by tuple as usual. A backend that cannot tell returns
+    /// none.
+    ///
+    /// Why a method of its own, asked once a capture batch with every
+    /// cookie the engine has not placed yet, rather than the cookie riding
+    /// along with the queued [`SocketResolver::lookup`]: a flow the last
+    /// socket table explains is never queued, but with SO_REUSEPORT or a
+    /// socket shared after a fork the table's answer by tuple may be the
+    /// wrong socket, and the cookie must be able to overrule it; a socket
+    /// that changes hands keeps its cookie, so the engine must also hear
+    /// of owners that changed for cookies it already placed. One call per
+    /// batch (not per delta) keeps the owner thread's round trips as rare
+    /// as [`SocketResolver::owner_changes`]'.
+    fn cookie_owners(&mut self, cookies: &[u64]) -> Vec<(u64, ProcessInfo)> {
+        let _ = cookies;
+        Vec::new()
+    }
     /// Which of these processes, each a (pid, start time) as in
     /// [`ProcessInfo`], have exited: gone, a zombie, or the pid now
     /// another process's (start time 0 matches any). The resolver forgets

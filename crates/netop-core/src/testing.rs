@@ -80,6 +80,13 @@ pub struct StaticResolver {
     pub changes: Vec<SocketEntry>,
     /// Processes that have exited (`exited` answers from it).
     pub exited: Vec<u32>,
+    /// Owners by socket cookie (`cookie_owners` answers from it).
+    pub cookies: Vec<(u64, ProcessInfo)>,
+    /// Cookies whose socket changed hands, handed out by the next
+    /// `cookie_owners` whatever it asks.
+    pub cookie_changes: Vec<(u64, ProcessInfo)>,
+    /// Cookies asked about so far.
+    pub cookies_asked: Vec<u64>,
 }
 
 impl StaticResolver {
@@ -90,6 +97,9 @@ impl StaticResolver {
             lookups: 0,
             changes: Vec::new(),
             exited: Vec::new(),
+            cookies: Vec::new(),
+            cookie_changes: Vec::new(),
+            cookies_asked: Vec::new(),
         }
     }
 }
@@ -107,6 +117,18 @@ impl SocketResolver for StaticResolver {
 
     fn owner_changes(&mut self) -> Vec<SocketEntry> {
         std::mem::take(&mut self.changes)
+    }
+
+    fn cookie_owners(&mut self, cookies: &[u64]) -> Vec<(u64, ProcessInfo)> {
+        self.cookies_asked.extend_from_slice(cookies);
+        let mut answers = std::mem::take(&mut self.cookie_changes);
+        answers.extend(
+            self.cookies
+                .iter()
+                .filter(|(c, _)| cookies.contains(c))
+                .cloned(),
+        );
+        answers
     }
 
     fn exited(&mut self, processes: &[(u32, u64)]) -> Vec<(u32, u64)> {

@@ -48,6 +48,9 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
         ))
     })?;
     resolver.set_containers(options.containers);
+    // Owners by socket cookie serve kernel counting only (its deltas carry
+    // cookies); without it the index would be memory for nothing.
+    resolver.keep_cookies(matches!(options.counting, CountingChoice::Kernel));
     let owners = resolver.event_mode();
     // Read every process's sockets before capturing: the first, cold pass
     // over /proc is the slow one, and packets queued behind it would be

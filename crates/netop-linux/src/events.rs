@@ -6,10 +6,11 @@
 //! exited by the time its packets are read. An eBPF program on the
 //! `sock_send_length`, `sock_recv_length` and `inet_sock_set_state`
 //! tracepoints (`events/netop.bpf.c`) reports each socket's tuple,
-//! network namespace and owner (tgid, comm, uid) once, in the owner's own
+//! network namespace, cookie and owner (tgid, comm, uid) once, in the owner's own
 //! context, into a ring buffer. [`EventSource::drain`] moves what is there
-//! into the core's [`OwnerCache`], which answers by tuple for a minute after the
-//! socket was last seen, long after the process is gone.
+//! into the core's [`OwnerCache`], which answers by tuple (and by cookie,
+//! for a kernel counter's deltas) for a minute after the socket was last
+//! seen, long after the process is gone.
 //!
 //! Parts: `record.rs` decodes the program's records (plain Rust, byte
 //! fixtures), `loader.rs` loads and
@@ -71,6 +72,9 @@ impl EventSource {
     pub fn drain(&mut self, into: &mut OwnerCache) -> usize {
         let now = Instant::now();
         self.drain_with(&mut |event| {
+            if let Some(cookie) = event.cookie {
+                into.insert_cookie(cookie, &event.owner(now));
+            }
             into.insert(event.proto, event.local, event.remote, event.owner(now));
         })
     }

@@ -37,18 +37,19 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use netop_core::{FlowKey, ResolveError, SocketEntry, SocketResolver, SocketTable};
+use netop_core::{FlowKey, ProcessInfo, ResolveError, SocketEntry, SocketResolver, SocketTable};
 
 use crate::confine::Confinement;
 use crate::events::EventSource;
 use crate::resolver::{drain_into, LinuxResolver, Told};
 
-/// One call of the capture thread; the first three carry the owners the
+/// One call of the capture thread; the first four carry the owners the
 /// event ring told of since the last call.
 enum Request {
     Sockets(Vec<Told>),
     Lookup(FlowKey, Vec<Told>),
     OwnerChanges(Vec<Told>),
+    CookieOwners(Vec<u64>, Vec<Told>),
     Untranslated(FlowKey),
     Exited(Vec<(u32, u64)>),
 }
@@ -59,6 +60,7 @@ enum Reply {
     Lookup(Result<Option<SocketEntry>, ResolveError>),
     Untranslated(Option<FlowKey>),
     OwnerChanges(Vec<SocketEntry>),
+    CookieOwners(Vec<(u64, ProcessInfo)>),
     Exited(Vec<(u32, u64)>),
 }
 
@@ -98,6 +100,8 @@ pub struct OwnerThread {
     /// Owners were sent to the thread since it last reported the changes
     /// of hands: it may have some.
     changes_possible: bool,
+    /// The same for the changes of hands by socket cookie.
+    cookie_changes_possible: bool,
     /// What the thread's own drains (the tracepoint's) leave for the proxy.
     shared: Arc<Shared>,
     /// Lost event records already warned about.
@@ -126,6 +130,7 @@ impl OwnerThread {
             events,
             told: Vec::new(),
             changes_possible: false,
+            cookie_changes_possible: false,
             shared,
             lost_reported: 0,
         })
@@ -143,6 +148,7 @@ impl OwnerThread {
         }
         if !self.told.is_empty() {
             self.changes_possible = true;
+            self.cookie_changes_possible = true;
         }
         std::mem::take(&mut self.told)
     }
@@ -259,6 +265,10 @@ fn answer(resolver: &mut LinuxResolver, request: Request) -> Reply {
             resolver.told(told);
             Reply::OwnerChanges(resolver.owner_changes())
         }
+        Request::CookieOwners(cookies, told) => {
+            resolver.told(told);
+            Reply::CookieOwners(resolver.cookie_owners(&cookies))
+        }
         Request::Untranslated(key) => Reply::Untranslated(resolver.untranslated(&key)),
         Request::Exited(processes) => Reply::Exited(resolver.exited(&processes)),
     }
@@ -335,6 +345,21 @@ impl SocketResolver for OwnerThread {
         self.changes_possible = false;
         match self.call(Request::OwnerChanges(told)) {
             Some(Reply::OwnerChanges(changes)) => changes,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Crosses over when the engine asks about cookies, or when records
+    /// came in since the last answer (a cookie may have changed hands):
+    /// else the answer would be empty, as for the changes by tuple.
+    fn cookie_owners(&mut self, cookies: &[u64]) -> Vec<(u64, ProcessInfo)> {
+        let told = self.drain();
+        if cookies.is_empty() && !self.cookie_changes_possible {
+            return Vec::new();
+        }
+        self.cookie_changes_possible = false;
+        match self.call(Request::CookieOwners(cookies.to_vec(), told)) {
+            Some(Reply::CookieOwners(owners)) => owners,
             _ => Vec::new(),
         }
     }

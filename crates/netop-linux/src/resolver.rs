@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 
 use netop_core::owners::{CachedOwner, OwnerCache, Owners, ScanStats};
 use netop_core::{
-    FlowKey, OwnerMode, OwnersChoice, Protocol, ResolveError, SocketEntry, SocketResolver,
-    SocketTable,
+    FlowKey, OwnerMode, OwnersChoice, ProcessInfo, Protocol, ResolveError, SocketEntry,
+    SocketResolver, SocketTable,
 };
 
 use crate::events::{EventSource, EventsUnavailable};
@@ -156,6 +156,12 @@ impl LinuxResolver {
         self.owners.set_containers(on);
     }
 
+    /// Whether the events' owners are also kept by socket cookie (for
+    /// kernel counting, whose deltas carry cookies).
+    pub fn keep_cookies(&mut self, on: bool) {
+        self.owners.keep_cookies(on);
+    }
+
     /// Takes the event source out, to be drained elsewhere (the capture
     /// thread: its ring is mapped memory) and its records handed back
     /// with [`LinuxResolver::told`]; the owner model stays in events mode.
@@ -167,7 +173,8 @@ impl LinuxResolver {
     /// whose source was taken out.
     pub fn told(&mut self, told: Vec<Told>) {
         for t in told {
-            self.owners.told(t.proto, t.local, t.remote, t.owner);
+            self.owners
+                .told_socket(t.proto, t.local, t.remote, t.cookie, t.owner);
         }
     }
 
@@ -198,7 +205,13 @@ impl LinuxResolver {
         let owners = &mut self.owners;
         let now = Instant::now();
         let mut tell = |event: &crate::events::SocketEvent| {
-            owners.told(event.proto, event.local, event.remote, event.owner(now));
+            owners.told_socket(
+                event.proto,
+                event.local,
+                event.remote,
+                event.cookie,
+                event.owner(now),
+            );
         };
         if let Some(source) = self.events.as_mut() {
             source.drain_with(&mut tell);
@@ -276,6 +289,13 @@ impl SocketResolver for LinuxResolver {
         self.owners.owner_changes(Instant::now())
     }
 
+    /// Owners by socket cookie from the events' cache (no search): the
+    /// kernel counter's cookies are the event source's.
+    fn cookie_owners(&mut self, cookies: &[u64]) -> Vec<(u64, ProcessInfo)> {
+        self.drain();
+        self.owners.cookie_owners(cookies, Instant::now())
+    }
+
     fn exited(&mut self, processes: &[(u32, u64)]) -> Vec<(u32, u64)> {
         let gone: Vec<(u32, u64)> = processes
             .iter()
@@ -304,6 +324,8 @@ pub struct Told {
     pub proto: Protocol,
     pub local: SocketAddr,
     pub remote: SocketAddr,
+    /// The socket's cookie, when the record gave one.
+    pub cookie: Option<u64>,
     pub owner: CachedOwner,
 }
 
@@ -314,6 +336,7 @@ pub fn drain_into(source: &mut EventSource, told: &mut Vec<Told>, now: Instant) 
             proto: event.proto,
             local: event.local,
             remote: event.remote,
+            cookie: event.cookie,
             owner: event.owner(now),
         });
     });

@@ -215,6 +215,8 @@ impl TracepointSource {
             comm: done.owner.comm,
             uid: done.owner.uid,
             kind: EventKind::Connect,
+            // The tracepoint's raw record has no cookie.
+            cookie: None,
         }
     }
 }

@@ -193,3 +193,58 @@ fn turned_off_events_say_so() {
         other => panic!("expected polling, got {other:?}"),
     }
 }
+
+/// The socket's cookie as userspace reads it (`SO_COOKIE`).
+fn socket_cookie(socket: &impl std::os::fd::AsRawFd) -> u64 {
+    let mut cookie = 0u64;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cookie`, which
+    // lives for the call; the descriptor is open.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "SO_COOKIE: {}", std::io::Error::last_os_error());
+    cookie
+}
+
+#[test]
+fn issue_17_a_record_carries_the_sockets_cookie_and_the_resolver_answers_by_it() {
+    let Some(mut source) = source() else {
+        return;
+    };
+    let receiver = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let (from, to) = (
+        sender.local_addr().expect("addr"),
+        receiver.local_addr().expect("addr"),
+    );
+    sender.send_to(b"cookie", to).expect("send");
+    let cookie = socket_cookie(&sender);
+    assert_ne!(cookie, 0);
+    let events = drain(&mut source);
+    let sent: Vec<&SocketEvent> = events
+        .iter()
+        .filter(|e| e.local == from && e.kind == EventKind::Send)
+        .collect();
+    assert_eq!(sent.len(), 1, "{events:?}");
+    assert_eq!(
+        sent[0].cookie,
+        Some(cookie),
+        "the kernel's cookie of the socket"
+    );
+    drop(source);
+    // Through the resolver: told by the ring, answered by cookie.
+    let mut resolver = LinuxResolver::with_events(true).expect("resolver");
+    let other = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    other.send_to(b"cookie", to).expect("send");
+    let cookie = socket_cookie(&other);
+    let answers = resolver.cookie_owners(&[cookie, cookie ^ 1]);
+    let pids: Vec<(u64, u32)> = answers.iter().map(|(c, p)| (*c, p.pid)).collect();
+    assert_eq!(pids, vec![(cookie, std::process::id())]);
+}

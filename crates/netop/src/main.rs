@@ -204,6 +204,7 @@ fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
         });
     }
     log_interface_totals(&report);
+    log_owner_sources(engine.stats());
     let mut stderr = io::stderr();
     if let Ending::Interrupted { elapsed } = ending {
         let _ = writeln!(
@@ -264,6 +265,21 @@ fn log_interface_totals(report: &netop_core::EngineReport) {
             "interface totals"
         );
     }
+}
+
+/// Where the snapshot's owners came from, on stderr under
+/// `RUST_LOG=netop::owners=info`: how many flows a socket cookie (kernel
+/// counting, `--capture kernel`) gave their owner, beside the tuple
+/// searches, so a test can tell which path answered.
+fn log_owner_sources(stats: netop_core::engine::EngineStats) {
+    tracing::info!(
+        target: "netop::owners",
+        cookie_owners = stats.cookie_owners,
+        lookups = stats.lookups,
+        lookup_hits = stats.lookup_hits,
+        handovers = stats.handovers,
+        "owner sources"
+    );
 }
 
 /// The snapshot's query log, oldest first, filtered like the process table

@@ -2,13 +2,17 @@
 //! way a frame of its packets would, after decoding. Its interface is
 //! counted by its direction, its sides by the host's addresses, its flows
 //! get owners, seats and unknown reasons as frames' flows do; only DNS is
-//! not read (a delta has no payload: the DNS packets come as frames).
+//! not read (a delta has no payload: the DNS packets come as frames). A
+//! delta that carries its sending socket's cookie takes that side's owner
+//! from the cookie (`engine/cookies.rs`) rather than by tuple.
 
 use std::time::Duration;
 
+use super::cookies::CookieSlot;
 use super::{Engine, Update};
 use crate::decode::{IpPacket, TcpFlags};
 use crate::delta::FlowDelta;
+use crate::flow::{Direction, FlowKey};
 
 impl Engine {
     /// Accounts a batch of deltas. They are taken in the order their
@@ -70,6 +74,19 @@ impl Engine {
             payload: &[],
         };
         let sides = self.local.sides(&ip, Some(d.outgoing));
+        // The sending socket's cookie names the owner of the sending side
+        // (`engine/cookies.rs`), as a PKTAP header names a process.
+        let (mut owner, mut cookie_asked) = (None, false);
+        if let (Some(cookie), true, Some(key)) = (d.cookie, d.outgoing, sending_side(&sides)) {
+            match self.cookie_slot(cookie, &key) {
+                CookieSlot::Known(slot) => {
+                    self.count_cookie_owner(&key, slot);
+                    owner = Some((slot, true));
+                }
+                CookieSlot::Asked => cookie_asked = true,
+                CookieSlot::Unknown => {}
+            }
+        }
         for part in seconds_of(d) {
             let update = Update {
                 bytes: part.bytes,
@@ -79,10 +96,19 @@ impl Engine {
                 first: part.first,
                 ifindex: d.ifindex,
                 tcp,
+                cookie_asked,
             };
-            self.count_packet(sides, Some(d.outgoing), None, &update);
+            self.count_packet(sides, Some(d.outgoing), owner, &update);
         }
     }
+}
+
+/// The flow of a packet's sending end, when it is on this host.
+fn sending_side(sides: &crate::direction::Sides) -> Option<FlowKey> {
+    std::iter::once(sides.first)
+        .chain(sides.second)
+        .find(|(dir, _)| *dir == Direction::Tx)
+        .map(|(_, key)| key)
 }
 
 /// One second's share of a delta.

@@ -32,10 +32,13 @@ const MAX_RECHECKS: usize = 64;
 impl Engine {
     /// Applies the sockets the backend saw change hands: their flows'
     /// further bytes go to the new owner.
+    /// Also asks about the socket cookies the last batch of kernel
+    /// counters' deltas carried (`engine/cookies.rs`).
     pub fn update_owners(&mut self, resolver: &mut dyn SocketResolver) {
         for entry in resolver.owner_changes() {
             self.hand_over(entry);
         }
+        self.resolve_cookies(resolver);
     }
 
     fn hand_over(&mut self, entry: SocketEntry) {

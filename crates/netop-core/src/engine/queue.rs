@@ -121,7 +121,8 @@ pub struct Resolved {
 }
 
 impl Engine {
-    /// Runs the queued owner searches, oldest first, until none is left or
+    /// Runs the queued owner searches, oldest first (after asking about
+    /// the batch's socket cookies: a flow one names is not searched), until none is left or
     /// `budget` (measured on `clock`) is spent; at least one search runs
     /// when any waits, so the queue always moves. Call it between capture
     /// batches, with the budget of a [`SearchPacer`].
@@ -132,6 +133,8 @@ impl Engine {
         budget: Duration,
     ) -> Resolved {
         let mut done = Resolved::default();
+        // Flows a socket cookie names need no search by tuple.
+        self.resolve_cookies(resolver);
         if self.queue.len() == 0 {
             if !self.deferred_dns.is_empty() {
                 self.flush_dns();

@@ -15,9 +15,22 @@
 //! not kept (their traffic never reaches this namespace's capture). The
 //! cache is bounded: past its capacity it drops entries older than the
 //! age limit, then the oldest quarter. Time is passed in, never read here.
+//!
+//! Beside the tuples, the cache keeps owners by socket cookie (Linux: a
+//! number the kernel gives each socket, unique while it runs), when the
+//! event told one: a kernel counter reads the same number from a socket's
+//! egress packets, so such a flow's owner is one hash lookup away, with
+//! no matching rule, no search and no namespace question (a cookie names
+//! one socket of the host's kernel, whatever its namespace). The cookie
+//! index has the tuples' lifetime rules (the same age limit, the oldest
+//! quarter dropped when full, a record naming another process is a change
+//! of hands) with a bound of its own, a quarter of the tuples': it is
+//! asked about sockets seen in the last batches only.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
 
 use crate::flow::{FlowKey, Protocol};
 use crate::socket::canonical;
@@ -27,6 +40,11 @@ use crate::tuples::{is_unconnected, TupleIndex, Via};
 pub const DEFAULT_CAPACITY: usize = 65_536;
 /// How long an owner is remembered after its socket was last seen.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60);
+/// The cookie index keeps this share of the tuples' capacity (16,384 of
+/// 65,536): a kernel counter asks about a cookie within a batch or two of
+/// its socket's first packet, so the index needs the last few seconds'
+/// sockets, and a full one costs about 2 MB rather than 8.
+const COOKIE_SHARE: usize = 4;
 /// Unconnected sockets kept per (protocol, port): one per local address
 /// and namespace in practice.
 const MAX_PER_PORT: usize = 8;
@@ -45,6 +63,50 @@ pub struct CachedOwner {
     pub seen: Instant,
 }
 
+/// A [`CachedOwner`] in the cookie index: the same facts with the
+/// command in place, no heap allocation, so a full index (65,536) costs
+/// about 3 MB rather than 7.
+#[derive(Debug, Clone, Copy)]
+struct CookieOwner {
+    pid: u32,
+    uid: u32,
+    netns: u64,
+    seen: Instant,
+    comm: [u8; 16],
+    comm_len: u8,
+}
+
+impl CookieOwner {
+    fn of(owner: &CachedOwner) -> Self {
+        // A command is at most 15 bytes (16 if the kernel's had no end);
+        // a longer one (invalid UTF-8 made wider) is cut at a character.
+        let mut end = owner.comm.len().min(16);
+        while !owner.comm.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut comm = [0u8; 16];
+        comm[..end].copy_from_slice(&owner.comm.as_bytes()[..end]);
+        CookieOwner {
+            pid: owner.pid,
+            uid: owner.uid,
+            netns: owner.netns,
+            seen: owner.seen,
+            comm,
+            comm_len: end as u8,
+        }
+    }
+
+    fn owner(&self) -> CachedOwner {
+        CachedOwner {
+            pid: self.pid,
+            comm: String::from_utf8_lossy(&self.comm[..usize::from(self.comm_len)]).into_owned(),
+            uid: self.uid,
+            netns: self.netns,
+            seen: self.seen,
+        }
+    }
+}
+
 /// A socket the cache knows, and its owner.
 #[derive(Debug, Clone, Copy)]
 pub struct Hit<'a> {
@@ -58,7 +120,11 @@ pub struct Hit<'a> {
 #[derive(Debug)]
 pub struct OwnerCache {
     index: TupleIndex<CachedOwner>,
+    /// The same owners by socket cookie, for those the event named one.
+    cookies: FxHashMap<u64, CookieOwner>,
     capacity: usize,
+    /// Cookies kept at most: a quarter of the tuples' (see the module doc).
+    cookie_capacity: usize,
     max_age: Duration,
     /// netop's own network namespace: wildcard binds match only there.
     home_netns: Option<u64>,
@@ -74,7 +140,9 @@ impl OwnerCache {
     pub fn new(capacity: usize, max_age: Duration) -> Self {
         OwnerCache {
             index: TupleIndex::default(),
+            cookies: FxHashMap::default(),
             capacity: capacity.max(1),
+            cookie_capacity: (capacity / COOKIE_SHARE).max(1),
             max_age,
             home_netns: None,
         }
@@ -129,6 +197,48 @@ impl OwnerCache {
         false
     }
 
+    /// Remembers that `owner` used the socket whose cookie is `cookie`.
+    /// Returns true when the cookie was known with another process: the
+    /// socket changed hands.
+    pub fn insert_cookie(&mut self, cookie: u64, owner: &CachedOwner) -> bool {
+        let (pid, now) = (owner.pid, owner.seen);
+        if let Some(old) = self.cookies.insert(cookie, CookieOwner::of(owner)) {
+            return old.pid != pid;
+        }
+        if self.cookies.len() > self.cookie_capacity {
+            self.make_room_for_cookies(now);
+        }
+        false
+    }
+
+    /// The owner of the socket whose cookie is `cookie`, unless older than
+    /// the age limit.
+    pub fn find_cookie(&self, cookie: u64, now: Instant) -> Option<CachedOwner> {
+        self.cookies
+            .get(&cookie)
+            .filter(|o| now.saturating_duration_since(o.seen) <= self.max_age)
+            .map(CookieOwner::owner)
+    }
+
+    /// Owners known by cookie.
+    pub fn cookies_len(&self) -> usize {
+        self.cookies.len()
+    }
+
+    /// [`OwnerCache::make_room`] for the cookie index.
+    fn make_room_for_cookies(&mut self, now: Instant) {
+        let max_age = self.max_age;
+        self.cookies
+            .retain(|_, o| now.saturating_duration_since(o.seen) <= max_age);
+        if self.cookies.len() <= self.cookie_capacity {
+            return;
+        }
+        let mut times: Vec<Instant> = self.cookies.values().map(|o| o.seen).collect();
+        let quarter = (times.len() / 4).max(1);
+        let (_, &mut cutoff, _) = times.select_nth_unstable(quarter - 1);
+        self.cookies.retain(|_, o| o.seen > cutoff);
+    }
+
     /// Drops what is too old, then, if still full, the oldest quarter.
     fn make_room(&mut self, now: Instant) {
         self.expire(now);
@@ -146,6 +256,8 @@ impl OwnerCache {
         let max_age = self.max_age;
         self.index
             .retain(|o| now.saturating_duration_since(o.seen) <= max_age);
+        self.cookies
+            .retain(|_, o| now.saturating_duration_since(o.seen) <= max_age);
     }
 
     /// The owner of a flow's socket by the rule (a wildcard bind only in

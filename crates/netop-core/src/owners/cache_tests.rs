@@ -306,3 +306,67 @@ fn insert_says_when_a_socket_changed_hands() {
     let bound_child = event(Protocol::Udp, "0.0.0.0:5353", "0.0.0.0:0", 9);
     assert!(c.tell(&bound_child, t0), "a bound socket changes hands too");
 }
+
+fn owner(pid: u32, seen: Instant) -> CachedOwner {
+    CachedOwner {
+        pid,
+        comm: format!("p{pid}"),
+        uid: 1000,
+        netns: OTHER,
+        seen,
+    }
+}
+
+#[test]
+fn cookies_are_found_in_any_namespace_and_a_later_owner_is_a_change_of_hands() {
+    let t0 = Instant::now();
+    let mut c = cache();
+    assert!(
+        !c.insert_cookie(77, &owner(7, t0)),
+        "a new cookie is no change"
+    );
+    assert!(
+        !c.insert_cookie(77, &owner(7, t0)),
+        "nor the same owner again"
+    );
+    assert_eq!(c.find_cookie(77, t0).map(|o| o.pid), Some(7));
+    assert_eq!(c.find_cookie(78, t0), None);
+    assert!(
+        c.insert_cookie(77, &owner(8, t0)),
+        "another process: changed hands"
+    );
+    assert_eq!(c.find_cookie(77, t0), Some(owner(8, t0)), "all of it kept");
+    // A command made wider by invalid UTF-8 is cut at a character.
+    let mut wide = owner(9, t0);
+    wide.comm = "\u{fffd}".repeat(6);
+    c.insert_cookie(78, &wide);
+    assert_eq!(
+        c.find_cookie(78, t0).map(|o| o.comm),
+        Some("\u{fffd}".repeat(5))
+    );
+    // Tuples and cookies are separate indexes.
+    assert!(c.is_empty());
+    assert_eq!(c.cookies_len(), 2);
+}
+
+#[test]
+fn cookies_age_and_are_bounded_like_tuples() {
+    let t0 = Instant::now();
+    let mut c = OwnerCache::new(8, DEFAULT_MAX_AGE);
+    c.insert_cookie(1, &owner(1, t0));
+    let later = t0 + DEFAULT_MAX_AGE + Duration::from_secs(1);
+    assert_eq!(c.find_cookie(1, later), None, "too old to answer");
+    c.expire(later);
+    assert_eq!(c.cookies_len(), 0, "expired with the tuples");
+    for i in 0..100u64 {
+        c.insert_cookie(i, &owner(2, t0 + Duration::from_millis(i)));
+    }
+    assert!(c.cookies_len() <= 2, "a quarter of 8: {}", c.cookies_len());
+    let newest = t0 + Duration::from_millis(99);
+    assert_eq!(
+        c.find_cookie(99, newest).map(|o| o.pid),
+        Some(2),
+        "the newest stays"
+    );
+    assert_eq!(c.find_cookie(0, newest), None, "the oldest went first");
+}

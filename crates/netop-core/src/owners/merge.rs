@@ -45,6 +45,10 @@ pub struct Owners {
     cache: Option<OwnerCache>,
     /// Sockets the events showed changing hands, not yet handed out.
     changed: VecDeque<(Protocol, SocketAddr, SocketAddr)>,
+    /// The same, by cookie, for [`Owners::cookie_owners`].
+    changed_cookies: VecDeque<u64>,
+    /// Whether owners are kept by cookie too ([`Owners::keep_cookies`]).
+    by_cookie: bool,
 }
 
 impl Owners {
@@ -54,6 +58,8 @@ impl Owners {
             index,
             cache: None,
             changed: VecDeque::new(),
+            changed_cookies: VecDeque::new(),
+            by_cookie: true,
         }
     }
 
@@ -63,7 +69,16 @@ impl Owners {
             index,
             cache: Some(cache),
             changed: VecDeque::new(),
+            changed_cookies: VecDeque::new(),
+            by_cookie: true,
         }
+    }
+
+    /// Whether the events' owners are kept by socket cookie too (on by
+    /// default): only a kernel counter's deltas carry cookies, so a run
+    /// that counts packets turns it off and keeps no cookie index.
+    pub fn keep_cookies(&mut self, on: bool) {
+        self.by_cookie = on;
     }
 
     /// Whether owners carry their container.
@@ -84,9 +99,29 @@ impl Owners {
         remote: SocketAddr,
         owner: CachedOwner,
     ) {
+        self.told_socket(proto, local, remote, None, owner);
+    }
+
+    /// [`Owners::told`], with the socket's cookie when the event gave it.
+    pub fn told_socket(
+        &mut self,
+        proto: Protocol,
+        local: SocketAddr,
+        remote: SocketAddr,
+        cookie: Option<u64>,
+        owner: CachedOwner,
+    ) {
         let Some(cache) = self.cache.as_mut() else {
             return;
         };
+        if let Some(cookie) = cookie.filter(|_| self.by_cookie) {
+            if cache.insert_cookie(cookie, &owner) {
+                if self.changed_cookies.len() >= MAX_CHANGES {
+                    self.changed_cookies.pop_front();
+                }
+                self.changed_cookies.push_back(cookie);
+            }
+        }
         if cache.insert(proto, local, remote, owner) {
             if self.changed.len() >= MAX_CHANGES {
                 self.changed.pop_front();
@@ -185,6 +220,28 @@ impl Owners {
             }
         }
         entries
+    }
+
+    /// The owners of the sockets whose cookies are `cookies`, those the
+    /// events told of, and of every socket that changed hands since the
+    /// last call (asked or not: whoever remembered its old owner must
+    /// learn the new one). No search: an unknown cookie has no answer.
+    pub fn cookie_owners(&mut self, cookies: &[u64], now: Instant) -> Vec<(u64, ProcessInfo)> {
+        let changed = std::mem::take(&mut self.changed_cookies);
+        let Some(cache) = self.cache.as_ref() else {
+            return Vec::new();
+        };
+        let mut seen = FxHashSet::default();
+        let found: Vec<(u64, CachedOwner)> = cookies
+            .iter()
+            .chain(changed.iter())
+            .filter(|&&c| seen.insert(c))
+            .filter_map(|&c| cache.find_cookie(c, now).map(|o| (c, o)))
+            .collect();
+        found
+            .into_iter()
+            .map(|(c, owner)| (c, self.process_of(&owner)))
+            .collect()
     }
 
     /// Forgets a process that has exited: its sockets are searched for

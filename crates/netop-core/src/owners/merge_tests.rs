@@ -188,3 +188,72 @@ fn an_answer_from_the_events_and_changes_of_hands() {
     assert_eq!(pids(&changes), vec![Some(21)]);
     assert!(owners.owner_changes(now).is_empty(), "handed out once");
 }
+
+#[test]
+fn owners_by_cookie_and_their_changes_of_hands() {
+    let now = Instant::now();
+    let mut owners = Owners::with_events(index(vec![]), OwnerCache::default());
+    let (local, remote) = (a("10.0.0.1:4000"), a("10.0.0.2:80"));
+    owners.told_socket(
+        Protocol::Tcp,
+        local,
+        remote,
+        Some(5),
+        told(20, "parent", now),
+    );
+    let answers = owners.cookie_owners(&[5, 6], now);
+    let pids: Vec<(u64, u32)> = answers.iter().map(|(c, p)| (*c, p.pid)).collect();
+    assert_eq!(pids, vec![(5, 20)], "only the cookie the events told of");
+    assert!(owners.cookie_owners(&[], now).is_empty(), "no change yet");
+    owners.told_socket(
+        Protocol::Tcp,
+        local,
+        remote,
+        Some(5),
+        told(21, "child", now),
+    );
+    let answers = owners.cookie_owners(&[], now);
+    let pids: Vec<(u64, u32)> = answers.iter().map(|(c, p)| (*c, p.pid)).collect();
+    assert_eq!(pids, vec![(5, 21)], "a change of hands is told unasked");
+    assert!(owners.cookie_owners(&[], now).is_empty(), "told once");
+    assert_eq!(
+        pids_of_changes(&mut owners, now),
+        vec![Some(21)],
+        "by tuple too"
+    );
+    // Without events nothing is known by cookie.
+    let mut polling = Owners::polling(index(vec![]));
+    polling.told_socket(
+        Protocol::Tcp,
+        local,
+        remote,
+        Some(5),
+        told(20, "parent", now),
+    );
+    assert!(polling.cookie_owners(&[5], now).is_empty());
+}
+
+fn pids_of_changes(owners: &mut Owners, now: Instant) -> Vec<Option<u32>> {
+    pids(&owners.owner_changes(now))
+}
+
+#[test]
+fn no_cookie_index_when_not_kept() {
+    let now = Instant::now();
+    let mut owners = Owners::with_events(index(vec![]), OwnerCache::default());
+    owners.keep_cookies(false);
+    let (local, remote) = (a("10.0.0.1:4000"), a("10.0.0.2:80"));
+    owners.told_socket(
+        Protocol::Tcp,
+        local,
+        remote,
+        Some(5),
+        told(20, "parent", now),
+    );
+    assert!(owners.cookie_owners(&[5], now).is_empty());
+    let key = FlowKey::new(Protocol::Tcp, local, remote);
+    assert!(
+        owners.cached_answer(&key, now).is_some(),
+        "the tuple still is"
+    );
+}

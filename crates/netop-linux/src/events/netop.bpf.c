@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT OR GPL-2.0
 //
 // netop's event source: for every TCP/UDP socket that sends or receives,
-// which process (tgid, comm, uid) owns it, with its tuple and network
-// namespace, told to userspace through a ring buffer while the process
-// still exists, so short-lived connections and processes are attributed.
+// which process (tgid, comm, uid) owns it, with its tuple, network
+// namespace and socket cookie, told to userspace through a ring buffer
+// while the process still exists, so short-lived connections and
+// processes are attributed.
 //
 // Three BTF tracepoints, all cheap on the common path:
 // - sock_send_length / sock_recv_length fire in the caller's context after
@@ -92,8 +93,12 @@ struct sock {
 	__u16 sk_protocol;
 } __attribute__((preserve_access_index));
 
-// One record in the ring buffer: 72 bytes, native byte order except the
-// addresses, which are in network order as the kernel keeps them.
+// One record in the ring buffer: 80 bytes, native byte order except the
+// addresses, which are in network order as the kernel keeps them. The
+// cookie is the socket's (bpf_get_socket_cookie on the struct sock: in
+// tracing programs the helper takes the socket pointer), the same number
+// the traffic-control counter reads from the socket's egress packets, so
+// a counted flow finds its owner by it.
 struct netop_event {
 	__u64 netns;
 	__u32 tgid;
@@ -106,6 +111,7 @@ struct netop_event {
 	__u8 laddr[16];
 	__u8 raddr[16];
 	char comm[COMM_LEN];
+	__u64 cookie;
 };
 
 // What was last reported for a socket (tgid 0: nothing yet).
@@ -222,6 +228,7 @@ static __always_inline void emit(struct sock *sk, const struct seen *s, __u16 fa
 		__builtin_memcpy(e->comm, comm, COMM_LEN);
 	else
 		bpf_get_current_comm(e->comm, COMM_LEN);
+	e->cookie = bpf_get_socket_cookie(sk);
 	bpf_ringbuf_submit(e, 0);
 }
 

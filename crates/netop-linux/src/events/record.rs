@@ -1,8 +1,9 @@
 //! One event record of the eBPF program, as bytes, into a [`SocketEvent`].
 //!
-//! The layout is `struct netop_event` in `netop.bpf.c` (72 bytes, native
+//! The layout is `struct netop_event` in `netop.bpf.c` (80 bytes, native
 //! byte order for numbers, network order for addresses); keep the two in
-//! step. Decoding is plain Rust over a byte slice: a short record or an
+//! step. The last field is the socket's cookie, the number a kernel
+//! counter reads from the socket's egress packets (`FlowDelta::cookie`). Decoding is plain Rust over a byte slice: a short record or an
 //! unknown family or protocol is an error value, never a panic.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -10,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use netop_core::Protocol;
 
 /// Size of one record.
-pub const RECORD_LEN: usize = 72;
+pub const RECORD_LEN: usize = 80;
 
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
@@ -44,6 +45,9 @@ pub struct SocketEvent {
     pub comm: String,
     pub uid: u32,
     pub kind: EventKind,
+    /// The socket's cookie (unique per kernel, never reused while it
+    /// runs); `None` when the kernel gave 0.
+    pub cookie: Option<u64>,
 }
 
 impl SocketEvent {
@@ -80,6 +84,12 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&b[at..at + 8]);
+    u64::from_ne_bytes(bytes)
+}
+
 fn addr_at(b: &[u8], at: usize, family: u16) -> IpAddr {
     let mut octets = [0u8; 16];
     octets.copy_from_slice(&b[at..at + 16]);
@@ -96,7 +106,7 @@ pub fn decode(b: &[u8]) -> Result<SocketEvent, RecordError> {
     if b.len() < RECORD_LEN {
         return Err(RecordError::Short(b.len()));
     }
-    let netns = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    let netns = u64_at(b, 0);
     let family = u16_at(b, 16);
     if family != AF_INET && family != AF_INET6 {
         return Err(RecordError::Family(family));
@@ -123,6 +133,7 @@ pub fn decode(b: &[u8]) -> Result<SocketEvent, RecordError> {
         comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
         uid: u32_at(b, 12),
         kind,
+        cookie: Some(u64_at(b, 72)).filter(|&c| c != 0),
     })
 }
 
@@ -143,6 +154,7 @@ mod tests {
         laddr: [u8; 16],
         raddr: [u8; 16],
         comm: &'static [u8],
+        cookie: u64,
     }
 
     impl Fixture {
@@ -161,6 +173,7 @@ mod tests {
             let mut comm = [0u8; 16];
             comm[..self.comm.len()].copy_from_slice(self.comm);
             b.extend(comm);
+            b.extend(self.cookie.to_ne_bytes());
             assert_eq!(b.len(), RECORD_LEN);
             b
         }
@@ -185,6 +198,7 @@ mod tests {
             laddr: v4([10, 0, 0, 1]),
             raddr: v4([93, 184, 216, 34]),
             comm: b"curl",
+            cookie: 0x0000_1234_5678_9abc,
         }
     }
 
@@ -198,6 +212,7 @@ mod tests {
         assert_eq!((e.pid, e.uid), (4242, 1000));
         assert_eq!(e.comm, "curl");
         assert_eq!(e.kind, EventKind::Connect);
+        assert_eq!(e.cookie, Some(0x0000_1234_5678_9abc));
     }
 
     #[test]
@@ -219,6 +234,25 @@ mod tests {
     }
 
     #[test]
+    fn the_cookie_is_the_last_eight_bytes_and_zero_is_none() {
+        let mut f = tcp4();
+        f.cookie = u64::MAX - 1;
+        let b = f.bytes();
+        assert_eq!(&b[72..80], &(u64::MAX - 1).to_ne_bytes());
+        assert_eq!(decode(&b).expect("valid record").cookie, Some(u64::MAX - 1));
+        f.cookie = 0;
+        assert_eq!(decode(&f.bytes()).expect("valid record").cookie, None);
+        // The comm before it is read whole, not into the cookie.
+        let mut f = tcp4();
+        f.comm = b"exactly16bytes!!";
+        let e = decode(&f.bytes()).expect("valid record");
+        assert_eq!(
+            (e.comm.as_str(), e.cookie),
+            ("exactly16bytes!!", Some(0x0000_1234_5678_9abc))
+        );
+    }
+
+    #[test]
     fn comm_without_terminator_and_invalid_utf8_is_kept() {
         let mut b = tcp4().bytes();
         b[56..72].copy_from_slice(b"sixteen-bytes-\xff!");
@@ -230,7 +264,8 @@ mod tests {
     #[test]
     fn bad_records_are_errors() {
         let b = tcp4().bytes();
-        assert_eq!(decode(&b[..71]), Err(RecordError::Short(71)));
+        assert_eq!(decode(&b[..79]), Err(RecordError::Short(79)));
+        assert_eq!(decode(&b[..72]), Err(RecordError::Short(72)));
         assert_eq!(decode(&[]), Err(RecordError::Short(0)));
         let mut f = tcp4();
         f.family = 1;

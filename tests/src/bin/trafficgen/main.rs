@@ -40,6 +40,9 @@
 //! - `handoff --to A:P --bind-port P --rate R --seconds S --how fork|pass`:
 //!   an upload whose socket passes to another process (see `handoff.rs`);
 //!   `take-socket` is the receiving end of `--how pass`
+//! - `udp-shared --to A:P --bind-port P --count N --size B --interval-ms I
+//!   [--delay-ms D]`: datagrams from an unconnected socket sharing its port
+//!   with other processes' (SO_REUSEPORT; see `shared.rs`)
 //!
 //! TCP framing (see `tcp.rs`): a client announces its payload length in an
 //! 8-byte header and the server closes first, so the client never holds a
@@ -64,6 +67,8 @@ mod handoff;
 mod held;
 #[cfg(target_os = "linux")]
 mod procs;
+#[cfg(target_os = "linux")]
+mod shared;
 #[cfg(target_os = "linux")]
 mod spread;
 #[cfg(target_os = "linux")]
@@ -115,6 +120,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
         "udp-flows" => flows::udp_flows(args),
         "udp-spread" => spread::udp_spread(args),
         "udp-sink" => udp::sink(args),
+        "udp-shared" => shared::udp_shared(args),
         "proc-wave" => wave::proc_wave(args),
         "held-procs" => held::held_procs(args),
         "handoff" => handoff::handoff(args),
