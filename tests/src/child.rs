@@ -174,9 +174,19 @@ impl Proc {
     /// Waits until this process holds a bound, running packet socket (its
     /// capture is open), failing if it exits first or `limit` passes.
     pub fn wait_capturing(&mut self, limit: std::time::Duration) -> anyhow::Result<()> {
+        self.wait_packet_socket(limit, true)
+    }
+
+    /// [`Proc::wait_capturing`]; with `ring` false a bound, running packet
+    /// socket is enough (a reader that maps no ring).
+    pub fn wait_packet_socket(
+        &mut self,
+        limit: std::time::Duration,
+        ring: bool,
+    ) -> anyhow::Result<()> {
         let deadline = std::time::Instant::now() + limit;
         loop {
-            if crate::netop::has_running_packet_socket(self.pid()) {
+            if crate::netop::has_packet_socket(self.pid(), ring) {
                 return Ok(());
             }
             if let Some(status) = self.try_exit()? {

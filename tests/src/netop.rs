@@ -329,6 +329,13 @@ pub fn run_netop(args: &[&str]) -> anyhow::Result<Value> {
 /// Whether `pid` has an AF_PACKET socket that is bound and running
 /// (`R` = 1 in `/proc/net/packet`).
 pub fn has_running_packet_socket(pid: u32) -> bool {
+    has_packet_socket(pid, true)
+}
+
+/// [`has_running_packet_socket`] for a reader without a mapped ring
+/// (`ring` false: bandwhich 0.23 reads its socket with `recvfrom`), for
+/// which a bound, running socket is all there is to wait for.
+pub fn has_packet_socket(pid: u32, ring: bool) -> bool {
     let Ok(packet) = std::fs::read_to_string("/proc/net/packet") else {
         return false;
     };
@@ -355,8 +362,8 @@ pub fn has_running_packet_socket(pid: u32) -> bool {
             running.contains(&inode).then_some(target)
         })
         .collect();
-    if bound.is_empty() {
-        return false;
+    if bound.is_empty() || !ring {
+        return !bound.is_empty();
     }
     // libpcap maps the ring after binding, and re-binds around setting it
     // up: the capture is ready once the ring is in the process's memory.

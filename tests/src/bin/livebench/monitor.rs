@@ -190,7 +190,9 @@ impl Running {
 
     /// Waits until the monitor has a bound, running packet socket.
     pub fn wait_capturing(&mut self) -> anyhow::Result<()> {
-        self.proc.wait_capturing(START_LIMIT)
+        // bandwhich (0.23, pnet) reads its packet socket without a ring.
+        let ring = self.kind != Kind::Bandwhich;
+        self.proc.wait_packet_socket(START_LIMIT, ring)
     }
 
     /// CPU time used so far (all threads).

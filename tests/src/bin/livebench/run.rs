@@ -294,6 +294,14 @@ fn max_rate(
         None,
         &["--capture", "kernel"],
     )?);
+    // What the DNS observatory's packet socket costs the sender: every
+    // packet passes its kernel filter.
+    runs.push(bench.run_with(
+        "netop alone, --capture kernel --no-dns",
+        &[&tools[0]],
+        None,
+        &["--capture", "kernel", "--no-dns"],
+    )?);
     for peer in tools.iter().filter(|t| t.kind != Kind::Netop) {
         if peer.bin.is_ok() {
             runs.push(bench.run(&format!("{} alone", peer.kind.name()), &[peer], None)?);
