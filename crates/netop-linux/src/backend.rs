@@ -111,26 +111,15 @@ fn open_pcap(options: &CaptureOptions) -> Result<crate::ReopeningCapture, OpenEr
     open_reopening(options).map_err(open_error)
 }
 
-/// Counting in the kernel, with DNS packets from libpcap when the DNS
-/// observatory is on.
+/// Counting in the kernel; with the DNS observatory on, the same programs
+/// hand DNS packets over as frames (`counting/dns_ring.rs`).
 fn open_kernel(
     options: &CaptureOptions,
 ) -> Result<counting::KernelCapture, counting::CountingUnavailable> {
     if !counting::built() {
         return Err(counting::CountingUnavailable::NotBuilt);
     }
-    let mut kernel = counting::KernelCapture::open(options.device.clone(), options.whole_dns)?;
-    if options.whole_dns {
-        let dns_options = CaptureOptions {
-            dns_only: true,
-            read_timeout_ms: counting::DNS_WAIT_MS,
-            ..options.clone()
-        };
-        let dns = open_reopening(&dns_options)
-            .map_err(|e| counting::CountingUnavailable::Failed(format!("the DNS capture: {e}")))?;
-        kernel.set_dns(Box::new(dns));
-    }
-    Ok(kernel)
+    counting::KernelCapture::open(options.device.clone(), options.whole_dns)
 }
 
 /// A recorded capture (pcap or pcapng file).
@@ -212,8 +201,13 @@ pub fn diagnostics(options: &BackendOptions) -> Vec<String> {
             };
             match open_kernel(&dns) {
                 Ok(kernel) => format!(
-                    "{} (eBPF on traffic control; DNS packets through libpcap)",
-                    kernel.counting()
+                    "{} (eBPF on traffic control; {})",
+                    kernel.counting(),
+                    if options.whole_dns {
+                        "DNS packets copied to netop by the same programs"
+                    } else {
+                        "DNS off"
+                    }
                 ),
                 Err(reason) => format!("pcap (kernel counting unavailable: {reason})"),
             }

@@ -14,7 +14,7 @@ use netop_pcap::{LinkState, Platform, Posix};
 
 pub use netop_pcap::{list_interfaces, PcapCapture, PcapFileCapture, ReopeningCapture};
 
-mod dns_snap;
+pub(crate) mod dns_snap;
 
 /// The pseudo-device that captures on every interface.
 pub const ANY_DEVICE: &str = "any";
@@ -35,9 +35,6 @@ pub struct CaptureOptions {
     /// Keep port-53 packets whole (for the DNS observatory) while other
     /// frames are cut at `snaplen`; see `capture/dns_snap.rs`.
     pub whole_dns: bool,
-    /// Only port-53 packets (whole); the kernel filter drops the rest.
-    /// Kernel counting's DNS capture (`counting.rs`).
-    pub dns_only: bool,
 }
 
 impl Default for CaptureOptions {
@@ -49,7 +46,6 @@ impl Default for CaptureOptions {
             buffer_size: shared.buffer_size,
             read_timeout_ms: shared.read_timeout_ms,
             whole_dns: true,
-            dns_only: false,
         }
     }
 }
@@ -74,13 +70,8 @@ impl CaptureOptions {
             read_timeout_ms: self.read_timeout_ms,
             ..netop_pcap::CaptureOptions::new(device)
         };
-        // A snap length of 0 from the kernel filter drops the packet.
         let platform = LinuxPlatform {
-            dns_short_snap: if self.dns_only {
-                Some(0)
-            } else {
-                self.whole_dns.then_some(short)
-            },
+            dns_short_snap: self.whole_dns.then_some(short),
         };
         (options, platform)
     }

@@ -7,11 +7,12 @@
 //! adds each packet to a per-CPU table keyed by interface, direction and
 //! tuple, and [`KernelCapture`] reads and deletes the table every
 //! [`READ_EVERY`] (`counting/table.rs`), handing the engine flow deltas
-//! instead of frames. DNS packets are still captured whole through
-//! libpcap, behind a kernel filter that drops everything else (the DNS
-//! observatory needs their payloads); the program leaves them uncounted so
-//! each packet is counted once. `counting/attach.rs` loads the program and
-//! follows interfaces as they come and go.
+//! instead of frames. DNS packets (port 53), whose payloads the DNS
+//! observatory needs, are copied by the same program into a ring buffer
+//! and come back as frames (`counting/dns_ring.rs`); the program leaves
+//! them out of the table so each packet is counted once, and no packet
+//! socket sees the rest of the traffic. `counting/attach.rs` loads the
+//! program and follows interfaces as they come and go.
 //!
 //! Where the program cannot run (no clang at build time, no privileges, a
 //! kernel without TC BPF) [`CountingUnavailable`] says why in one line and
@@ -19,6 +20,7 @@
 
 mod attach;
 mod capture;
+pub mod dns_ring;
 mod fallback;
 mod links;
 pub mod table;
@@ -38,9 +40,6 @@ pub const READ_EVERY: Duration = Duration::from_millis(100);
 /// How often interfaces are listed to attach to new ones, besides when
 /// rtnetlink announces a link change (`counting/links.rs`).
 pub const SCAN_EVERY: Duration = Duration::from_millis(1000);
-/// The DNS capture's longest wait: the loop looks at link changes and
-/// the table between two waits.
-pub const DNS_WAIT_MS: i32 = 20;
 /// Table entries: distinct (interface, direction, tuple) keys between
 /// two reads. 65,536 per 100 ms is 650,000 new keys a second; entries are
 /// allocated as used (about 100 bytes plus 48 per CPU each).

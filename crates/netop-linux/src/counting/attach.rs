@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use aya::maps::{Map, MapData};
+use aya::maps::{Map, MapData, RingBuf};
 use aya::programs::tc::{self, SchedClassifierLinkId, TcAttachType};
 use aya::programs::SchedClassifier;
 use aya::{Ebpf, EbpfLoader};
@@ -138,8 +138,8 @@ fn arphrd(name: &str) -> Option<u16> {
 }
 
 impl Attached {
-    /// Loads the programs (`skip_dns`: port-53 packets are left to
-    /// libpcap; `capacity`: the table's entries) and attaches them.
+    /// Loads the programs (`skip_dns`: port-53 packets go to the DNS ring,
+    /// not the table; `capacity`: the table's entries) and attaches them.
     pub fn open(
         only: Option<String>,
         skip_dns: bool,
@@ -308,6 +308,16 @@ impl Attached {
         match self.ebpf.take_map(name) {
             Some(Map::PerCpuHashMap(m)) | Some(Map::PerCpuArray(m)) => Ok(m),
             _ => Err(CountingUnavailable::Failed(format!("no map {name}"))),
+        }
+    }
+
+    /// The ring buffer named `name`, taken out of the loader.
+    pub fn take_ring(&mut self, name: &str) -> Result<RingBuf<MapData>, CountingUnavailable> {
+        match self.ebpf.take_map(name) {
+            Some(map @ Map::RingBuf(_)) => {
+                RingBuf::try_from(map).map_err(|e| failed(&format!("the ring {name}"), &e))
+            }
+            _ => Err(CountingUnavailable::Failed(format!("no ring {name}"))),
         }
     }
 }

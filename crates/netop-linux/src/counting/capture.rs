@@ -1,7 +1,8 @@
-//! [`KernelCapture`]: the kernel's counters, and DNS frames from libpcap,
-//! as one [`Capture`] for the collect loop.
+//! [`KernelCapture`]: the kernel's counters, and DNS frames from the
+//! program's ring buffer (`dns_ring.rs`), as one [`Capture`] for the
+//! collect loop.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use aya::maps::MapData;
@@ -10,17 +11,19 @@ use netop_core::{
 };
 
 use super::attach::Attached;
+use super::dns_ring::DnsRing;
 use super::links::LinkWatch;
 use super::table;
 use super::{CountingUnavailable, CAPACITY, READ_EVERY, SCAN_EVERY};
 
-/// Counts in the kernel; DNS packets (when `dns` is set) come as frames.
+/// Counts in the kernel; DNS packets (when the observatory is on) come as
+/// frames.
 pub struct KernelCapture {
     attached: Attached,
     flows: MapData,
     full: MapData,
     cpus: usize,
-    dns: Option<Box<dyn Capture>>,
+    dns: Option<DnsRing>,
     last_read: Instant,
     last_scan: Instant,
     /// Link announcements; `None` where the socket could not be opened
@@ -66,9 +69,9 @@ fn boot_offset() -> Duration {
 
 impl KernelCapture {
     /// Loads and attaches the program to `interface` (or every one).
-    /// With `skip_dns` port-53 packets are left to the capture given to
-    /// [`KernelCapture::set_dns`] (opened after this, so once it captures,
-    /// the kernel counts); without, they are counted too.
+    /// With `skip_dns` port-53 packets come as frames through the DNS ring
+    /// instead of being counted in the table; without, they are counted
+    /// there like any other.
     pub fn open(
         interface: Option<String>,
         skip_dns: bool,
@@ -81,6 +84,12 @@ impl KernelCapture {
         let mut attached = Attached::open(interface, skip_dns, CAPACITY)?;
         let flows = attached.take_map("FLOWS")?;
         let full = attached.take_map("FULL")?;
+        let dns = if skip_dns {
+            let ring = attached.take_ring("DNS")?;
+            Some(DnsRing::new(ring, attached.take_map("DNS_FULL")?))
+        } else {
+            None
+        };
         let cpus = aya::util::nr_cpus()
             .map_err(|(what, e)| CountingUnavailable::Failed(format!("{what}: {e}")))?;
         let now = Instant::now();
@@ -89,7 +98,7 @@ impl KernelCapture {
             flows,
             full,
             cpus,
-            dns: None,
+            dns,
             last_read: now,
             last_scan: now,
             links,
@@ -101,10 +110,32 @@ impl KernelCapture {
         })
     }
 
-    /// Takes DNS frames from `dns`: a libpcap capture whose kernel filter
-    /// keeps only port-53 packets.
-    pub fn set_dns(&mut self, dns: Box<dyn Capture>) {
-        self.dns = Some(dns);
+    /// Waits at most `timeout` for a link announcement or a DNS record.
+    fn wait(&self, timeout: Duration) {
+        let fds: Vec<BorrowedFd<'_>> = self
+            .links
+            .iter()
+            .map(LinkWatch::fd)
+            .chain(self.dns.iter().map(DnsRing::fd))
+            .collect();
+        if fds.is_empty() {
+            std::thread::sleep(timeout);
+            return;
+        }
+        let mut pfds: Vec<libc::pollfd> = fds
+            .iter()
+            .map(|fd| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: `pfds` holds valid pollfds, as many as passed; the
+        // descriptors are borrowed from `self` for the call.
+        unsafe {
+            libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms);
+        }
     }
 
     /// Gives the engine the deltas read. A batch with packets on an
@@ -169,26 +200,27 @@ pub(super) fn sum_percpu(map: &MapData, cpus: usize) -> u64 {
 
 impl Capture for KernelCapture {
     fn next_frame(&mut self) -> Result<Poll<'_>, CaptureError> {
-        match &mut self.dns {
-            Some(dns) => dns.next_frame(),
-            None => {
-                std::thread::sleep(READ_EVERY);
-                Ok(Poll::Idle)
-            }
+        if self.dns.is_none() {
+            std::thread::sleep(READ_EVERY);
+            return Ok(Poll::Idle);
+        }
+        self.wait(READ_EVERY);
+        let boot = boot_offset();
+        match self.dns.as_mut().and_then(|d| d.next(boot)) {
+            Some(frame) => Ok(Poll::Frame(frame)),
+            None => Ok(Poll::Idle),
         }
     }
 
     fn dispatch_into(&mut self, engine: &mut Engine) -> Result<Batch, CaptureError> {
+        // Returns at once while records wait in the ring.
+        self.wait(READ_EVERY.saturating_sub(self.last_read.elapsed()));
         let batch = match &mut self.dns {
-            Some(dns) => dns.dispatch(&mut |frame| engine.ingest(frame))?,
-            None => {
-                let wait = READ_EVERY.saturating_sub(self.last_read.elapsed());
-                match &self.links {
-                    Some(links) => links.wait(wait),
-                    None => std::thread::sleep(wait),
-                }
-                Batch::Idle
-            }
+            Some(dns) => match dns.drain(boot_offset(), &mut |frame| engine.ingest(frame)) {
+                0 => Batch::Idle,
+                n => Batch::Frames(n),
+            },
+            None => Batch::Idle,
         };
         let now = Instant::now();
         let announced = self.links.as_ref().is_some_and(LinkWatch::changed);
@@ -226,18 +258,18 @@ impl Capture for KernelCapture {
     }
 
     fn stats(&mut self) -> Result<CaptureStats, CaptureError> {
-        let dns = match &mut self.dns {
-            Some(dns) => dns.stats()?,
-            None => CaptureStats::default(),
+        let (frames, full) = match &self.dns {
+            Some(dns) => (dns.read, dns.full(self.cpus)),
+            None => (0, 0),
         };
         Ok(CaptureStats {
-            received: dns.received + self.packets,
-            dropped: dns.dropped + self.table_full(),
-            if_dropped: dns.if_dropped,
+            received: frames + self.packets,
+            dropped: full + self.table_full(),
+            if_dropped: 0,
         })
     }
 
     fn health(&self) -> CaptureHealth {
-        self.dns.as_ref().map(|d| d.health()).unwrap_or_default()
+        CaptureHealth::default()
     }
 }

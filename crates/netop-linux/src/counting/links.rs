@@ -43,18 +43,10 @@ impl LinkWatch {
         Ok(LinkWatch { fd })
     }
 
-    /// Waits at most `timeout` for a link announcement.
-    pub fn wait(&self, timeout: std::time::Duration) {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: one valid pollfd, for the count given.
-        unsafe {
-            libc::poll(&mut pfd, 1, ms);
-        }
+    /// The socket, to wait on: readable when a link changed.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
     }
 
     /// True when a link changed since the last call (the messages are

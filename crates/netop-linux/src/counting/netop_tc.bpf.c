@@ -18,12 +18,17 @@
 // interface's link header, what the interface counters count and what
 // the decoder's wire_len is.
 //
-// With the DNS observatory on, packets a classic filter on the libpcap
-// capture keeps (netop-linux/src/capture/dns_snap.rs: skb->protocol IPv4
-// unfragmented or IPv6 without extension headers, UDP or TCP, port 53 on
-// either side) are not counted here: they are counted from their frames,
-// so each packet is counted once. The two rules must stay the same.
-//
+// With the DNS observatory on, port-53 packets (skb->protocol IPv4
+// unfragmented or IPv6 without extension headers, no VLAN tag, UDP or TCP,
+// port 53 on either side: the rule the pcap path's classic filter applies,
+// netop-linux/src/capture/dns_snap.rs) are not counted here: their first
+// DNS_SNAP bytes go to userspace through the DNS ring buffer, one fixed-size
+// record each, and netop counts them from those frames, so each packet is
+// counted once and no packet socket sees the rest of the traffic. A record
+// that finds the ring full is counted in DNS_FULL and the packet is counted
+// here instead (its bytes are kept; only its DNS message is missed).
+// counting/dns_ring.rs decodes struct dns_record; keep the two in step.
+
 // The map is filled without pre-allocation; an insert that fails because
 // it is full is counted in FULL (per CPU), and netop reports those
 // packets as dropped.
@@ -81,6 +86,7 @@ struct __sk_buff {
 
 #define BPF_MAP_TYPE_PERCPU_HASH 5
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
+#define BPF_MAP_TYPE_RINGBUF 27
 #define BPF_F_NO_PREALLOC 1
 #define BPF_NOEXIST 1
 #define TC_ACT_UNSPEC -1
@@ -140,8 +146,39 @@ struct {
 	__type(value, __u64);
 } FULL SEC(".maps");
 
-// Set by the loader: 1 when port-53 packets come through libpcap.
+// Set by the loader: 1 when port-53 packets go to the DNS ring (the DNS
+// observatory is on) instead of the table.
 const volatile __u32 skip_dns = 0;
+
+// Bytes of a DNS packet copied, from the start of the skb (the link header
+// on Ethernet): the pcap path's snap length (DNS_SNAPLEN in dns_snap.rs).
+#define DNS_SNAP 1960
+#define DNS_EGRESS 1
+#define DNS_ETHERNET 2
+
+struct dns_record {
+	__u64 ktime; // bpf_ktime_get_ns
+	__u32 ifindex;
+	__u32 len; // skb->len
+	__u32 cap; // bytes of data filled
+	__u16 protocol; // skb->protocol, host order
+	__u8 flags; // DNS_EGRESS, DNS_ETHERNET
+	__u8 pad;
+	__u8 data[DNS_SNAP];
+};
+
+// 1 MiB: about 520 records between two reads of the ring.
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} DNS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} DNS_FULL SEC(".maps");
 
 struct l4 {
 	__u8 proto;
@@ -313,6 +350,37 @@ static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 
 		*full += 1;
 }
 
+// Copies a DNS packet into the ring; 0 when the ring had no room (counted
+// in DNS_FULL).
+static __always_inline int dns_record(struct __sk_buff *skb, int ethernet, int egress)
+{
+	struct dns_record *r = bpf_ringbuf_reserve(&DNS, sizeof(*r), 0);
+	if (!r) {
+		__u32 zero = 0;
+		__u64 *full = bpf_map_lookup_elem(&DNS_FULL, &zero);
+		if (full)
+			*full += 1;
+		return 0;
+	}
+	__u32 len = skb->len;
+	__u32 cap = len < DNS_SNAP ? len : DNS_SNAP;
+	r->ktime = bpf_ktime_get_ns();
+	r->ifindex = skb->ifindex;
+	r->len = len;
+	r->protocol = bpf_ntohs((__u16)skb->protocol);
+	r->flags = (egress ? DNS_EGRESS : 0) | (ethernet ? DNS_ETHERNET : 0);
+	r->pad = 0;
+	// The verifier wants the length bounded on this path: 1..DNS_SNAP.
+	asm volatile("" : "+r"(cap));
+	if (cap > DNS_SNAP)
+		cap = DNS_SNAP;
+	if (cap < 1 || bpf_skb_load_bytes(skb, 0, r->data, cap) < 0)
+		cap = 0;
+	r->cap = cap;
+	bpf_ringbuf_submit(r, 0);
+	return 1;
+}
+
 static __always_inline int count(struct __sk_buff *skb, int ethernet, int egress)
 {
 	struct flow_key k;
@@ -373,7 +441,8 @@ static __always_inline int count(struct __sk_buff *skb, int ethernet, int egress
 		__u16 proto = bpf_ntohs((__u16)skb->protocol);
 		int family_ok = (proto == ETH_P_IP && k.family == 4) ||
 				(proto == ETH_P_IPV6 && k.family == 6);
-		if (family_ok && (t.sport == bpf_htons(53) || t.dport == bpf_htons(53)))
+		if (family_ok && (t.sport == bpf_htons(53) || t.dport == bpf_htons(53)) &&
+		    dns_record(skb, ethernet, egress))
 			return TC_ACT_UNSPEC;
 	}
 	add(&k, skb, t.flags, egress, !ethernet && egress);
