@@ -29,7 +29,7 @@ mod tester;
 pub use attach::Link;
 pub use capture::KernelCapture;
 pub use fallback::Fallback;
-pub use tester::Tester;
+pub use tester::{DnsFrame, Tester};
 
 use std::time::Duration;
 

@@ -3,8 +3,10 @@
 //! an extension header, TCP with its flags, UDP, a later fragment, ARP,
 //! DNS) run through the loaded program (`BPF_PROG_TEST_RUN`) and through
 //! `netop_core::decode` give the same keys, byte counts and packet counts;
-//! with the DNS capture on, the program leaves exactly the packets the
-//! DNS capture's filter keeps.
+//! with the DNS observatory on, the program leaves out of its table exactly
+//! the packets the pcap path's DNS filter keeps, and hands them over
+//! through its DNS ring as frames that decode to the same tuples, bytes
+//! and direction.
 //!
 //! Needs root (loading eBPF): skipped otherwise, a failure under `CI`. A
 //! build without clang has no program: also a skip, a failure under `CI`.
@@ -122,6 +124,36 @@ fn decoded(frames: &[Vec<u8>]) -> BTreeMap<String, (u64, u64)> {
     out
 }
 
+/// The DNS ring's frames as the decoder reads them, keyed as `decoded`;
+/// each frame's interface and direction must be `ifindex` and `outgoing`.
+fn ring_decoded(t: &mut Tester, ifindex: u32, outgoing: bool) -> BTreeMap<String, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    for f in t.dns_frames() {
+        let frame = Frame {
+            ts: Duration::ZERO,
+            ifindex: None,
+            link: LinkType::LinuxSll2,
+            orig_len: f.orig_len,
+            data: &f.data,
+        };
+        let p = decode(&frame).expect("a ring frame decodes");
+        assert_eq!((p.ifindex, p.outgoing), (Some(ifindex), Some(outgoing)));
+        let tuple = p.ip.map(|ip| DeltaTuple {
+            proto: ip.proto,
+            src: ip.src,
+            src_port: ip.src_port,
+            dst: ip.dst,
+            dst_port: ip.dst_port,
+        });
+        let flags = p.ip.map(|ip| ip.tcp).unwrap_or_default();
+        let key: Key = (tuple, flags.syn, flags.fin, flags.rst);
+        let e = out.entry(format!("{key:?}")).or_insert((0, 0));
+        e.0 += u64::from(p.wire_len);
+        e.1 += 1;
+    }
+    out
+}
+
 fn counted(t: &mut Tester, frames: &[Vec<u8>]) -> BTreeMap<String, (u64, u64)> {
     for f in frames {
         t.run("netop_eth_ingress", f).expect("test run");
@@ -176,7 +208,7 @@ fn the_program_reads_frames_as_the_decoder_does() {
 }
 
 #[test]
-fn with_the_dns_capture_the_program_leaves_what_its_filter_keeps() {
+fn with_dns_on_the_program_hands_over_what_the_pcap_filter_keeps() {
     let Some(mut t) = tester(true) else {
         return;
     };
@@ -185,7 +217,7 @@ fn with_the_dns_capture_the_program_leaves_what_its_filter_keeps() {
     let tcp_dns = PacketSpec::tcp("192.0.2.10:41001", "192.0.2.1:53", 60);
     let dns6 = PacketSpec::udp("[2001:db8::1]:41000", "[2001:db8::2]:53", 40);
     let other = PacketSpec::udp("192.0.2.10:41000", "192.0.2.1:54", 40);
-    // The DNS capture's filter keeps unfragmented IPv4 or IPv6 without
+    // The pcap path's DNS filter keeps unfragmented IPv4 or IPv6 without
     // extension headers, untagged (skb->protocol IP): these are its.
     let dns_frames = vec![eth(udp_dns), eth(answer), eth(tcp_dns), eth(dns6)];
     // Everything else is counted here, port 53 or not.
@@ -198,6 +230,45 @@ fn with_the_dns_capture_the_program_leaves_what_its_filter_keeps() {
     let mut all = dns_frames.clone();
     all.extend(counted_frames.iter().cloned());
     assert_eq!(counted(&mut t, &all), decoded(&counted_frames));
+    // The test run's skb is on the loopback device (index 1 in the test's
+    // namespace), coming in.
+    let lo = nix::net::if_::if_nametoindex("lo").expect("lo");
+    assert_eq!(ring_decoded(&mut t, lo, false), decoded(&dns_frames));
+    // Leaving: the same frames, marked outgoing by the egress program.
+    for f in &dns_frames {
+        t.run("netop_eth_egress", f).expect("test run");
+    }
+    assert_eq!(ring_decoded(&mut t, lo, true), decoded(&dns_frames));
+    assert!(t.deltas().expect("table read").is_empty());
+}
+
+#[test]
+fn a_dns_message_longer_than_the_snap_length_keeps_its_whole_length() {
+    let Some(mut t) = tester(true) else {
+        return;
+    };
+    let big = eth(PacketSpec::tcp("192.0.2.1:53", "192.0.2.10:41001", 2500));
+    // A test run takes up to about a page.
+    assert!(big.len() > 14 + netop_linux::counting::dns_ring::SNAP);
+    t.run("netop_eth_ingress", &big).expect("test run");
+    let frames = t.dns_frames();
+    assert_eq!(frames.len(), 1);
+    // Cut at the snap length (after its 14-byte link header, which the
+    // cooked header replaces), counted whole.
+    let snap = netop_linux::counting::dns_ring::SNAP;
+    assert_eq!(frames[0].data.len(), 20 + snap - 14);
+    assert_eq!(ring_decoded_one(&frames[0]), big.len() as u32);
+}
+
+fn ring_decoded_one(f: &netop_linux::counting::DnsFrame) -> u32 {
+    let frame = Frame {
+        ts: Duration::ZERO,
+        ifindex: None,
+        link: LinkType::LinuxSll2,
+        orig_len: f.orig_len,
+        data: &f.data,
+    };
+    decode(&frame).expect("decodes").wire_len
 }
 
 #[test]

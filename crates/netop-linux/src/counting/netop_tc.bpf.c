@@ -363,17 +363,15 @@ static __always_inline int dns_record(struct __sk_buff *skb, int ethernet, int e
 		return 0;
 	}
 	__u32 len = skb->len;
-	__u32 cap = len < DNS_SNAP ? len : DNS_SNAP;
+	// 64 bits, so the bounds the verifier learns are on the register
+	// passed (1..DNS_SNAP).
+	__u64 cap = len < DNS_SNAP ? len : DNS_SNAP;
 	r->ktime = bpf_ktime_get_ns();
 	r->ifindex = skb->ifindex;
 	r->len = len;
 	r->protocol = bpf_ntohs((__u16)skb->protocol);
 	r->flags = (egress ? DNS_EGRESS : 0) | (ethernet ? DNS_ETHERNET : 0);
 	r->pad = 0;
-	// The verifier wants the length bounded on this path: 1..DNS_SNAP.
-	asm volatile("" : "+r"(cap));
-	if (cap > DNS_SNAP)
-		cap = DNS_SNAP;
 	if (cap < 1 || bpf_skb_load_bytes(skb, 0, r->data, cap) < 0)
 		cap = 0;
 	r->cap = cap;

@@ -11,6 +11,7 @@ use aya::maps::MapData;
 use netop_core::FlowDelta;
 
 use super::attach::Attached;
+use super::dns_ring::DnsRing;
 use super::table;
 use super::CountingUnavailable;
 
@@ -43,7 +44,15 @@ pub struct Tester {
     attached: Attached,
     flows: MapData,
     full: MapData,
+    dns: Option<DnsRing>,
     cpus: usize,
+}
+
+/// A DNS frame from the ring, owned: cooked v2 bytes and original length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsFrame {
+    pub data: Vec<u8>,
+    pub orig_len: u32,
 }
 
 impl std::fmt::Debug for Tester {
@@ -53,7 +62,8 @@ impl std::fmt::Debug for Tester {
 }
 
 impl Tester {
-    /// Loads the programs (`skip_dns` as a run with the DNS capture).
+    /// Loads the programs (`skip_dns` as a run with the DNS observatory:
+    /// port-53 packets go to the DNS ring).
     pub fn open(skip_dns: bool) -> Result<Tester, CountingUnavailable> {
         Self::with_capacity(skip_dns, super::CAPACITY)
     }
@@ -63,12 +73,19 @@ impl Tester {
         let mut attached = Attached::load(None, skip_dns, capacity)?;
         let flows = attached.take_map("FLOWS")?;
         let full = attached.take_map("FULL")?;
+        let dns = if skip_dns {
+            let ring = attached.take_ring("DNS")?;
+            Some(DnsRing::new(ring, attached.take_map("DNS_FULL")?))
+        } else {
+            None
+        };
         let cpus = aya::util::nr_cpus()
             .map_err(|(what, e)| CountingUnavailable::Failed(format!("{what}: {e}")))?;
         Ok(Tester {
             attached,
             flows,
             full,
+            dns,
             cpus,
         })
     }
@@ -107,6 +124,20 @@ impl Tester {
     /// Packets the table had no room for.
     pub fn full(&self) -> u64 {
         super::capture::sum_percpu(&self.full, self.cpus)
+    }
+
+    /// The DNS frames waiting in the ring (none without `skip_dns`).
+    pub fn dns_frames(&mut self) -> Vec<DnsFrame> {
+        let mut out = Vec::new();
+        if let Some(dns) = &mut self.dns {
+            dns.drain(Duration::ZERO, &mut |f| {
+                out.push(DnsFrame {
+                    data: f.data.to_vec(),
+                    orig_len: f.orig_len,
+                });
+            });
+        }
+        out
     }
 
     /// What the table holds, read and emptied (times since boot).
