@@ -186,14 +186,20 @@ impl Proc {
     ) -> anyhow::Result<()> {
         let deadline = std::time::Instant::now() + limit;
         loop {
-            if crate::netop::has_packet_socket(self.pid(), ring) {
+            // A ring reader (netop) may count in the kernel instead.
+            if crate::netop::has_packet_socket(self.pid(), ring)
+                || (ring && crate::netop::counts_in_kernel(self.pid()))
+            {
                 return Ok(());
             }
             if let Some(status) = self.try_exit()? {
                 anyhow::bail!("exited ({status}) before capturing:\n{}", self.describe());
             }
             if std::time::Instant::now() >= deadline {
-                anyhow::bail!("no packet socket within {limit:?}:\n{}", self.describe());
+                anyhow::bail!(
+                    "no packet socket nor kernel counting within {limit:?}:\n{}",
+                    self.describe()
+                );
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }

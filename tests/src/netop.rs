@@ -229,7 +229,8 @@ impl NetopRun {
     }
 
     /// Waits until netop's capture is open: a bound packet socket with its
-    /// ring mapped (see [`has_running_packet_socket`]).
+    /// ring mapped (see [`has_running_packet_socket`]), or kernel counting
+    /// attached (see [`counts_in_kernel`]).
     pub fn wait_capturing(&mut self, limit: Duration) -> anyhow::Result<()> {
         if !self.blind {
             return self
@@ -246,7 +247,7 @@ impl NetopRun {
             if children
                 .split_whitespace()
                 .filter_map(|c| c.parse().ok())
-                .any(has_running_packet_socket)
+                .any(|c| has_running_packet_socket(c) || counts_in_kernel(c))
             {
                 return Ok(());
             }
@@ -330,6 +331,51 @@ pub fn run_netop(args: &[&str]) -> anyhow::Result<Value> {
 /// (`R` = 1 in `/proc/net/packet`).
 pub fn has_running_packet_socket(pid: u32) -> bool {
     has_packet_socket(pid, true)
+}
+
+/// The DNS ring of kernel counting (`DNS` in
+/// `crates/netop-linux/src/counting/netop_tc.bpf.c`), in bytes.
+const KERNEL_DNS_RING: u64 = 1 << 20;
+
+/// Whether `pid` counts in the kernel with its programs attached (issue
+/// 17), where it holds no packet socket. With DNS on, netop maps the
+/// counting program's DNS ring once every interface is attached: a
+/// read-only mapping of twice the ring plus a page (the event source's
+/// ring is half the size). With `--no-dns` there is no ring: a TCX link
+/// (its first interface attached) is the sign.
+pub fn counts_in_kernel(pid: u32) -> bool {
+    let ring = std::fs::read_to_string(format!("/proc/{pid}/maps")).is_ok_and(|maps| {
+        maps.lines().any(|l| {
+            let mut cols = l.split_whitespace();
+            let (Some(range), Some(perms)) = (cols.next(), cols.next()) else {
+                return false;
+            };
+            let Some((a, b)) = range.split_once('-') else {
+                return false;
+            };
+            let len = u64::from_str_radix(b, 16)
+                .unwrap_or(0)
+                .saturating_sub(u64::from_str_radix(a, 16).unwrap_or(0));
+            perms == "r--s"
+                && l.ends_with("anon_inode:bpf-map")
+                && len == 2 * KERNEL_DNS_RING + 4096
+        })
+    });
+    if ring {
+        return true;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return false;
+    };
+    let no_dns = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split('\0').any(|a| a == "--no-dns"));
+    no_dns
+        && fds.filter_map(Result::ok).any(|fd| {
+            std::fs::read_to_string(fd.path()).is_ok_and(|info| {
+                info.lines()
+                    .any(|l| l.split_whitespace().eq(["link_type:", "tcx"]))
+            })
+        })
 }
 
 /// [`has_running_packet_socket`] for a reader without a mapped ring

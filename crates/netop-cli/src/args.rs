@@ -113,7 +113,7 @@ pub struct Args {
 
     /// How traffic is counted. `auto` (the default): per flow in an eBPF
     /// program on each interface's traffic-control hooks (only DNS
-    /// packets are still captured), or every packet through libpcap where
+    /// packets are still copied, by that program), or every packet through libpcap where
     /// that cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write);
     /// --diagnostics and the status bar say which and why. `kernel`: the
     /// same, and a snapshot says on stderr when it falls back. `pcap`:
@@ -189,8 +189,8 @@ pub enum CaptureChoice {
     Auto,
     /// Every packet through libpcap.
     Pcap,
-    /// Counted in the kernel (eBPF on TC); DNS through libpcap; says so
-    /// when it falls back.
+    /// Counted in the kernel (eBPF on TC), DNS packets copied by the same
+    /// programs; says so when it falls back.
     Kernel,
 }
 
