@@ -25,9 +25,9 @@ light\t''
 high-contrast\t''
 monochrome\t''
 classic\t''"
-complete -c netop -l capture -d 'How traffic is counted. `auto` (the default): per flow in an eBPF program on each interface\'s traffic-control hooks (only DNS packets are still captured), or every packet through libpcap where that cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write); --diagnostics and the status bar say which and why. `kernel`: the same, and a snapshot says on stderr when it falls back. `pcap`: every packet\'s headers through libpcap' -r -f -a "auto\t'In the kernel where permitted, else every packet through libpcap'
+complete -c netop -l capture -d 'How traffic is counted. `auto` (the default): per flow in an eBPF program on each interface\'s traffic-control hooks (only DNS packets are still copied, by that program), or every packet through libpcap where that cannot run (no root/CAP_BPF, no TC BPF, --bpf or --write); --diagnostics and the status bar say which and why. `kernel`: the same, and a snapshot says on stderr when it falls back. `pcap`: every packet\'s headers through libpcap' -r -f -a "auto\t'In the kernel where permitted, else every packet through libpcap'
 pcap\t'Every packet through libpcap'
-kernel\t'Counted in the kernel (eBPF on TC); DNS through libpcap; says so when it falls back'"
+kernel\t'Counted in the kernel (eBPF on TC), DNS packets copied by the same programs; says so when it falls back'"
 complete -c netop -l owners -d 'How socket owners are found: `auto` (default) tries the eBPF event source, then the perf tracepoint sock:inet_sock_set_state (the owners of outgoing TCP connections, where eBPF is not permitted but perf is: CAP_PERFMON without CAP_BPF, kernels without BTF), then polling; `events` skips the tracepoint; `tracepoint` skips eBPF; `polling` polls sock_diag and /proc only (as --no-events, which wins when both are given). --diagnostics says which runs and why' -r -f -a "auto\t'eBPF events, else the perf tracepoint, else polling'
 events\t'eBPF events, else polling'
 tracepoint\t'The perf tracepoint (eBPF not tried), else polling'

@@ -25,6 +25,8 @@ use std::os::fd::AsRawFd;
 /// (or the 4,352 this once was) a frame takes a whole 8 KiB block, and the
 /// same buffer maps 15-16 MiB and holds under 2,000 frames. Measured on
 /// `any` (cooked v2, the largest link header); Ethernet fits up to 1,980.
+/// Kernel counting copies as many bytes of each DNS packet into its DNS
+/// ring (`counting/dns_ring.rs`), so both paths keep the same messages.
 pub const DNS_SNAPLEN: i32 = 1_960;
 
 use libc::{

@@ -188,7 +188,8 @@ impl Running {
         self.proc.pid()
     }
 
-    /// Waits until the monitor has a bound, running packet socket.
+    /// Waits until the monitor has a bound, running packet socket (netop
+    /// counting in the kernel: its programs attached).
     pub fn wait_capturing(&mut self) -> anyhow::Result<()> {
         // bandwhich (0.23, pnet) reads its packet socket without a ring.
         let ring = self.kind != Kind::Bandwhich;

@@ -371,8 +371,8 @@ pub fn markdown(spread: Spread, outcome: &anyhow::Result<Outcome>) -> String {
          first datagram. Rate: datagrams over the sender's own send time. Window: `go` \
          to {} ms after the last datagram (CPU, packets on the veth). \"netop counted\": \
          its packets against the veth's counters over its whole life. Kernel drops: its \
-         stderr line (in kernel mode, the DNS capture's drops plus packets the flow \
-         table had no room for). Peak RSS: `VmHWM` just before it is stopped. Credited: \
+         stderr line (in kernel mode, DNS records the ring had no room for plus packets \
+         the flow table had no room for). Peak RSS: `VmHWM` just before it is stopped. Credited: \
          bytes on the sender's pid over the frames it sent. The issue's targets: no \
          drops, RSS under 30 MB.\n",
         PAYLOAD + HEADERS,
