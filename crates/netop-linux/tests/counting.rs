@@ -243,6 +243,33 @@ fn with_dns_on_the_program_hands_over_what_the_pcap_filter_keeps() {
 }
 
 #[test]
+fn dns_packets_the_ring_has_no_room_for_are_counted_in_the_table() {
+    let Some(mut t) = tester(true) else {
+        return;
+    };
+    let query = eth(PacketSpec::udp("192.0.2.10:41000", "192.0.2.1:53", 40));
+    // More records than the ring holds, none read in between.
+    let ring = 1usize << 20;
+    let sent = ring / netop_linux::counting::dns_ring::SNAP + 100;
+    for _ in 0..sent {
+        t.run("netop_eth_ingress", &query).expect("test run");
+    }
+    let framed = t.dns_frames().len() as u64;
+    let in_table: u64 = t
+        .deltas()
+        .expect("table read")
+        .iter()
+        .map(|d| d.packets)
+        .sum();
+    assert!(
+        framed > 0 && in_table > 0,
+        "{framed} framed, {in_table} in the table"
+    );
+    assert_eq!(framed + in_table, sent as u64, "each packet once");
+    assert_eq!(t.dns_full(), in_table);
+}
+
+#[test]
 fn a_dns_message_longer_than_the_snap_length_keeps_its_whole_length() {
     let Some(mut t) = tester(true) else {
         return;

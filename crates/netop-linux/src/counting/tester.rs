@@ -140,6 +140,11 @@ impl Tester {
         out
     }
 
+    /// DNS packets the ring had no room for (counted in the table instead).
+    pub fn dns_full(&self) -> u64 {
+        self.dns.as_ref().map_or(0, |d| d.full(self.cpus))
+    }
+
     /// What the table holds, read and emptied (times since boot).
     pub fn deltas(&mut self) -> std::io::Result<Vec<FlowDelta>> {
         let cpus = self.cpus;
