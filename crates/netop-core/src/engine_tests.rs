@@ -825,3 +825,39 @@ fn a_container_behind_a_veth_gets_its_traffic_from_its_own_side() {
         "nothing unknown"
     );
 }
+
+#[test]
+fn without_flow_history_totals_are_the_same_and_flows_keep_no_seconds() {
+    let run = |flow_history: bool| {
+        let mut r = StaticResolver::new(vec![socket(
+            Protocol::Tcp,
+            "192.0.2.10:40000",
+            "198.51.100.1:443",
+            42,
+            "curl",
+        )]);
+        let mut e = Engine::new(EngineConfig {
+            flow_history,
+            ..EngineConfig::default()
+        });
+        e.set_interfaces(&interfaces());
+        let out = PacketSpec::tcp("192.0.2.10:40000", "198.51.100.1:443", 100);
+        // Packets over three seconds, so a flow with history has a ring.
+        for s in 0..3 {
+            feed(&mut e, &mut r, out, true, 2, s * 1000);
+        }
+        let second = at(3_000).as_secs();
+        let live = e.live_report(second, 3);
+        let seconds: u64 = live.connections[0]
+            .history
+            .iter()
+            .map(|(rx, tx)| rx + tx)
+            .sum();
+        (e.report().processes, seconds)
+    };
+    let (with, seconds_with) = run(true);
+    let (without, seconds_without) = run(false);
+    assert_eq!(with, without, "the same totals either way");
+    assert!(seconds_with > 0, "a flow with history shows its seconds");
+    assert_eq!(seconds_without, 0, "a flow without history keeps none");
+}

@@ -114,6 +114,8 @@ fn engine_config(args: &Args, snapshot: bool) -> EngineConfig {
             .then(|| std::time::Duration::from_secs(args.forget_exited_after)),
         // A snapshot shows no sockets: lookup answers need not be kept.
         keep_answers: !snapshot,
+        // Nor any flow's seconds: its totals are what it prints.
+        flow_history: !snapshot,
         ..EngineConfig::default()
     }
 }

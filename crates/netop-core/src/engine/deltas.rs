@@ -97,6 +97,7 @@ impl Engine {
                 ifindex: d.ifindex,
                 tcp,
                 cookie_asked,
+                history: self.config.flow_history,
             };
             self.count_packet(sides, Some(d.outgoing), owner, &update);
         }
