@@ -163,7 +163,12 @@ impl Attached {
     ) -> Result<Attached, CountingUnavailable> {
         let object = object().ok_or(CountingUnavailable::NotBuilt)?;
         let skip = u32::from(skip_dns);
+        // No kernel BTF: the classifiers read only the UAPI `__sk_buff`
+        // and packet bytes (no CO-RE relocation), and parsing
+        // /sys/kernel/btf/vmlinux, which aya does by default, peaks at
+        // about 18 MB of heap.
         let mut ebpf = EbpfLoader::new()
+            .btf(None)
             .override_global("skip_dns", &skip, true)
             .map_max_entries("FLOWS", capacity)
             .load(object)
