@@ -40,10 +40,48 @@ pub const READ_EVERY: Duration = Duration::from_millis(100);
 /// How often interfaces are listed to attach to new ones, besides when
 /// rtnetlink announces a link change (`counting/links.rs`).
 pub const SCAN_EVERY: Duration = Duration::from_millis(1000);
-/// Table entries: distinct (interface, direction, tuple) keys between
-/// two reads. 65,536 per 100 ms is 650,000 new keys a second; entries are
-/// allocated as used (about 100 bytes plus 48 per CPU each).
+/// Table entries at most: distinct (interface, direction, tuple) keys
+/// between two reads. 65,536 per 100 ms is 650,000 new keys a second.
 pub const CAPACITY: u32 = 65_536;
+/// Kernel memory the table may take. It is preallocated (entries taken
+/// from and returned to the kernel's free list; allocating them as used,
+/// from the per-CPU allocator, cost a sender half its rate at 100,000
+/// packets a second over 20,000 flows), and each entry holds a value per
+/// possible CPU, so hosts with many CPUs get fewer entries.
+pub const TABLE_BUDGET: u64 = 32 << 20;
+/// A table entry's bytes besides its per-CPU values (the key, the hash
+/// table's element header), and each per-CPU value's.
+const ENTRY_BYTES: u64 = 104;
+const VALUE_BYTES: u64 = 48;
+
+/// The table's entries on a host with `cpus` possible CPUs: [`CAPACITY`],
+/// or what [`TABLE_BUDGET`] holds (at least 4,096).
+pub fn capacity_for(cpus: usize) -> u32 {
+    let per_entry = ENTRY_BYTES + VALUE_BYTES * cpus.max(1) as u64;
+    let fits = TABLE_BUDGET / per_entry;
+    u32::try_from(fits).unwrap_or(u32::MAX).clamp(4_096, CAPACITY)
+}
+
+#[cfg(test)]
+mod capacity_tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_sized_for_the_possible_cpus() {
+        // This project's machines: the whole capacity, 12.8 MB.
+        assert_eq!(capacity_for(2), CAPACITY);
+        assert_eq!(capacity_for(0), CAPACITY);
+        // 16 CPUs: 872 bytes an entry, 38,479 entries in 32 MiB.
+        assert_eq!(capacity_for(16), 38_479);
+        // 256 CPUs: the floor.
+        assert_eq!(capacity_for(256), 4_096);
+        for cpus in [1, 8, 64, 128] {
+            let entries = u64::from(capacity_for(cpus));
+            let bytes = entries * (ENTRY_BYTES + VALUE_BYTES * cpus as u64);
+            assert!(bytes <= TABLE_BUDGET || entries == 4_096, "{cpus} CPUs");
+        }
+    }
+}
 
 /// Why the kernel cannot count; each says so in one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,7 +14,7 @@ use super::attach::Attached;
 use super::dns_ring::DnsRing;
 use super::links::LinkWatch;
 use super::table;
-use super::{CountingUnavailable, CAPACITY, READ_EVERY, SCAN_EVERY};
+use super::{capacity_for, CountingUnavailable, READ_EVERY, SCAN_EVERY};
 
 /// Counts in the kernel; DNS packets (when the observatory is on) come as
 /// frames.
@@ -81,7 +81,9 @@ impl KernelCapture {
         let links = LinkWatch::open()
             .map_err(|e| tracing::warn!(error = %e, "no link notifications; scanning only"))
             .ok();
-        let mut attached = Attached::open(interface, skip_dns, CAPACITY)?;
+        let cpus = aya::util::nr_cpus()
+            .map_err(|(what, e)| CountingUnavailable::Failed(format!("{what}: {e}")))?;
+        let mut attached = Attached::open(interface, skip_dns, capacity_for(cpus))?;
         let flows = attached.take_map("FLOWS")?;
         let full = attached.take_map("FULL")?;
         let dns = if skip_dns {
@@ -90,8 +92,6 @@ impl KernelCapture {
         } else {
             None
         };
-        let cpus = aya::util::nr_cpus()
-            .map_err(|(what, e)| CountingUnavailable::Failed(format!("{what}: {e}")))?;
         let now = Instant::now();
         Ok(KernelCapture {
             attached,

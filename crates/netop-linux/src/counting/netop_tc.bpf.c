@@ -29,9 +29,9 @@
 // here instead (its bytes are kept; only its DNS message is missed).
 // counting/dns_ring.rs decodes struct dns_record; keep the two in step.
 
-// The map is filled without pre-allocation; an insert that fails because
-// it is full is counted in FULL (per CPU), and netop reports those
-// packets as dropped.
+// The map is preallocated (sized for the host by counting.rs
+// capacity_for); an insert that fails because it is full is counted in
+// FULL (per CPU), and netop reports those packets as dropped.
 //
 // The layouts of struct flow_key and struct flow_val are decoded by
 // counting/table.rs; keep the two in step.
@@ -87,7 +87,6 @@ struct __sk_buff {
 #define BPF_MAP_TYPE_PERCPU_HASH 5
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
 #define BPF_MAP_TYPE_RINGBUF 27
-#define BPF_F_NO_PREALLOC 1
 #define BPF_NOEXIST 1
 #define TC_ACT_UNSPEC -1
 #define E2BIG 7
