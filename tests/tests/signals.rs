@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use netop_e2e::begin;
-use netop_e2e::netop::{has_running_packet_socket, netop_bin};
+use netop_e2e::netop::{counts_in_kernel, has_running_packet_socket, netop_bin};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -25,7 +25,8 @@ fn interrupted_by(signal: Signal) {
         .expect("start netop");
     let pid = child.id();
     let started = Instant::now();
-    while !has_running_packet_socket(pid) {
+    // Counting in the kernel (the default) has no packet socket.
+    while !has_running_packet_socket(pid) && !counts_in_kernel(pid) {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "netop never started capturing"

@@ -23,6 +23,7 @@ mod capture;
 pub mod dns_ring;
 mod fallback;
 mod links;
+mod outages;
 pub mod table;
 mod tester;
 
@@ -59,7 +60,9 @@ const VALUE_BYTES: u64 = 48;
 pub fn capacity_for(cpus: usize) -> u32 {
     let per_entry = ENTRY_BYTES + VALUE_BYTES * cpus.max(1) as u64;
     let fits = TABLE_BUDGET / per_entry;
-    u32::try_from(fits).unwrap_or(u32::MAX).clamp(4_096, CAPACITY)
+    u32::try_from(fits)
+        .unwrap_or(u32::MAX)
+        .clamp(4_096, CAPACITY)
 }
 
 #[cfg(test)]

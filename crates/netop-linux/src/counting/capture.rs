@@ -13,6 +13,7 @@ use netop_core::{
 use super::attach::Attached;
 use super::dns_ring::DnsRing;
 use super::links::LinkWatch;
+use super::outages::Outages;
 use super::table;
 use super::{capacity_for, CountingUnavailable, READ_EVERY, SCAN_EVERY};
 
@@ -36,6 +37,8 @@ pub struct KernelCapture {
     read: u64,
     packets: u64,
     read_errors: u64,
+    /// The asked-for interface's absences.
+    outages: Outages,
 }
 
 impl std::fmt::Debug for KernelCapture {
@@ -76,6 +79,7 @@ impl KernelCapture {
         interface: Option<String>,
         skip_dns: bool,
     ) -> Result<KernelCapture, CountingUnavailable> {
+        let interface_asked = interface.clone();
         // Subscribed before the first listing, so no link is missed
         // between the two.
         let links = LinkWatch::open()
@@ -107,6 +111,7 @@ impl KernelCapture {
             read: 0,
             packets: 0,
             read_errors: 0,
+            outages: Outages::new(interface_asked, now),
         })
     }
 
@@ -229,6 +234,8 @@ impl Capture for KernelCapture {
             if let Err(e) = self.attached.sync() {
                 tracing::warn!(error = %e, "cannot attach to interfaces");
             }
+            let present = self.attached.interfaces() > 0 || !self.attached.skipped().is_empty();
+            self.outages.saw(present, now);
         }
         if now.duration_since(self.last_read) >= READ_EVERY {
             self.last_read = now;
@@ -270,6 +277,6 @@ impl Capture for KernelCapture {
     }
 
     fn health(&self) -> CaptureHealth {
-        CaptureHealth::default()
+        self.outages.health(Instant::now())
     }
 }
