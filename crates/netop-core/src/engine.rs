@@ -856,10 +856,13 @@ impl Engine {
         key: &FlowKey,
         opened_by: Direction,
     ) -> Result<Owner, UnknownReason> {
-        let known = self
-            .sockets
-            .find(key)
-            .map(|s| (s.owner.clone(), once::socket_view(s, key), s.uid));
+        let known = self.sockets.find(key).map(|s| {
+            (
+                s.owner.as_deref().cloned(),
+                once::socket_view(s, key),
+                s.uid,
+            )
+        });
         match known {
             Some((Some(info), view, _)) => {
                 let slot = self.register(info);
@@ -909,7 +912,7 @@ impl Engine {
         self.translated.forget(&packed);
         match resolver.lookup(key) {
             Ok(Some(entry)) => {
-                let owner = entry.owner.clone();
+                let owner = entry.owner.as_deref().cloned();
                 let view = once::socket_view(&entry, key);
                 if owner.is_none() {
                     tracing::debug!(flow = %key, inode = entry.inode, state = entry.state.as_str(), "socket found, owner not");
@@ -1000,7 +1003,7 @@ impl Engine {
             }
             let key = packed.key();
             let socket = self.sockets.find(&key);
-            match socket.and_then(|s| s.owner.clone().map(|o| (o, s))) {
+            match socket.and_then(|s| s.owner.as_deref().cloned().map(|o| (o, s))) {
                 Some((info, s)) => found.push((*packed, info, once::socket_view(s, &key))),
                 None => entry.tables = entry.tables.saturating_add(1),
             }

@@ -104,7 +104,7 @@ fn the_executable_s_path_reaches_the_report_and_an_answer_without_it_keeps_it() 
         42,
         "curl",
     );
-    if let Some(owner) = with_path.owner.as_mut() {
+    if let Some(owner) = with_path.owner.as_mut().map(std::sync::Arc::make_mut) {
         owner.exe = Some("/usr/bin/curl".into());
     }
     // The same process, known for its second socket only from an event

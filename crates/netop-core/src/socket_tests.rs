@@ -18,10 +18,10 @@ fn entry(proto: Protocol, local: &str, remote: &str, pid: u32) -> SocketEntry {
         uid: 0,
         rtt_us: None,
         retrans: None,
-        owner: Some(ProcessInfo {
+        owner: Some(std::sync::Arc::new(ProcessInfo {
             pid,
             ..ProcessInfo::default()
-        }),
+        })),
         fd: None,
     }
 }

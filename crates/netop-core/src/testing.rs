@@ -187,14 +187,14 @@ pub fn socket(proto: Protocol, local: &str, remote: &str, pid: u32, name: &str) 
         uid: 1000,
         rtt_us: None,
         retrans: None,
-        owner: Some(ProcessInfo {
+        owner: Some(std::sync::Arc::new(ProcessInfo {
             pid,
             name: name.to_string(),
             user: "alice".to_string(),
             container: None,
             start_time: 0,
             exe: None,
-        }),
+        })),
         fd: None,
     }
 }

@@ -47,7 +47,11 @@ fn engine() -> Engine {
                 "proc",
             );
             s.inode = u64::from(i) + 1;
-            s.owner.as_mut().expect("owner").name = format!("proc{}", i % PROCESSES);
+            s.owner
+                .as_mut()
+                .map(std::sync::Arc::make_mut)
+                .expect("owner")
+                .name = format!("proc{}", i % PROCESSES);
             s
         })
         .collect();

@@ -35,7 +35,10 @@ pub fn backend(
         None => Vec::new(),
     };
     if !containers {
-        for owner in entries.iter_mut().filter_map(|e| e.owner.as_mut()) {
+        for owner in entries
+            .iter_mut()
+            .filter_map(|e| e.owner.as_mut().map(std::sync::Arc::make_mut))
+        {
             owner.container = None;
         }
     }
@@ -116,7 +119,7 @@ pub fn parse_sockets(text: &str) -> anyhow::Result<Vec<SocketEntry>> {
             uid: 0,
             rtt_us: None,
             retrans: None,
-            owner: Some(ProcessInfo {
+            owner: Some(std::sync::Arc::new(ProcessInfo {
                 pid: pid
                     .parse()
                     .with_context(|| format!("line {}: bad pid", n + 1))?,
@@ -125,7 +128,7 @@ pub fn parse_sockets(text: &str) -> anyhow::Result<Vec<SocketEntry>> {
                 container,
                 start_time: 0,
                 exe: None,
-            }),
+            })),
             fd: None,
         });
     }

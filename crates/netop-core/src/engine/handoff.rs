@@ -42,7 +42,7 @@ impl Engine {
     }
 
     fn hand_over(&mut self, entry: SocketEntry) {
-        let Some(info) = entry.owner.clone() else {
+        let Some(info) = entry.owner.as_deref().cloned() else {
             return;
         };
         let mut flows = Vec::new();
@@ -128,7 +128,7 @@ impl Engine {
                 Ok(Some(entry)) => entry,
                 _ => continue,
             };
-            let Some(info) = found.owner.clone() else {
+            let Some(info) = found.owner.as_deref().cloned() else {
                 continue;
             };
             if info.pid == pid {

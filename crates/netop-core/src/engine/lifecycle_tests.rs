@@ -33,7 +33,7 @@ fn at(s: u64) -> Duration {
 
 fn owned(local: &str, pid: u32, start: u64) -> SocketEntry {
     let mut s = socket(Protocol::Tcp, local, REMOTE, pid, "worker");
-    if let Some(o) = s.owner.as_mut() {
+    if let Some(o) = s.owner.as_mut().map(std::sync::Arc::make_mut) {
         o.start_time = start;
     }
     s

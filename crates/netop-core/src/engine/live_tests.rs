@@ -181,7 +181,7 @@ fn containers_travel_from_the_socket_owner_to_both_reports() {
         .iter_mut()
         .filter(|s| s.owner.as_ref().is_some_and(|o| o.pid == 42))
     {
-        if let Some(owner) = s.owner.as_mut() {
+        if let Some(owner) = s.owner.as_mut().map(std::sync::Arc::make_mut) {
             owner.container = Some(docker.clone());
         }
     }

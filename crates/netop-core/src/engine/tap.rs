@@ -91,7 +91,7 @@ impl Engine {
                     .sockets
                     .entries()
                     .iter()
-                    .filter_map(|e| e.owner.as_ref())
+                    .filter_map(|e| e.owner.as_deref())
                     .find(|o| o.pid == p.pid && o.name.as_bytes().starts_with(p.name))
                     .cloned();
                 self.register(known.unwrap_or_else(|| ProcessInfo {

@@ -257,3 +257,32 @@ fn no_cookie_index_when_not_kept() {
         "the tuple still is"
     );
 }
+
+#[test]
+fn a_processs_sockets_in_one_table_share_one_owner_record() {
+    let mut owners = Owners::polling(index(vec![
+        (10, vec![100, 101], "curl"),
+        (11, vec![102], "wget"),
+    ]));
+    let mut entries = vec![
+        entry("10.0.0.1:4000", "10.0.0.2:80", 100),
+        entry("10.0.0.1:4001", "10.0.0.2:80", 101),
+        entry("10.0.0.1:4002", "10.0.0.2:80", 102),
+    ];
+    owners.fill_table(&mut entries, Instant::now());
+    assert_eq!(pids(&entries), vec![Some(10), Some(10), Some(11)]);
+    let owner = |i: usize| entries[i].owner.as_ref().expect("owner");
+    assert!(Arc::ptr_eq(owner(0), owner(1)), "one record for pid 10");
+    assert!(!Arc::ptr_eq(owner(0), owner(2)));
+    // The next table makes its own (the process may have changed).
+    let mut next = vec![entry("10.0.0.1:4000", "10.0.0.2:80", 100)];
+    owners.fill_table(&mut next, Instant::now());
+    assert!(!Arc::ptr_eq(
+        owner(0),
+        next[0].owner.as_ref().expect("owner")
+    ));
+    assert_eq!(
+        next[0].owner.as_ref().map(|o| o.name.as_str()),
+        Some("curl")
+    );
+}

@@ -129,7 +129,7 @@ fn sockets() -> Vec<netop_core::SocketEntry> {
     // Containers, shown only with `--containers`: node in Docker, curl in
     // an LXC container with a name too long for its cell.
     for s in &mut all {
-        if let Some(owner) = s.owner.as_mut() {
+        if let Some(owner) = s.owner.as_mut().map(std::sync::Arc::make_mut) {
             owner.container = match owner.pid {
                 3000 => Some(("docker", "3f2a1b4c5d6e")),
                 2103 => Some(("lxc", "build-runner-with-a-long-name")),
