@@ -22,7 +22,8 @@
 //! for netop: the packets it counted against the veth's counters over its
 //! whole life, its kernel drops (its stderr line: in kernel mode the DNS
 //! capture's drops plus packets the flow table had no room for), owner
-//! events lost, its peak RSS (`VmHWM`, read just before it is stopped),
+//! events lost, its peak RSS (`VmHWM`; the start-up's eBPF loading is
+//! usually the peak) and its RSS (`VmRSS`), read just before it is stopped,
 //! its CPU over the window (% of a core and per packet on the veth), and
 //! the bytes it credited to the sender's pid over the frames the sender
 //! sent. Numbers are reported, never asserted.
@@ -372,7 +373,7 @@ pub fn markdown(spread: Spread, outcome: &anyhow::Result<Outcome>) -> String {
          to {} ms after the last datagram (CPU, packets on the veth). \"netop counted\": \
          its packets against the veth's counters over its whole life. Kernel drops: its \
          stderr line (in kernel mode, DNS records the ring had no room for plus packets \
-         the flow table had no room for). Peak RSS: `VmHWM` just before it is stopped. Credited: \
+         the flow table had no room for). Peak RSS / RSS: `VmHWM` / `VmRSS` just before it is stopped (the sockets still open). Credited: \
          bytes on the sender's pid over the frames it sent. The issue's targets: no \
          drops, RSS under 30 MB.\n",
         PAYLOAD + HEADERS,
@@ -383,7 +384,7 @@ pub fn markdown(spread: Spread, outcome: &anyhow::Result<Outcome>) -> String {
     let _ = writeln!(
         out,
         "| run | rate reached (pkt/s) | packets on the veth | netop counted / veth | \
-         kernel drops | owner events lost | peak RSS | netop CPU, user + sys (s) | \
+         kernel drops | owner events lost | peak RSS / RSS at the end | netop CPU, user + sys (s) | \
          CPU (% of a core) | CPU per packet (ns) | bytes credited to the sender | unknown bytes |"
     );
     let _ = writeln!(
@@ -435,7 +436,11 @@ pub fn markdown(spread: Spread, outcome: &anyhow::Result<Outcome>) -> String {
                 counted(n),
                 thousands(n.drops),
                 thousands(n.lost_events),
-                memory::mib(n.memory.peak_kib),
+                format!(
+                    "{} / {}",
+                    memory::mib(n.memory.peak_kib),
+                    memory::mib(n.memory.rss_kib)
+                ),
                 split(&n.cpu, 2),
                 100.0 * n.cpu.total().as_secs_f64() / run.wall.as_secs_f64().max(1e-9),
                 per_packet(n.cpu, run.window),
@@ -510,7 +515,7 @@ mod tests {
             lost_events: 0,
             memory: Memory {
                 peak_kib: 20 * 1024,
-                rss_kib: 0,
+                rss_kib: 18 * 1024,
                 anon_kib: 0,
             },
             credited_bytes: seen * 60,
@@ -569,7 +574,7 @@ mod tests {
         assert_eq!(rows.len(), 5, "{text}");
         assert!(rows[2].starts_with("| no monitor | 10,000 (20,000 of 20,000 asked) |"));
         assert!(rows[3].contains("9,500 (19,000 of 20,000 asked, 95.0 % of no monitor)"));
-        assert!(rows[3].contains("| 20.0 MiB | 0.20 (0.15 + 0.05) | 10.0 | 10526 |"));
+        assert!(rows[3].contains("| 20.0 MiB / 18.0 MiB | 0.20 (0.15 + 0.05) | 10.0 | 10526 |"));
         assert!(rows[4].contains("failed: no packet socket"));
         let columns = |row: &str| row.matches(" |").count();
         assert!(
