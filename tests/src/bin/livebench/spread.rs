@@ -432,15 +432,12 @@ pub fn markdown(spread: Spread, outcome: &anyhow::Result<Outcome>) -> String {
             Some(Err(why)) => writeln!(out, "{lead} failed: {} | | | | | | | | |", first_line(why)),
             Some(Ok(n)) => writeln!(
                 out,
-                "{lead} {} | {} | {} | {} | {} | {:.1} | {:.0} | {} | {} |",
+                "{lead} {} | {} | {} | {} / {} | {} | {:.1} | {:.0} | {} | {} |",
                 counted(n),
                 thousands(n.drops),
                 thousands(n.lost_events),
-                format!(
-                    "{} / {}",
-                    memory::mib(n.memory.peak_kib),
-                    memory::mib(n.memory.rss_kib)
-                ),
+                memory::mib(n.memory.peak_kib),
+                memory::mib(n.memory.rss_kib),
                 split(&n.cpu, 2),
                 100.0 * n.cpu.total().as_secs_f64() / run.wall.as_secs_f64().max(1e-9),
                 per_packet(n.cpu, run.window),
