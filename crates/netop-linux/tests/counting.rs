@@ -95,6 +95,22 @@ fn arp() -> Vec<u8> {
 
 type Key = (Option<DeltaTuple>, bool, bool, bool);
 
+/// One decoded packet added to its key's (bytes, packets).
+fn add_decoded(out: &mut BTreeMap<String, (u64, u64)>, p: &netop_core::decode::Packet<'_>) {
+    let tuple = p.ip.map(|ip| DeltaTuple {
+        proto: ip.proto,
+        src: ip.src,
+        src_port: ip.src_port,
+        dst: ip.dst,
+        dst_port: ip.dst_port,
+    });
+    let flags = p.ip.map(|ip| ip.tcp).unwrap_or_default();
+    let key: Key = (tuple, flags.syn, flags.fin, flags.rst);
+    let e = out.entry(format!("{key:?}")).or_insert((0, 0));
+    e.0 += u64::from(p.wire_len);
+    e.1 += 1;
+}
+
 /// Per key (tuple and TCP flags): (bytes, packets), as the decoder reads
 /// the frames.
 fn decoded(frames: &[Vec<u8>]) -> BTreeMap<String, (u64, u64)> {
@@ -108,18 +124,7 @@ fn decoded(frames: &[Vec<u8>]) -> BTreeMap<String, (u64, u64)> {
             data,
         };
         let p = decode(&frame).expect("the fixture decodes");
-        let tuple = p.ip.map(|ip| DeltaTuple {
-            proto: ip.proto,
-            src: ip.src,
-            src_port: ip.src_port,
-            dst: ip.dst,
-            dst_port: ip.dst_port,
-        });
-        let flags = p.ip.map(|ip| ip.tcp).unwrap_or_default();
-        let key: Key = (tuple, flags.syn, flags.fin, flags.rst);
-        let e = out.entry(format!("{key:?}")).or_insert((0, 0));
-        e.0 += u64::from(p.wire_len);
-        e.1 += 1;
+        add_decoded(&mut out, &p);
     }
     out
 }
@@ -138,18 +143,7 @@ fn ring_decoded(t: &mut Tester, ifindex: u32, outgoing: bool) -> BTreeMap<String
         };
         let p = decode(&frame).expect("a ring frame decodes");
         assert_eq!((p.ifindex, p.outgoing), (Some(ifindex), Some(outgoing)));
-        let tuple = p.ip.map(|ip| DeltaTuple {
-            proto: ip.proto,
-            src: ip.src,
-            src_port: ip.src_port,
-            dst: ip.dst,
-            dst_port: ip.dst_port,
-        });
-        let flags = p.ip.map(|ip| ip.tcp).unwrap_or_default();
-        let key: Key = (tuple, flags.syn, flags.fin, flags.rst);
-        let e = out.entry(format!("{key:?}")).or_insert((0, 0));
-        e.0 += u64::from(p.wire_len);
-        e.1 += 1;
+        add_decoded(&mut out, &p);
     }
     out
 }
