@@ -9,12 +9,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::Command;
 
 use netop_core::OwnerMode;
-use netop_core::{FlowKey, Protocol, SocketResolver};
+use netop_core::{Protocol, SocketResolver};
 use netop_linux::events::{own_netns, EventKind, EventSource, SocketEvent};
 use netop_linux::LinuxResolver;
+
+mod short_connection;
 
 /// The event source, or `None` (skip) where it cannot run outside CI.
 fn source() -> Option<EventSource> {
@@ -147,34 +148,8 @@ fn the_resolver_names_the_owner_of_a_connection_whose_process_exited() {
     }
     let mut resolver = LinuxResolver::with_events(true).expect("resolver");
     assert_eq!(resolver.event_mode(), OwnerMode::Events);
-    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
-    let server = listener.local_addr().expect("addr");
     // A process that connects, sends a line and exits at once.
-    let script = format!(
-        "exec 3<>/dev/tcp/127.0.0.1/{}; echo hello >&3; exec 3>&-",
-        server.port()
-    );
-    let mut child = Command::new("bash")
-        .args(["-c", &script])
-        .spawn()
-        .expect("bash");
-    let pid = child.id();
-    let (mut conn, client) = listener.accept().expect("accept");
-    let mut line = String::new();
-    conn.read_to_string(&mut line).expect("read");
-    assert!(child.wait().expect("wait").success());
-    drop(conn);
-    let key = FlowKey {
-        proto: Protocol::Tcp,
-        local_ip: client.ip(),
-        local_port: client.port(),
-        remote_ip: server.ip(),
-        remote_port: server.port(),
-    };
-    let entry = resolver
-        .lookup(&key)
-        .expect("lookup")
-        .expect("the cache knows the closed socket");
+    let (pid, key, entry) = short_connection::short_lived_client(&mut resolver);
     let owner = entry.owner.expect("owner");
     assert_eq!(owner.pid, pid);
     assert_eq!(owner.name, "bash");

@@ -7,14 +7,12 @@
 //! otherwise, a failure under `CI`.
 #![cfg(target_os = "linux")]
 
-use std::io::Read;
-use std::net::TcpListener;
-use std::process::Command;
-
-use netop_core::{FlowKey, OwnerMode, OwnersChoice, Protocol, SocketResolver};
+use netop_core::{OwnerMode, OwnersChoice};
 use netop_linux::events::EventsUnavailable;
 use netop_linux::tracepoint::{TracepointSource, TracepointUnavailable};
 use netop_linux::LinuxResolver;
+
+mod short_connection;
 
 /// Whether the tracepoint can be opened here; a skip (or, under CI, a
 /// failure) otherwise.
@@ -135,34 +133,8 @@ fn the_tracepoint_names_the_owner_of_a_connection_whose_process_exited() {
         "{:?}",
         resolver.event_mode()
     );
-    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
-    let server = listener.local_addr().expect("addr");
     // A process that connects, sends a line and exits at once.
-    let script = format!(
-        "exec 3<>/dev/tcp/127.0.0.1/{}; echo hello >&3; exec 3>&-",
-        server.port()
-    );
-    let mut child = Command::new("bash")
-        .args(["-c", &script])
-        .spawn()
-        .expect("bash");
-    let pid = child.id();
-    let (mut conn, client) = listener.accept().expect("accept");
-    let mut line = String::new();
-    conn.read_to_string(&mut line).expect("read");
-    assert!(child.wait().expect("wait").success());
-    drop(conn);
-    let key = FlowKey {
-        proto: Protocol::Tcp,
-        local_ip: client.ip(),
-        local_port: client.port(),
-        remote_ip: server.ip(),
-        remote_port: server.port(),
-    };
-    let entry = resolver
-        .lookup(&key)
-        .expect("lookup")
-        .expect("the cache knows the closed socket");
+    let (pid, _, entry) = short_connection::short_lived_client(&mut resolver);
     let owner = entry.owner.expect("owner");
     assert_eq!(owner.pid, pid);
     // Gone before the drain: its name from the kernel's exec record.
