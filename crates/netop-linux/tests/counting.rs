@@ -6,7 +6,10 @@
 //! with the DNS observatory on, the program leaves out of its table exactly
 //! the packets the pcap path's DNS filter keeps, and hands them over
 //! through its DNS ring as frames that decode to the same tuples, bytes
-//! and direction.
+//! and direction. The same on a recording of real loopback traffic made
+//! while the test runs (libpcap into a pcap file, replayed by netop's file
+//! capture): every frame, totals per tuple with the TCP flags gathered as
+//! the table gathers them, with the DNS observatory off and on.
 //!
 //! Needs root (loading eBPF): skipped otherwise, a failure under `CI`. A
 //! build without clang has no program: also a skip, a failure under `CI`.
@@ -324,4 +327,256 @@ fn packets_the_table_has_no_room_for_are_counted_as_dropped() {
         u64::from(flows),
         "each packet kept or counted as dropped"
     );
+}
+
+/// The largest frame `BPF_PROG_TEST_RUN` takes for a traffic-control
+/// program: a page less the skb's headroom (64) and its shared info (320).
+const TEST_RUN_MAX: usize = 4096 - 64 - 320;
+
+/// Bytes of a frame recorded: more than a test run takes (longer frames
+/// are left out of the comparison), and small enough that libpcap's ring
+/// slots hold every frame of the burst.
+const SNAPLEN: i32 = 4096;
+
+/// Real traffic over the loopback device, recorded by libpcap into a pcap
+/// file while it runs: TCP over IPv4 and IPv6 with data both ways and a
+/// close, a refused connection (SYN, RST), UDP both ways, UDP to a closed
+/// port (ICMP and ICMPv6 errors), and a DNS query.
+fn record_loopback(path: &std::path::Path) {
+    use netop_pcap::pcap;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let mut cap = pcap::Capture::from_device("lo")
+        .and_then(|c| {
+            c.snaplen(SNAPLEN)
+                .buffer_size(32 << 20)
+                .immediate_mode(true)
+                .open()
+        })
+        .and_then(|c| c.setnonblock())
+        .expect("libpcap on lo");
+    let mut file = cap.savefile(path).expect("savefile");
+    let stop = Arc::new(AtomicBool::new(false));
+    let recorder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match cap.next_packet() {
+                    Ok(p) => file.write(&p),
+                    Err(pcap::Error::TimeoutExpired) => {
+                        std::thread::sleep(Duration::from_millis(1))
+                    }
+                    Err(e) => panic!("recording: {e}"),
+                }
+            }
+            file.flush().expect("flush");
+            let stats = cap.stats().expect("libpcap statistics");
+            assert_eq!(stats.dropped, 0, "every frame recorded");
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    const SIZES: [usize; 6] = [1, 37, 200, 536, 1000, 1400];
+    const MESSAGES: usize = 120;
+    for host in ["127.0.0.1", "[::1]"] {
+        // TCP: messages of several sizes one way, echoes the other.
+        let listener = TcpListener::bind(format!("{host}:0")).expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        // Each message answered by at most 300 bytes of it, read whole.
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            s.set_nodelay(true).expect("nodelay");
+            let mut buf = [0u8; 2048];
+            for i in 0..MESSAGES {
+                let n = SIZES[i % SIZES.len()];
+                s.read_exact(&mut buf[..n]).expect("message");
+                s.write_all(&buf[..n.min(300)]).expect("echo");
+            }
+            let _ = s.read(&mut buf);
+        });
+        let mut client = TcpStream::connect(addr).expect("connect");
+        client.set_nodelay(true).expect("nodelay");
+        let mut back = [0u8; 2048];
+        for i in 0..MESSAGES {
+            let n = SIZES[i % SIZES.len()];
+            client.write_all(&vec![b'x'; n]).expect("send");
+            client
+                .read_exact(&mut back[..n.min(300)])
+                .expect("echo back");
+        }
+        drop(client);
+        server.join().expect("server");
+        // Refused: nothing listens on the port the listener had.
+        assert!(TcpStream::connect(addr).is_err());
+        // UDP both ways, then to a closed port.
+        let a = UdpSocket::bind(format!("{host}:0")).expect("udp");
+        let b = UdpSocket::bind(format!("{host}:0")).expect("udp");
+        let b_addr = b.local_addr().expect("addr");
+        for i in 0..60 {
+            let n = SIZES[i % SIZES.len()];
+            a.send_to(&vec![b'u'; n], b_addr).expect("send");
+            let (got, from) = b.recv_from(&mut back).expect("recv");
+            b.send_to(&back[..got], from).expect("reply");
+        }
+        drop(b);
+        for _ in 0..5 {
+            let _ = a.send_to(b"closed", b_addr);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A DNS query, answered or refused by whatever the host has.
+        let query = [
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e',
+            3, b'c', b'o', b'm', 0, 0, 1, 0, 1,
+        ];
+        let dns_server = if host == "[::1]" {
+            "[::1]:53"
+        } else {
+            "127.0.0.1:53"
+        };
+        let _ = a.send_to(&query, dns_server);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    recorder.join().expect("recorder");
+}
+
+/// Per tuple: (bytes, packets, SYN, FIN, RST seen), the flags gathered as
+/// the table gathers them for a flow.
+type Totals = BTreeMap<String, (u64, u64, bool, bool, bool)>;
+
+fn add_total(out: &mut Totals, tuple: Option<DeltaTuple>, bytes: u64, packets: u64, f: [bool; 3]) {
+    let e = out
+        .entry(format!("{tuple:?}"))
+        .or_insert((0, 0, false, false, false));
+    e.0 += bytes;
+    e.1 += packets;
+    e.2 |= f[0];
+    e.3 |= f[1];
+    e.4 |= f[2];
+}
+
+#[test]
+fn the_program_reads_a_recorded_capture_as_the_decoder_does() {
+    use netop_core::{Capture, Poll};
+
+    if tester(false).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("loopback.pcap");
+    record_loopback(&path);
+
+    // The recording replayed as `--replay` reads it.
+    let mut replay = netop_pcap::PcapFileCapture::open(&path).expect("replay");
+    assert_eq!(replay.link_type(), LinkType::Ethernet);
+    let mut frames = Vec::new();
+    let mut too_big = 0usize;
+    loop {
+        match replay.next_frame().expect("replayed frame") {
+            Poll::Frame(f) => {
+                if f.orig_len as usize > TEST_RUN_MAX {
+                    too_big += 1;
+                } else {
+                    assert_eq!(f.data.len() as u32, f.orig_len, "recorded whole");
+                    frames.push(f.data.to_vec());
+                }
+            }
+            Poll::Idle => {}
+            Poll::Closed => break,
+        }
+    }
+    assert!(
+        frames.len() >= 500 && too_big * 50 <= frames.len(),
+        "{} frames to compare, {too_big} over the test run's limit",
+        frames.len()
+    );
+
+    eprintln!(
+        "{} recorded frames compared, {too_big} longer than a test run takes",
+        frames.len()
+    );
+    let mut expected = Totals::new();
+    for data in &frames {
+        let frame = Frame {
+            ts: Duration::ZERO,
+            ifindex: Some(1),
+            link: LinkType::Ethernet,
+            orig_len: data.len() as u32,
+            data,
+        };
+        let p = decode(&frame).expect("a recorded frame decodes");
+        let tuple = p.ip.map(|ip| DeltaTuple {
+            proto: ip.proto,
+            src: ip.src,
+            src_port: ip.src_port,
+            dst: ip.dst,
+            dst_port: ip.dst_port,
+        });
+        let f = p.ip.map(|ip| ip.tcp).unwrap_or_default();
+        add_total(
+            &mut expected,
+            tuple,
+            p.wire_len.into(),
+            1,
+            [f.syn, f.fin, f.rst],
+        );
+    }
+    // The kinds of traffic made are there (TCP, UDP, ICMP, ICMPv6; v4, v6).
+    let keys = expected.keys().cloned().collect::<Vec<_>>().join("\n");
+    for part in [
+        "Tcp",
+        "Udp",
+        "Icmp",
+        "Icmpv6",
+        "::1",
+        "127.0.0.1",
+        "dst_port: 53",
+    ] {
+        assert!(keys.contains(part), "{part} among\n{keys}");
+    }
+
+    // The program, with the DNS observatory off (all in its table) and on
+    // (port 53 through its ring): the same totals as the decoder's.
+    for skip_dns in [false, true] {
+        let mut t = tester(skip_dns).expect("loaded once already");
+        for (i, f) in frames.iter().enumerate() {
+            t.run("netop_eth_ingress", f)
+                .unwrap_or_else(|e| panic!("test run of frame {i} ({} bytes): {e}", f.len()));
+        }
+        let mut got = Totals::new();
+        for d in t.deltas().expect("table read") {
+            let f = [d.tcp.syn, d.tcp.fin, d.tcp.rst];
+            add_total(&mut got, d.tuple, d.bytes, d.packets, f);
+        }
+        for f in t.dns_frames() {
+            let frame = Frame {
+                ts: Duration::ZERO,
+                ifindex: None,
+                link: LinkType::LinuxSll2,
+                orig_len: f.orig_len,
+                data: &f.data,
+            };
+            let p = decode(&frame).expect("a ring frame decodes");
+            let ip = p.ip.expect("DNS over IP");
+            let tuple = DeltaTuple {
+                proto: ip.proto,
+                src: ip.src,
+                src_port: ip.src_port,
+                dst: ip.dst,
+                dst_port: ip.dst_port,
+            };
+            let fl = ip.tcp;
+            add_total(
+                &mut got,
+                Some(tuple),
+                p.wire_len.into(),
+                1,
+                [fl.syn, fl.fin, fl.rst],
+            );
+        }
+        assert_eq!(t.full(), 0);
+        assert_eq!(got, expected, "DNS observatory on: {skip_dns}");
+    }
 }

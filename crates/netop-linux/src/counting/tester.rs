@@ -37,6 +37,10 @@ struct TestAttr {
     flags: u32,
     cpu: u32,
     batch_size: u32,
+    /// The struct's tail padding, made a field so it is zero: the kernel
+    /// refuses (EINVAL) an attribute with anything but zeros after the
+    /// command's last field, and padding bytes are whatever the stack held.
+    _tail: u32,
 }
 
 /// The loaded program and its table.
