@@ -30,13 +30,8 @@ impl HostInterfaces for LinuxInterfaces {
             let pos = match out.iter().position(|i| i.name == ifa.interface_name) {
                 Some(pos) => pos,
                 None => {
-                    let index = nix::net::if_::if_nametoindex(ifa.interface_name.as_str())
-                        .unwrap_or_else(|errno| {
-                            tracing::debug!(name = %ifa.interface_name, %errno, "no ifindex");
-                            0
-                        });
                     out.push(InterfaceInfo {
-                        index,
+                        index: 0,
                         name: ifa.interface_name.clone(),
                         up: false,
                         addrs: Vec::new(),
@@ -59,16 +54,24 @@ impl HostInterfaces for LinuxInterfaces {
                     info.addrs.push(ip);
                 }
             }
-            let mac = ifa
-                .address
-                .as_ref()
-                .and_then(|a| a.as_link_addr())
-                .and_then(|l| l.addr());
+            let link = ifa.address.as_ref().and_then(|a| a.as_link_addr());
+            // The link-layer entry carries the index: no lookup by name.
+            if let Some(index) = link.and_then(|l| u32::try_from(l.ifindex()).ok()) {
+                info.index = index;
+            }
+            let mac = link.and_then(|l| l.addr());
             if let Some(mac) = mac.filter(|m| m.iter().any(|&b| b != 0)) {
                 info.mac = Some(mac);
             }
         }
         for info in &mut out {
+            if info.index == 0 {
+                info.index =
+                    nix::net::if_::if_nametoindex(info.name.as_str()).unwrap_or_else(|errno| {
+                        tracing::debug!(name = %info.name, %errno, "no ifindex");
+                        0
+                    });
+            }
             info.kernel = interface_counters(&info.name);
         }
         crate::dns_config::fill_dns_servers(
@@ -95,6 +98,16 @@ const COUNTER_FILES: [&str; 8] = [
     "tx_dropped",
 ];
 
+/// A sysfs counter file's text: one read of a small buffer (a 64-bit
+/// number and its newline fit), three system calls where
+/// `read_to_string` makes five; read every second for every interface.
+fn read_number_file(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 32];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    std::str::from_utf8(&buf[..n]).ok().map(str::to_string)
+}
+
 /// Reads the counters of interface `name`; `None` when it does not exist
 /// (or its byte counters cannot be read).
 pub fn interface_counters(name: &str) -> Option<IfCounters> {
@@ -106,11 +119,7 @@ pub fn interface_counters(name: &str) -> Option<IfCounters> {
         .join("statistics");
     let files: Vec<(&str, String)> = COUNTER_FILES
         .iter()
-        .filter_map(|file| {
-            std::fs::read_to_string(dir.join(file))
-                .ok()
-                .map(|text| (*file, text))
-        })
+        .filter_map(|file| read_number_file(&dir.join(file)).map(|text| (*file, text)))
         .collect();
     parse_counters(files.iter().map(|(f, t)| (*f, t.as_str())))
 }
@@ -198,7 +207,11 @@ mod tests {
         let ifs = LinuxInterfaces::new().interfaces().expect("getifaddrs");
         let lo = ifs.iter().find(|i| i.name == "lo").expect("lo exists");
         assert!(lo.up);
-        assert!(lo.index > 0);
+        // The index from the link-layer entry is the kernel's.
+        assert_eq!(lo.index, nix::net::if_::if_nametoindex("lo").expect("lo"));
+        for i in &ifs {
+            assert_eq!(Ok(i.index), nix::net::if_::if_nametoindex(i.name.as_str()));
+        }
         assert!(lo.addrs.contains(&IpAddr::from([127, 0, 0, 1])));
     }
 

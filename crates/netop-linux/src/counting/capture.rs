@@ -135,7 +135,10 @@ impl KernelCapture {
                 revents: 0,
             })
             .collect();
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // Rounded up: a wait of less than a millisecond must not become a
+        // poll that returns at once, or the loop spins until the next read
+        // (up to a millisecond of busy work every read, 1 % of a core).
+        let ms = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         // SAFETY: `pfds` holds valid pollfds, as many as passed; the
         // descriptors are borrowed from `self` for the call.
         unsafe {
