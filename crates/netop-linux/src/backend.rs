@@ -52,35 +52,39 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
     // cookies); without it the index would be memory for nothing.
     resolver.keep_cookies(matches!(options.counting, CountingChoice::Kernel));
     let owners = resolver.event_mode();
-    // Read every process's sockets before capturing: the first, cold pass
-    // over /proc is the slow one, and packets queued behind it would be
-    // looked up late, when short-lived sockets may be gone.
-    let sockets = resolver
-        .sockets()
-        .map_err(|e| tracing::warn!(error = %e, "cannot read the socket table"))
-        .ok();
     let capture_options = CaptureOptions {
         device: options.interface.clone(),
         buffer_size: i32::try_from(options.buffer_size).unwrap_or(i32::MAX),
         whole_dns: options.whole_dns,
         ..CaptureOptions::default()
     };
-    let capture: Box<dyn Capture> = match &options.counting {
-        CountingChoice::Packets => Box::new(open_pcap(&capture_options)?),
-        CountingChoice::PacketsBecause(reason) => Box::new(counting::Fallback::new(
+    // Kernel counting is loaded before the first socket table is read:
+    // aya parses the kernel's BTF (about 18 MB of heap, handed back after)
+    // while little else is held, so a host with many sockets does not add
+    // its table to that peak. Its packets wait in the kernel's table.
+    let kernel =
+        matches!(options.counting, CountingChoice::Kernel).then(|| open_kernel(&capture_options));
+    // Read every process's sockets before capturing packets: the first,
+    // cold pass over /proc is the slow one, and packets queued behind it
+    // would be looked up late, when short-lived sockets may be gone.
+    let sockets = resolver
+        .sockets()
+        .map_err(|e| tracing::warn!(error = %e, "cannot read the socket table"))
+        .ok();
+    let capture: Box<dyn Capture> = match (&options.counting, kernel) {
+        (_, Some(Ok(kernel))) => Box::new(kernel),
+        (_, Some(Err(reason))) => {
+            tracing::info!(%reason, "kernel counting unavailable; capturing packets");
+            Box::new(counting::Fallback::new(
+                Box::new(open_pcap(&capture_options)?),
+                reason.to_string(),
+            ))
+        }
+        (CountingChoice::PacketsBecause(reason), None) => Box::new(counting::Fallback::new(
             Box::new(open_pcap(&capture_options)?),
             reason.clone(),
         )),
-        CountingChoice::Kernel => match open_kernel(&capture_options) {
-            Ok(kernel) => Box::new(kernel),
-            Err(reason) => {
-                tracing::info!(%reason, "kernel counting unavailable; capturing packets");
-                Box::new(counting::Fallback::new(
-                    Box::new(open_pcap(&capture_options)?),
-                    reason.to_string(),
-                ))
-            }
-        },
+        (_, None) => Box::new(open_pcap(&capture_options)?),
     };
     // The owner search gets a thread of its own, so the capture thread can
     // be Landlocked (`owner_thread.rs`).
