@@ -8,13 +8,9 @@ set -u
 T=${T:-target/release}
 MODE=${1:-monitor}
 SECS=${2:-20}
-ip netns del nb 2>/dev/null; ip link del nbh 2>/dev/null
-ip netns add nb
-ip link add nbh type veth peer name nbn
-ip link set nbn netns nb
-ip addr add 10.231.90.1/24 dev nbh; ip link set nbh up
-ip netns exec nb ip addr add 10.231.90.2/24 dev nbn
-ip netns exec nb ip link set nbn up; ip netns exec nb ip link set lo up
+# shellcheck source=tests/scripts/test_host.sh
+. "$(dirname "$0")/test_host.sh"
+test_host nb nbh nbn 10.231.90
 cleanup() { tmux kill-session -t nb 2>/dev/null; ip netns del nb 2>/dev/null; ip link del nbh 2>/dev/null; }
 trap cleanup EXIT
 if [ "$MODE" = monitor ]; then

@@ -11,13 +11,9 @@
 set -u
 R=${T:-target/release}
 rounds=$1; shift
-ip netns del ab 2>/dev/null; ip link del ab0 2>/dev/null
-ip netns add ab
-ip link add ab0 type veth peer name ab1
-ip link set ab1 netns ab
-ip addr add 10.78.0.1/24 dev ab0; ip link set ab0 up
-ip netns exec ab ip addr add 10.78.0.2/24 dev ab1
-ip netns exec ab ip link set ab1 up
+# shellcheck source=tests/scripts/test_host.sh
+. "$(dirname "$0")/test_host.sh"
+test_host ab ab0 ab1 10.78.0
 trap 'ip netns del ab 2>/dev/null; ip link del ab0 2>/dev/null' EXIT
 for r in $(seq "$rounds"); do
     for spec in "$@"; do

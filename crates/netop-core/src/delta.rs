@@ -27,6 +27,19 @@ pub struct DeltaTuple {
     pub dst_port: u16,
 }
 
+impl DeltaTuple {
+    /// The tuple a kernel counter keys a decoded packet's IP layer by.
+    pub fn of(ip: &crate::decode::IpPacket<'_>) -> Self {
+        DeltaTuple {
+            proto: ip.proto,
+            src: ip.src,
+            src_port: ip.src_port,
+            dst: ip.dst,
+            dst_port: ip.dst_port,
+        }
+    }
+}
+
 /// TCP flags seen on any of a delta's packets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct SeenFlags {

@@ -358,13 +358,7 @@ pub fn deltas_of(frames: &[OwnedFrame], window: Duration) -> Vec<Vec<crate::delt
         let frame = f.as_frame();
         let p = crate::decode::decode(&frame).expect("frame decodes");
         let outgoing = p.outgoing.expect("a frame with its direction");
-        let tuple = p.ip.map(|ip| DeltaTuple {
-            proto: ip.proto,
-            src: ip.src,
-            src_port: ip.src_port,
-            dst: ip.dst,
-            dst_port: ip.dst_port,
-        });
+        let tuple = p.ip.as_ref().map(DeltaTuple::of);
         let tcp = p.ip.map(|ip| SeenFlags {
             syn: ip.tcp.syn,
             fin: ip.tcp.fin,

@@ -100,13 +100,7 @@ type Key = (Option<DeltaTuple>, bool, bool, bool);
 
 /// One decoded packet added to its key's (bytes, packets).
 fn add_decoded(out: &mut BTreeMap<String, (u64, u64)>, p: &netop_core::decode::Packet<'_>) {
-    let tuple = p.ip.map(|ip| DeltaTuple {
-        proto: ip.proto,
-        src: ip.src,
-        src_port: ip.src_port,
-        dst: ip.dst,
-        dst_port: ip.dst_port,
-    });
+    let tuple = p.ip.as_ref().map(DeltaTuple::of);
     let flags = p.ip.map(|ip| ip.tcp).unwrap_or_default();
     let key: Key = (tuple, flags.syn, flags.fin, flags.rst);
     let e = out.entry(format!("{key:?}")).or_insert((0, 0));
@@ -114,19 +108,34 @@ fn add_decoded(out: &mut BTreeMap<String, (u64, u64)>, p: &netop_core::decode::P
     e.1 += 1;
 }
 
+/// A whole Ethernet frame, as the decoder takes it.
+fn eth_frame(data: &[u8]) -> Frame<'_> {
+    Frame {
+        ts: Duration::ZERO,
+        ifindex: Some(1),
+        link: LinkType::Ethernet,
+        orig_len: data.len() as u32,
+        data,
+    }
+}
+
+/// A DNS ring record's frame (Linux cooked v2), as the decoder takes it.
+fn ring_frame(f: &netop_linux::counting::DnsFrame) -> Frame<'_> {
+    Frame {
+        ts: Duration::ZERO,
+        ifindex: None,
+        link: LinkType::LinuxSll2,
+        orig_len: f.orig_len,
+        data: &f.data,
+    }
+}
+
 /// Per key (tuple and TCP flags): (bytes, packets), as the decoder reads
 /// the frames.
 fn decoded(frames: &[Vec<u8>]) -> BTreeMap<String, (u64, u64)> {
     let mut out = BTreeMap::new();
     for data in frames {
-        let frame = Frame {
-            ts: Duration::ZERO,
-            ifindex: Some(1),
-            link: LinkType::Ethernet,
-            orig_len: data.len() as u32,
-            data,
-        };
-        let p = decode(&frame).expect("the fixture decodes");
+        let p = decode(&eth_frame(data)).expect("the fixture decodes");
         add_decoded(&mut out, &p);
     }
     out
@@ -137,14 +146,7 @@ fn decoded(frames: &[Vec<u8>]) -> BTreeMap<String, (u64, u64)> {
 fn ring_decoded(t: &mut Tester, ifindex: u32, outgoing: bool) -> BTreeMap<String, (u64, u64)> {
     let mut out = BTreeMap::new();
     for f in t.dns_frames() {
-        let frame = Frame {
-            ts: Duration::ZERO,
-            ifindex: None,
-            link: LinkType::LinuxSll2,
-            orig_len: f.orig_len,
-            data: &f.data,
-        };
-        let p = decode(&frame).expect("a ring frame decodes");
+        let p = decode(&ring_frame(&f)).expect("a ring frame decodes");
         assert_eq!((p.ifindex, p.outgoing), (Some(ifindex), Some(outgoing)));
         add_decoded(&mut out, &p);
     }
@@ -285,14 +287,7 @@ fn a_dns_message_longer_than_the_snap_length_keeps_its_whole_length() {
 }
 
 fn ring_decoded_one(f: &netop_linux::counting::DnsFrame) -> u32 {
-    let frame = Frame {
-        ts: Duration::ZERO,
-        ifindex: None,
-        link: LinkType::LinuxSll2,
-        orig_len: f.orig_len,
-        data: &f.data,
-    };
-    decode(&frame).expect("decodes").wire_len
+    decode(&ring_frame(f)).expect("decodes").wire_len
 }
 
 #[test]
@@ -430,12 +425,7 @@ fn record_loopback(path: &std::path::Path) {
             0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e',
             3, b'c', b'o', b'm', 0, 0, 1, 0, 1,
         ];
-        let dns_server = if host == "[::1]" {
-            "[::1]:53"
-        } else {
-            "127.0.0.1:53"
-        };
-        let _ = a.send_to(&query, dns_server);
+        let _ = a.send_to(&query, format!("{host}:53"));
     }
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
@@ -445,6 +435,13 @@ fn record_loopback(path: &std::path::Path) {
 /// Per tuple: (bytes, packets, SYN, FIN, RST seen), the flags gathered as
 /// the table gathers them for a flow.
 type Totals = BTreeMap<String, (u64, u64, bool, bool, bool)>;
+
+/// One decoded packet added to its tuple's totals.
+fn add_packet_total(out: &mut Totals, p: &netop_core::decode::Packet<'_>) {
+    let f = p.ip.map(|ip| ip.tcp).unwrap_or_default();
+    let tuple = p.ip.as_ref().map(DeltaTuple::of);
+    add_total(out, tuple, p.wire_len.into(), 1, [f.syn, f.fin, f.rst]);
+}
 
 fn add_total(out: &mut Totals, tuple: Option<DeltaTuple>, bytes: u64, packets: u64, f: [bool; 3]) {
     let e = out
@@ -499,29 +496,8 @@ fn the_program_reads_a_recorded_capture_as_the_decoder_does() {
     );
     let mut expected = Totals::new();
     for data in &frames {
-        let frame = Frame {
-            ts: Duration::ZERO,
-            ifindex: Some(1),
-            link: LinkType::Ethernet,
-            orig_len: data.len() as u32,
-            data,
-        };
-        let p = decode(&frame).expect("a recorded frame decodes");
-        let tuple = p.ip.map(|ip| DeltaTuple {
-            proto: ip.proto,
-            src: ip.src,
-            src_port: ip.src_port,
-            dst: ip.dst,
-            dst_port: ip.dst_port,
-        });
-        let f = p.ip.map(|ip| ip.tcp).unwrap_or_default();
-        add_total(
-            &mut expected,
-            tuple,
-            p.wire_len.into(),
-            1,
-            [f.syn, f.fin, f.rst],
-        );
+        let p = decode(&eth_frame(data)).expect("a recorded frame decodes");
+        add_packet_total(&mut expected, &p);
     }
     // The kinds of traffic made are there (TCP, UDP, ICMP, ICMPv6; v4, v6).
     let keys = expected.keys().cloned().collect::<Vec<_>>().join("\n");
@@ -551,30 +527,9 @@ fn the_program_reads_a_recorded_capture_as_the_decoder_does() {
             add_total(&mut got, d.tuple, d.bytes, d.packets, f);
         }
         for f in t.dns_frames() {
-            let frame = Frame {
-                ts: Duration::ZERO,
-                ifindex: None,
-                link: LinkType::LinuxSll2,
-                orig_len: f.orig_len,
-                data: &f.data,
-            };
-            let p = decode(&frame).expect("a ring frame decodes");
-            let ip = p.ip.expect("DNS over IP");
-            let tuple = DeltaTuple {
-                proto: ip.proto,
-                src: ip.src,
-                src_port: ip.src_port,
-                dst: ip.dst,
-                dst_port: ip.dst_port,
-            };
-            let fl = ip.tcp;
-            add_total(
-                &mut got,
-                Some(tuple),
-                p.wire_len.into(),
-                1,
-                [fl.syn, fl.fin, fl.rst],
-            );
+            let p = decode(&ring_frame(&f)).expect("a ring frame decodes");
+            assert!(p.ip.is_some(), "DNS over IP");
+            add_packet_total(&mut got, &p);
         }
         assert_eq!(t.full(), 0);
         assert_eq!(got, expected, "DNS observatory on: {skip_dns}");

@@ -231,6 +231,13 @@ static __always_inline int ipv4(struct __sk_buff *skb, __u32 off, struct flow_ke
 	return 0;
 }
 
+// An IPv6 extension header etherparse walks over.
+static __always_inline int is_extension(__u8 next)
+{
+	return next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_FRAGMENT ||
+	       next == IPPROTO_AH || next == IPPROTO_DSTOPTS;
+}
+
 static __always_inline int ipv6(struct __sk_buff *skb, __u32 off, struct flow_key *k,
 				struct l4 *t)
 {
@@ -248,8 +255,7 @@ static __always_inline int ipv6(struct __sk_buff *skb, __u32 off, struct flow_ke
 	// Extension headers, as etherparse walks them (a few at most).
 #pragma unroll
 	for (int i = 0; i < 6; i++) {
-		if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_FRAGMENT &&
-		    next != IPPROTO_AH && next != IPPROTO_DSTOPTS)
+		if (!is_extension(next))
 			break;
 		__u8 e[4];
 		if (bpf_skb_load_bytes(skb, at, e, 4) < 0) {
@@ -399,12 +405,6 @@ static __always_inline int finish(struct __sk_buff *skb, struct flow_key *k, str
 	}
 	add(k, skb, t->flags, egress, !ethernet && egress);
 	return TC_ACT_UNSPEC;
-}
-
-static __always_inline int is_extension(__u8 next)
-{
-	return next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_FRAGMENT ||
-	       next == IPPROTO_AH || next == IPPROTO_DSTOPTS;
 }
 
 // The common packet read in place (direct packet access, no helper call a
