@@ -40,6 +40,7 @@ mod once;
 mod per_interface;
 mod queue;
 mod report;
+mod samples;
 mod slots;
 mod tap;
 mod translated;
@@ -54,6 +55,7 @@ pub use per_interface::{InterfaceShare, ProcessInterfaces};
 use queue::LookupQueue;
 pub use queue::{Resolved, SearchPacer};
 pub use report::{EngineReport, InterfaceReport, ProcessReport, UNKNOWN};
+pub use samples::Samples;
 use slots::Slots;
 
 /// Settings of an [`Engine`].

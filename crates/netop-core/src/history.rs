@@ -87,6 +87,11 @@ impl FlowHistory {
     pub fn samples(&self, sec: u64, n: usize) -> Vec<(u64, u64)> {
         self.settled().samples(sec, n)
     }
+
+    /// See [`History::samples_into`].
+    pub fn samples_into(&self, sec: u64, n: usize, out: &mut Vec<(u64, u64)>) {
+        self.settled().samples_into(sec, n, out);
+    }
 }
 
 impl<T: Slot> Default for History<T> {
@@ -135,19 +140,24 @@ impl<T: Slot> History<T> {
     /// The `n` (at most [`HISTORY_LEN`]) complete seconds ending at `sec`,
     /// oldest first, as (rx, tx) pairs.
     pub fn samples(&self, sec: u64, n: usize) -> Vec<(u64, u64)> {
+        let mut out = Vec::with_capacity(n.min(HISTORY_LEN));
+        self.samples_into(sec, n, &mut out);
+        out
+    }
+
+    /// [`History::samples`] appended to `out` (a live report writes every
+    /// row's into one block).
+    pub fn samples_into(&self, sec: u64, n: usize, out: &mut Vec<(u64, u64)>) {
         let n = n.min(HISTORY_LEN) as u64;
-        (0..n)
-            .rev()
-            .map(|back| {
-                let s = sec.saturating_sub(back);
-                if s > self.head || s + (HISTORY_LEN as u64) <= self.head || s + back != sec {
-                    (0, 0)
-                } else {
-                    let i = (s % HISTORY_LEN as u64) as usize;
-                    (self.rx[i].into(), self.tx[i].into())
-                }
-            })
-            .collect()
+        out.extend((0..n).rev().map(|back| {
+            let s = sec.saturating_sub(back);
+            if s > self.head || s + (HISTORY_LEN as u64) <= self.head || s + back != sec {
+                (0, 0)
+            } else {
+                let i = (s % HISTORY_LEN as u64) as usize;
+                (self.rx[i].into(), self.tx[i].into())
+            }
+        }));
     }
 
     /// Adds every second of `other` into `self` (aggregating flows).

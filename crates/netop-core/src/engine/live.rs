@@ -19,6 +19,7 @@ use crate::interfaces::{InterfaceInfo, KernelCounters};
 use crate::socket::{Container, SocketEntry, TcpState};
 
 use super::report::UNKNOWN;
+use super::samples::{SampleBlock, Samples};
 use super::{Engine, EngineStats};
 
 /// Bytes per second, received and sent.
@@ -65,8 +66,9 @@ pub struct LiveProcess {
     /// Per-second (rx, tx) bytes, oldest first, ending at the report's
     /// second: [`HISTORY_LEN`] samples; empty for a row without traffic
     /// in that time (all zero: a listener, a TIME_WAIT socket), so that
-    /// thousands of idle sockets cost no history on every refresh.
-    pub history: Vec<(u64, u64)>,
+    /// thousands of idle sockets cost no history on every refresh. All
+    /// rows' samples share one block (see `engine/samples.rs`).
+    pub history: Samples,
     /// The unknown row's bytes by reason; empty for processes.
     pub reasons: Vec<(crate::unknown::UnknownReason, Counters)>,
     /// The process has exited (its recent bytes are still shown; it is
@@ -105,7 +107,7 @@ pub struct LiveConnection {
     /// The passive DNS name of the remote address, when one was seen.
     pub remote_name: Option<String>,
     /// As [`LiveProcess::history`].
-    pub history: Vec<(u64, u64)>,
+    pub history: Samples,
 }
 
 /// One interface: the host's view plus what netop counted on it.
@@ -178,6 +180,8 @@ impl Engine {
             }
         };
 
+        let mut block =
+            SampleBlock::with_room(self.flows.len() + self.processes.len() + 1, HISTORY_LEN);
         let mut connections = Vec::with_capacity(self.flows.len());
         let mut seen_sockets: FxHashSet<u64> = FxHashSet::default();
         for (packed, entry) in self.flows.iter() {
@@ -185,7 +189,9 @@ impl Engine {
                 continue;
             }
             let key = packed.key();
-            let history = entry.flow.history.samples(second, HISTORY_LEN);
+            let (history, samples) =
+                block.push(|out| entry.flow.history.samples_into(second, HISTORY_LEN, out));
+            let rate = Rate::of(samples, window);
             let owner = entry.slot.map(|slot| &self.processes.get(slot).info);
             let socket = self.sockets.find(&key);
             if let Some(s) = socket {
@@ -205,7 +211,7 @@ impl Engine {
                 opened_by: Some(entry.flow.opened_by),
                 ifindex: entry.flow.ifindex,
                 interface: iface_name(entry.flow.ifindex),
-                rate: Rate::of(&history, window),
+                rate,
                 totals: entry.flow.counters,
                 rtt_us: socket.and_then(|s| s.rtt_us),
                 retrans: socket.and_then(|s| s.retrans),
@@ -255,9 +261,12 @@ impl Engine {
             if sockets == 0 && quiet {
                 continue;
             }
-            let history = p.account.history.samples(second, HISTORY_LEN);
-            let recent = history.iter().any(|s| s.0 + s.1 > 0);
+            let (history, samples) =
+                block.push(|out| p.account.history.samples_into(second, HISTORY_LEN, out));
+            let recent = samples.iter().any(|s| s.0 + s.1 > 0);
+            let rate = Rate::of(samples, window);
             if sockets == 0 && !recent {
+                block.pop(history);
                 continue;
             }
             listed.insert(p.info.pid);
@@ -268,7 +277,7 @@ impl Engine {
                 container: p.info.container.clone(),
                 sockets,
                 conns: conns.get(&Some(p.info.pid)).copied().unwrap_or(0),
-                rate: Rate::of(&history, window),
+                rate,
                 totals: p.account.counters,
                 history,
                 reasons: Vec::new(),
@@ -291,14 +300,16 @@ impl Engine {
                 conns: conns.get(&Some(owner.pid)).copied().unwrap_or(0),
                 rate: Rate::default(),
                 totals: Counters::default(),
-                history: Vec::new(),
+                history: Samples::default(),
                 reasons: Vec::new(),
                 exited: false,
                 delegates: Vec::new(),
             });
         }
-        let unknown = self.unknown.history.samples(second, HISTORY_LEN);
-        if unknown.iter().any(|s| s.0 + s.1 > 0) {
+        let (unknown, samples) =
+            block.push(|out| self.unknown.history.samples_into(second, HISTORY_LEN, out));
+        if samples.iter().any(|s| s.0 + s.1 > 0) {
+            let rate = Rate::of(samples, window);
             processes.push(LiveProcess {
                 pid: None,
                 name: UNKNOWN.to_string(),
@@ -306,15 +317,23 @@ impl Engine {
                 container: None,
                 sockets: 0,
                 conns: conns.get(&None).copied().unwrap_or(0),
-                rate: Rate::of(&unknown, window),
+                rate,
                 totals: self.unknown.counters,
                 history: unknown,
                 reasons: self.unknown_why.rows(false),
                 exited: false,
                 delegates: Vec::new(),
             });
+        } else {
+            block.pop(unknown);
         }
 
+        block.seal(
+            processes
+                .iter_mut()
+                .map(|p| &mut p.history)
+                .chain(connections.iter_mut().map(|c| &mut c.history)),
+        );
         LiveReport {
             second,
             processes,
@@ -406,7 +425,7 @@ fn socket_row(s: &SocketEntry, listening: &FxHashSet<(Protocol, u16)>) -> LiveCo
         inode: s.inode,
         fd: s.fd,
         remote_name: None,
-        history: Vec::new(),
+        history: Samples::default(),
     }
 }
 

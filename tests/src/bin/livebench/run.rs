@@ -10,7 +10,7 @@ use netop_e2e::Netns;
 use crate::maxrate::{Bench, RunResult};
 use crate::monitor::{Kind, Seen, Tool};
 use crate::report::{self, Facts, Report};
-use crate::{events, flood, idle, processes, serve, spread, udpflows};
+use crate::{events, flood, idle, pairs, processes, serve, spread, udpflows};
 
 /// Test host tag and subnet (10.231.40.0/24), apart from the e2e tests'.
 const HOST_TAG: &str = "bench";
@@ -18,14 +18,15 @@ const HOST_SUBNET: u8 = 40;
 /// netop's capture buffers, tried in turn until netop drops nothing.
 const BUFFERS: [Option<u32>; 3] = [None, Some(8 << 20), Some(16 << 20)];
 
-const USAGE: &str = "usage: livebench [--only PHASE[,PHASE...]] [--netop PATH] [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events] [--flood-seconds S (2..=60, default 10)] [--churn-flows N (100..=100000, default 20000)] [--churn-rate R (100..=50000, default 4000)] [--held-flows N (100..=100000, default 10000)] [--processes N (100..=200000, default 100000)] [--parallel P (1..=64, default 4)] [--forget-after S (1..=600, netop's default)] [--serve-processes N (10..=5000, default 1000)] [--serve-idle-seconds S (10..=600, default 60)] [--capture auto|kernel|pcap (issue 10 and serve phases: netop's counting, its default when absent)] [--spread-flows N (100..=28000, default 20000)] [--spread-rate R (100..=1000000, default 100000)] [--spread-seconds S (2..=60, default 10)]
-phases: maxrate, events, idle (issues 2 and 5), flood, churn, held, processes (issue 10), serve (issue 12), spread (issue 17: R packets/s over N held UDP flows, no monitor / netop --capture kernel / --capture pcap); all by default";
+const USAGE: &str = "usage: livebench [--only PHASE[,PHASE...]] [--netop PATH] [--seconds S (2..=60, default 8)] [--idle-seconds S (5..=120, default 20)] [--no-idle] [--churn N (100..=20000, default 3000)] [--only-events] [--flood-seconds S (2..=60, default 10)] [--churn-flows N (100..=100000, default 20000)] [--churn-rate R (100..=50000, default 4000)] [--held-flows N (100..=100000, default 10000)] [--processes N (100..=200000, default 100000)] [--parallel P (1..=64, default 4)] [--forget-after S (1..=600, netop's default)] [--serve-processes N (10..=5000, default 1000)] [--serve-idle-seconds S (10..=600, default 60)] [--capture auto|kernel|pcap (issue 10 and serve phases: netop's counting, its default when absent)] [--spread-flows N (100..=28000, default 20000)] [--spread-rate R (100..=1000000, default 100000)] [--spread-seconds S (2..=60, default 10)] [--pairs N (1..=50, default 8)]
+phases: maxrate, pairs (issue 17: N alternating blasts with no monitor and with netop --capture kernel), events, idle (issues 2 and 5), flood, churn, held, processes (issue 10), serve (issue 12), spread (issue 17: R packets/s over N held UDP flows, no monitor / netop --capture kernel / --capture pcap); all by default";
 
 /// The phases, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Events,
     MaxRate,
+    Pairs,
     Flood,
     Churn,
     Held,
@@ -36,9 +37,10 @@ enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 9] = [
+    const ALL: [Phase; 10] = [
         Phase::Events,
         Phase::MaxRate,
+        Phase::Pairs,
         Phase::Flood,
         Phase::Churn,
         Phase::Held,
@@ -52,6 +54,7 @@ impl Phase {
         Ok(match name {
             "events" => Phase::Events,
             "maxrate" => Phase::MaxRate,
+            "pairs" => Phase::Pairs,
             "flood" => Phase::Flood,
             "churn" => Phase::Churn,
             "held" => Phase::Held,
@@ -85,6 +88,8 @@ struct Options {
     capture: Option<String>,
     /// The spread phase's flows, packets a second and seconds.
     spread: spread::Spread,
+    /// Alternating pairs of blasts in the pairs phase.
+    pairs: u64,
 }
 
 impl Options {
@@ -115,6 +120,7 @@ fn parse_args() -> anyhow::Result<Options> {
             rate: 100_000,
             seconds: 10,
         },
+        pairs: 8,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
@@ -147,6 +153,7 @@ fn parse_args() -> anyhow::Result<Options> {
             "--spread-flows" => options.spread.flows = number(100..=28_000)?,
             "--spread-rate" => options.spread.rate = number(100..=1_000_000)?,
             "--spread-seconds" => options.spread.seconds = number(2..=60)?,
+            "--pairs" => options.pairs = number(1..=50)?,
             "--capture" => {
                 let mode = value()?;
                 if !["auto", "kernel", "pcap"].contains(&mode.as_str()) {
@@ -247,7 +254,18 @@ pub fn run() -> anyhow::Result<()> {
     if options.wants(Phase::MaxRate) {
         (netop_alone, side_by_side) = max_rate(&host, &trafficgen, &tools, &options, &mut runs)?;
     }
-    report.sections = issue10(&host, &trafficgen, &tools[0], &options);
+    let mut sections = Vec::new();
+    if options.wants(Phase::Pairs) {
+        let bench = Bench {
+            host: &host,
+            trafficgen: &trafficgen,
+            seconds: options.seconds,
+        };
+        let (pairs, failed) = pairs::run(&bench, &tools[0], options.pairs);
+        sections.push(pairs::markdown(options.seconds, &pairs, failed.as_deref()));
+    }
+    sections.extend(issue10(&host, &trafficgen, &tools[0], &options));
+    report.sections = sections;
     drop(host);
 
     report.runs = &runs;
