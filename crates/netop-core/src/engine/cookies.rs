@@ -121,11 +121,13 @@ impl Engine {
         asked.sort_unstable();
         asked.dedup();
         let answers = resolver.cookie_owners(&asked);
+        // Started again with new maps: `clear` would keep a full memo's
+        // room (about 0.8 MB) for good.
         if self.cookies.known.len() + answers.len() > MAX_REMEMBERED {
-            self.cookies.known.clear();
+            self.cookies.known = FxHashMap::default();
         }
         if self.cookies.unanswered.len() + asked.len() > MAX_REMEMBERED {
-            self.cookies.unanswered.clear();
+            self.cookies.unanswered = FxHashMap::default();
         }
         let mut slots: FxHashMap<u64, usize> = FxHashMap::default();
         for (cookie, info) in answers {
@@ -144,6 +146,23 @@ impl Engine {
                 self.repoint(&packed, Owner { slot, view: key });
             }
         }
+    }
+
+    /// After the lifecycle forgot processes: forgets the cookies of
+    /// processes no longer kept and the unanswered counts (mostly sockets
+    /// of processes that exited before their owner was found; a cookie
+    /// still in use is asked again at most [`MAX_ASKS`] times), and gives
+    /// back the room a wave of short-lived processes made the memo take.
+    pub(super) fn forget_cookies_of_gone(&mut self) {
+        let processes = &self.processes;
+        self.cookies.known.retain(|_, &mut (pid, start)| {
+            processes.find(pid).is_some_and(|slot| {
+                let known = processes.get(slot).info.start_time;
+                known == 0 || start == 0 || known == start
+            })
+        });
+        crate::maps::shrink_sparse(&mut self.cookies.known);
+        self.cookies.unanswered = FxHashMap::default();
     }
 
     fn remember_cookie(&mut self, cookie: u64, info: ProcessInfo) -> usize {

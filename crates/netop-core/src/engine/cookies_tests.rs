@@ -325,3 +325,84 @@ fn deltas_without_cookies_or_received_ask_nothing() {
     assert_eq!(tx_of(&report, 42), 1_000);
     assert_eq!(e.stats().cookie_owners, 0);
 }
+
+#[test]
+fn the_memo_forgets_the_cookies_of_forgotten_processes_and_gives_back_its_room() {
+    // A wave of short-lived senders, each known by its socket's cookie.
+    const WAVE: u32 = 4_000;
+    let cookie = |i: u32| COOKIE + u64::from(i);
+    let mut r = StaticResolver::new(vec![]);
+    r.cookies = (0..WAVE)
+        .map(|i| (cookie(i), process(1_000 + i, "short")))
+        .collect();
+    let mut e = Engine::new(EngineConfig {
+        forget_exited_after: Some(Duration::from_secs(60)),
+        ..EngineConfig::default()
+    });
+    e.set_interfaces(&engine().host_interfaces);
+    let deltas = (0..WAVE)
+        .map(|i| sent(Protocol::Udp, 20_000 + i as u16, 53, Some(cookie(i)), 0))
+        .collect();
+    batch(&mut e, &mut r, deltas);
+    assert_eq!(e.cookies.known.len(), WAVE as usize);
+    let room = e.cookies.known.capacity();
+    // A cookie no answer came for is counted.
+    batch(
+        &mut e,
+        &mut r,
+        vec![sent(Protocol::Udp, 60_000, 53, Some(7), 0)],
+    );
+    assert_eq!(e.cookies.unanswered.len(), 1);
+
+    // They exit; the lifecycle marks them, then forgets them.
+    r.exited = (0..WAVE).map(|i| 1_000 + i).collect();
+    e.age_processes(at(10_000), &mut r);
+    e.age_processes(at(80_000), &mut r);
+    assert_eq!(e.stats().processes_forgotten, u64::from(WAVE));
+    assert!(
+        e.cookies.known.is_empty(),
+        "no cookie of a forgotten process"
+    );
+    assert!(e.cookies.unanswered.is_empty());
+    assert!(
+        e.cookies.known.capacity() < room / 4,
+        "the room is given back: {} of {room}",
+        e.cookies.known.capacity()
+    );
+}
+
+#[test]
+fn a_kept_processs_cookie_stays_known_when_others_are_forgotten() {
+    let mut r = StaticResolver::new(vec![]);
+    r.cookies = vec![
+        (COOKIE, process(30, "daemon")),
+        (COOKIE + 1, process(31, "short")),
+    ];
+    let mut e = Engine::new(EngineConfig {
+        forget_exited_after: Some(Duration::from_secs(60)),
+        ..EngineConfig::default()
+    });
+    e.set_interfaces(&engine().host_interfaces);
+    batch(
+        &mut e,
+        &mut r,
+        vec![
+            sent(Protocol::Tcp, 40000, 443, Some(COOKIE), 0),
+            sent(Protocol::Tcp, 40001, 443, Some(COOKIE + 1), 0),
+        ],
+    );
+    r.exited = vec![31];
+    e.age_processes(at(10_000), &mut r);
+    e.age_processes(at(80_000), &mut r);
+    assert_eq!(e.stats().processes_forgotten, 1);
+    assert_eq!(e.cookies.known.len(), 1);
+    // Still credited at once, without asking.
+    let asked = r.cookies_asked.len();
+    batch(
+        &mut e,
+        &mut r,
+        vec![sent(Protocol::Tcp, 40000, 443, Some(COOKIE), 90_000)],
+    );
+    assert_eq!(r.cookies_asked.len(), asked);
+    assert_eq!(tx_of(&e.report(), 30), 2_000);
+}

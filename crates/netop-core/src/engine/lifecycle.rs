@@ -100,6 +100,7 @@ impl Engine {
             self.processes.remove(pid, slot, ProcessState::default());
             self.stats.processes_forgotten += 1;
         }
+        self.forget_cookies_of_gone();
         self.compact_processes();
     }
 

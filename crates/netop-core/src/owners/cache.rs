@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
+use crate::maps::shrink_sparse;
+
 use crate::flow::{FlowKey, Protocol};
 use crate::socket::canonical;
 use crate::tuples::{is_unconnected, TupleIndex, Via};
@@ -230,6 +232,7 @@ impl OwnerCache {
         let max_age = self.max_age;
         self.cookies
             .retain(|_, o| now.saturating_duration_since(o.seen) <= max_age);
+        shrink_sparse(&mut self.cookies);
         if self.cookies.len() <= self.cookie_capacity {
             return;
         }
@@ -258,6 +261,10 @@ impl OwnerCache {
             .retain(|o| now.saturating_duration_since(o.seen) <= max_age);
         self.cookies
             .retain(|_, o| now.saturating_duration_since(o.seen) <= max_age);
+        // A wave of short-lived sockets grows the cookie index to its
+        // capacity (about 3 MB); once they have aged out it gives the
+        // room back.
+        shrink_sparse(&mut self.cookies);
     }
 
     /// The owner of a flow's socket by the rule (a wildcard bind only in

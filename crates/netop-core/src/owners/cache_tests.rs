@@ -370,3 +370,22 @@ fn cookies_age_and_are_bounded_like_tuples() {
     );
     assert_eq!(c.find_cookie(0, newest), None, "the oldest went first");
 }
+
+#[test]
+fn the_cookie_index_gives_back_the_room_a_wave_of_sockets_took() {
+    let t0 = Instant::now();
+    let mut c = cache();
+    for cookie in 0..10_000 {
+        c.insert_cookie(cookie, &owner(100, t0));
+    }
+    let room = c.cookies.capacity();
+    let later = t0 + DEFAULT_MAX_AGE + Duration::from_secs(1);
+    c.insert_cookie(1 << 40, &owner(7, later));
+    c.expire(later);
+    assert_eq!(c.cookies_len(), 1, "only the fresh one is kept");
+    assert!(
+        c.cookies.capacity() < room / 4,
+        "room given back: {} of {room}",
+        c.cookies.capacity()
+    );
+}
