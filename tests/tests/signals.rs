@@ -1,5 +1,5 @@
-//! Ending a snapshot early: Ctrl-C (SIGINT) or SIGTERM during a live
-//! capture prints what was collected so far, says so on stderr, and exits 0.
+//! Ending a snapshot early: Ctrl-C (SIGINT), SIGTERM or a hangup (SIGHUP,
+//! the terminal closed) during a live capture prints what was collected so far, says so on stderr, and exits 0.
 //!
 //! Not root: skipped, or a failure when `CI` is set.
 #![cfg(target_os = "linux")]
@@ -57,4 +57,9 @@ fn ctrl_c_prints_what_was_collected() {
 #[test]
 fn sigterm_prints_what_was_collected() {
     interrupted_by(Signal::SIGTERM);
+}
+
+#[test]
+fn a_hangup_prints_what_was_collected() {
+    interrupted_by(Signal::SIGHUP);
 }

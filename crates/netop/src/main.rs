@@ -132,7 +132,20 @@ fn run(args: &Args, settings: &settings::Settings) -> Result<(), Failure> {
         return history_query::run(history);
     }
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // A hangup (the terminal closed, an ssh session dropped) ends a run
+    // as SIGTERM does: a snapshot prints what it collected, `serve` writes
+    // its minute in progress, rather than dying with it. Not the monitor:
+    // its terminal is gone, and crossterm's reader spins on the hung-up
+    // terminal's end of file instead of returning, so it keeps the
+    // default (the process ends; there is no screen left to restore).
+    let monitor = !matches!(args.command, Some(netop_cli::Command::Serve(_)))
+        && args.format != netop_cli::Format::Ndjson
+        && args.duration.is_none();
+    let mut signals = vec![signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+    if !monitor {
+        signals.push(signal_hook::consts::SIGHUP);
+    }
+    for signal in signals {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot handle signals: {e}")))?;
     }

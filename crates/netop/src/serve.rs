@@ -13,8 +13,8 @@
 //! Then the shared capture loop (`collect::run`) runs with a one-second
 //! [`Tick`]: the engine's change ([`Deltas`]) goes into the [`Ledger`];
 //! each completed minute goes to the history writer thread through a
-//! channel, so the capture never waits for the disk. Ctrl-C or SIGTERM
-//! end the loop: the minute in progress is written, the writer finishes,
+//! channel, so the capture never waits for the disk. Ctrl-C, SIGTERM or
+//! a hangup (SIGHUP) end the loop: the minute in progress is written, the writer finishes,
 //! and `serve` exits 0. A `kill -9` loses at most that minute.
 
 use std::io::{self, Write};
