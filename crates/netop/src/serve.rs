@@ -14,8 +14,8 @@
 //! [`Tick`]: the engine's change ([`Deltas`]) goes into the [`Ledger`];
 //! each completed minute goes to the history writer thread through a
 //! channel, so the capture never waits for the disk. Ctrl-C, SIGTERM or
-//! a hangup (SIGHUP) end the loop: the minute in progress is written, the writer finishes,
-//! and `serve` exits 0. A `kill -9` loses at most that minute.
+//! a hangup (SIGHUP) end the loop: the minute in progress is written, the
+//! writer finishes, and `serve` exits 0. A `kill -9` loses at most that minute.
 
 use std::io::{self, Write};
 use std::net::TcpListener;

@@ -25,7 +25,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{Engine, Owner};
+use super::slots::Slots;
+use super::{Engine, Owner, ProcessState};
 use crate::flow::{FlowKey, PackedKey};
 use crate::socket::{ProcessInfo, SocketResolver};
 
@@ -81,11 +82,7 @@ impl Engine {
         let memo = &mut self.cookies;
         memo.active = true;
         if let Some(&(pid, start)) = memo.known.get(&cookie) {
-            let slot = self.processes.find(pid).filter(|&slot| {
-                let known = self.processes.get(slot).info.start_time;
-                known == 0 || start == 0 || known == start
-            });
-            if let Some(slot) = slot {
+            if let Some(slot) = kept_process(&self.processes, pid, start) {
                 return CookieSlot::Known(slot);
             }
             // The process was forgotten (or its pid reused): ask again.
@@ -155,12 +152,9 @@ impl Engine {
     /// back the room a wave of short-lived processes made the memo take.
     pub(super) fn forget_cookies_of_gone(&mut self) {
         let processes = &self.processes;
-        self.cookies.known.retain(|_, &mut (pid, start)| {
-            processes.find(pid).is_some_and(|slot| {
-                let known = processes.get(slot).info.start_time;
-                known == 0 || start == 0 || known == start
-            })
-        });
+        self.cookies
+            .known
+            .retain(|_, &mut (pid, start)| kept_process(processes, pid, start).is_some());
         crate::maps::shrink_sparse(&mut self.cookies.known);
         self.cookies.unanswered = FxHashMap::default();
     }
@@ -174,6 +168,16 @@ impl Engine {
         self.cookies.unanswered.remove(&cookie);
         slot
     }
+}
+
+/// The slot of the process a memo entry names, if the engine still keeps
+/// it: the same pid, and the same start time where both are known (a
+/// recycled pid is another process).
+fn kept_process(processes: &Slots<ProcessState>, pid: u32, start: u64) -> Option<usize> {
+    processes.find(pid).filter(|&slot| {
+        let known = processes.get(slot).info.start_time;
+        known == 0 || start == 0 || known == start
+    })
 }
 
 #[cfg(test)]

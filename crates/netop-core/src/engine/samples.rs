@@ -56,17 +56,6 @@ impl fmt::Debug for Samples {
     }
 }
 
-impl From<Vec<(u64, u64)>> for Samples {
-    fn from(samples: Vec<(u64, u64)>) -> Self {
-        let len = u32::try_from(samples.len()).unwrap_or(u32::MAX);
-        Samples {
-            block: (!samples.is_empty()).then(|| Arc::new(samples)),
-            start: 0,
-            len,
-        }
-    }
-}
-
 /// The block a report's samples are written into while it is built.
 #[derive(Debug, Default)]
 pub(crate) struct SampleBlock {
@@ -139,12 +128,5 @@ mod tests {
         assert_eq!(a.clone(), a);
         assert_ne!(a, b);
         assert_eq!(format!("{b:?}"), "[(5, 6)]");
-    }
-
-    #[test]
-    fn a_vec_becomes_samples() {
-        let s = Samples::from(vec![(7, 8)]);
-        assert_eq!(&*s, &[(7, 8)]);
-        assert!(Samples::from(Vec::new()).is_empty());
     }
 }

@@ -32,9 +32,8 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
-use crate::maps::shrink_sparse;
-
 use crate::flow::{FlowKey, Protocol};
+use crate::maps::shrink_sparse;
 use crate::socket::canonical;
 use crate::tuples::{is_unconnected, TupleIndex, Via};
 
@@ -229,10 +228,7 @@ impl OwnerCache {
 
     /// [`OwnerCache::make_room`] for the cookie index.
     fn make_room_for_cookies(&mut self, now: Instant) {
-        let max_age = self.max_age;
-        self.cookies
-            .retain(|_, o| now.saturating_duration_since(o.seen) <= max_age);
-        shrink_sparse(&mut self.cookies);
+        self.expire_cookies(now);
         if self.cookies.len() <= self.cookie_capacity {
             return;
         }
@@ -259,11 +255,16 @@ impl OwnerCache {
         let max_age = self.max_age;
         self.index
             .retain(|o| now.saturating_duration_since(o.seen) <= max_age);
+        self.expire_cookies(now);
+    }
+
+    /// Forgets cookies not seen for longer than the age limit. A wave of
+    /// short-lived sockets grows the cookie index to its capacity (about
+    /// 3 MB); once they have aged out it gives the room back.
+    fn expire_cookies(&mut self, now: Instant) {
+        let max_age = self.max_age;
         self.cookies
             .retain(|_, o| now.saturating_duration_since(o.seen) <= max_age);
-        // A wave of short-lived sockets grows the cookie index to its
-        // capacity (about 3 MB); once they have aged out it gives the
-        // room back.
         shrink_sparse(&mut self.cookies);
     }
 

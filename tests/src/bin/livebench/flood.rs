@@ -360,7 +360,7 @@ pub fn markdown(seconds: u64, runs: &anyhow::Result<Vec<FloodRun>>) -> String {
                 out,
                 "{lead} {} | {:.1} | {:.0} | {} | {} | {:.2} % ({} of {} B) | {} |",
                 split(&n.cpu, 2),
-                100.0 * n.cpu.total().as_secs_f64() / run.wall.as_secs_f64().max(1e-9),
+                n.cpu.percent_of(run.wall),
                 per_packet(n.cpu, run.window),
                 thousands(n.drops),
                 memory::mib(n.memory.peak_kib),

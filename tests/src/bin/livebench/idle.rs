@@ -33,7 +33,7 @@ pub struct IdleResult {
 
 impl IdleResult {
     pub fn percent(&self) -> f64 {
-        100.0 * self.cpu.total().as_secs_f64() / self.window.as_secs_f64().max(1e-9)
+        self.cpu.percent_of(self.window)
     }
 }
 

@@ -297,6 +297,11 @@ impl CpuTime {
         self.user + self.system
     }
 
+    /// In % of one core over `window`.
+    pub fn percent_of(&self, window: Duration) -> f64 {
+        100.0 * self.total().as_secs_f64() / window.as_secs_f64().max(1e-9)
+    }
+
     /// `self - earlier`.
     pub fn since(&self, earlier: &CpuTime) -> CpuTime {
         CpuTime {

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use crate::maxrate::{Bench, RunResult};
+use crate::maxrate::Bench;
 use crate::monitor::Tool;
 use crate::report::thousands;
 
@@ -49,18 +49,14 @@ pub fn run(bench: &Bench<'_>, netop: &Tool, pairs: u64) -> (Vec<Pair>, Option<St
             Ok((alone, with)) => out.push(Pair {
                 alone: alone.rate(),
                 netop: with.rate(),
-                netop_cpu: cpu_percent(&with),
+                netop_cpu: with
+                    .netop()
+                    .map_or(f64::NAN, |m| m.cpu.percent_of(with.wall)),
             }),
             Err(e) => return (out, Some(format!("{e:#}"))),
         }
     }
     (out, None)
-}
-
-fn cpu_percent(run: &RunResult) -> f64 {
-    run.netop().map_or(f64::NAN, |m| {
-        100.0 * m.cpu.total().as_secs_f64() / run.wall.as_secs_f64().max(1e-9)
-    })
 }
 
 /// The middle value (the mean of the two middle ones for an even count).

@@ -243,10 +243,6 @@ fn quantile(times: &[Duration], q: f64) -> Duration {
     times[i.min(times.len() - 1)]
 }
 
-fn percent(cpu: CpuTime, window: Duration) -> f64 {
-    100.0 * cpu.total().as_secs_f64() / window.as_secs_f64().max(1e-9)
-}
-
 pub fn markdown(run: &anyhow::Result<ServeRun>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "#### `netop serve` (issue 12)\n");
@@ -275,7 +271,7 @@ pub fn markdown(run: &anyhow::Result<ServeRun>) -> String {
     let _ = writeln!(
         out,
         "| idle CPU | {:.2} % of a core ({:.0} ms in {:.0} s) | < 1 % |",
-        percent(r.idle_cpu, r.idle_window),
+        r.idle_cpu.percent_of(r.idle_window),
         r.idle_cpu.total().as_secs_f64() * 1000.0,
         r.idle_window.as_secs_f64()
     );
@@ -315,7 +311,7 @@ pub fn markdown(run: &anyhow::Result<ServeRun>) -> String {
     let _ = writeln!(
         out,
         "| CPU with the processes (and the GETs) | {:.1} % of a core over {:.0} s | |",
-        percent(r.busy_cpu, r.busy_window),
+        r.busy_cpu.percent_of(r.busy_window),
         r.busy_window.as_secs_f64()
     );
     let _ = writeln!(

@@ -439,7 +439,7 @@ pub fn markdown(spread: Spread, outcome: &anyhow::Result<Outcome>) -> String {
                 memory::mib(n.memory.peak_kib),
                 memory::mib(n.memory.rss_kib),
                 split(&n.cpu, 2),
-                100.0 * n.cpu.total().as_secs_f64() / run.wall.as_secs_f64().max(1e-9),
+                n.cpu.percent_of(run.wall),
                 per_packet(n.cpu, run.window),
                 credited(n.credited_bytes, run.frame_bytes()),
                 thousands(n.unknown_bytes)
