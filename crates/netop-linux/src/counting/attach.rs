@@ -163,6 +163,11 @@ impl Attached {
     ) -> Result<Attached, CountingUnavailable> {
         let object = object().ok_or(CountingUnavailable::NotBuilt)?;
         let skip = u32::from(skip_dns);
+        // bpf_ktime_get_coarse_ns came in 5.11 (netop_tc.bpf.c, last_now).
+        let coarse = u32::from(
+            aya::util::KernelVersion::current()
+                .is_ok_and(|v| v >= aya::util::KernelVersion::new(5, 11, 0)),
+        );
         // No kernel BTF: the classifiers read only the UAPI `__sk_buff`
         // and packet bytes (no CO-RE relocation), and parsing
         // /sys/kernel/btf/vmlinux, which aya does by default, peaks at
@@ -170,6 +175,7 @@ impl Attached {
         let mut ebpf = EbpfLoader::new()
             .btf(None)
             .override_global("skip_dns", &skip, true)
+            .override_global("coarse_clock", &coarse, true)
             .map_max_entries("FLOWS", capacity)
             .load(object)
             .map_err(|e| failed("loading the counting program", &e))?;
