@@ -24,7 +24,9 @@ pub mod dns_ring;
 mod fallback;
 mod links;
 mod outages;
+mod slots;
 pub mod table;
+mod test_run;
 mod tester;
 
 pub use attach::Link;

@@ -324,6 +324,78 @@ fn packets_the_table_has_no_room_for_are_counted_as_dropped() {
     );
 }
 
+/// Packets of one flow (`ports`) in `deltas`: (bytes, packets).
+fn flow_total(deltas: &[netop_core::FlowDelta], sport: u16) -> (u64, u64) {
+    deltas
+        .iter()
+        .filter(|d| d.tuple.is_some_and(|t| t.src_port == sport))
+        .fold((0, 0), |(b, p), d| (b + d.bytes, p + d.packets))
+}
+
+#[test]
+fn a_streams_packets_wait_in_the_cpus_slot_until_another_flow_or_a_read() {
+    let Some(mut t) = tester(false) else {
+        return;
+    };
+    let a = eth(PacketSpec::udp("192.0.2.10:41001", "192.0.2.1:9", 18));
+    let b = eth(PacketSpec::udp("192.0.2.10:41002", "192.0.2.1:9", 300));
+    let run = |t: &Tester, f: &[u8], n: usize| {
+        for _ in 0..n {
+            t.run("netop_eth_egress", f).expect("test run");
+        }
+    };
+    // A stream alone: its last packet at least is in a slot, not the table.
+    run(&t, &a, 5);
+    let before_flush = t.table_only().expect("table read");
+    assert!(flow_total(&before_flush, 41001).1 < 5, "{before_flush:?}");
+    // A read merges every slot first: nothing lost, nothing twice.
+    let flushed = t.deltas().expect("table read");
+    let (a_bytes, _) = (a.len() as u64, 0);
+    let seen = |d: &[netop_core::FlowDelta]| flow_total(d, 41001);
+    let total = (
+        seen(&before_flush).1 + seen(&flushed).1,
+        seen(&before_flush).0 + seen(&flushed).0,
+    );
+    assert_eq!(total, (5, 5 * a_bytes));
+    // Flows taking turns: each change of flow merges the slot.
+    run(&t, &a, 3);
+    run(&t, &b, 1);
+    run(&t, &a, 2);
+    let d = t.deltas().expect("table read");
+    assert_eq!(flow_total(&d, 41001), (5 * a_bytes, 5));
+    assert_eq!(flow_total(&d, 41002), (b.len() as u64, 1));
+    // An empty read after that: the slots were emptied by the flush.
+    assert!(t.deltas().expect("table read").is_empty());
+    assert_eq!(t.full(), 0);
+}
+
+/// Keeps the calling thread on `cpu`.
+fn pin(cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu).expect("cpu in set");
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).expect("pin");
+}
+
+#[test]
+fn a_slot_on_another_cpu_is_merged_by_a_flush_run_there() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(cpus >= 2, "this test needs two CPUs, the host has {cpus}");
+    let Some(mut t) = tester(false) else {
+        return;
+    };
+    let a = eth(PacketSpec::udp("192.0.2.10:41003", "192.0.2.1:9", 18));
+    // Counted on CPU 0, read from CPU 1: CPU 0's flush runs in an
+    // interrupt there.
+    pin(0);
+    for _ in 0..7 {
+        t.run("netop_eth_egress", &a).expect("test run");
+    }
+    pin(1);
+    let d = t.deltas().expect("table read");
+    assert_eq!(flow_total(&d, 41003), (7 * a.len() as u64, 7));
+    assert!(t.deltas().expect("table read").is_empty());
+}
+
 /// The largest frame `BPF_PROG_TEST_RUN` takes for a traffic-control
 /// program: a page less the skb's headroom (64) and its shared info (320).
 const TEST_RUN_MAX: usize = 4096 - 64 - 320;

@@ -14,10 +14,14 @@ use std::collections::HashMap;
 
 use aya::maps::{Map, MapData, RingBuf};
 use aya::programs::tc::{self, SchedClassifierLinkId, TcAttachType};
-use aya::programs::SchedClassifier;
+use aya::programs::{RawTracePoint, SchedClassifier};
 use aya::{Ebpf, EbpfLoader};
 
+use super::slots::{Flushed, Slots};
 use super::CountingUnavailable;
+
+/// The program that merges a CPU's slot into the table (`counting/slots.rs`).
+const FLUSH: &str = "netop_flush";
 
 const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_LOOPBACK: u16 = 772;
@@ -94,6 +98,9 @@ pub struct Attached {
     skipped: Vec<String>,
     /// TCX links (Linux 6.6+), else clsact filters.
     pub tcx: bool,
+    /// The classifiers keep each CPU's last flow in a slot
+    /// (`counting/slots.rs`), to be flushed before the table is read.
+    pub slots: bool,
 }
 
 impl std::fmt::Debug for Attached {
@@ -163,11 +170,11 @@ impl Attached {
     ) -> Result<Attached, CountingUnavailable> {
         let object = object().ok_or(CountingUnavailable::NotBuilt)?;
         let skip = u32::from(skip_dns);
-        // bpf_ktime_get_coarse_ns came in 5.11 (netop_tc.bpf.c, last_now).
-        let coarse = u32::from(
-            aya::util::KernelVersion::current()
-                .is_ok_and(|v| v >= aya::util::KernelVersion::new(5, 11, 0)),
-        );
+        // bpf_ktime_get_coarse_ns came in 5.11 (netop_tc.bpf.c, last_now),
+        // running a program on a chosen CPU in 5.10 (the slots' flush).
+        let recent = aya::util::KernelVersion::current()
+            .is_ok_and(|v| v >= aya::util::KernelVersion::new(5, 11, 0));
+        let coarse = u32::from(recent);
         // No kernel BTF: the classifiers read only the UAPI `__sk_buff`
         // and packet bytes (no CO-RE relocation), and parsing
         // /sys/kernel/btf/vmlinux, which aya does by default, peaks at
@@ -176,6 +183,7 @@ impl Attached {
             .btf(None)
             .override_global("skip_dns", &skip, true)
             .override_global("coarse_clock", &coarse, true)
+            .override_global("use_slot", &coarse, true)
             .map_max_entries("FLOWS", capacity)
             .load(object)
             .map_err(|e| failed("loading the counting program", &e))?;
@@ -192,6 +200,12 @@ impl Attached {
                 .map_err(|e| failed(name, &e))?;
             program.load().map_err(|e| failed(name, &e))?;
         }
+        let flush: &mut RawTracePoint = ebpf
+            .program_mut(FLUSH)
+            .ok_or_else(|| CountingUnavailable::Failed(format!("no program {FLUSH}")))?
+            .try_into()
+            .map_err(|e| failed(FLUSH, &e))?;
+        flush.load().map_err(|e| failed(FLUSH, &e))?;
         crate::heap::release_heap();
         Ok(Attached {
             ebpf,
@@ -200,6 +214,7 @@ impl Attached {
             skipped: Vec::new(),
             tcx: aya::util::KernelVersion::current()
                 .is_ok_and(|v| v >= aya::util::KernelVersion::new(6, 6, 0)),
+            slots: recent,
         })
     }
 
@@ -208,6 +223,25 @@ impl Attached {
         use std::os::fd::AsFd;
         let p: &SchedClassifier = self.ebpf.program(name)?.try_into().ok()?;
         p.fd().ok().map(|fd| fd.as_fd())
+    }
+
+    /// The descriptor of the loaded slot flush (`netop_flush`).
+    pub fn flush_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        let p: &RawTracePoint = self.ebpf.program(FLUSH)?.try_into().ok()?;
+        p.fd().ok().map(|fd| fd.as_fd())
+    }
+
+    /// Merges the classifiers' slots into the table (`counting/slots.rs`),
+    /// when they keep them.
+    pub fn flush_slots(&self, slots: &mut Slots) -> std::io::Result<Flushed> {
+        if !self.slots {
+            return Ok(Flushed::default());
+        }
+        let fd = self
+            .flush_fd()
+            .ok_or_else(|| std::io::Error::other(format!("no program {FLUSH}")))?;
+        slots.flush(fd)
     }
 
     /// Attaches to interfaces that appeared and forgets those that went;

@@ -14,6 +14,7 @@ use super::attach::Attached;
 use super::dns_ring::DnsRing;
 use super::links::LinkWatch;
 use super::outages::Outages;
+use super::slots::Slots;
 use super::table;
 use super::{capacity_for, CountingUnavailable, READ_EVERY, SCAN_EVERY};
 
@@ -23,6 +24,8 @@ pub struct KernelCapture {
     attached: Attached,
     flows: MapData,
     full: MapData,
+    /// Each CPU's last flow, merged into `flows` before it is read.
+    slots: Slots,
     cpus: usize,
     dns: Option<DnsRing>,
     last_read: Instant,
@@ -90,6 +93,7 @@ impl KernelCapture {
         let mut attached = Attached::open(interface, skip_dns, capacity_for(cpus))?;
         let flows = attached.take_map("FLOWS")?;
         let full = attached.take_map("FULL")?;
+        let slots = Slots::new(attached.take_map("SLOT")?, cpus);
         let dns = if skip_dns {
             let ring = attached.take_ring("DNS")?;
             Some(DnsRing::new(ring, attached.take_map("DNS_FULL")?))
@@ -101,6 +105,7 @@ impl KernelCapture {
             attached,
             flows,
             full,
+            slots,
             cpus,
             dns,
             last_read: now,
@@ -155,6 +160,10 @@ impl KernelCapture {
         let boot = boot_offset();
         let cpus = self.cpus;
         let was_held = self.held;
+        if let Err(e) = self.attached.flush_slots(&mut self.slots) {
+            self.read_errors += 1;
+            tracing::warn!(error = %e, "cannot merge the per-CPU slots into the kernel counters");
+        }
         let KernelCapture {
             flows,
             deltas,
@@ -195,7 +204,7 @@ impl KernelCapture {
 /// cannot be read).
 pub(super) fn sum_percpu(map: &MapData, cpus: usize) -> u64 {
     let mut buf = vec![0u8; 8 * cpus];
-    if table::lookup_percpu_u64(map.fd().as_fd(), 0, &mut buf).is_err() {
+    if table::lookup_percpu(map.fd().as_fd(), 0, &mut buf).is_err() {
         return 0;
     }
     buf.chunks_exact(8)

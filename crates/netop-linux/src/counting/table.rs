@@ -194,9 +194,9 @@ struct ElemAttr {
 /// `BPF_MAP_LOOKUP_ELEM`.
 const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
 
-/// Reads entry `index` of a per-CPU array of u64 into `out` (8 bytes a
-/// CPU).
-pub fn lookup_percpu_u64(map: BorrowedFd<'_>, index: u32, out: &mut [u8]) -> std::io::Result<()> {
+/// Reads entry `index` of a per-CPU array into `out`: each possible CPU's
+/// value, rounded up to 8 bytes (the caller sizes `out`).
+pub fn lookup_percpu(map: BorrowedFd<'_>, index: u32, out: &mut [u8]) -> std::io::Result<()> {
     let mut attr = ElemAttr {
         map_fd: map.as_raw_fd() as u32,
         key: std::ptr::addr_of!(index) as u64,
@@ -204,7 +204,7 @@ pub fn lookup_percpu_u64(map: BorrowedFd<'_>, index: u32, out: &mut [u8]) -> std
         ..ElemAttr::default()
     };
     // SAFETY: `attr` is the kernel's `elem` layout; the key is a u32 and
-    // `out` holds a u64 for each possible CPU (the caller sizes it).
+    // `out` holds a value for each possible CPU (the caller sizes it).
     let rc = unsafe {
         libc::syscall(
             libc::SYS_bpf,

@@ -4,7 +4,7 @@
 //! (`tests/counting.rs`: same keys, same byte counts). Test support, but
 //! public so the integration test can reach it; it changes no interface.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use aya::maps::MapData;
@@ -12,42 +12,16 @@ use netop_core::FlowDelta;
 
 use super::attach::Attached;
 use super::dns_ring::DnsRing;
+use super::slots::Slots;
 use super::table;
 use super::CountingUnavailable;
-
-/// `BPF_PROG_TEST_RUN` in `enum bpf_cmd`.
-const BPF_PROG_TEST_RUN: libc::c_long = 10;
-
-/// The `test` member of `union bpf_attr`.
-#[repr(C)]
-#[derive(Default)]
-struct TestAttr {
-    prog_fd: u32,
-    retval: u32,
-    data_size_in: u32,
-    data_size_out: u32,
-    data_in: u64,
-    data_out: u64,
-    repeat: u32,
-    duration: u32,
-    ctx_size_in: u32,
-    ctx_size_out: u32,
-    ctx_in: u64,
-    ctx_out: u64,
-    flags: u32,
-    cpu: u32,
-    batch_size: u32,
-    /// The struct's tail padding, made a field so it is zero: the kernel
-    /// refuses (EINVAL) an attribute with anything but zeros after the
-    /// command's last field, and padding bytes are whatever the stack held.
-    _tail: u32,
-}
 
 /// The loaded program and its table.
 pub struct Tester {
     attached: Attached,
     flows: MapData,
     full: MapData,
+    slots: Slots,
     dns: Option<DnsRing>,
     cpus: usize,
 }
@@ -85,10 +59,12 @@ impl Tester {
         };
         let cpus = aya::util::nr_cpus()
             .map_err(|(what, e)| CountingUnavailable::Failed(format!("{what}: {e}")))?;
+        let slots = Slots::new(attached.take_map("SLOT")?, cpus);
         Ok(Tester {
             attached,
             flows,
             full,
+            slots,
             dns,
             cpus,
         })
@@ -101,28 +77,7 @@ impl Tester {
             .attached
             .program_fd(program)
             .ok_or_else(|| std::io::Error::other(format!("no program {program}")))?;
-        let mut attr = TestAttr {
-            prog_fd: fd.as_raw_fd() as u32,
-            data_size_in: frame.len() as u32,
-            data_in: frame.as_ptr() as u64,
-            repeat: 1,
-            ..TestAttr::default()
-        };
-        // SAFETY: `attr` is the kernel's `test` layout; `data_in` points at
-        // `frame`, which outlives the call; no output buffers are given.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                BPF_PROG_TEST_RUN,
-                std::ptr::addr_of_mut!(attr),
-                std::mem::size_of::<TestAttr>(),
-            )
-        };
-        if rc < 0 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        super::test_run::on_frame(fd, frame).map(|_| ())
     }
 
     /// Packets the table had no room for.
@@ -149,8 +104,16 @@ impl Tester {
         self.dns.as_ref().map_or(0, |d| d.full(self.cpus))
     }
 
-    /// What the table holds, read and emptied (times since boot).
+    /// What the table holds, read and emptied (times since boot), with
+    /// the per-CPU slots merged into it first, as netop reads it.
     pub fn deltas(&mut self) -> std::io::Result<Vec<FlowDelta>> {
+        self.attached.flush_slots(&mut self.slots)?;
+        self.table_only()
+    }
+
+    /// What the table holds, read and emptied, without merging the slots:
+    /// a stream's packets wait in its CPU's slot until another flow comes.
+    pub fn table_only(&mut self) -> std::io::Result<Vec<FlowDelta>> {
         let cpus = self.cpus;
         let mut out = Vec::new();
         table::read_and_delete(self.flows.fd().as_fd(), cpus, &mut |k, v| {
