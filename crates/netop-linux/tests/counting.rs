@@ -369,6 +369,24 @@ fn a_streams_packets_wait_in_the_cpus_slot_until_another_flow_or_a_read() {
     assert_eq!(t.full(), 0);
 }
 
+#[test]
+fn a_stream_merges_its_own_slot_once_it_is_50_ms_old() {
+    let Some(mut t) = tester(false) else {
+        return;
+    };
+    let a = eth(PacketSpec::udp("192.0.2.10:41004", "192.0.2.1:9", 18));
+    pin(0);
+    for _ in 0..3 {
+        t.run("netop_eth_egress", &a).expect("test run");
+    }
+    // The coarse clock ticks every few ms: well past 50 ms.
+    std::thread::sleep(Duration::from_millis(80));
+    t.run("netop_eth_egress", &a).expect("test run");
+    let d = t.table_only().expect("table read");
+    assert_eq!(flow_total(&d, 41004), (4 * a.len() as u64, 4), "{d:?}");
+    assert!(t.deltas().expect("table read").is_empty());
+}
+
 /// Keeps the calling thread on `cpu`.
 fn pin(cpu: usize) {
     let mut set = nix::sched::CpuSet::new();

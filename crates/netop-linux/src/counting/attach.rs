@@ -232,16 +232,16 @@ impl Attached {
         p.fd().ok().map(|fd| fd.as_fd())
     }
 
-    /// Merges the classifiers' slots into the table (`counting/slots.rs`),
-    /// when they keep them.
-    pub fn flush_slots(&self, slots: &mut Slots) -> std::io::Result<Flushed> {
+    /// Merges the classifiers' stale slots (all when `all`) into the
+    /// table (`counting/slots.rs`), when they keep them.
+    pub fn flush_slots(&self, slots: &mut Slots, all: bool) -> std::io::Result<Flushed> {
         if !self.slots {
             return Ok(Flushed::default());
         }
         let fd = self
             .flush_fd()
             .ok_or_else(|| std::io::Error::other(format!("no program {FLUSH}")))?;
-        slots.flush(fd)
+        slots.flush(fd, all)
     }
 
     /// Attaches to interfaces that appeared and forgets those that went;

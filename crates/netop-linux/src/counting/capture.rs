@@ -160,7 +160,7 @@ impl KernelCapture {
         let boot = boot_offset();
         let cpus = self.cpus;
         let was_held = self.held;
-        if let Err(e) = self.attached.flush_slots(&mut self.slots) {
+        if let Err(e) = self.attached.flush_slots(&mut self.slots, now) {
             self.read_errors += 1;
             tracing::warn!(error = %e, "cannot merge the per-CPU slots into the kernel counters");
         }

@@ -380,9 +380,14 @@ static __always_inline void merge(const struct flow_key *k, __u64 bytes, __u64 p
 // under load: a sender's datagrams, a download's segments) is added here
 // without the table's hash lookup, which was about 40 ns of the 1.7 us a
 // 60-byte datagram took on a VM. The slot is merged into the table when a
-// packet of another flow comes (by the classifier) and before every read
-// of the table (by netop_flush, which netop runs on each CPU whose slot is
-// in use: BPF_PROG_TEST_RUN with BPF_F_TEST_RUN_ON_CPU, counting/slots.rs).
+// packet of another flow comes, and by its own stream once it is
+// SLOT_AGE old, so a busy CPU's slot never waits long. A slot left behind
+// by a flow that stopped is merged by netop_flush, which netop runs on the
+// slot's CPU before reading the table when the slot is older than that
+// (BPF_PROG_TEST_RUN with BPF_F_TEST_RUN_ON_CPU, counting/slots.rs): the
+// CPU has counted nothing for a while then, so the interrupt that runs it
+// there is cheap. Running it on a CPU busy with a sender cost netop up to
+// 20 ms per call on a VM.
 //
 // `busy` keeps the two apart on one CPU. netop_flush on another CPU runs
 // in an interrupt, which may come in the middle of a classifier: it sees
@@ -397,7 +402,12 @@ struct slot {
 	struct flow_val val;
 	__u32 busy;
 	__u32 pad;
+	__u64 since; // coarse clock: when the slot was filled
 };
+
+// 50 ms: at the table's 10 reads a second, a stream's counts reach netop
+// by the next read.
+#define SLOT_AGE 50000000ULL
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -432,10 +442,16 @@ static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 
 			s->busy = 1;
 			barrier();
 			if (s->used && same_key(&s->key, k)) {
+				__u64 now = last_now();
 				s->val.bytes += z.bytes;
 				s->val.packets += z.packets;
-				s->val.last = last_now();
+				s->val.last = now;
 				s->val.flags |= flags;
+				if (now - s->since >= SLOT_AGE) {
+					merge(&s->key, s->val.bytes, s->val.packets, s->val.first,
+					      s->val.last, s->val.flags, s->val.cookie, 0, 0);
+					s->used = 0;
+				}
 			} else {
 				if (s->used)
 					merge(&s->key, s->val.bytes, s->val.packets, s->val.first,
@@ -448,6 +464,7 @@ static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 
 				s->val.last = now;
 				s->val.cookie = egress ? bpf_get_socket_cookie(skb) : 0;
 				s->val.flags = flags;
+				s->since = last_now();
 				s->used = 1;
 			}
 			barrier();

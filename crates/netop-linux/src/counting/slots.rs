@@ -4,40 +4,75 @@
 //! A classifier adds a packet of the same flow as the one before on its
 //! CPU to that CPU's slot instead of the table, which saves the hash
 //! lookup on a stream's every packet. What a slot holds is in no table
-//! entry yet, so before the table is read netop runs the `netop_flush`
-//! program on every CPU whose slot is in use (`BPF_PROG_TEST_RUN` with
-//! `BPF_F_TEST_RUN_ON_CPU`): each merges its own CPU's slot. A flush that
-//! comes in the middle of that CPU's classifier answers "busy" and is run
-//! again; one still busy after [`TRIES`] is left to the next read (its
-//! packets are counted then, not lost).
+//! entry yet. A stream merges its own slot every 50 ms (`SLOT_AGE` in the
+//! program); a slot older than [`STALE`] was left by a flow that stopped,
+//! and before the table is read netop runs the `netop_flush` program on
+//! that slot's CPU (`BPF_PROG_TEST_RUN` with `BPF_F_TEST_RUN_ON_CPU`),
+//! which merges it. The last read flushes every slot. Only stale slots are
+//! flushed because the run is an interrupt on that CPU which netop waits
+//! for: on a VM, waiting for a CPU busy with a sender took up to 20 ms.
+//! A flush that comes in the middle of that CPU's classifier answers
+//! "busy" and is run again; one still busy after [`TRIES`] is left to the
+//! next read (its packets are counted then, not lost).
 
 use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Duration;
 
 use aya::maps::MapData;
 
 use super::{table, test_run};
 
 /// `sizeof(struct slot)`: the key (44 bytes), `used`, the value (48),
-/// `busy` and padding; per-CPU values come 8-byte aligned, which it is.
-pub const SLOT_LEN: usize = 104;
+/// `busy`, padding and `since`; per-CPU values come 8-byte aligned, which
+/// it is.
+pub const SLOT_LEN: usize = 112;
 /// Offset of `used` in `struct slot`.
 const USED_AT: usize = table::KEY_LEN;
+/// Offset of `since` (coarse monotonic nanoseconds: when it was filled).
+const SINCE_AT: usize = 104;
+/// A slot older than this is flushed by netop: twice the age at which a
+/// stream merges its own (`SLOT_AGE`), so a CPU still counting is not
+/// interrupted.
+pub const STALE: Duration = Duration::from_millis(100);
 /// Runs of the flush on one CPU before leaving its slot to the next read:
 /// a classifier is busy for well under a microsecond.
 pub const TRIES: usize = 100;
 /// `ENXIO`: the CPU is not online (its slot cannot be in use for long).
 const OFFLINE: i32 = libc::ENXIO;
 
-/// The CPUs whose slot is in use, from a per-CPU read of the slot map
-/// (`cpus` values of [`SLOT_LEN`] bytes).
-pub fn used_cpus(values: &[u8], cpus: usize) -> Vec<u32> {
+/// The CPUs whose slot to flush, from a per-CPU read of the slot map
+/// (`cpus` values of [`SLOT_LEN`] bytes): those in use, filled [`STALE`]
+/// or longer before `now` (the coarse monotonic clock), or all in use
+/// when `all`.
+pub fn to_flush(values: &[u8], cpus: usize, now: Duration, all: bool) -> Vec<u32> {
     values
         .chunks_exact(SLOT_LEN)
         .take(cpus)
         .enumerate()
         .filter(|(_, v)| v[USED_AT..USED_AT + 4] != [0, 0, 0, 0])
+        .filter(|(_, v)| {
+            let mut since = [0u8; 8];
+            since.copy_from_slice(&v[SINCE_AT..SINCE_AT + 8]);
+            let since = Duration::from_nanos(u64::from_ne_bytes(since));
+            all || now.saturating_sub(since) >= STALE
+        })
         .map(|(cpu, _)| cpu as u32)
         .collect()
+}
+
+/// `CLOCK_MONOTONIC_COARSE`, what the program's `since` is read from.
+fn coarse_now() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `t` is.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
+    if rc == 0 {
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    } else {
+        Duration::MAX
+    }
 }
 
 /// What one flush round did.
@@ -73,12 +108,12 @@ impl Slots {
         }
     }
 
-    /// Merges every CPU's slot in use into the table with `flush` (the
-    /// loaded `netop_flush`).
-    pub fn flush(&mut self, flush: BorrowedFd<'_>) -> std::io::Result<Flushed> {
+    /// Merges the stale slots (every slot in use when `all`) into the
+    /// table with `flush` (the loaded `netop_flush`).
+    pub fn flush(&mut self, flush: BorrowedFd<'_>, all: bool) -> std::io::Result<Flushed> {
         table::lookup_percpu(self.map.fd().as_fd(), 0, &mut self.buf)?;
         let mut done = Flushed::default();
-        for cpu in used_cpus(&self.buf, self.cpus) {
+        for cpu in to_flush(&self.buf, self.cpus, coarse_now(), all) {
             let mut merged = false;
             for _ in 0..TRIES {
                 match test_run::on_cpu(flush, cpu) {
@@ -108,29 +143,49 @@ impl Slots {
 mod tests {
     use super::*;
 
-    fn slot(used: u32) -> Vec<u8> {
+    const NOW: Duration = Duration::from_secs(1_000);
+
+    fn slot(used: u32, age: Duration) -> Vec<u8> {
         let mut v = vec![0xAAu8; SLOT_LEN];
         v[USED_AT..USED_AT + 4].copy_from_slice(&used.to_ne_bytes());
+        let since = (NOW - age).as_nanos() as u64;
+        v[SINCE_AT..SINCE_AT + 8].copy_from_slice(&since.to_ne_bytes());
         v
     }
 
+    fn old(used: u32) -> Vec<u8> {
+        slot(used, Duration::from_millis(300))
+    }
+
     #[test]
-    fn the_cpus_with_a_slot_in_use_are_flushed() {
-        let values = [slot(1), slot(0), slot(0), slot(1)].concat();
-        assert_eq!(used_cpus(&values, 4), vec![0, 3]);
+    fn the_stale_slots_in_use_are_flushed() {
+        let values = [old(1), old(0), old(0), old(1)].concat();
+        assert_eq!(to_flush(&values, 4, NOW, false), vec![0, 3]);
+    }
+
+    #[test]
+    fn a_slot_its_stream_still_merges_is_left_alone_until_the_last_read() {
+        let busy = slot(1, Duration::from_millis(20));
+        let edge = slot(1, STALE);
+        let values = [busy.clone(), edge, old(1)].concat();
+        assert_eq!(to_flush(&values, 3, NOW, false), vec![1, 2]);
+        assert_eq!(to_flush(&values, 3, NOW, true), vec![0, 1, 2]);
+        // Filled after `now` was read (the clock moved on): not stale.
+        let ahead = slot(1, Duration::ZERO);
+        assert!(to_flush(&ahead, 1, NOW - Duration::from_millis(4), false).is_empty());
     }
 
     #[test]
     fn a_short_read_names_only_the_cpus_it_holds() {
-        let values = [slot(1), slot(1)].concat();
-        assert_eq!(used_cpus(&values, 4), vec![0, 1]);
-        assert_eq!(used_cpus(&values[..SLOT_LEN + 10], 4), vec![0]);
-        assert!(used_cpus(&[], 4).is_empty());
+        let values = [old(1), old(1)].concat();
+        assert_eq!(to_flush(&values, 4, NOW, false), vec![0, 1]);
+        assert_eq!(to_flush(&values[..SLOT_LEN + 10], 4, NOW, false), vec![0]);
+        assert!(to_flush(&[], 4, NOW, true).is_empty());
     }
 
     #[test]
     fn only_the_possible_cpus_are_read() {
-        let values = [slot(0), slot(1), slot(1)].concat();
-        assert_eq!(used_cpus(&values, 2), vec![1]);
+        let values = [old(0), old(1), old(1)].concat();
+        assert_eq!(to_flush(&values, 2, NOW, false), vec![1]);
     }
 }

@@ -107,7 +107,7 @@ impl Tester {
     /// What the table holds, read and emptied (times since boot), with
     /// the per-CPU slots merged into it first, as netop reads it.
     pub fn deltas(&mut self) -> std::io::Result<Vec<FlowDelta>> {
-        self.attached.flush_slots(&mut self.slots)?;
+        self.attached.flush_slots(&mut self.slots, true)?;
         self.table_only()
     }
 
