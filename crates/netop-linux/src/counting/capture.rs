@@ -160,9 +160,16 @@ impl KernelCapture {
         let boot = boot_offset();
         let cpus = self.cpus;
         let was_held = self.held;
-        if let Err(e) = self.attached.flush_slots(&mut self.slots, now) {
-            self.read_errors += 1;
-            tracing::warn!(error = %e, "cannot merge the per-CPU slots into the kernel counters");
+        match self.attached.flush_slots(&mut self.slots, now) {
+            // Busy each time it was asked: merged at the next read.
+            Ok(flushed) if flushed.left > 0 => {
+                tracing::debug!(left = flushed.left, "per-CPU slots left to the next read");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                self.read_errors += 1;
+                tracing::warn!(error = %e, "cannot merge the per-CPU slots into the kernel counters");
+            }
         }
         let KernelCapture {
             flows,
