@@ -159,6 +159,14 @@ impl PackedKey {
     pub(crate) fn proto(&self) -> Protocol {
         Protocol::from_ip_number((self.0 >> 32) as u8)
     }
+
+    /// The key as its five words, for the flow table's hash: hashed one
+    /// word at a time, not as the derived `Hash` does it (its arrays are
+    /// hashed as a length and a byte slice, several times the work).
+    #[inline]
+    pub(crate) fn words(&self) -> [u64; 5] {
+        [self.0, self.1[0], self.1[1], self.2[0], self.2[1]]
+    }
 }
 
 impl fmt::Display for FlowKey {

@@ -1,8 +1,14 @@
 //! The flow table: keys in the hash table's own slots, each flow boxed
-//! beside its key, with the hashes of the last two keys looked up
-//! remembered. Packets come in bursts of one flow (a TCP window, a
-//! datagram train; loopback traffic touches two flows per packet), so most
-//! lookups skip hashing.
+//! beside its key.
+//!
+//! A key is hashed as its five 64-bit words (`PackedKey::words`) with
+//! `FxHasher`: a handful of multiplies per packet. The derived `Hash`
+//! writes each address as a length and a byte slice, which cost about 70
+//! instructions a lookup, 7 % of decode plus flow update
+//! (`docs/PERFORMANCE.md`, fifth session). With the hash this cheap, no
+//! hashes are remembered between lookups: the two-key cache the table had
+//! cost more to check and update on every packet than it saved on a hit,
+//! and in a scattered mix it never hit.
 //!
 //! Boxed because the table grows by doubling: every slot is moved into a
 //! new allocation while the old one is still held. With flows in the
@@ -10,31 +16,33 @@
 //! counting's first read of them) briefly held 3 MB more than they need;
 //! a slot is now a key and a pointer.
 
-use std::hash::BuildHasher;
+use std::hash::Hasher;
 
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
+use rustc_hash::FxHasher;
 
 use crate::flow::PackedKey;
 
 #[derive(Debug, Clone)]
 pub(super) struct FlowTable<V> {
     table: HashTable<(PackedKey, Box<V>)>,
-    /// The last two keys looked up and their hashes; `last[0]` is newer.
-    last: [Option<(PackedKey, u64)>; 2],
 }
 
 impl<V> Default for FlowTable<V> {
     fn default() -> Self {
         FlowTable {
             table: HashTable::new(),
-            last: [None, None],
         }
     }
 }
 
+#[inline]
 fn hash(key: &PackedKey) -> u64 {
-    FxBuildHasher.hash_one(key)
+    let mut h = FxHasher::default();
+    for w in key.words() {
+        h.write_u64(w);
+    }
+    h.finish()
 }
 
 impl<V> FlowTable<V> {
@@ -42,37 +50,22 @@ impl<V> FlowTable<V> {
         self.table.len()
     }
 
-    fn hash_of(&mut self, key: &PackedKey) -> u64 {
-        match self.last {
-            [Some((k, h)), _] if k == *key => h,
-            [newer, Some((k, h))] if k == *key => {
-                self.last = [Some((k, h)), newer];
-                h
-            }
-            [newer, _] => {
-                let h = hash(key);
-                self.last = [Some((*key, h)), newer];
-                h
-            }
-        }
-    }
-
     pub(super) fn get_mut(&mut self, key: &PackedKey) -> Option<&mut V> {
-        let h = self.hash_of(key);
-        self.table.find_mut(h, |e| e.0 == *key).map(|e| &mut *e.1)
+        self.table
+            .find_mut(hash(key), |e| e.0 == *key)
+            .map(|e| &mut *e.1)
     }
 
-    /// A flow, read only (no hash cache update: queries off the packet
-    /// path, such as the pcapng writer's owner lookups).
+    /// A flow, read only (queries off the packet path, such as the pcapng
+    /// writer's owner lookups).
     pub(super) fn get(&self, key: &PackedKey) -> Option<&V> {
         self.table.find(hash(key), |e| e.0 == *key).map(|e| &*e.1)
     }
 
     /// Adds a flow; the key must not be in the table.
     pub(super) fn insert(&mut self, key: PackedKey, value: V) {
-        let h = self.hash_of(&key);
         self.table
-            .insert_unique(h, (key, Box::new(value)), |e| hash(&e.0));
+            .insert_unique(hash(&key), (key, Box::new(value)), |e| hash(&e.0));
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (&PackedKey, &V)> {
@@ -120,7 +113,7 @@ mod tests {
         assert_eq!(
             t.get_mut(&key(3)).copied(),
             Some(3),
-            "the older of two cached keys"
+            "a key looked up before another"
         );
         t.retain(|_, v| v % 3 != 0);
         assert_eq!(t.len(), 6);
@@ -128,11 +121,7 @@ mod tests {
             let expected = (p % 3 != 0).then_some(p);
             assert_eq!(t.get_mut(&key(p)).copied(), expected, "port {p}");
         }
-        assert_eq!(
-            t.get_mut(&key(3)),
-            None,
-            "a removed key is not served from the cache"
-        );
+        assert_eq!(t.get_mut(&key(3)), None, "a removed key is gone");
         t.insert(key(3), 33);
         assert_eq!(t.get_mut(&key(3)).copied(), Some(33));
         assert_eq!(t.iter_mut().count(), 7);
