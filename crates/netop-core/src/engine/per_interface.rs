@@ -14,21 +14,46 @@ use crate::flow::{Counters, Direction, Flow};
 use super::once::{ELSEWHERE, UNDECIDED};
 use super::Engine;
 
-/// One process's bytes by interface index (a process uses one or two
-/// interfaces: a short list beats a map).
+/// One process's bytes by interface index, in the order the interfaces
+/// were first credited. A process uses one or two interfaces, so a short
+/// list beats a map; the first is kept in the process's own record, so
+/// the common packet finds its counters without following a pointer to
+/// the list (a per-packet cost main had against f9fff24:
+/// `docs/PERFORMANCE.md`, fifth session).
 #[derive(Debug, Clone, Default)]
-pub(super) struct PerInterface(Vec<(u32, Counters)>);
+pub(super) struct PerInterface {
+    first: Option<(u32, Counters)>,
+    more: Vec<(u32, Counters)>,
+}
 
 impl PerInterface {
+    #[inline]
     fn entry(&mut self, ifindex: u32) -> &mut Counters {
-        let at = match self.0.iter().position(|(i, _)| *i == ifindex) {
+        match self.first {
+            Some((index, _)) if index != ifindex => self.more_entry(ifindex),
+            _ => &mut self.first.get_or_insert((ifindex, Counters::default())).1,
+        }
+    }
+
+    /// An interface after the first.
+    fn more_entry(&mut self, ifindex: u32) -> &mut Counters {
+        let at = match self.more.iter().position(|(i, _)| *i == ifindex) {
             Some(at) => at,
             None => {
-                self.0.push((ifindex, Counters::default()));
-                self.0.len() - 1
+                self.more.push((ifindex, Counters::default()));
+                self.more.len() - 1
             }
         };
-        &mut self.0[at].1
+        &mut self.more[at].1
+    }
+
+    /// Every interface credited so far, first first.
+    fn iter(&self) -> impl Iterator<Item = &(u32, Counters)> {
+        self.first.iter().chain(&self.more)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
     }
 
     /// `packets` packets of `bytes` in all credited on `ifindex` (one for
@@ -91,11 +116,10 @@ impl Engine {
     pub fn per_interface(&self) -> Vec<ProcessInterfaces> {
         self.processes
             .iter()
-            .filter(|p| !p.interfaces.0.is_empty())
+            .filter(|p| !p.interfaces.is_empty())
             .map(|p| {
                 let mut interfaces: Vec<InterfaceShare> = p
                     .interfaces
-                    .0
                     .iter()
                     .filter(|(_, c)| c.rx_packets + c.tx_packets > 0)
                     .map(|&(index, counters)| InterfaceShare {
