@@ -18,8 +18,8 @@ use super::Engine;
 /// were first credited. A process uses one or two interfaces, so a short
 /// list beats a map; the first is kept in the process's own record, so
 /// the common packet finds its counters without following a pointer to
-/// the list (a per-packet cost main had against f9fff24:
-/// `docs/PERFORMANCE.md`, fifth session).
+/// the list (11 of the instructions decode plus flow update had gained
+/// since issue 10's base: `docs/PERFORMANCE.md`, fifth session).
 #[derive(Debug, Clone, Default)]
 pub(super) struct PerInterface {
     first: Option<(u32, Counters)>,
