@@ -7,10 +7,15 @@
 mod common;
 
 use std::net::UdpSocket;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use netop_core::{Capture, LinkType, Poll};
 use netop_linux::{open_live, CaptureOptions};
+
+/// Held by each test while it has a capture open: the ring test counts
+/// the rings mapped into this process, and the tests run in parallel.
+static ONE_CAPTURE: Mutex<()> = Mutex::new(());
 
 /// UDP destination port of an IPv4 frame in cooked v2 framing.
 fn sll2_udp_dst_port(data: &[u8]) -> Option<u16> {
@@ -28,6 +33,7 @@ fn any_capture_uses_cooked_v2_with_ifindex() {
     if !common::can_capture("any_capture_uses_cooked_v2_with_ifindex") {
         return;
     }
+    let _one = ONE_CAPTURE.lock().unwrap_or_else(|e| e.into_inner());
     let mut cap = open_live(&CaptureOptions::default()).expect("open any");
     assert_eq!(cap.device(), "any");
     assert_eq!(cap.link_type(), LinkType::LinuxSll2);
@@ -79,6 +85,7 @@ fn the_packet_ring_maps_the_buffer_asked_for() {
     if !common::can_capture("the_packet_ring_maps_the_buffer_asked_for") {
         return;
     }
+    let _one = ONE_CAPTURE.lock().unwrap_or_else(|e| e.into_inner());
     let buffer = u64::try_from(CaptureOptions::default().buffer_size).expect("positive");
     for device in [None, Some("lo".to_string())] {
         let before = mapped_ring_bytes();
