@@ -324,7 +324,15 @@ fn packets_the_table_has_no_room_for_are_counted_as_dropped() {
     );
 }
 
-/// Packets of one flow (`ports`) in `deltas`: (bytes, packets).
+/// Runs the egress classifier `n` times on `frame`.
+fn send(t: &Tester, frame: &[u8], n: usize) {
+    for _ in 0..n {
+        t.run("netop_eth_egress", frame).expect("test run");
+    }
+}
+
+/// Packets of the flow from source port `sport` in `deltas`: (bytes,
+/// packets).
 fn flow_total(deltas: &[netop_core::FlowDelta], sport: u16) -> (u64, u64) {
     deltas
         .iter()
@@ -339,28 +347,20 @@ fn a_streams_packets_wait_in_the_cpus_slot_until_another_flow_or_a_read() {
     };
     let a = eth(PacketSpec::udp("192.0.2.10:41001", "192.0.2.1:9", 18));
     let b = eth(PacketSpec::udp("192.0.2.10:41002", "192.0.2.1:9", 300));
-    let run = |t: &Tester, f: &[u8], n: usize| {
-        for _ in 0..n {
-            t.run("netop_eth_egress", f).expect("test run");
-        }
-    };
     // A stream alone: its last packet at least is in a slot, not the table.
-    run(&t, &a, 5);
+    send(&t, &a, 5);
     let before_flush = t.table_only().expect("table read");
     assert!(flow_total(&before_flush, 41001).1 < 5, "{before_flush:?}");
     // A read merges every slot first: nothing lost, nothing twice.
     let flushed = t.deltas().expect("table read");
-    let (a_bytes, _) = (a.len() as u64, 0);
-    let seen = |d: &[netop_core::FlowDelta]| flow_total(d, 41001);
-    let total = (
-        seen(&before_flush).1 + seen(&flushed).1,
-        seen(&before_flush).0 + seen(&flushed).0,
-    );
-    assert_eq!(total, (5, 5 * a_bytes));
+    let a_bytes = a.len() as u64;
+    let (b0, p0) = flow_total(&before_flush, 41001);
+    let (b1, p1) = flow_total(&flushed, 41001);
+    assert_eq!((p0 + p1, b0 + b1), (5, 5 * a_bytes));
     // Flows taking turns: each change of flow merges the slot.
-    run(&t, &a, 3);
-    run(&t, &b, 1);
-    run(&t, &a, 2);
+    send(&t, &a, 3);
+    send(&t, &b, 1);
+    send(&t, &a, 2);
     let d = t.deltas().expect("table read");
     assert_eq!(flow_total(&d, 41001), (5 * a_bytes, 5));
     assert_eq!(flow_total(&d, 41002), (b.len() as u64, 1));
@@ -376,12 +376,10 @@ fn a_stream_merges_its_own_slot_once_it_is_50_ms_old() {
     };
     let a = eth(PacketSpec::udp("192.0.2.10:41004", "192.0.2.1:9", 18));
     pin(0);
-    for _ in 0..3 {
-        t.run("netop_eth_egress", &a).expect("test run");
-    }
+    send(&t, &a, 3);
     // The coarse clock ticks every few ms: well past 50 ms.
     std::thread::sleep(Duration::from_millis(80));
-    t.run("netop_eth_egress", &a).expect("test run");
+    send(&t, &a, 1);
     let d = t.table_only().expect("table read");
     assert_eq!(flow_total(&d, 41004), (4 * a.len() as u64, 4), "{d:?}");
     assert!(t.deltas().expect("table read").is_empty());
@@ -405,9 +403,7 @@ fn a_slot_on_another_cpu_is_merged_by_a_flush_run_there() {
     // Counted on CPU 0, read from CPU 1: CPU 0's flush runs in an
     // interrupt there.
     pin(0);
-    for _ in 0..7 {
-        t.run("netop_eth_egress", &a).expect("test run");
-    }
+    send(&t, &a, 7);
     pin(1);
     let d = t.deltas().expect("table read");
     assert_eq!(flow_total(&d, 41003), (7 * a.len() as u64, 7));

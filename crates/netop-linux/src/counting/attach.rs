@@ -17,7 +17,7 @@ use aya::programs::tc::{self, SchedClassifierLinkId, TcAttachType};
 use aya::programs::{RawTracePoint, SchedClassifier};
 use aya::{Ebpf, EbpfLoader};
 
-use super::slots::{Flushed, Slots};
+use super::slots::Slots;
 use super::CountingUnavailable;
 
 /// The program that merges a CPU's slot into the table (`counting/slots.rs`).
@@ -100,7 +100,7 @@ pub struct Attached {
     pub tcx: bool,
     /// The classifiers keep each CPU's last flow in a slot
     /// (`counting/slots.rs`), to be flushed before the table is read.
-    pub slots: bool,
+    slots: bool,
 }
 
 impl std::fmt::Debug for Attached {
@@ -170,10 +170,13 @@ impl Attached {
     ) -> Result<Attached, CountingUnavailable> {
         let object = object().ok_or(CountingUnavailable::NotBuilt)?;
         let skip = u32::from(skip_dns);
+        let kernel = aya::util::KernelVersion::current().ok();
+        let at_least = |major, minor| {
+            kernel.is_some_and(|v| v >= aya::util::KernelVersion::new(major, minor, 0))
+        };
         // bpf_ktime_get_coarse_ns came in 5.11 (netop_tc.bpf.c, last_now),
         // running a program on a chosen CPU in 5.10 (the slots' flush).
-        let recent = aya::util::KernelVersion::current()
-            .is_ok_and(|v| v >= aya::util::KernelVersion::new(5, 11, 0));
+        let recent = at_least(5, 11);
         let coarse = u32::from(recent);
         // No kernel BTF: the classifiers read only the UAPI `__sk_buff`
         // and packet bytes (no CO-RE relocation), and parsing
@@ -212,8 +215,7 @@ impl Attached {
             only,
             hooked: HashMap::new(),
             skipped: Vec::new(),
-            tcx: aya::util::KernelVersion::current()
-                .is_ok_and(|v| v >= aya::util::KernelVersion::new(6, 6, 0)),
+            tcx: at_least(6, 6),
             slots: recent,
         })
     }
@@ -226,17 +228,18 @@ impl Attached {
     }
 
     /// The descriptor of the loaded slot flush (`netop_flush`).
-    pub fn flush_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+    fn flush_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;
         let p: &RawTracePoint = self.ebpf.program(FLUSH)?.try_into().ok()?;
         p.fd().ok().map(|fd| fd.as_fd())
     }
 
     /// Merges the classifiers' stale slots (all when `all`) into the
-    /// table (`counting/slots.rs`), when they keep them.
-    pub fn flush_slots(&self, slots: &mut Slots, all: bool) -> std::io::Result<Flushed> {
+    /// table (`counting/slots.rs`), when they keep them; returns how many
+    /// were left to the next read.
+    pub fn flush_slots(&self, slots: &mut Slots, all: bool) -> std::io::Result<usize> {
         if !self.slots {
-            return Ok(Flushed::default());
+            return Ok(0);
         }
         let fd = self
             .flush_fd()

@@ -162,8 +162,8 @@ impl KernelCapture {
         let was_held = self.held;
         match self.attached.flush_slots(&mut self.slots, now) {
             // Busy each time it was asked: merged at the next read.
-            Ok(flushed) if flushed.left > 0 => {
-                tracing::debug!(left = flushed.left, "per-CPU slots left to the next read");
+            Ok(left) if left > 0 => {
+                tracing::debug!(left, "per-CPU slots left to the next read");
             }
             Ok(_) => {}
             Err(e) => {

@@ -328,11 +328,11 @@ static __always_inline __u64 last_now(void)
 
 // Adds counts to the entry of `k` in the table, making it when there is
 // none (with `cookie`, or the socket cookie of `egress_skb` when one is
-// given: read only then, as it is a helper call). `atomic`: the adding may be interrupted by this CPU's classifier
-// (netop_flush run on its own CPU, where softirqs still run), so bytes and
-// packets are added with single instructions that cannot be split; the
-// times and flags may lose a race there, which costs a tick or a flag, not
-// a byte.
+// given: read only then, as it is a helper call). `atomic`: the adding
+// may be interrupted by this CPU's classifier (netop_flush run on its own
+// CPU, where softirqs still run), so bytes and packets are added with
+// single instructions that cannot be split; the times and flags may lose
+// a race there, which costs a tick or a flag, not a byte.
 static __always_inline void merge(const struct flow_key *k, __u64 bytes, __u64 packets,
 				  __u64 first, __u64 last, __u32 flags, __u64 cookie,
 				  struct __sk_buff *egress_skb, int atomic)
@@ -431,6 +431,13 @@ static __always_inline int same_key(const struct flow_key *a, const struct flow_
 	return d == 0;
 }
 
+// Merges a slot's counts into the table (`atomic` as for merge).
+static __always_inline void merge_slot(struct slot *s, int atomic)
+{
+	merge(&s->key, s->val.bytes, s->val.packets, s->val.first, s->val.last, s->val.flags,
+	      s->val.cookie, 0, atomic);
+}
+
 static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 flags, int egress,
 				int segments)
 {
@@ -448,14 +455,12 @@ static __always_inline void add(struct flow_key *k, struct __sk_buff *skb, __u8 
 				s->val.last = now;
 				s->val.flags |= flags;
 				if (now - s->since >= SLOT_AGE) {
-					merge(&s->key, s->val.bytes, s->val.packets, s->val.first,
-					      s->val.last, s->val.flags, s->val.cookie, 0, 0);
+					merge_slot(s, 0);
 					s->used = 0;
 				}
 			} else {
 				if (s->used)
-					merge(&s->key, s->val.bytes, s->val.packets, s->val.first,
-					      s->val.last, s->val.flags, s->val.cookie, 0, 0);
+					merge_slot(s, 0);
 				__u64 now = bpf_ktime_get_ns();
 				__builtin_memcpy(&s->key, k, sizeof(*k));
 				s->val.bytes = z.bytes;
@@ -491,8 +496,7 @@ int netop_flush(void *ctx)
 	s->busy = 1;
 	barrier();
 	if (s->used) {
-		merge(&s->key, s->val.bytes, s->val.packets, s->val.first, s->val.last,
-		      s->val.flags, s->val.cookie, 0, 1);
+		merge_slot(s, 1);
 		s->used = 0;
 	}
 	barrier();

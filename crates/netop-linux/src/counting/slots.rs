@@ -75,15 +75,6 @@ fn coarse_now() -> Duration {
     }
 }
 
-/// What one flush round did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Flushed {
-    /// Slots merged into the table.
-    pub merged: usize,
-    /// Slots still busy after [`TRIES`] runs, left to the next read.
-    pub left: usize,
-}
-
 /// The slot map and a buffer for reading it.
 pub struct Slots {
     map: MapData,
@@ -109,33 +100,23 @@ impl Slots {
     }
 
     /// Merges the stale slots (every slot in use when `all`) into the
-    /// table with `flush` (the loaded `netop_flush`).
-    pub fn flush(&mut self, flush: BorrowedFd<'_>, all: bool) -> std::io::Result<Flushed> {
+    /// table with `flush` (the loaded `netop_flush`); returns how many
+    /// were still busy after [`TRIES`] runs, left to the next read.
+    pub fn flush(&mut self, flush: BorrowedFd<'_>, all: bool) -> std::io::Result<usize> {
         table::lookup_percpu(self.map.fd().as_fd(), 0, &mut self.buf)?;
-        let mut done = Flushed::default();
-        for cpu in to_flush(&self.buf, self.cpus, coarse_now(), all) {
-            let mut merged = false;
+        let mut left = 0;
+        'cpus: for cpu in to_flush(&self.buf, self.cpus, coarse_now(), all) {
             for _ in 0..TRIES {
                 match test_run::on_cpu(flush, cpu) {
-                    Ok(0) => {
-                        merged = true;
-                        break;
-                    }
+                    Ok(0) => continue 'cpus,
                     Ok(_) => std::hint::spin_loop(),
-                    Err(e) if e.raw_os_error() == Some(OFFLINE) => {
-                        merged = true;
-                        break;
-                    }
+                    Err(e) if e.raw_os_error() == Some(OFFLINE) => continue 'cpus,
                     Err(e) => return Err(e),
                 }
             }
-            if merged {
-                done.merged += 1;
-            } else {
-                done.left += 1;
-            }
+            left += 1;
         }
-        Ok(done)
+        Ok(left)
     }
 }
 
