@@ -71,7 +71,7 @@ pub fn run(bench: &Bench<'_>, netop: &Tool, pairs: u64) -> (Vec<Pair>, Option<St
 /// Whether pair `i` (from 1) runs netop before the run with no monitor:
 /// the even ones.
 pub fn netop_first(i: u64) -> bool {
-    i % 2 == 0
+    i.is_multiple_of(2)
 }
 
 /// The middle value (the mean of the two middle ones for an even count).
