@@ -589,21 +589,14 @@ static __always_inline int finish(struct __sk_buff *skb, struct flow_key *k, str
 	return TC_ACT_UNSPEC;
 }
 
-// The key as 32-bit words, so the common path builds it a word at a time.
-union key_words {
-	struct flow_key k;
-	__u32 w[sizeof(struct flow_key) / 4];
-};
-
 // The common packet read in place (direct packet access, no helper call a
 // header): untagged, IPv4 that is not a later fragment or IPv6 without
 // extension headers, TCP or UDP, its headers in the skb's linear data,
 // not port 53 while DNS goes to the ring. Its fields are read a word at a
 // time (unaligned packet loads, which the verifier allows where the CPU
-// has them cheap, as x86 and arm64 do), and a packet of the slot's flow
-// is added in line, so this path is one short run of instructions:
-// sampled in a sender's profile on a VM, its time was mostly code being
-// fetched, not executed. Anything else takes the general parse (out of
+// has them cheap, as x86 and arm64 do; the key's addresses are 4-aligned),
+// and a packet of the slot's flow is added in line, so this path is one
+// short run of instructions. Anything else takes the general parse (out of
 // line), which reads the same fields with bpf_skb_load_bytes; both give
 // the same key (checked by tests/counting.rs on hand-made frames and on a
 // recording). 1 when the packet was counted here, 0 when it was left to
@@ -630,21 +623,21 @@ static __always_inline int fast(struct __sk_buff *skb, int ethernet, int egress)
 			return 0;
 		version = ip[0] >> 4;
 	}
-	union key_words u;
-	__builtin_memset(&u, 0, sizeof(u));
-	u.k.ifindex = skb->ifindex;
-	u.k.egress = egress;
+	struct flow_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.ifindex = skb->ifindex;
+	k.egress = egress;
 	__u8 proto;
 	__u8 *l4p;
-	__u32 *src = (__u32 *)u.k.src;
-	__u32 *dst = (__u32 *)u.k.dst;
+	__u32 *src = (__u32 *)k.src;
+	__u32 *dst = (__u32 *)k.dst;
 	if (version == 4) {
 		if ((void *)(ip + 20) > end || (ip[0] >> 4) != 4)
 			return 0;
 		__u32 ihl = (ip[0] & 0x0f) * 4;
 		if (ihl < 20 || (*(__u16 *)(ip + 6) & bpf_htons(0x1fff)) != 0)
 			return 0;
-		u.k.family = 4;
+		k.family = 4;
 		proto = ip[9];
 		src[0] = *(__u32 *)(ip + 12);
 		dst[0] = *(__u32 *)(ip + 16);
@@ -655,7 +648,7 @@ static __always_inline int fast(struct __sk_buff *skb, int ethernet, int egress)
 		proto = ip[6];
 		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 			return 0;
-		u.k.family = 6;
+		k.family = 6;
 #pragma unroll
 		for (int i = 0; i < 4; i++) {
 			src[i] = *(__u32 *)(ip + 8 + 4 * i);
@@ -678,16 +671,16 @@ static __always_inline int fast(struct __sk_buff *skb, int ethernet, int egress)
 	} else {
 		return 0;
 	}
-	u.k.proto = proto;
+	k.proto = proto;
 	__u16 sport = *(__u16 *)l4p;
 	__u16 dport = *(__u16 *)(l4p + 2);
 	if (skip_dns && (sport == bpf_htons(53) || dport == bpf_htons(53)))
 		return 0;
-	u.k.sport = sport;
-	u.k.dport = dport;
+	k.sport = sport;
+	k.dport = dport;
 	int segments = !ethernet && egress;
-	if (!slot_hit(&u.k, size_of(skb, segments), flags))
-		add(&u.k, skb, flags, egress, segments);
+	if (!slot_hit(&k, size_of(skb, segments), flags))
+		add(&k, skb, flags, egress, segments);
 	return 1;
 }
 
