@@ -1,5 +1,5 @@
-//! The flow table: each flow in the hash table's own slot, beside its
-//! key, each slot on whole cache lines.
+//! The flow table: keys in the hash table's own slots, each flow boxed
+//! beside its key.
 //!
 //! A key is hashed as its five 64-bit words (`PackedKey::words`) with
 //! `FxHasher`: a handful of multiplies per packet. The derived `Hash`
@@ -10,17 +10,11 @@
 //! cost more to check and update on every packet than it saved on a hit,
 //! and in a scattered mix it never hit.
 //!
-//! Flows are not boxed (they were from fb4b156 on): the box put a third
-//! dependent load on every packet (control bytes, then the slot's key,
-//! then the flow) and another page. In callgrind's simulation of the
-//! 1,000-flow bench (`benches/ingest.rs`): 1.79 TLB misses a frame boxed
-//! against 1.45 inline (f9fff24, inline too: 1.42); 8.5 first-level cache
-//! misses against 6.5 with the slots aligned. What the box saved is memory
-//! while the table grows, which moves every slot into a new allocation
-//! while the old one is held: `flow_memory` (10,000 flows) peaks at
-//! 20,100-20,200 KiB inline against 19,400-19,600 KiB boxed, and 20,000
-//! new flows at once (kernel counting's first read of them) briefly hold
-//! about 3 MB more.
+//! Boxed because the table grows by doubling: every slot is moved into a
+//! new allocation while the old one is still held. With flows in the
+//! slots (about 240 bytes each), 20,000 new flows arriving at once (kernel
+//! counting's first read of them) briefly held 3 MB more than they need;
+//! a slot is now a key and a pointer.
 
 use std::hash::Hasher;
 
@@ -31,17 +25,7 @@ use crate::flow::PackedKey;
 
 #[derive(Debug, Clone)]
 pub(super) struct FlowTable<V> {
-    table: HashTable<Slot<V>>,
-}
-
-/// A key and its flow, starting on a cache line: with today's flow entry
-/// (152 bytes) a slot is 192 bytes, three whole lines, where an unaligned
-/// one straddled four.
-#[derive(Debug, Clone)]
-#[repr(align(64))]
-struct Slot<V> {
-    key: PackedKey,
-    value: V,
+    table: HashTable<(PackedKey, Box<V>)>,
 }
 
 impl<V> Default for FlowTable<V> {
@@ -68,39 +52,37 @@ impl<V> FlowTable<V> {
 
     pub(super) fn get_mut(&mut self, key: &PackedKey) -> Option<&mut V> {
         self.table
-            .find_mut(hash(key), |e| e.key == *key)
-            .map(|e| &mut e.value)
+            .find_mut(hash(key), |e| e.0 == *key)
+            .map(|e| &mut *e.1)
     }
 
     /// A flow, read only (queries off the packet path, such as the pcapng
     /// writer's owner lookups).
     pub(super) fn get(&self, key: &PackedKey) -> Option<&V> {
-        self.table
-            .find(hash(key), |e| e.key == *key)
-            .map(|e| &e.value)
+        self.table.find(hash(key), |e| e.0 == *key).map(|e| &*e.1)
     }
 
     /// Adds a flow; the key must not be in the table.
     pub(super) fn insert(&mut self, key: PackedKey, value: V) {
         self.table
-            .insert_unique(hash(&key), Slot { key, value }, |e| hash(&e.key));
+            .insert_unique(hash(&key), (key, Box::new(value)), |e| hash(&e.0));
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (&PackedKey, &V)> {
-        self.table.iter().map(|e| (&e.key, &e.value))
+        self.table.iter().map(|e| (&e.0, &*e.1))
     }
 
     pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (&PackedKey, &mut V)> {
-        self.table.iter_mut().map(|e| (&e.key, &mut e.value))
+        self.table.iter_mut().map(|e| (&e.0, &mut *e.1))
     }
 
     /// Keeps the flows `keep` says yes to.
     /// After a flood has expired, the table gives back what it grew to.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&PackedKey, &V) -> bool) {
-        self.table.retain(|e| keep(&e.key, &e.value));
+        self.table.retain(|e| keep(&e.0, &e.1));
         let (len, capacity) = (self.table.len(), self.table.capacity());
         if capacity > crate::maps::SHRINK_ABOVE && len * 4 < capacity {
-            self.table.shrink_to(len * 2, |e| hash(&e.key));
+            self.table.shrink_to(len * 2, |e| hash(&e.0));
         }
     }
 }
