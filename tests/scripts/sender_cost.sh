@@ -13,14 +13,22 @@
 # Usage (root, perf installed, after `cargo build --release -p netop -p
 # netop-e2e --bins`):
 #   tests/scripts/sender_cost.sh ROUNDS NETOP_BINARY...
+# With KEEP=DIR the perf data (DIR/none1.data, DIR/n1-1.data, ...) stays
+# there, for `perf script -F ip,sym,symoff` against a program's machine
+# code (see docs/PERFORMANCE.md, "Kernel counting, seventh session").
 set -u
 R=${T:-target/release}
 rounds=$1; shift
-work=$(mktemp -d)
+if [ -n "${KEEP:-}" ]; then
+    work=$KEEP
+    mkdir -p "$work"
+else
+    work=$(mktemp -d)
+fi
 # shellcheck source=tests/scripts/test_host.sh
 . "$(dirname "$0")/test_host.sh"
 test_host ab ab0 ab1 10.78.0
-trap 'ip netns del ab 2>/dev/null; ip link del ab0 2>/dev/null; rm -rf "$work"' EXIT
+trap 'ip netns del ab 2>/dev/null; ip link del ab0 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 # blast NETOP|none OUT: one profiled 5-s blast; prints its datagrams.
 blast() {
