@@ -59,17 +59,8 @@ fn boot_offset() -> Duration {
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec, which `t` is.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
-    let mono = if rc == 0 {
-        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-    } else {
-        Duration::ZERO
-    };
+    let mono = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map_or(Duration::ZERO, Duration::from);
     wall.saturating_sub(mono)
 }
 

@@ -438,6 +438,15 @@ static __always_inline void merge_slot(struct slot *s, int atomic)
 	      s->val.cookie, 0, atomic);
 }
 
+// Adds a packet to a slot that holds its flow.
+static __always_inline void slot_count(struct slot *s, struct size z, __u8 flags, __u64 now)
+{
+	s->val.bytes += z.bytes;
+	s->val.packets += z.packets;
+	s->val.last = now;
+	s->val.flags |= flags;
+}
+
 // Adds a packet to this CPU's slot when the slot holds its flow and is
 // not due to be merged: a stream's next packet, the common case, in a few
 // instructions in line. 0 otherwise (another flow, an empty or busy slot,
@@ -456,10 +465,7 @@ static __always_inline int slot_hit(const struct flow_key *k, struct size z, __u
 	if (s->used && same_key(&s->key, k)) {
 		__u64 now = last_now();
 		if (now - s->since < SLOT_AGE) {
-			s->val.bytes += z.bytes;
-			s->val.packets += z.packets;
-			s->val.last = now;
-			s->val.flags |= flags;
+			slot_count(s, z, flags, now);
 			hit = 1;
 		}
 	}
@@ -483,10 +489,7 @@ static __noinline void add(struct flow_key *k, struct __sk_buff *skb, __u8 flags
 			barrier();
 			if (s->used && same_key(&s->key, k)) {
 				__u64 now = last_now();
-				s->val.bytes += z.bytes;
-				s->val.packets += z.packets;
-				s->val.last = now;
-				s->val.flags |= flags;
+				slot_count(s, z, flags, now);
 				if (now - s->since >= SLOT_AGE) {
 					merge_slot(s, 0);
 					s->used = 0;

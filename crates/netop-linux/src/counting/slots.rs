@@ -19,6 +19,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use aya::maps::MapData;
+use nix::time::{clock_gettime, ClockId};
 
 use super::{table, test_run};
 
@@ -60,19 +61,10 @@ pub fn to_flush(values: &[u8], cpus: usize, now: Duration, all: bool) -> Vec<u32
         .collect()
 }
 
-/// `CLOCK_MONOTONIC_COARSE`, what the program's `since` is read from.
+/// `CLOCK_MONOTONIC_COARSE`, what the program's `since` is read from
+/// (`Duration::MAX` if it cannot be read: every slot is then stale).
 fn coarse_now() -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec, which `t` is.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
-    if rc == 0 {
-        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-    } else {
-        Duration::MAX
-    }
+    clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE).map_or(Duration::MAX, Duration::from)
 }
 
 /// The slot map and a buffer for reading it.
