@@ -72,7 +72,14 @@ pub fn open(options: &BackendOptions) -> Result<Backend, OpenError> {
         .map_err(|e| tracing::warn!(error = %e, "cannot read the socket table"))
         .ok();
     let capture: Box<dyn Capture> = match (&options.counting, kernel) {
-        (_, Some(Ok(kernel))) => Box::new(kernel),
+        (_, Some(Ok(mut kernel))) => {
+            // Between its reads the loop sleeps; a filling event ring
+            // wakes it (`counting/sleep.rs`).
+            if let Some(events) = resolver.events_wake_fd() {
+                kernel.wake_on_events(events);
+            }
+            Box::new(kernel)
+        }
         (_, Some(Err(reason))) => {
             tracing::info!(%reason, "kernel counting unavailable; capturing packets");
             Box::new(counting::Fallback::new(

@@ -24,6 +24,7 @@ pub mod dns_ring;
 mod fallback;
 mod links;
 mod outages;
+mod sleep;
 mod slots;
 pub mod table;
 mod test_run;

@@ -90,6 +90,15 @@ impl EventSource {
             })
     }
 
+    /// A descriptor that wakes an edge-triggered epoll when the ring is a
+    /// quarter full (before then records wake no one: they are read in
+    /// batches). A capture loop that sleeps between batches waits on it
+    /// too, so a burst of new sockets is drained before the ring
+    /// overflows.
+    pub fn wake_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        self.loaded.wake_fd()
+    }
+
     /// Records the kernel dropped because the ring buffer was full.
     pub fn lost(&self) -> u64 {
         self.loaded.lost()

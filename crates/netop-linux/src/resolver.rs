@@ -141,6 +141,16 @@ impl LinuxResolver {
         self.owners.has_changes()
     }
 
+    /// The event ring's wake descriptor ([`EventSource::wake_fd`]), when
+    /// owners come from eBPF events.
+    pub fn events_wake_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        let source = self.events.as_ref()?;
+        source
+            .wake_fd()
+            .map_err(|e| tracing::warn!(error = %e, "cannot wait on the event ring"))
+            .ok()
+    }
+
     /// Whether owners come from events or from polling alone.
     pub fn event_mode(&self) -> OwnerMode {
         self.mode.clone()

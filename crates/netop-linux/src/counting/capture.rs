@@ -2,7 +2,7 @@
 //! program's ring buffer (`dns_ring.rs`), as one [`Capture`] for the
 //! collect loop.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use aya::maps::MapData;
@@ -14,6 +14,7 @@ use super::attach::Attached;
 use super::dns_ring::DnsRing;
 use super::links::LinkWatch;
 use super::outages::Outages;
+use super::sleep::Sleeper;
 use super::slots::Slots;
 use super::table;
 use super::{capacity_for, CountingUnavailable, READ_EVERY, SCAN_EVERY};
@@ -42,6 +43,8 @@ pub struct KernelCapture {
     read_errors: u64,
     /// The asked-for interface's absences.
     outages: Outages,
+    /// What ends a sleep between reads.
+    sleeper: Sleeper,
 }
 
 impl std::fmt::Debug for KernelCapture {
@@ -91,6 +94,12 @@ impl KernelCapture {
         } else {
             None
         };
+        let sleeper = Sleeper::new(
+            links
+                .iter()
+                .map(LinkWatch::fd)
+                .chain(dns.iter().map(DnsRing::fd)),
+        );
         let now = Instant::now();
         Ok(KernelCapture {
             attached,
@@ -108,38 +117,14 @@ impl KernelCapture {
             packets: 0,
             read_errors: 0,
             outages: Outages::new(interface_asked, now),
+            sleeper,
         })
     }
 
-    /// Waits at most `timeout` for a link announcement or a DNS record.
-    fn wait(&self, timeout: Duration) {
-        let fds: Vec<BorrowedFd<'_>> = self
-            .links
-            .iter()
-            .map(LinkWatch::fd)
-            .chain(self.dns.iter().map(DnsRing::fd))
-            .collect();
-        if fds.is_empty() {
-            std::thread::sleep(timeout);
-            return;
-        }
-        let mut pfds: Vec<libc::pollfd> = fds
-            .iter()
-            .map(|fd| libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        // Rounded up: a wait of less than a millisecond must not become a
-        // poll that returns at once, or the loop spins until the next read
-        // (up to a millisecond of busy work every read, 1 % of a core).
-        let ms = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-        // SAFETY: `pfds` holds valid pollfds, as many as passed; the
-        // descriptors are borrowed from `self` for the call.
-        unsafe {
-            libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms);
-        }
+    /// Also ends a sleep when the event source's ring fills up
+    /// (`sleep.rs`), so its records are read before it overflows.
+    pub fn wake_on_events(&mut self, events: OwnedFd) {
+        self.sleeper.wake_on_events(events);
     }
 
     /// Reads and empties the table into the engine, in chunks of at most
@@ -241,7 +226,7 @@ impl Capture for KernelCapture {
             std::thread::sleep(READ_EVERY);
             return Ok(Poll::Idle);
         }
-        self.wait(READ_EVERY);
+        self.sleeper.sleep(READ_EVERY);
         let boot = boot_offset();
         match self.dns.as_mut().and_then(|d| d.next(boot)) {
             Some(frame) => Ok(Poll::Frame(frame)),
@@ -251,7 +236,8 @@ impl Capture for KernelCapture {
 
     fn dispatch_into(&mut self, engine: &mut Engine) -> Result<Batch, CaptureError> {
         // Returns at once while records wait in the ring.
-        self.wait(READ_EVERY.saturating_sub(self.last_read.elapsed()));
+        self.sleeper
+            .sleep(READ_EVERY.saturating_sub(self.last_read.elapsed()));
         let batch = match &mut self.dns {
             Some(dns) => match dns.drain(boot_offset(), &mut |frame| engine.ingest(frame)) {
                 0 => Batch::Idle,

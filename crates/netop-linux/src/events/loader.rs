@@ -185,6 +185,13 @@ impl Loaded {
         n
     }
 
+    /// A descriptor of the ring for a reader's epoll set, its own copy
+    /// (the ring itself stays here).
+    pub fn wake_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.ring.as_fd().try_clone_to_owned()
+    }
+
     /// Records the kernel dropped because the ring buffer was full.
     pub fn lost(&self) -> u64 {
         self.lost.get(&0, 0).unwrap_or(0)
