@@ -33,6 +33,11 @@
 //!
 //! A flow removed is replaced by the vector's last one (whose place is
 //! updated), so the flows stay dense.
+//!
+//! This is `indexmap`'s layout, written out because `IndexMap` (with
+//! `FxBuildHasher` and the same hash) also keeps each entry's hash and
+//! 8-byte indices: in `benches/ingest.rs` it ran 827 instructions a frame
+//! against 805 here, and was slower in 5 of 6 alternating runs.
 
 use std::hash::Hasher;
 
