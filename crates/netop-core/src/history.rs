@@ -40,9 +40,16 @@ pub struct History<T: Slot = u64> {
 #[derive(Debug, Clone, Default)]
 pub struct FlowHistory {
     sec: u64,
-    rx: u64,
-    tx: u64,
+    /// The current second's bytes, sent and received, indexed by
+    /// [`side`]: an index, not a branch on the direction, which follows
+    /// no pattern from one packet to the next.
+    bytes: [u64; 2],
     ring: Option<Box<History<u32>>>,
+}
+
+/// Where a direction's bytes are in [`FlowHistory::bytes`].
+fn side(rx: bool) -> usize {
+    usize::from(rx)
 }
 
 impl FlowHistory {
@@ -56,30 +63,27 @@ impl FlowHistory {
             self.settle();
             self.sec = sec;
         }
-        if rx {
-            self.rx += bytes;
-        } else {
-            self.tx += bytes;
-        }
+        self.bytes[side(rx)] += bytes;
     }
 
     /// Moves the current second into the ring.
     fn settle(&mut self) {
-        if self.rx + self.tx == 0 {
+        if self.bytes == [0; 2] {
             return;
         }
         let ring = self.ring.get_or_insert_default();
-        ring.add(self.sec, true, self.rx);
-        ring.add(self.sec, false, self.tx);
-        self.rx = 0;
-        self.tx = 0;
+        for rx in [true, false] {
+            ring.add(self.sec, rx, self.bytes[side(rx)]);
+        }
+        self.bytes = [0; 2];
     }
 
     /// Every second, as one ring (for merging into aggregates).
     pub fn settled(&self) -> History<u32> {
         let mut h = self.ring.as_deref().cloned().unwrap_or_default();
-        h.add(self.sec, true, self.rx);
-        h.add(self.sec, false, self.tx);
+        for rx in [true, false] {
+            h.add(self.sec, rx, self.bytes[side(rx)]);
+        }
         h
     }
 
