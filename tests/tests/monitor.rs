@@ -287,13 +287,6 @@ fn the_monitor_forgets_thousands_of_exited_processes() -> anyhow::Result<()> {
     const SLACK_KIB: u64 = 6 * 1024;
     let host = Netns::create("age", 43)?;
     let to = format!("{}:{SERVER_PORT}", host.ns_addr);
-    let mut sink = Proc::spawn("sink", {
-        let mut c = host.command(TRAFFICGEN);
-        c.args(["sink", "--listen", &to, "--seconds", "110"])
-            .args(["--conns", &(2 * WAVE).to_string()]);
-        c
-    })?;
-    sink.expect_line("ready", Duration::from_secs(10))?;
     let netop = netop_bin()?;
     let tmux = Tmux::start(
         "age",
@@ -315,6 +308,17 @@ fn the_monitor_forgets_thousands_of_exited_processes() -> anyhow::Result<()> {
     let mut limit = u64::MAX;
     let mut after = Vec::new();
     for wave in 0..2u32 {
+        // A sink of its own for each wave: one wave and its minute of
+        // TIME_WAIT can take 100 s on a loaded machine, and one sink for
+        // both waves (trafficgen's bound is 120 s) closed during the
+        // second.
+        let mut sink = Proc::spawn("sink", {
+            let mut c = host.command(TRAFFICGEN);
+            c.args(["sink", "--listen", &to, "--seconds", "110"])
+                .args(["--conns", &WAVE.to_string()]);
+            c
+        })?;
+        sink.expect_line("ready", Duration::from_secs(10))?;
         let base = 21_000 + wave * WAVE;
         let mut launcher = Proc::spawn("launcher", {
             let mut c = Command::new(TRAFFICGEN);
