@@ -7,7 +7,9 @@
 #   one-flow   `trafficgen udp-blast --size 64` from one socket;
 #   new-flows  `trafficgen flood --kind udp`: 18-byte datagrams from 256
 #              sockets, each to a random port, so nearly every datagram
-#              is a flow neither monitor has seen.
+#              is a flow neither monitor has seen;
+#   flood-in   the same from the test host into closed ports of the root
+#              namespace (issue 10's flood: no local socket owns them).
 # netop (`--capture pcap` and `--capture kernel`, in turn) and nethogs
 # (`-t -C -d 1`, trace mode with UDP; or its curses screen with
 # NETHOGS_SCREEN=1, under `script`) watch the root-side veth; each
@@ -42,8 +44,10 @@ run() {
     n0=$(ticks "$np"); h0=$(ticks "$hp"); p0=$(packets)
     if [ "$1" = one-flow ]; then
         (echo go) | "$R/trafficgen" udp-blast --to 10.79.0.2:9 --bind-port 40000 --seconds 10 --size 64 >/dev/null
-    else
+    elif [ "$1" = new-flows ]; then
         (echo go) | "$R/trafficgen" flood --to 10.79.0.2 --kind udp --seconds 10 >/dev/null
+    else
+        (echo go) | ip netns exec nh "$R/trafficgen" flood --to 10.79.0.1 --kind udp --seconds 10 >/dev/null
     fi
     sleep 0.5
     local n1 h1 p1
@@ -57,7 +61,7 @@ run() {
             k, c, p, n * 1e7 / p, n, (s ? " (" s ")" : ""), h * 1e7 / p, h, (h ? n / h : 0) }'
 }
 
-for kind in one-flow new-flows; do
+for kind in ${KINDS:-one-flow new-flows flood-in}; do
     for capture in pcap kernel; do
         run "$kind" "$capture"
     done
