@@ -38,7 +38,7 @@
 //! so a packet pays one comparison, not a second hash lookup, and the flow
 //! table's slots stay small; identities live here, beside the table.
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, Ipv4Addr};
 
 use rustc_hash::FxHashMap;
@@ -68,15 +68,22 @@ pub(super) const UNDECIDED: u32 = u32::MAX;
 pub(super) const ELSEWHERE: u32 = u32::MAX - 1;
 
 /// A 64-bit tag standing for a flow key or an identity in the seats
-/// (SipHash with fixed keys, never 0, which means "none"). Tags keep the
-/// seats small (a flow costs about 100 bytes here, not the 1 KB that
-/// whole keys cost); two different keys of one host sharing a tag is a
-/// 2^-64 event. Computed only when a seat is decided, never per packet.
+/// (foldhash's quality hash with a fixed seed, never 0, which means
+/// "none"). Tags keep the seats small (a flow costs about 100 bytes
+/// here, not the 1 KB that whole keys cost); two different keys of one
+/// host sharing a tag is a 2^-64 event. Computed only when a seat is
+/// decided, never per packet, but that is every packet of a flood of new
+/// flows: there SipHash, the tag's hash before, took 16 % of netop's
+/// time (docs/PERFORMANCE.md, "Answered"). Neither keyed nor secret,
+/// both leave a crafted collision at the birthday bound of 64 bits.
 fn tag(value: &impl Hash) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish().max(1)
+    foldhash::quality::FixedState::with_seed(TAG_SEED)
+        .hash_one(value)
+        .max(1)
 }
+
+/// Any fixed seed: tags live only in memory, within one run.
+const TAG_SEED: u64 = 0x6e65_746f_7000_0001;
 
 /// A flow key's place in the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
