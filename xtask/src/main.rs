@@ -31,6 +31,7 @@ mod fuzz;
 mod man;
 mod python;
 mod soak;
+mod summary;
 
 /// Debian packages the build and the tests need.
 const PACKAGES: &[&str] = &[
@@ -88,7 +89,20 @@ const PRESEED: &[(&str, &str)] = &[(
     "wireshark-common wireshark-common/install-setuid boolean false\n",
 )];
 
-fn main() -> Result<()> {
+/// Runs the task; an error is one line on stderr (with its causes) and
+/// exit code 1, without the backtrace anyhow adds when `RUST_BACKTRACE`
+/// is set, so the last lines of a CI run say what failed.
+fn main() -> std::process::ExitCode {
+    match task() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn task() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let task = args.next().unwrap_or_else(|| "help".to_string());
     let rest: Vec<String> = args.collect();
@@ -208,20 +222,26 @@ fn test() -> Result<()> {
     // Every test with netop's default counting (in the kernel where it
     // can run, as here), then the attribution suites again with every
     // packet through libpcap: issue 17 holds both paths to the same truths.
-    let tests = test_with_summary(cargo().args(["test", "--workspace", "--no-fail-fast"]));
+    let tests = summary::run(cargo().args(["test", "--workspace", "--no-fail-fast"]))?;
     let mut pcap = cargo();
     pcap.env("NETOP_CAPTURE", "pcap")
         .args(["test", "--package", "netop-e2e", "--no-fail-fast"]);
     for suite in PCAP_PASS {
         pcap.args(["--test", suite]);
     }
-    let pcap = test_with_summary(&mut pcap);
+    let pcap = summary::run(&mut pcap)?;
     // The Python package's tests, then fuzzing, run even when a test
-    // failed, so one run reports all of them.
+    // failed, so one run reports all of them; then the failed tests are
+    // named again, since CI shows only the run's last lines.
     let python = python::setup().and_then(|()| python::pytest());
     let fuzzing = fuzz::run(fuzz::TEST_SECONDS);
-    tests?;
-    pcap?;
+    if let Err(e) = &python {
+        println!("xtask: the Python tests failed: {e:#}");
+    }
+    if let Err(e) = &fuzzing {
+        println!("xtask: fuzzing failed: {e:#}");
+    }
+    summary::finish(&[("main", &tests), ("pcap", &pcap)])?;
     python?;
     fuzzing
 }
@@ -241,51 +261,6 @@ const PCAP_PASS: &[&str] = &[
     "tunnel",
     "unknown",
 ];
-
-/// Runs `cargo test`, passing its output through, and ends with one line
-/// adding up every test binary's `test result:` line, so the last line
-/// says what the whole suite did (not what the last binary did).
-fn test_with_summary(cmd: &mut Command) -> Result<()> {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
-    eprintln!("xtask: {cmd:?}");
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot start cargo test")?;
-    let stdout = child.stdout.take().context("cargo test has no stdout")?;
-    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.context("reading cargo test output")?;
-        println!("{line}");
-        if let Some(result) = line.strip_prefix("test result: ") {
-            let count = |word: &str| -> u64 {
-                result
-                    .split(';')
-                    .find_map(|part| {
-                        part.trim()
-                            .strip_suffix(word)?
-                            .trim()
-                            .rsplit(' ')
-                            .next()?
-                            .parse()
-                            .ok()
-                    })
-                    .unwrap_or(0)
-            };
-            passed += count("passed");
-            failed += count("failed");
-            ignored += count("ignored");
-        }
-    }
-    let status = child.wait().context("waiting for cargo test")?;
-    println!("{passed} passed, {failed} failed, {ignored} skipped");
-    if !status.success() {
-        bail!("cargo test failed with {status}");
-    }
-    Ok(())
-}
 
 fn snapshot(rest: &[String]) -> Result<()> {
     deps(PACKAGES)?;
